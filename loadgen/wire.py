@@ -1,0 +1,271 @@
+"""The wire format that both sides share: strict JSON, form bodies, the janrain signature, timestamps.
+
+One implementation serves the client (which signs and encodes) and the sandbox (which verifies and
+parses), so the two can never drift apart. Imports nothing of the project but ``errors``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from loadgen.errors import FormError, JSONSyntaxError
+
+#: Nesting deeper than this is rejected as invalid_argument (never a RecursionError, never a 500).
+MAX_DEPTH = 64
+
+#: The ``Date`` header format of janrain-signed auth (UTC).
+SIGNED_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+#: How Capture writes ``created``, ``lastUpdated`` and every dateTime it returns.
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f +0000"
+
+def _reject_constant(name: str) -> Any:
+    raise JSONSyntaxError(f"{name} is not JSON")
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        keys = [k for k, _ in pairs]
+        dup = next(k for k in keys if keys.count(k) > 1)
+        raise JSONSyntaxError(f"duplicate key {dup!r}")
+    return obj
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise JSONSyntaxError(f"number {text[:20]} is out of range")
+    return value
+
+
+_STRICT = json.JSONDecoder(strict=True, parse_constant=_reject_constant, parse_float=_finite_float,
+                           object_pairs_hook=_unique_pairs)
+
+
+def loads_strict(data: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
+    """Parse RFC 8259 JSON and nothing else.
+
+    Python's ``json`` accepts NaN and Infinity, keeps the last of duplicate keys and lets lone
+    surrogates (``"\\ud800"``) through; each of those is rejected here, as are a BOM, trailing
+    garbage, control characters in strings, invalid UTF-8 and nesting deeper than ``max_depth``.
+
+    >>> loads_strict('{"a": [1, 2.5, null]}')
+    {'a': [1, 2.5, None]}
+    >>> loads_strict('{"a": NaN}')
+    Traceback (most recent call last):
+    ...
+    loadgen.errors.JSONSyntaxError: the JSON is not syntactically valid: NaN is not JSON
+    """
+    if isinstance(data, bytes | bytearray):
+        try:
+            text = bytes(data).decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise JSONSyntaxError(f"the JSON is not syntactically valid: invalid UTF-8 at byte {exc.start}") from None
+    else:
+        text = data
+    try:
+        value = _STRICT.decode(text)
+    except JSONSyntaxError as exc:
+        raise JSONSyntaxError(f"the JSON is not syntactically valid: {exc}") from None
+    except RecursionError:
+        raise JSONSyntaxError(f"the JSON is nested deeper than {max_depth} levels") from None
+    except ValueError as exc:  # JSONDecodeError, and int() refusing absurdly long numbers
+        raise JSONSyntaxError(f"the JSON is not syntactically valid: {exc}") from None
+    if text.count("[") + text.count("{") > max_depth and _depth(value, max_depth) > max_depth:
+        raise JSONSyntaxError(f"the JSON is nested deeper than {max_depth} levels")
+    if "\\u" in text and re.search(r"\\u[dD][89a-fA-F]", text) and not _utf8_clean(value):
+        raise JSONSyntaxError("the JSON is not syntactically valid: a lone surrogate escape")
+    return value
+
+
+def _depth(value: Any, limit: int, level: int = 1) -> int:
+    """Nesting depth of a parsed value, stopping as soon as it passes ``limit``."""
+    if level > limit:
+        return level
+    children: Iterable[Any]
+    if isinstance(value, dict):
+        children = value.values()
+    elif isinstance(value, list):
+        children = value
+    else:
+        return level - 1
+    deepest = level
+    for child in children:
+        if isinstance(child, dict | list):
+            deepest = max(deepest, _depth(child, limit, level + 1))
+            if deepest > limit:
+                break
+    return deepest
+
+
+def _utf8_clean(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_utf8_clean(k) and _utf8_clean(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_utf8_clean(v) for v in value)
+    return True
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON as Capture clients send it (UTF-8 text, no spaces, NaN refused)."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+# -- form bodies -------------------------------------------------------------------------------------
+
+def encode_form(params: Mapping[str, str]) -> bytes:
+    """``application/x-www-form-urlencoded`` bytes of string parameters."""
+    return urlencode(params).encode("ascii")
+
+
+def decode_form(body: bytes | str) -> dict[str, str]:
+    """Decode a form body strictly: invalid UTF-8 or percent-escapes that decode to it raise ``FormError``.
+
+    A repeated field keeps its first value (Capture takes one value per parameter).
+    """
+    try:
+        text = body.decode("ascii") if isinstance(body, bytes) else body
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False,
+                          encoding="utf-8", errors="strict", max_num_fields=1000)
+    except UnicodeDecodeError:
+        raise FormError("the body is not valid form-urlencoded UTF-8 text") from None
+    except ValueError as exc:
+        raise FormError(f"the body is not a valid form: {exc}") from None
+    params: dict[str, str] = {}
+    for key, value in pairs:
+        params.setdefault(key, value)
+    return params
+
+
+# -- janrain-signed auth ----------------------------------------------------------------------------
+
+def string_to_sign(path: str, date_header: str, params: Mapping[str, str], *,
+                   sort_keys: bool = False, trailing_newline: bool = False) -> str:
+    """The text that janrain-signed auth signs.
+
+    ``path + "\\n" + date + "\\n" + "k=v\\n"`` for each parameter, sorted as ``k=v`` strings (as
+    janrain-python-api does) or, with ``sort_keys``, by key. ``trailing_newline`` adds the extra
+    ``"\\n"`` that some clients send after an empty parameter list.
+    """
+    if sort_keys:
+        lines = [f"{k}={params[k]}\n" for k in sorted(params)]
+    else:
+        lines = sorted(f"{k}={v}\n" for k, v in params.items())
+    tail = "".join(lines)
+    if not tail and trailing_newline:
+        tail = "\n"
+    return f"{path}\n{date_header}\n{tail}"
+
+
+def signature(secret: str, path: str, date_header: str, params: Mapping[str, str], *,
+              sort_keys: bool = False, trailing_newline: bool = False) -> str:
+    """base64(HMAC-SHA1(secret, string_to_sign)).
+
+    >>> p = {"param1": "this is a string", "param2": "10", "param3": "one=1\\ntwo=2,three=3"}
+    >>> signature("bar", "/entity", "2000-01-01 01:01:01", p)
+    'G3N5RxCVc0d6rDLmBRGvcg2hCVY='
+    """
+    text = string_to_sign(path, date_header, params, sort_keys=sort_keys, trailing_newline=trailing_newline)
+    digest = hmac.new(secret.encode("utf-8"), text.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def signed_headers(client_id: str, secret: str, path: str, params: Mapping[str, str],
+                   now: datetime | None = None) -> dict[str, str]:
+    """The ``Date`` and ``Authorization`` headers of a janrain-signed request."""
+    date_header = (now or datetime.now(UTC)).strftime(SIGNED_DATE_FORMAT)
+    sig = signature(secret, path, date_header, params)
+    return {"Date": date_header, "Authorization": f"Signature {client_id}:{sig}"}
+
+
+def verify_signature(given: str, secret: str, path: str, date_header: str, params: Mapping[str, str]) -> bool:
+    """True if ``given`` matches any of the four forms real clients produce (constant-time compare).
+
+    Both sort orders (``k=v`` strings or keys) and both empty-parameter forms are accepted.
+    """
+    ok = False
+    for sort_keys in (False, True):
+        for trailing in (False, True):
+            expected = signature(secret, path, date_header, params, sort_keys=sort_keys, trailing_newline=trailing)
+            ok |= hmac.compare_digest(expected.encode("ascii"), given.encode("utf-8", "replace"))
+    return ok
+
+
+def parse_signed_date(value: str) -> datetime | None:
+    """The ``Date`` header of a signed request as an aware UTC datetime, or None if badly formatted."""
+    try:
+        return datetime.strptime(value, SIGNED_DATE_FORMAT).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+# -- timestamps -------------------------------------------------------------------------------------
+
+def format_timestamp(moment: datetime) -> str:
+    """Capture's timestamp text: ``2013-08-23 12:38:33.475581 +0000`` (always UTC)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime(TIMESTAMP_FORMAT)
+
+
+def now_timestamp() -> str:
+    return format_timestamp(datetime.now(UTC))
+
+
+_CAPTURE_TS = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(\.\d{1,6})?\s*(Z|[+-]\d{2}:?\d{2})?"
+)
+
+
+def parse_datetime(value: str) -> datetime | None:
+    """Any dateTime Capture accepts, as an aware UTC datetime; None if it is not one.
+
+    Accepted: ISO 8601 (``2015-12-15T07:36:25Z``, with an offset or a fraction) and Capture's own
+    ``YYYY-MM-DD HH:MM:SS[.ffffff][ +0000]``. A missing offset means UTC.
+    """
+    m = _CAPTURE_TS.fullmatch(value.strip()) if isinstance(value, str) else None
+    if m is None:
+        return None
+    year, month, day, hour, minute, sec, frac, zone = m.groups()
+    try:
+        moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(sec),
+                          int((frac or ".0")[1:].ljust(6, "0")), tzinfo=UTC)
+    except ValueError:
+        return None
+    if zone and zone != "Z":
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        offset_min = sign * (int(digits[:2]) * 60 + int(digits[2:]))
+        if abs(offset_min) >= 24 * 60:
+            return None
+        moment -= timedelta(minutes=offset_min)
+    return moment
+
+
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?: \d{2}:\d{2}:\d{2})?")
+
+
+def parse_date(value: str) -> date | None:
+    """``YYYY-MM-DD``, or ``YYYY-MM-DD HH:MM:SS`` whose time part is dropped (Janrain's bulk loader)."""
+    m = _DATE.fullmatch(value) if isinstance(value, str) else None
+    if m is None:
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
