@@ -1,0 +1,187 @@
+"""The three ways a client proves who it is to Capture, as httpx ``Auth`` classes.
+
+- ``BasicAuth``: ``Authorization: Basic base64(client_id:secret)`` (Capture's recommended scheme).
+- ``SignedAuth``: janrain-signed, a ``Date`` header and ``Authorization: Signature id:HMAC-SHA1`` over
+  the decoded form fields. It signs with ``loadgen.wire.signed_headers``, the very function whose
+  twin ``wire.verify_signature`` the sandbox checks with, so client and server cannot drift apart.
+- ``LegacyParamAuth``: ``client_id`` and ``client_secret`` as extra form fields (old clients).
+
+Every class keeps the secret in a private attribute, hides it from ``repr()`` and offers
+``redact(text)`` so that error messages quoting a server's answer can never echo it back.
+Configuration follows the usual conventions: arguments, else ``CAPTURE_URL`` (``resolve_url``),
+``CAPTURE_CLIENT_ID``, ``CAPTURE_CLIENT_SECRET`` and ``CAPTURE_AUTH`` (basic|signed|legacy; ``auth_from_env``).
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import os
+from collections.abc import Callable, Generator, Mapping
+from datetime import UTC, datetime
+from typing import ClassVar
+from urllib.parse import quote, quote_plus
+
+import httpx
+
+from loadgen import wire
+from loadgen.errors import FormError, UsageError
+
+_FORM = "application/x-www-form-urlencoded"
+
+
+class CaptureAuth(httpx.Auth):
+    """Common base: holds the credentials, keeps the secret out of ``repr()`` and redacts it.
+
+    ``requires_request_body`` is set so httpx reads the body before ``auth_flow`` runs: the signed
+    scheme signs the form fields and the legacy scheme rewrites them.
+    """
+
+    requires_request_body = True
+    scheme: ClassVar[str]
+
+    def __init__(self, client_id: str, secret: str) -> None:
+        if not client_id or not secret:
+            raise UsageError(f"{self.scheme} auth needs a non-empty client id and client secret")
+        self.client_id = client_id
+        self._secret = secret
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(client_id={self.client_id!r}, secret=***)"
+
+    def redact(self, text: str) -> str:
+        """``text`` with the secret (raw, URL-encoded, inside a Basic header) replaced by ``***``."""
+        for needle in self._needles():
+            if needle:
+                text = text.replace(needle, "***")
+        return text
+
+    def _needles(self) -> tuple[str, ...]:
+        token = _basic_token(self.client_id, self._secret)
+        return (token, self._secret, quote_plus(self._secret), quote(self._secret, safe=""))
+
+
+class BasicAuth(CaptureAuth):
+    """HTTP Basic with the client id and secret, Capture's recommended scheme."""
+
+    scheme = "basic"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Basic {_basic_token(self.client_id, self._secret)}"
+        yield request
+
+
+class SignedAuth(CaptureAuth):
+    """janrain-signed auth: ``Date: YYYY-MM-DD HH:MM:SS`` and ``Signature id:base64(hmac_sha1)``.
+
+    The signature covers the URL path, the date and the decoded form fields (or the query of a
+    GET), sorted as ``k=v`` strings as janrain-python-api sorts them. ``clock`` exists so tests
+    can pin the date; it must return an aware UTC datetime.
+    """
+
+    scheme = "signed"
+
+    def __init__(self, client_id: str, secret: str, *,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        super().__init__(client_id, secret)
+        self._clock = clock or (lambda: datetime.now(UTC))
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        params = _request_params(request)
+        request.headers.update(
+            wire.signed_headers(self.client_id, self._secret, request.url.path, params, now=self._clock())
+        )
+        yield request
+
+
+class LegacyParamAuth(CaptureAuth):
+    """``client_id`` and ``client_secret`` as form fields, the way old clients authenticate.
+
+    Only POST bodies carry them: a secret in a query string would end up in access logs and in
+    httpx's own request log line.
+    """
+
+    scheme = "legacy"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if request.method != "POST":
+            raise UsageError("legacy auth sends the secret in the form body, so it only works with POST")
+        params = _request_params(request)
+        params.update(client_id=self.client_id, client_secret=self._secret)
+        headers = httpx.Headers(request.headers)
+        headers.pop("Content-Length", None)
+        headers["Content-Type"] = _FORM
+        yield httpx.Request("POST", request.url, headers=headers, content=wire.encode_form(params),
+                            extensions=request.extensions)
+
+
+def _request_params(request: httpx.Request) -> dict[str, str]:
+    """The decoded parameters of a Capture request: the form body of a POST, else the query string."""
+    if request.method == "POST":
+        try:
+            return wire.decode_form(request.content)
+        except FormError as exc:
+            raise UsageError(f"cannot sign {request.url.path}: {exc}") from None
+    return dict(request.url.params.items())
+
+
+def make_auth(scheme: str, client_id: str, secret: str) -> CaptureAuth:
+    """The auth object for a scheme name: ``basic``, ``signed`` (or ``janrain-signed``) or ``legacy``."""
+    name = {"janrain-signed": "signed"}.get(scheme.strip().lower(), scheme.strip().lower())
+    cls = next((c for c in (BasicAuth, SignedAuth, LegacyParamAuth) if c.scheme == name), None)
+    if cls is None:
+        raise UsageError(f"unknown auth scheme {scheme!r} (expected basic, signed or legacy)")
+    return cls(client_id, secret)
+
+
+def auth_from_env(client_id: str | None = None, secret: str | None = None, scheme: str | None = None,
+                  *, env: Mapping[str, str] | None = None) -> CaptureAuth:
+    """Arguments first, else ``CAPTURE_CLIENT_ID``, ``CAPTURE_CLIENT_SECRET``, ``CAPTURE_AUTH`` (default basic).
+
+    A missing value raises a one-line ``UsageError`` naming the variable to set.
+    """
+    source = os.environ if env is None else env
+    client_id = client_id or source.get("CAPTURE_CLIENT_ID", "")
+    secret = secret or source.get("CAPTURE_CLIENT_SECRET", "")
+    scheme = scheme or source.get("CAPTURE_AUTH", "") or "basic"
+    missing = [name for name, value in (("CAPTURE_CLIENT_ID", client_id),
+                                        ("CAPTURE_CLIENT_SECRET", secret)) if not value]
+    if missing:
+        raise UsageError(f"no client credentials: pass them or set {' and '.join(missing)}")
+    return make_auth(scheme, client_id, secret)
+
+
+def resolve_url(base_url: str | None, *, insecure: bool = False) -> str:
+    """``base_url``, else ``CAPTURE_URL``, checked: http(s), no credentials inside, no clear text off loopback.
+
+    Plain ``http://`` to another host would send the client secret across the network in clear,
+    so it needs ``insecure=True``.
+    """
+    url = (base_url or os.environ.get("CAPTURE_URL", "")).strip()
+    if not url:
+        raise UsageError("no Capture URL: pass base_url or set CAPTURE_URL")
+    if "@" in url.split("?", 1)[0]:
+        raise UsageError("the Capture URL must not carry credentials; set CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET")
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise UsageError(f"bad Capture URL {url!r}: {exc}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise UsageError(f"bad Capture URL {url!r}: expected https://<app>.janraincapture.com")
+    if parsed.scheme == "http" and not insecure and not _is_loopback(parsed.host):
+        raise UsageError(f"refusing plain http:// to {parsed.host}: the client secret would cross the "
+                         "network in clear (use https://, or insecure=True / --insecure)")
+    return url
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _basic_token(client_id: str, secret: str) -> str:
+    return base64.b64encode(f"{client_id}:{secret}".encode()).decode("ascii")

@@ -1,0 +1,602 @@
+"""A small typed client for the Capture Entity API, sync (``CaptureClient``) and async (``AsyncCaptureClient``).
+
+Capture answers HTTP 200 for API errors, so every answer is judged by its body: ``stat: "error"``
+raises a ``CaptureError`` of the right family whatever the HTTP status, and anything that is not a
+Capture answer (no connection, a timeout, a non-JSON body, an odd status) raises ``TransportError``
+with the status and the first bytes of the body. Secrets never reach a message: the URL may not
+carry credentials, and every quoted server text goes through the auth object's ``redact``.
+
+Every call is a form POST (reads too): a GET would put a legacy secret into the URL, and the URL
+is what httpx logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, Self, TypeGuard, TypeVar
+
+import httpx
+
+from loadgen import wire
+from loadgen.auth import CaptureAuth, auth_from_env, resolve_url
+from loadgen.errors import CaptureError, Code, JSONSyntaxError, LoadgenError, TransportError, UsageError
+
+_log = logging.getLogger("loadgen.client")
+
+#: How many bytes of an unexpected body an error message quotes.
+SNIPPET_BYTES = 200
+
+#: The server refused these without doing anything, so even a create may be repeated.
+_NOT_PROCESSED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+#: The connection broke, or the answer was late, after the request left: the server may have committed it.
+_MAYBE_PROCESSED = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.ReadTimeout,
+                    httpx.WriteTimeout)
+
+
+@dataclass(frozen=True)
+class Retry:
+    """Repeat calls that failed with 510 (simultaneous-call limit), 504 or a client-side timeout, or a
+    refused or broken connection.
+
+    ``attempts`` counts the first try. The n-th retry waits ``min(max_backoff, backoff * 2**(n-1))``
+    plus up to ``jitter`` times that at random, so many workers hit by one 510 do not return in step.
+
+    Creates are special: ``entity.create`` and ``entity.bulkCreate`` are not idempotent. After a 504
+    or a connection reset the server may already have committed the records, and a repeat would
+    create them twice (or, with a unique email, fail with 361 and lose the ids of the first
+    success), which corrupts exactly the counts a load test or a migration reports. So a create is
+    retried only when the server surely did nothing (510, connection refused), unless
+    ``retry_creates=True`` says duplicates are acceptable. Load tests pass no ``Retry`` at all: they
+    must see every error.
+    """
+
+    attempts: int = 3
+    backoff: float = 0.25
+    jitter: float = 0.5
+    max_backoff: float = 8.0
+    retry_creates: bool = False
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1 or self.backoff < 0 or self.jitter < 0 or self.max_backoff < 0:
+            raise UsageError(f"bad retry policy {self!r}: attempts >= 1 and non-negative delays")
+
+    def delay(self, retry: int, rng: random.Random) -> float:
+        """Seconds to wait before the ``retry``-th retry (1-based)."""
+        base = min(self.max_backoff, self.backoff * 2 ** (retry - 1))
+        return float(base + rng.uniform(0.0, base * self.jitter))
+
+    def allows(self, exc: LoadgenError, *, creates: bool, attempt: int) -> bool:
+        """Whether the call that failed with ``exc`` on try ``attempt`` may be sent again."""
+        if attempt >= self.attempts:
+            return False
+        kind = _failure_kind(exc)
+        if kind is None:
+            return False
+        return kind == "not_processed" or not creates or self.retry_creates
+
+
+def _failure_kind(exc: LoadgenError) -> str | None:
+    """``not_processed`` / ``maybe_processed`` for a retryable failure, None for any other."""
+    if isinstance(exc, CaptureError):
+        code: int | None = exc.code
+    elif isinstance(exc, TransportError):
+        if isinstance(exc.__cause__, _NOT_PROCESSED):
+            return "not_processed"
+        if isinstance(exc.__cause__, _MAYBE_PROCESSED):
+            return "maybe_processed"
+        code = exc.status
+    else:
+        return None
+    if code == Code.API_LIMIT_ERROR:
+        return "not_processed"
+    if code == Code.TIMEOUT:
+        return "maybe_processed"
+    return None
+
+
+@dataclass(frozen=True)
+class Created:
+    """One created record: its server ids, and the full stored record when it was asked for."""
+
+    id: int
+    uuid: str
+    record: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """The answer to one ``entity.bulkCreate``: one outcome per input position, in input order.
+
+    ``start`` is the position of this batch's first record in the stream given to
+    ``bulk_create_all`` (0 for ``bulk_create``); ``records`` are the inputs, so a failure can be
+    traced back to the record that caused it.
+    """
+
+    outcomes: list[Created | CaptureError]
+    start: int = 0
+    records: Sequence[Mapping[str, Any]] = field(default=(), repr=False)
+
+    @property
+    def created(self) -> list[Created]:
+        return [o for o in self.outcomes if isinstance(o, Created)]
+
+    @property
+    def failed(self) -> list[tuple[int, CaptureError]]:
+        """``(position in the input, error)`` for every record that was refused."""
+        return [(i, o) for i, o in enumerate(self.outcomes) if isinstance(o, CaptureError)]
+
+    def __len__(self) -> int:
+        return len(self.outcomes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Call:
+    op: str
+    params: dict[str, str]
+    creates: bool = False
+
+
+Key = tuple[str, Any]
+T = TypeVar("T")
+
+
+class _Base:
+    """Configuration, request building and answer parsing shared by the sync and async clients."""
+
+    def __init__(self, base_url: str | None, auth: httpx.Auth | None, *, type_name: str,
+                 retry: Retry | None, insecure: bool) -> None:
+        self.base_url = resolve_url(base_url, insecure=insecure)
+        self.auth = auth if auth is not None else auth_from_env()
+        self.type_name = type_name
+        self.retry = retry
+        self._rng = random.Random()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r}, type_name={self.type_name!r}, auth={self.auth!r})"
+
+    # -- request building ----------------------------------------------------------------------------
+
+    def _typed(self, op: str, params: Mapping[str, str] | None = None, *, creates: bool = False) -> _Call:
+        return _Call(op, {"type_name": self.type_name, **(params or {})}, creates)
+
+    def _create_call(self, attributes: Mapping[str, Any], include_record: bool) -> _Call:
+        return self._typed("entity.create", {"attributes": wire.dumps(attributes),
+                           "include_record": "true" if include_record else "false"}, creates=True)
+
+    def _bulk_call(self, records: Sequence[Mapping[str, Any]]) -> _Call:
+        return self._typed("entity.bulkCreate", {"all_attributes": wire.dumps(list(records))}, creates=True)
+
+    def _entity_call(self, uuid: str | None, id: int | None, key: Key | None,
+                     attributes: Sequence[str] | None) -> _Call:
+        extra = {"attributes": wire.dumps(list(attributes))} if attributes is not None else {}
+        return self._typed("entity", {**_record_key(uuid, id, key), **extra})
+
+    def _write_call(self, op: str, attributes: Mapping[str, Any], uuid: str | None, id: int | None,
+                    key: Key | None) -> _Call:
+        return self._typed(op, {**_record_key(uuid, id, key), "attributes": wire.dumps(attributes)})
+
+    def _find_call(self, filter: str | None, attributes: Sequence[str] | None, page_size: int,
+                   after: int | None) -> _Call:
+        clauses = [f"({filter})" if after is not None else filter] if filter else []
+        if after is not None:
+            clauses.append(f"id > {after}")
+        params = {"sort_on": '["id"]', "max_results": str(page_size)}
+        if clauses:
+            params["filter"] = " and ".join(clauses)
+        if attributes is not None:
+            params["attributes"] = wire.dumps([*attributes, *([] if "id" in attributes else ["id"])])
+        return self._typed("entity.find", params)
+
+    def _count_call(self, filter: str | None) -> _Call:
+        return self._typed("entity.count", {"filter": filter} if filter else None)
+
+    # -- answers ------------------------------------------------------------------------------------
+
+    def _parse(self, response: httpx.Response, call: _Call) -> dict[str, Any]:
+        """The body of a Capture ``stat: "ok"`` answer; anything else raises."""
+        status = response.status_code
+        try:
+            body = wire.loads_strict(response.content)
+        except JSONSyntaxError:
+            body = None
+        if isinstance(body, dict) and body.get("stat") == "error":
+            raise CaptureError.from_body(self._redacted(body), http_status=status)
+        if status == 200 and isinstance(body, dict) and body.get("stat") == "ok":
+            return body
+        what = ("an answer that is not JSON" if body is None else
+                "an unexpected HTTP status" if status != 200 else 'an answer without "stat": "ok"')
+        snippet = response.content[:SNIPPET_BYTES].decode("utf-8", "replace")
+        raise TransportError(f"{call.op}: {what} from {self._url(call.op)}", status=status,
+                             snippet=self._redact(snippet), retryable=status >= 500)
+
+    def _transport_error(self, exc: httpx.TransportError, call: _Call, timeout: float) -> TransportError:
+        url = self._url(call.op)
+        if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
+            message = f"{call.op}: no answer from {url} within {timeout:g}s ({type(exc).__name__})"
+        else:
+            what = "cannot connect to" if isinstance(exc, _NOT_PROCESSED) else "connection broken with"
+            message = f"{call.op}: {what} {url}: {self._redact(str(exc)) or type(exc).__name__}"
+        return TransportError(message, retryable=isinstance(exc, _NOT_PROCESSED + _MAYBE_PROCESSED))
+
+    def _url(self, op: str) -> str:
+        return f"{self.base_url.rstrip('/')}/{op}"
+
+    def _redact(self, text: str) -> str:
+        return self.auth.redact(text) if isinstance(self.auth, CaptureAuth) else text
+
+    def _redacted(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {k: self._redact(v) if isinstance(v, str) else v for k, v in body.items()}
+
+    def _retry_delay(self, exc: LoadgenError, call: _Call, attempt: int) -> float | None:
+        """Seconds to wait before trying ``call`` again, or None to give up and raise ``exc``."""
+        if self.retry is None or not self.retry.allows(exc, creates=call.creates, attempt=attempt):
+            return None
+        delay = self.retry.delay(attempt, self._rng)
+        _log.info("retrying %s after %s (try %d of %d) in %.2fs", call.op, _short(exc), attempt + 1,
+                  self.retry.attempts, delay)
+        return delay
+
+
+class CaptureClient(_Base):
+    """Synchronous client. ``CaptureClient()`` alone reads ``CAPTURE_URL``, ``CAPTURE_CLIENT_ID``,
+    ``CAPTURE_CLIENT_SECRET`` and ``CAPTURE_AUTH``. Thread-safe (``bulk_create_all`` uses threads).
+
+    ``insecure=True`` allows plain ``http://`` to a host other than loopback.
+    """
+
+    def __init__(self, base_url: str | None = None, auth: httpx.Auth | None = None, *,
+                 type_name: str = "user", timeout: float = 10.0, retry: Retry | None = None,
+                 transport: httpx.BaseTransport | None = None, insecure: bool = False) -> None:
+        super().__init__(base_url, auth, type_name=type_name, retry=retry, insecure=insecure)
+        self.timeout = timeout
+        self._http = httpx.Client(base_url=self.base_url, auth=self.auth, timeout=timeout, transport=transport,
+                                  headers=_HEADERS)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def call(self, operation: str, params: Mapping[str, str], *, creates: bool = False) -> dict[str, Any]:
+        """Any API call with raw string parameters; the ``stat: "ok"`` body. For fuzzers and QA suites."""
+        return self._send(_Call(operation, dict(params), creates))
+
+    def create(self, attributes: Mapping[str, Any], include_record: bool = False) -> Created:
+        return _created(self._send(self._create_call(attributes, include_record)), include_record)
+
+    def bulk_create(self, records: Sequence[Mapping[str, Any]]) -> BulkResult:
+        return self._bulk(list(records), 0)
+
+    def bulk_create_all(self, records: Iterable[Mapping[str, Any]], batch_size: int = 100,
+                        concurrency: int = 1) -> Iterator[BulkResult]:
+        """``bulk_create`` over any iterable, ``batch_size`` records a call, results in input order.
+
+        With ``concurrency > 1`` that many batches are in flight on a thread pool. An envelope
+        error (bad auth, batch refused) stops the iteration; the batches yielded before it stand.
+        Batches already sent when the caller stops early may still be created, unreported.
+        """
+        _check_batching(batch_size, concurrency)
+        batches = _batches(records, batch_size)
+        if concurrency == 1:
+            for start, batch in batches:
+                yield self._bulk(batch, start)
+            return
+        pending: deque[Future[BulkResult]] = deque()
+        with ThreadPoolExecutor(concurrency, thread_name_prefix="bulk_create") as pool:
+            try:
+                for start, batch in batches:
+                    pending.append(pool.submit(self._bulk, batch, start))
+                    if len(pending) >= concurrency:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+            finally:
+                for future in pending:
+                    future.cancel()
+
+    def entity(self, uuid: str | None = None, id: int | None = None, key: Key | None = None, *,
+               attributes: Sequence[str] | None = None) -> dict[str, Any]:
+        """One record by ``uuid``, ``id`` or ``key=(attribute, value)``; ``NotFoundError`` if absent."""
+        return _field(self._send(self._entity_call(uuid, id, key, attributes)), "entity", "result", dict)
+
+    def find(self, filter: str | None = None, *, attributes: Sequence[str] | None = None,
+             page_size: int = 1000, limit: int | None = None) -> Iterator[dict[str, Any]]:
+        """Matching records in id order, fetched ``page_size`` at a time by ``id > last`` (never offsets)."""
+        _check_page(page_size, limit)
+        after: int | None = None
+        left = limit
+        while left != 0:
+            size = page_size if left is None else min(page_size, left)
+            body = self._send(self._find_call(filter, attributes, size, after))
+            page = _field(body, "entity.find", "results", list)[:size]
+            yield from page
+            left = None if left is None else left - len(page)
+            after = _next_after(page, size, after)
+            if after is None:
+                return
+
+    def count(self, filter: str | None = None) -> int:
+        return _field(self._send(self._count_call(filter)), "entity.count", "total_count", int)
+
+    def update(self, attributes: Mapping[str, Any], uuid: str | None = None, id: int | None = None,
+               key: Key | None = None) -> None:
+        """Partial update: only the given attributes change."""
+        self._send(self._write_call("entity.update", attributes, uuid, id, key))
+
+    def replace(self, attributes: Mapping[str, Any], uuid: str | None = None, id: int | None = None,
+                key: Key | None = None) -> None:
+        """Full replace: attributes not given become null."""
+        self._send(self._write_call("entity.replace", attributes, uuid, id, key))
+
+    def delete(self, uuid: str | None = None, id: int | None = None, key: Key | None = None) -> None:
+        """Permanent deletion. After a retried delete, a ``NotFoundError`` may mean the first try worked."""
+        self._send(self._typed("entity.delete", _record_key(uuid, id, key)))
+
+    def entity_type(self) -> dict[str, Any]:
+        """The schema ``{"name": ..., "attr_defs": [...]}`` of this client's entity type."""
+        return _field(self._send(self._typed("entityType")), "entityType", "schema", dict)
+
+    def _bulk(self, batch: list[Mapping[str, Any]], start: int) -> BulkResult:
+        if not batch:
+            return BulkResult([], start, batch)
+        return _bulk_result(self._send(self._bulk_call(batch)), batch, start)
+
+    def _send(self, call: _Call) -> dict[str, Any]:
+        attempt = 1
+        while True:
+            try:
+                return self._attempt(call)
+            except (CaptureError, TransportError) as exc:
+                delay = self._retry_delay(exc, call, attempt)
+                if delay is None:
+                    raise
+            time.sleep(delay)
+            attempt += 1
+
+    def _attempt(self, call: _Call) -> dict[str, Any]:
+        try:
+            response = self._http.post(f"/{call.op}", content=wire.encode_form(call.params))
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc, call, self.timeout) from exc
+        return self._parse(response, call)
+
+
+class AsyncCaptureClient(_Base):
+    """The asyncio twin of ``CaptureClient`` (same methods, awaited; ``aclose`` instead of ``close``).
+
+    httpx's async pool scans every connection per request and slows down as concurrency grows
+    (performance.md: 50 tasks run about 3x slower than 10), so at most ``max_concurrency`` calls
+    are in flight on one client, whatever the number of tasks using it.
+    """
+
+    def __init__(self, base_url: str | None = None, auth: httpx.Auth | None = None, *,
+                 type_name: str = "user", timeout: float = 10.0, retry: Retry | None = None,
+                 transport: httpx.AsyncBaseTransport | None = None, insecure: bool = False,
+                 max_concurrency: int = 10) -> None:
+        super().__init__(base_url, auth, type_name=type_name, retry=retry, insecure=insecure)
+        if max_concurrency < 1:
+            raise UsageError(f"max_concurrency must be at least 1, got {max_concurrency}")
+        self.timeout = timeout
+        self._gate = asyncio.Semaphore(max_concurrency)
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, auth=self.auth, timeout=timeout, transport=transport, headers=_HEADERS,
+            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency),
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def call(self, operation: str, params: Mapping[str, str], *, creates: bool = False) -> dict[str, Any]:
+        return await self._send(_Call(operation, dict(params), creates))
+
+    async def create(self, attributes: Mapping[str, Any], include_record: bool = False) -> Created:
+        return _created(await self._send(self._create_call(attributes, include_record)), include_record)
+
+    async def bulk_create(self, records: Sequence[Mapping[str, Any]]) -> BulkResult:
+        return await self._bulk(list(records), 0)
+
+    async def bulk_create_all(self, records: Iterable[Mapping[str, Any]], batch_size: int = 100,
+                              concurrency: int = 1) -> AsyncIterator[BulkResult]:
+        """Like ``CaptureClient.bulk_create_all``: at most ``concurrency`` batches in flight, in order."""
+        _check_batching(batch_size, concurrency)
+        pending: deque[asyncio.Task[BulkResult]] = deque()
+        try:
+            for start, batch in _batches(records, batch_size):
+                pending.append(asyncio.ensure_future(self._bulk(batch, start)))
+                if len(pending) >= concurrency:
+                    yield await pending.popleft()
+            while pending:
+                yield await pending.popleft()
+        finally:
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def entity(self, uuid: str | None = None, id: int | None = None, key: Key | None = None, *,
+                     attributes: Sequence[str] | None = None) -> dict[str, Any]:
+        return _field(await self._send(self._entity_call(uuid, id, key, attributes)), "entity", "result", dict)
+
+    async def find(self, filter: str | None = None, *, attributes: Sequence[str] | None = None,
+                   page_size: int = 1000, limit: int | None = None) -> AsyncIterator[dict[str, Any]]:
+        _check_page(page_size, limit)
+        after: int | None = None
+        left = limit
+        while left != 0:
+            size = page_size if left is None else min(page_size, left)
+            body = await self._send(self._find_call(filter, attributes, size, after))
+            page = _field(body, "entity.find", "results", list)[:size]
+            for record in page:
+                yield record
+            left = None if left is None else left - len(page)
+            after = _next_after(page, size, after)
+            if after is None:
+                return
+
+    async def count(self, filter: str | None = None) -> int:
+        return _field(await self._send(self._count_call(filter)), "entity.count", "total_count", int)
+
+    async def update(self, attributes: Mapping[str, Any], uuid: str | None = None, id: int | None = None,
+                     key: Key | None = None) -> None:
+        await self._send(self._write_call("entity.update", attributes, uuid, id, key))
+
+    async def replace(self, attributes: Mapping[str, Any], uuid: str | None = None, id: int | None = None,
+                      key: Key | None = None) -> None:
+        await self._send(self._write_call("entity.replace", attributes, uuid, id, key))
+
+    async def delete(self, uuid: str | None = None, id: int | None = None, key: Key | None = None) -> None:
+        await self._send(self._typed("entity.delete", _record_key(uuid, id, key)))
+
+    async def entity_type(self) -> dict[str, Any]:
+        return _field(await self._send(self._typed("entityType")), "entityType", "schema", dict)
+
+    async def _bulk(self, batch: list[Mapping[str, Any]], start: int) -> BulkResult:
+        if not batch:
+            return BulkResult([], start, batch)
+        return _bulk_result(await self._send(self._bulk_call(batch)), batch, start)
+
+    async def _send(self, call: _Call) -> dict[str, Any]:
+        attempt = 1
+        while True:
+            try:
+                async with self._gate:
+                    return await self._attempt(call)
+            except (CaptureError, TransportError) as exc:
+                delay = self._retry_delay(exc, call, attempt)
+                if delay is None:
+                    raise
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _attempt(self, call: _Call) -> dict[str, Any]:
+        try:
+            response = await self._http.post(f"/{call.op}", content=wire.encode_form(call.params))
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc, call, self.timeout) from exc
+        return self._parse(response, call)
+
+
+_HEADERS = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "capture-loadgen"}
+
+
+# -- request helpers --------------------------------------------------------------------------------
+
+def _record_key(uuid: str | None, id: int | None, key: Key | None) -> dict[str, str]:
+    """The parameters that name one record: ``uuid``, ``id`` or ``key_attribute`` + JSON ``key_value``."""
+    given = [name for name, value in (("uuid", uuid), ("id", id), ("key", key)) if value is not None]
+    if len(given) != 1:
+        raise UsageError(f"name the record with exactly one of uuid, id or key (got {', '.join(given) or 'none'})")
+    if uuid is not None:
+        return {"uuid": uuid}
+    if id is not None:
+        return {"id": str(int(id))}
+    assert key is not None
+    attribute, value = key
+    return {"key_attribute": attribute, "key_value": wire.dumps(value)}
+
+
+def _check_batching(batch_size: int, concurrency: int) -> None:
+    if batch_size < 1 or concurrency < 1:
+        raise UsageError(f"batch_size and concurrency must be at least 1, got {batch_size} and {concurrency}")
+
+
+def _check_page(page_size: int, limit: int | None) -> None:
+    if not 1 <= page_size <= 10_000 or (limit is not None and limit < 0):
+        raise UsageError(f"page_size must be 1 to 10000 (entity.find max_results) and limit not negative, "
+                         f"got {page_size} and {limit}")
+
+
+def _batches(records: Iterable[Mapping[str, Any]], size: int) -> Iterator[tuple[int, list[Mapping[str, Any]]]]:
+    it, start = iter(records), 0
+    while batch := list(islice(it, size)):
+        yield start, batch
+        start += len(batch)
+
+
+# -- answer helpers ---------------------------------------------------------------------------------
+
+def _bad(op: str, what: str, body: object) -> TransportError:
+    return TransportError(f"{op}: {what}", snippet=wire.dumps(body)[:SNIPPET_BYTES] if body is not None else "")
+
+
+def _created(body: dict[str, Any], include_record: bool) -> Created:
+    id_, uuid = body.get("id"), body.get("uuid")
+    if not _is_int(id_) or not isinstance(uuid, str):
+        raise _bad("entity.create", "the answer lacks an integer id and a string uuid", body)
+    record = body.get("result")
+    return Created(id_, uuid, record if include_record and isinstance(record, dict) else None)
+
+
+def _bulk_result(body: dict[str, Any], records: list[Mapping[str, Any]], start: int) -> BulkResult:
+    """Map the positional ``uuid_results`` / ``results`` arrays to one outcome per input record.
+
+    A refused record holds an error object in both arrays; the ``uuid_results`` one is taken (as
+    Janrain's bulk loader does), and an error in either array alone still marks the slot failed.
+    """
+    uuids, ids = body.get("uuid_results"), body.get("results")
+    if not isinstance(uuids, list) or not isinstance(ids, list):
+        raise _bad("entity.bulkCreate", "the answer lacks the uuid_results and results arrays", None)
+    if not len(uuids) == len(ids) == len(records):
+        raise _bad("entity.bulkCreate", f"{len(records)} records sent but {len(uuids)} uuid_results "
+                   f"and {len(ids)} results received", None)
+    outcomes: list[Created | CaptureError] = []
+    for position, (uuid, id_) in enumerate(zip(uuids, ids, strict=True)):
+        error = next((s for s in (uuid, id_) if isinstance(s, dict) and s.get("stat") == "error"), None)
+        if error is not None:
+            outcomes.append(CaptureError.from_body(error))
+        elif isinstance(uuid, str) and _is_int(id_):
+            outcomes.append(Created(id_, uuid))
+        else:
+            raise _bad("entity.bulkCreate", f"slot {position} is neither an (id, uuid) pair nor an error",
+                       [uuid, id_])
+    return BulkResult(outcomes, start, records)
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _field(body: dict[str, Any], op: str, name: str, kind: type[T]) -> T:
+    """``body[name]`` if it has the type Capture documents, else a ``TransportError``."""
+    value = body.get(name)
+    if not isinstance(value, kind) or isinstance(value, bool) or (
+            isinstance(value, list) and not all(isinstance(item, dict) for item in value)):
+        raise _bad(op, f"the answer lacks {name} ({kind.__name__})", None)
+    return value
+
+
+def _next_after(page: list[dict[str, Any]], page_size: int, after: int | None) -> int | None:
+    """The id to page from next, or None when ``page`` was the last one."""
+    if len(page) < page_size:
+        return None
+    last = page[-1].get("id")
+    if not _is_int(last):
+        raise _bad("entity.find", "a result has no integer id, so the results cannot be paged", page[-1])
+    if after is not None and last <= after:
+        raise _bad("entity.find", f"the ids do not grow (id {last} after {after}): the filter was ignored", None)
+    return int(last)
+
+
+def _short(exc: LoadgenError) -> str:
+    if isinstance(exc, CaptureError):
+        return exc.label
+    if isinstance(exc, TransportError) and exc.status is not None:
+        return f"HTTP {exc.status}"
+    return type(exc.__cause__ or exc).__name__
