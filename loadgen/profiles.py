@@ -1,0 +1,389 @@
+"""Realistic user profiles from any entity-type schema: fast, reproducible and unique by construction.
+
+Why it is built this way:
+
+- **Fast.** Faker is read once per locale into plain tuples (``loadgen._pools``); a profile is then a
+  handful of ``random()`` calls and tuple lookups, never a Faker call. The schema is compiled into one
+  generator closure per attribute when the factory is built (``loadgen._compile``).
+- **Unique without coordination.** Every unique value (the email's local part, unique tokens) carries
+  the namespace run id + worker index + a sequence number, so two workers, two processes or two runs
+  cannot collide, whatever their random state.
+- **Reproducible.** All randomness comes from one ``random.Random`` seeded from (seed, run id, worker),
+  and every date is relative to one anchor day: the same inputs give byte-identical profiles. A factory
+  that is used in a forked child re-seeds itself and adds the child's pid to its namespace, because a
+  fork copies the random state (Locust imports the locustfile before it forks its workers).
+- **Valid.** Generators are picked by attribute name (``givenName``, ``zip``...) and else by type and
+  constraints, and clipped to ``length``; the property tests prove every profile passes ``validate()``.
+
+This module holds the public face: the profile file (``profiles/user.toml``), ``ProfileFactory`` and
+the output formats of ``loadgen generate``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import os
+import random
+import re
+import tomllib
+from bisect import bisect
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from itertools import accumulate
+from typing import Any, Final, TextIO
+
+from loadgen._compile import DEFAULT_PLURALS, PLURAL_SIZE, Compiler, build_object, dotted
+from loadgen._pools import LocalePool, available_locales, clock, locale_pool
+from loadgen.errors import UsageError
+from loadgen.schema import Schema, default_schema
+from loadgen.wire import dumps, encode_form
+
+__all__ = ["DEFAULT_LOCALES", "DEFAULT_PLURALS", "DEFAULT_STATUSES", "FORMATS", "PLURAL_SIZE", "RESERVED_DOMAINS",
+           "Profile", "ProfileFactory", "default_factory", "load_profile", "parse_profile", "write_profiles"]
+
+DEFAULT_LOCALES: Final[Mapping[str, float]] = {
+    "en_US": 50, "en_GB": 10, "de_DE": 8, "fr_FR": 8, "es_ES": 6, "pt_BR": 5,
+    "ja_JP": 4, "zh_CN": 4, "ru_RU": 3, "el_GR": 2,
+}
+DEFAULT_STATUSES: Final[Mapping[str, float]] = {
+    "active": 80, "verified": 10, "pending": 6, "suspended": 3, "deactivated": 1,
+}
+#: Domains reserved for testing (RFC 2606): a real sandbox never mails a real person.
+RESERVED_DOMAINS: Final = ("example.com", "example.org", "example.net")
+
+_PROFILE_KEYS = ("locales", "plurals", "statuses", "email_domain", "fixed", "omit")
+_DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+test|example\.(?:com|org|net)")
+_RUN_TOKEN = re.compile(r"[a-z0-9][a-z0-9-]{0,15}")
+
+
+# -- the profile file -------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Profile:
+    """What ``profiles/user.toml`` overrides. Paths are dotted (``primaryAddress.city``)."""
+
+    locales: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_LOCALES))
+    plurals: Mapping[str, tuple[int, int]] = field(default_factory=lambda: dict(DEFAULT_PLURALS))
+    statuses: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_STATUSES))
+    email_domains: tuple[str, ...] = RESERVED_DOMAINS
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    omit: frozenset[str] = frozenset()
+    source: str = field(default="<default profile>", compare=False)
+
+
+def load_profile(path: str | os.PathLike[str] | None) -> Profile:
+    """Parse a profile file (TOML); ``None`` gives the defaults. Any problem is a one-line ``UsageError``."""
+    if path is None:
+        return Profile()
+    source = os.fspath(path)
+    try:
+        with open(source, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise UsageError(f"{source}: no such file") from None
+    except OSError as exc:
+        raise UsageError(f"{source}: cannot read: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{source}: not valid TOML: {exc}") from None
+    return parse_profile(data, source)
+
+
+def parse_profile(data: Mapping[str, Any], source: str = "<profile>") -> Profile:
+    """Check a parsed profile table; the schema-dependent checks happen in ``ProfileFactory``."""
+    def fail(problem: str) -> UsageError:
+        return UsageError(f"{source}: {problem}")
+
+    unknown = sorted(set(data) - set(_PROFILE_KEYS))
+    if unknown:
+        raise fail(f"unknown key {unknown[0]!r} (expected {', '.join(_PROFILE_KEYS)})")
+    defaults = Profile()
+    locales = _weights(data.get("locales", defaults.locales), "locales", fail)
+    known = available_locales()
+    for name in locales:
+        if name not in known:
+            raise fail(f"locales: unknown locale {name!r} (Faker has e.g. en_US, de_DE, ja_JP)")
+    plurals = dict(defaults.plurals)
+    raw_plurals = _table(data.get("plurals", {}), "plurals", fail)
+    for key, size in raw_plurals.items():
+        if (not isinstance(size, list) or len(size) != 2 or not all(type(n) is int for n in size)
+                or not 0 <= size[0] <= size[1] <= 1000):
+            raise fail(f"plurals.{key}: expected [min, max] with 0 <= min <= max <= 1000, got {size!r}")
+        plurals[dotted(key)] = (size[0], size[1])
+    domains = data.get("email_domain", list(defaults.email_domains))
+    if isinstance(domains, str):
+        domains = [domains]
+    if not isinstance(domains, list) or not domains or not all(isinstance(d, str) for d in domains):
+        raise fail("email_domain: expected a domain or a list of domains")
+    for d in domains:
+        if not _DOMAIN.fullmatch(d.lower()):
+            raise fail(f"email_domain: {d!r} is not a reserved test domain (example.com/.org/.net or *.test)")
+    omit = data.get("omit", [])
+    if not isinstance(omit, list) or not all(isinstance(o, str) for o in omit):
+        raise fail(f"omit: expected a list of attribute paths, got {omit!r}")
+    return Profile(
+        locales=locales, plurals=plurals,
+        statuses=_weights(data.get("statuses", defaults.statuses), "statuses", fail),
+        email_domains=tuple(d.lower() for d in domains),
+        fixed=dict(_table(data.get("fixed", {}), "fixed", fail)),
+        omit=frozenset(dotted(o) for o in omit), source=source,
+    )
+
+
+def _table(value: Any, key: str, fail: Callable[[str], UsageError]) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise fail(f"{key}: expected a table, got {value!r}")
+    return value
+
+
+def _weights(value: Any, key: str, fail: Callable[[str], UsageError]) -> dict[str, float]:
+    table = _table(value, key, fail)
+    if not table:
+        raise fail(f"{key}: needs at least one entry")
+    for name, weight in table.items():
+        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0 < weight < float("inf"):
+            raise fail(f"{key}.{name}: weight must be a positive number, got {weight!r}")
+    return {str(k): float(w) for k, w in table.items()}
+
+
+# -- the factory ------------------------------------------------------------------------------------
+
+_fork_epoch = 0
+
+
+def _after_fork() -> None:
+    global _fork_epoch
+    _fork_epoch += 1
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+class _Persona:
+    """The person behind the profile being made: names, email, address and phone share ``pool``.
+
+    ``lo``/``width``/``elem``/``rot`` describe the plural element being made (its time slot, index and
+    a per-plural rotation that keeps locally-unique picks distinct).
+    """
+
+    __slots__ = ("city", "elem", "first", "first_slug", "gender", "last", "last_slug", "lo", "male",
+                 "pool", "rot", "signup", "width")
+
+    def __init__(self, pool: LocalePool) -> None:
+        self.pool = pool
+        self.male = True
+        self.gender = self.first = self.last = self.first_slug = self.last_slug = self.city = ""
+        self.signup = self.lo = self.width = self.elem = self.rot = 0
+
+
+class ProfileFactory:
+    """Profiles for one schema and one worker: ``make()``, ``batch(n)`` (for bulkCreate), ``stream()``.
+
+    ``seed``, ``run_id`` and ``worker`` fix the output. ``today`` (default: the current UTC day)
+    anchors every date, so pin it too when the output must be byte-identical on another day.
+    """
+
+    def __init__(self, schema: Schema, profile: Profile | None = None, *, seed: int = 0,
+                 run_id: str = "local", worker: int = 0, today: date | None = None) -> None:
+        if not 0 <= worker < 2**20:
+            raise UsageError(f"worker index must be between 0 and {2**20 - 1}, got {worker}")
+        self.schema = schema
+        self.profile = profile if profile is not None else Profile()
+        self.seed, self.run_id, self.worker = seed, run_id, worker
+        self.today = today if today is not None else datetime.now(UTC).date()
+        self._clock = clock(self.today)
+        self._pools = tuple(locale_pool(name) for name in self.profile.locales)
+        self._locale_cw = tuple(accumulate(self.profile.locales.values()))
+        self._rng = random.Random()
+        self._rnd = self._rng.random
+        self._p = _Persona(self._pools[0])
+        self._seq = 0
+        self._pid: int | None = None
+        self._epoch = _fork_epoch
+        self._namespace()
+        slots = Compiler(self).record()
+        self._keys = [key for key, _, _ in slots]
+        self._build = build_object(slots)
+
+    def make(self) -> dict[str, Any]:
+        """One profile."""
+        if self._epoch != _fork_epoch:
+            self._reseed_after_fork()
+        self._new_persona()
+        record: dict[str, Any] = self._build()
+        return record
+
+    def batch(self, n: int) -> list[dict[str, Any]]:
+        """``n`` profiles, e.g. the ``all_attributes`` of one bulkCreate."""
+        make = self.make
+        return [make() for _ in range(n)]
+
+    def stream(self, n: int | None = None) -> Iterator[dict[str, Any]]:
+        """Profiles, lazily; without end unless ``n`` is given."""
+        make = self.make
+        if n is None:
+            while True:
+                yield make()
+        for _ in range(n):
+            yield make()
+
+    def for_worker(self, worker: int) -> ProfileFactory:
+        """The same factory for another worker index: shared pools, its own random state and namespace."""
+        return ProfileFactory(self.schema, self.profile, seed=self.seed, run_id=self.run_id,
+                              worker=worker, today=self.today)
+
+    @property
+    def namespace(self) -> str:
+        """The run and worker part of every email this factory makes, e.g. ``demo-w3``."""
+        return self._ns
+
+    def columns(self) -> list[str]:
+        """CSV columns in schema order: dotted paths for object children, one column per plural."""
+        cols: list[str] = []
+        for key in self._keys:
+            attr = self.schema[key]
+            if attr.is_object:
+                cols.extend(f"{key}.{c.name}" for c in attr.attrs
+                            if not c.is_system and f"{key}.{c.name}" not in self.profile.omit)
+            else:
+                cols.append(key)
+        return cols
+
+    def _namespace(self) -> None:
+        """Seed the random state and derive the namespace from (seed, run id, worker[, forked pid])."""
+        run = self.run_id if self._pid is None else f"{self.run_id}\x00{self._pid}"
+        material = f"{self.seed}\x00{run}\x00{self.worker}".encode()
+        self._rng.seed(int.from_bytes(hashlib.sha256(material).digest()[:16], "big"))
+        digest = hashlib.blake2b(run.encode(), digest_size=5).digest()
+        token = run if _RUN_TOKEN.fullmatch(run) else "h_" + digest.hex()  # "_" never in a literal token
+        self._ns = f"{token}-w{self.worker}"
+        self._unique_base = ((int.from_bytes(digest, "big") << 20) | self.worker) << 40
+
+    def _reseed_after_fork(self) -> None:
+        self._epoch = _fork_epoch
+        self._pid = os.getpid()
+        self._namespace()
+
+    def _new_persona(self) -> None:
+        rnd, p, pools, cw = self._rnd, self._p, self._pools, self._locale_cw
+        pool = p.pool = pools[0] if len(pools) == 1 else pools[bisect(cw, rnd() * cw[-1])]
+        r = rnd()
+        male = p.male = r < 0.49 or 0.98 <= r < 0.99
+        p.gender = "male" if r < 0.49 else ("female" if r < 0.98 else "other")
+        first = pool.first_male if male else pool.first_female
+        i = first.index(rnd())
+        p.first, p.first_slug = first.names[i], first.slugs[i]
+        last = pool.last_male if male else pool.last_female
+        i = last.index(rnd())
+        p.last, p.last_slug = last.names[i], last.slugs[i]
+        p.city = pool.cities[int(rnd() * len(pool.cities))]
+        p.signup = int(rnd() * (self._clock.span - 7 * 86400))
+
+    def _next_seq(self) -> int:
+        seq = self._seq
+        self._seq = seq + 1
+        return seq
+
+    def _unique_int(self) -> int:
+        """A 63-bit integer: 16 bits of run, 8 of worker, 39 of sequence (unique for up to 256 workers)."""
+        run = (self._unique_base >> 60) & 0xFFFF
+        return (run << 47) | ((self.worker & 0xFF) << 39) | (self._next_seq() & (2**39 - 1))
+
+
+def default_factory(*, seed: int = 0, run_id: str = "local", worker: int = 0,
+                    today: date | None = None) -> ProfileFactory:
+    """A factory for the shipped ``user`` schema with the default profile."""
+    return ProfileFactory(default_schema(), None, seed=seed, run_id=run_id, worker=worker, today=today)
+
+
+# -- output formats ---------------------------------------------------------------------------------
+
+FORMATS: Final = ("jsonl", "json", "csv", "form")
+
+
+def write_profiles(profiles: Iterable[dict[str, Any]], out: TextIO, fmt: str = "jsonl", *,
+                   type_name: str = "user", columns: list[str] | None = None,
+                   progress: Callable[[int], None] | None = None, chunk: int = 1000) -> int:
+    """Stream profiles to ``out`` in one of ``FORMATS``; returns how many were written.
+
+    ``json`` is one array; ``csv`` has dotted columns for object children and a JSON string per plural
+    (as Janrain's bulk loader reads them); ``form`` is one ready-to-send ``entity.create`` body per
+    line. Profiles are written ``chunk`` at a time, so memory stays flat however many there are.
+    """
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r} (expected one of {', '.join(FORMATS)})")
+    if fmt == "csv":
+        if columns is None:
+            raise UsageError("the csv format needs its columns")
+        return _write_csv(profiles, out, columns, progress, chunk)
+    encode: Callable[[dict[str, Any]], str] = dumps
+    if fmt == "form":
+        def encode(rec: dict[str, Any]) -> str:
+            return encode_form({"type_name": type_name, "attributes": dumps(rec)}).decode("ascii")
+    elif fmt == "json":
+        out.write("[")
+    written = 0
+    pending: list[str] = []
+    for rec in profiles:
+        pending.append(encode(rec))
+        if len(pending) >= chunk:
+            written = _flush(out, pending, fmt == "json", written, progress)
+    written = _flush(out, pending, fmt == "json", written, progress)
+    if fmt == "json":
+        out.write("\n]\n" if written else "]\n")
+    return written
+
+
+def _flush(out: TextIO, pending: list[str], array: bool, written: int,
+           progress: Callable[[int], None] | None) -> int:
+    if pending:
+        if array:
+            out.write(("\n" if not written else ",\n") + ",\n".join(pending))
+        else:
+            out.write("\n".join(pending) + "\n")
+        written += len(pending)
+        pending.clear()
+        if progress is not None:
+            progress(written)
+    return written
+
+
+def _write_csv(profiles: Iterable[dict[str, Any]], out: TextIO, columns: list[str],
+               progress: Callable[[int], None] | None, chunk: int) -> int:
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    written = 0
+    rows: list[list[str]] = []
+    for rec in profiles:
+        rows.append([_cell(rec, col) for col in columns])
+        if len(rows) >= chunk:
+            writer.writerows(rows)
+            written += len(rows)
+            rows.clear()
+            if progress is not None:
+                progress(written)
+    writer.writerows(rows)
+    written += len(rows)
+    if progress is not None:
+        progress(written)
+    return written
+
+
+def _cell(rec: dict[str, Any], column: str) -> str:
+    """One CSV cell: ``a.b`` reads child ``b`` of object ``a``; plurals and json become JSON text."""
+    if column in rec:
+        value = rec[column]
+    else:
+        top, _, child = column.partition(".")
+        obj = rec.get(top)
+        value = obj.get(child) if isinstance(obj, dict) else None
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list):
+        return dumps(value)
+    return str(value)

@@ -1,0 +1,143 @@
+"""``loadgen generate``: the four formats, streaming memory, reproducible bytes and one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from loadgen.cli import cli
+from loadgen.schema import default_schema, validate
+from loadgen.wire import decode_form, loads_strict
+
+LOADGEN = str(Path(sys.executable).parent / "loadgen")
+ARGS = ["generate", "--seed", "7", "--today", "2026-11-25"]
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    """The installed console script, as `make demo` runs it (stdout and stderr are pipes, not TTYs)."""
+    return subprocess.run([LOADGEN, *args], cwd=cwd, capture_output=True, timeout=120, check=False)
+
+
+def test_demo_writes_1000_valid_unique_profiles_and_says_where(tmp_path: Path) -> None:
+    done = run("generate", "-n", "1000", "--seed", "7", "-o", "runs/demo-profiles.jsonl", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.decode() == "wrote 1,000 profiles to runs/demo-profiles.jsonl\n"  # no progress bar
+    lines = (tmp_path / "runs" / "demo-profiles.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [loads_strict(line) for line in lines]
+    assert len(records) == 1000
+    assert all(validate(r, default_schema()) == [] for r in records)
+    assert len({r["email"].casefold() for r in records}) == 1000
+
+
+def test_same_arguments_give_the_same_bytes_in_another_process() -> None:
+    first = run(*ARGS, "-n", "300", "--run-id", "r1", "--worker", "4")
+    assert first.returncode == 0 and len(first.stdout.splitlines()) == 300
+    assert run(*ARGS, "-n", "300", "--run-id", "r1", "--worker", "4").stdout == first.stdout
+    assert run(*ARGS, "-n", "300", "--run-id", "r1", "--worker", "5").stdout != first.stdout
+
+
+def _invoke(*args: str) -> Any:
+    result = CliRunner().invoke(cli, [*ARGS, *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    return result
+
+
+def test_jsonl_and_json_formats_hold_the_same_profiles() -> None:
+    lines = _invoke("-n", "50").stdout.splitlines()
+    array = loads_strict(_invoke("-n", "50", "--format", "json").stdout)
+    assert [loads_strict(line) for line in lines] == array
+    assert all(validate(r, default_schema()) == [] for r in array)
+    assert loads_strict(_invoke("-n", "0", "--format", "json").stdout) == []
+
+
+def test_form_lines_are_ready_to_send_entity_create_bodies() -> None:
+    expected = [loads_strict(line) for line in _invoke("-n", "40").stdout.splitlines()]
+    bodies = _invoke("-n", "40", "--format", "form").stdout.splitlines()
+    assert len(bodies) == 40
+    for body, record in zip(bodies, expected, strict=True):
+        assert body.isascii() and " " not in body
+        params = decode_form(body)
+        assert params["type_name"] == "user"
+        assert loads_strict(params["attributes"]) == record
+
+
+def test_csv_has_dotted_object_columns_and_json_plurals() -> None:
+    expected = [loads_strict(line) for line in _invoke("-n", "60").stdout.splitlines()]
+    rows = list(csv.DictReader(io.StringIO(_invoke("-n", "60", "--format", "csv").stdout)))
+    assert "primaryAddress.zip" in rows[0] and "statuses" in rows[0] and "primaryAddress" not in rows[0]
+    for row, record in zip(rows, expected, strict=True):
+        rebuilt: dict[str, Any] = {}
+        for column, text in row.items():
+            if text == "":
+                continue
+            top, _, child = column.partition(".")
+            if child:
+                rebuilt.setdefault(top, {})[child] = text
+            else:
+                rebuilt[column] = json.loads(text) if text.startswith("[") else text
+        assert rebuilt == record
+
+
+def test_memory_stays_flat_while_streaming(tmp_path: Path) -> None:
+    """Peak RSS for 60,000 profiles is within a few MB of the peak for 2,000 (holding them would add ~100 MB)."""
+    code = ("import resource, sys\nfrom loadgen.cli import cli\n"
+            "cli.main(sys.argv[1:], standalone_mode=False)\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024, file=sys.stderr)")
+
+    def peak_mb(n: int) -> int:
+        out = tmp_path / f"{n}.jsonl"
+        done = subprocess.run([sys.executable, "-c", code, "generate", "-n", str(n), "-o", str(out)],
+                              capture_output=True, timeout=120, check=True)
+        assert out.stat().st_size > n * 500
+        return int(done.stderr.decode().split()[-1])
+
+    small, large = peak_mb(2_000), peak_mb(60_000)
+    assert large - small < 15, (small, large)
+
+
+@pytest.mark.parametrize(("files", "args", "problem"), [
+    ({"s.json": '{"name": "user", "attr_defs": [{"name": "zip", "type": "strng"}]}'}, ["--schema", "s.json"],
+     "s.json: attr_defs[0] (zip): unknown type 'strng'"),
+    ({"s.json": "{not json"}, ["--schema", "s.json"], "s.json: not valid JSON"),
+    ({"p.toml": "[locales]\nxx_YY = 1\n"}, ["--profile", "p.toml"], "p.toml: locales: unknown locale 'xx_YY'"),
+    ({"p.toml": "[fixed]\nbirthday = true\n"}, ["--profile", "p.toml"],
+     "p.toml: fixed.birthday: expected a JSON value of type date (got True)"),
+    ({"p.toml": "locales = "}, ["--profile", "p.toml"], "p.toml: not valid TOML"),
+    ({}, ["--profile", "missing.toml"], "missing.toml: no such file"),
+    ({}, ["-o", "/proc/none/out.jsonl"], "/proc/none/out.jsonl: cannot write"),
+])
+def test_bad_input_is_one_line_with_exit_code_2(tmp_path: Path, files: dict[str, str], args: list[str],
+                                                problem: str) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    done = run(*ARGS, "-n", "5", *args, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stdout == b""
+    err = done.stderr.decode()
+    assert err.startswith("error: ") and problem in err and err.count("\n") == 1, err
+
+
+def test_a_users_own_schema_is_generated_from(tmp_path: Path) -> None:
+    schema = {"schema": {"name": "member", "attr_defs": [
+        {"name": "email", "type": "string", "length": 100, "constraints": ["unique", "email-address", "required"]},
+        {"name": "loyaltyTier", "type": "string", "length": 8, "constraints": ["alphabetic"]},
+        {"name": "points", "type": "integer"},
+        {"name": "address", "type": "object", "attr_defs": [{"name": "city", "type": "string"}]},
+    ]}, "stat": "ok"}
+    (tmp_path / "member.json").write_text(json.dumps(schema))
+    done = run(*ARGS, "-n", "20", "--schema", "member.json", "--format", "form", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    for line in done.stdout.decode().splitlines():
+        params = decode_form(line)
+        assert params["type_name"] == "member"
+        record = loads_strict(params["attributes"])
+        assert set(record) == {"email", "loyaltyTier", "points", "address"}
+        assert record["loyaltyTier"].isalpha() and len(record["loyaltyTier"]) <= 8
