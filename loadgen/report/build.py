@@ -1,0 +1,98 @@
+"""Build and rebuild a run's reports: report.json first, then each writer draws from it.
+
+Writers are small modules with ``write(report, run_dir) -> Path`` (JSON here, :mod:`html`,
+:mod:`md`); a new format is a new module added to :data:`WRITERS`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from loadgen.errors import UsageError
+from loadgen.report import html, md
+from loadgen.report.model import check_report, make_report
+from loadgen.report.recorder import Recorder
+from loadgen.report.thresholds import apply_thresholds
+
+REPORT_JSON = "report.json"
+RECORDER_JSON = "recorder.json"
+META_JSON = "meta.json"
+
+
+def write_json(report: Mapping[str, Any], run_dir: Path) -> Path:
+    path = run_dir / REPORT_JSON
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+WRITERS: tuple[Callable[[Mapping[str, Any], Path], Path], ...] = (write_json, html.write, md.write)
+
+
+def write_outputs(report: Mapping[str, Any], run_dir: str | os.PathLike[str]) -> list[Path]:
+    """Write report.json, report.html and report.md into ``run_dir``; return their paths."""
+    folder = Path(run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    return [writer(report, folder) for writer in WRITERS]
+
+
+def build_report(run_dir: str | os.PathLike[str], recorder: Recorder, meta: Mapping[str, Any],
+                 thresholds: Iterable[str] = ()) -> dict[str, Any]:
+    """Make the report of a finished run, judge its thresholds and write all outputs.
+
+    Thresholds come from ``meta["thresholds"]`` plus ``thresholds``; the caller decides the exit
+    code from ``report["verdict"]`` (or :func:`loadgen.report.thresholds.exit_code`).
+    """
+    report = make_report(recorder, meta)
+    apply_thresholds(report, [*(meta.get("thresholds") or []), *thresholds])
+    write_outputs(report, run_dir)
+    return report
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read ({exc.strerror})") from exc
+    except ValueError as exc:
+        raise UsageError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A report.json (or the run folder holding one), checked for kind and schema version."""
+    file = Path(path)
+    if file.is_dir():
+        file = file / REPORT_JSON
+    if not file.exists():
+        raise UsageError(f"{file}: no report here (run `loadgen report RUN_DIR` first)")
+    return check_report(_read_json(file), str(file))
+
+
+def rebuild(run_dir: str | os.PathLike[str], thresholds: Iterable[str] = (),
+            *, from_recorder: bool = False) -> dict[str, Any]:
+    """Redraw a run folder's HTML and Markdown, re-judging stored plus extra thresholds.
+
+    Uses report.json when present; otherwise (or with ``from_recorder``) recomputes it from
+    recorder.json and meta.json, which is how a report survives a crash before the end of a run.
+    """
+    folder = Path(run_dir)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: not a run folder")
+    extra = list(thresholds)
+    if (folder / REPORT_JSON).exists() and not from_recorder:
+        report = load_report(folder)
+        stored = [t["expression"] for t in report.get("thresholds", [])]
+    else:
+        if not (folder / RECORDER_JSON).exists():
+            raise UsageError(f"{folder}: neither {REPORT_JSON} nor {RECORDER_JSON} found")
+        meta = _read_json(folder / META_JSON) if (folder / META_JSON).exists() else {}
+        report = make_report(Recorder.from_snapshots([_read_json(folder / RECORDER_JSON)]), meta)
+        stored = list(meta.get("thresholds") or [])
+    apply_thresholds(report, list(dict.fromkeys([*stored, *extra])))
+    write_outputs(report, folder)
+    return report

@@ -1,0 +1,316 @@
+"""``report.html``: one self-contained page (inline CSS and SVG, no script, no network).
+
+Read top to bottom it answers, in order: did the run pass, how much did it do against its target,
+how fast, what failed, and can the numbers be trusted (generator CPU, late arrivals, environment).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from loadgen.report.model import PERCENTILES, SERIES_QUANTILES
+from loadgen.report.recorder import NS_PER_MS, decode_histogram
+from loadgen.report.svg import PALETTE, Series, hbars, line_chart, percentile_chart, stacked_bars
+from loadgen.report.thresholds import describe, format_ms
+
+#: Colours per endpoint, stable across charts.
+ENDPOINT_COLORS = {"create": "#2563eb", "bulkCreate": "#10b981", "malformed": "#8b5cf6"}
+#: Downsample per-second series to at most this many points so long runs stay readable.
+MAX_POINTS = 300
+_SPECTRUM = (0, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 92.5, 95, 96, 97, 98, 98.5, 99, 99.25, 99.5,
+             99.75, 99.9, 99.95, 99.99)
+
+CSS = """
+*{box-sizing:border-box}body{margin:0;background:#f5f7fa;color:#1f2937;font:14px/1.5 system-ui,-apple-system,
+'Segoe UI',Roboto,Helvetica,Arial,sans-serif}main{max-width:1240px;margin:0 auto;padding:28px 32px 48px}
+header{display:flex;justify-content:space-between;align-items:flex-end;gap:24px;margin-bottom:18px}
+h1{font-size:24px;margin:0 0 4px;letter-spacing:-.01em}h2{font-size:17px;margin:30px 0 12px}
+h3{font-size:14px;margin:0 0 8px;color:#374151}.sub{color:#6b7280;font-size:13px}
+.brand{font-weight:700;color:#2563eb;font-size:12px;letter-spacing:.08em;text-transform:uppercase}
+.banner{border-radius:10px;padding:16px 20px;display:flex;align-items:center;gap:16px;color:#fff;
+margin-bottom:14px}.banner b{font-size:20px;letter-spacing:.04em}.banner span{opacity:.95}
+.pass{background:linear-gradient(90deg,#059669,#10b981)}.fail{background:linear-gradient(90deg,#dc2626,#ef4444)}
+.none{background:linear-gradient(90deg,#475569,#64748b)}
+.warn{background:#fffbeb;border:1px solid #fcd34d;color:#92400e;border-radius:8px;padding:10px 14px;margin:8px 0}
+.kpis{display:grid;grid-template-columns:repeat(6,1fr);gap:12px;margin:16px 0}
+.kpi{background:#fff;border-radius:10px;padding:14px 16px;box-shadow:0 1px 2px rgba(0,0,0,.06)}
+.kpi .v{font-size:22px;font-weight:650;letter-spacing:-.01em}.kpi .l{color:#6b7280;font-size:12px}
+.kpi .n{color:#6b7280;font-size:12px}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+.card{background:#fff;border-radius:10px;padding:16px 18px;box-shadow:0 1px 2px rgba(0,0,0,.06)}
+.chart{width:100%;height:auto;display:block}
+table{width:100%;border-collapse:collapse;background:#fff;font-size:12px;font-variant-numeric:tabular-nums}
+th,td{padding:7px 6px;text-align:right;border-bottom:1px solid #eef0f4;white-space:nowrap}
+th{background:#f9fafb;color:#4b5563;font-weight:600;font-size:12px}th:first-child,td:first-child{text-align:left}
+.tbl{border-radius:10px;overflow-x:auto;box-shadow:0 1px 2px rgba(0,0,0,.06)}
+.ok{color:#059669;font-weight:600}.dim{color:#9ca3af}.card .sub{margin:-6px 0 6px;font-size:12px}
+.bad{color:#dc2626;font-weight:600}
+dl{display:grid;grid-template-columns:200px 1fr;gap:6px 16px;margin:0}dt{color:#6b7280}dd{margin:0;
+font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12.5px;overflow-wrap:anywhere}
+footer{margin-top:36px;color:#9ca3af;font-size:12px}
+"""
+
+
+def _downsample(values: Sequence[float | None], size: int, *, total: bool) -> list[float | None]:
+    """Bin consecutive seconds: counts become per-second averages, latencies the bin's mean."""
+    if size <= 1:
+        return list(values)
+    out: list[float | None] = []
+    for i in range(0, len(values), size):
+        chunk = [v for v in values[i:i + size] if v is not None]
+        if not chunk:
+            out.append(None)
+        else:
+            out.append(sum(chunk) / (len(values[i:i + size]) if total else len(chunk)))
+    return out
+
+
+def _axis(report: Mapping[str, Any]) -> tuple[list[float], int]:
+    n = int(report["series"]["length"])
+    size = max(1, -(-n // MAX_POINTS))
+    return [float(i) for i in range(0, n, size)], size
+
+
+def _active(report: Mapping[str, Any]) -> list[str]:
+    return [name for name, e in report["endpoints"].items() if e["requests"] or e["dropped"]]
+
+
+def _color(name: str, i: int) -> str:
+    return ENDPOINT_COLORS.get(name, PALETTE[i % len(PALETTE)])
+
+
+def throughput_charts(report: Mapping[str, Any]) -> tuple[str, str]:
+    """Requests/s per endpoint and records/s, each against its target (dashed)."""
+    x, size = _axis(report)
+    req: list[Series] = []
+    rec: list[Series] = []
+    for i, name in enumerate(_active(report)):
+        s = report["series"]["endpoints"][name]
+        color = _color(name, i)
+        req.append(Series(name, _downsample(s["requests"], size, total=True), color))
+        if any(v is not None for v in s["target"]):
+            req.append(Series(f"{name} target", _downsample(s["target"], size, total=False), color, dashed=True,
+                              width=1.5))
+        if any(s["records"]):
+            rec.append(Series(name, _downsample(s["records"], size, total=True), color))
+            entry = report["endpoints"][name]
+            per_request = (entry["target_records_per_s"] or 0) / (entry["target_requests_per_s"] or 1)
+            if per_request:
+                target = [None if t is None else t * per_request for t in s["target"]]
+                rec.append(Series(f"{name} target", _downsample(target, size, total=False), color,
+                                  dashed=True, width=1.5))
+    return (line_chart(x, req, title="Throughput", y_label="requests / s"),
+            line_chart(x, rec, title="Records created", y_label="records / s"))
+
+
+def latency_chart(report: Mapping[str, Any], name: str) -> str:
+    """Service-time percentiles per second, plus p99 from the intended start (dashed)."""
+    x, size = _axis(report)
+    s = report["series"]["endpoints"][name]
+    colors = ("#60a5fa", "#2563eb", "#7c3aed", "#111827")
+    series = [Series(key, _downsample(s[key], size, total=False), c) for (key, _), c
+              in zip(SERIES_QUANTILES, colors, strict=True)]
+    series.append(Series("p99 from intended start", _downsample(s["ip99"], size, total=False), "#f59e0b",
+                         dashed=True))
+    return line_chart(x, series, title=f"{name} latency", y_label="latency (ms, log scale)", log_y=True)
+
+
+def distribution_chart(report: Mapping[str, Any]) -> str:
+    """Latency by percentile for each endpoint, service time solid and intended-start dashed."""
+    curves = []
+    for i, name in enumerate(_active(report)):
+        for kind, dashed in (("service", False), ("intended", True)):
+            blob = report["endpoints"][name]["histograms"][kind]
+            if not blob:
+                continue
+            hist = decode_histogram(blob)
+            values = hist.get_percentile_to_value_dict(list(_SPECTRUM))
+            label = name if kind == "service" else f"{name} (intended)"
+            curves.append((Series(label, [values[p] / NS_PER_MS for p in _SPECTRUM], _color(name, i),
+                                  dashed=dashed), list(_SPECTRUM)))
+    return percentile_chart(curves, title="Latency distribution", log_y=True)
+
+
+def error_charts(report: Mapping[str, Any]) -> tuple[str, str]:
+    """Errors per second stacked by code, and the totals by endpoint and code."""
+    x, size = _axis(report)
+    per_label: dict[str, list[float]] = {}
+    totals: list[tuple[str, float, str]] = []
+    for name in _active(report):
+        for label, values in report["series"]["endpoints"][name]["failures"].items():
+            acc = per_label.setdefault(label, [0.0] * len(values))
+            per_label[label] = [a + v for a, v in zip(acc, values, strict=True)]
+    colors = {label: PALETTE[(i + 3) % len(PALETTE)] for i, label in enumerate(sorted(per_label))}
+    series = [Series(label, _downsample(v, size, total=True), colors[label]) for label, v in sorted(per_label.items())]
+    for name in _active(report):
+        for label, count in report["endpoints"][name]["failures"].items():
+            totals.append((f"{name} · {label}", float(count), colors.get(label, PALETTE[0])))
+    totals.sort(key=lambda item: -item[1])
+    return (stacked_bars(x, series, title="Errors over time", y_label="errors / s"),
+            hbars(totals, title="Errors in total"))
+
+
+def _card(title: str, note: str, body: str) -> str:
+    sub = f'<div class="sub">{escape(note)}</div>' if note else ""
+    return f'<div class="card"><h3>{escape(title)}</h3>{sub}{body}</div>'
+
+
+def _kpi(label: str, value: str, note: str = "") -> str:
+    return (f'<div class="kpi"><div class="l">{escape(label)}</div><div class="v">{escape(value)}</div>'
+            f'<div class="n">{escape(note)}</div></div>')
+
+
+def _banner(report: Mapping[str, Any]) -> str:
+    verdicts = report.get("thresholds", [])
+    failed = [v for v in verdicts if not v["ok"]]
+    if not verdicts:
+        return ('<div class="banner none"><b>NO THRESHOLDS</b><span>Measured only: set --threshold to '
+                "gate this run.</span></div>")
+    if failed:
+        names = ", ".join(escape(v["expression"]) for v in failed)
+        return (f'<div class="banner fail"><b>FAIL</b><span>{len(failed)} of {len(verdicts)} thresholds '
+                f"breached: {names}</span></div>")
+    return f'<div class="banner pass"><b>PASS</b><span>All {len(verdicts)} thresholds met.</span></div>'
+
+
+def _summary_table(report: Mapping[str, Any]) -> str:
+    head = ["endpoint", "requests", "records", "req/s (target)", "achieved", "records/s", "errors",
+            *(k for k, _ in PERCENTILES), "max", "mean", "p99 intended", "late/dropped"]
+    rows = []
+    for name in _active(report):
+        e = report["endpoints"][name]
+        lat, ilat = e["latency"]["service"], e["latency"]["intended"]
+        target = e["target_requests_per_s"]
+        ratio = e["achieved_ratio"]
+        cls = "ok" if ratio is None or ratio >= 0.95 else "bad"
+        err_cls = "bad" if e["error_rate"] > 0.01 else ""
+        rows.append([
+            f"<b>{escape(name)}</b>", f"{e['requests']:,}", f"{e['records']:,}",
+            f"{e['requests_per_s']:,.1f}" + ("" if target is None else f' <span class="dim">({target:,.4g})</span>'),
+            f'<span class="{cls}">{"–" if ratio is None else f"{ratio * 100:.1f}%"}</span>',
+            f"{e['records_per_s']:,.1f}", f'<span class="{err_cls}">{e["error_rate"] * 100:.2f}%</span>',
+            *(format_ms(lat[k]) for k, _ in PERCENTILES), format_ms(lat["max"]), format_ms(lat["mean"]),
+            format_ms(ilat["p99"]), f"{e['late']:,} / {e['dropped']:,}"])
+    return _table(head, rows)
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    th = "".join(f"<th>{escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<div class="tbl"><table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table></div>'
+
+
+def _thresholds_table(report: Mapping[str, Any]) -> str:
+    rows = [[escape(v["expression"]), escape(describe(v)),
+             '<span class="ok">pass</span>' if v["ok"] else '<span class="bad">breached</span>']
+            for v in report.get("thresholds", [])]
+    return _table(["threshold", "actual", "verdict"], rows) if rows else ""
+
+
+def _rates(targets: Mapping[str, Any]) -> str:
+    parts = []
+    for name, value in targets.items():
+        if isinstance(value, Mapping):
+            value = ", ".join(f"{v:.4g} {k.replace('_per_s', '/s')}" for k, v in value.items())
+        parts.append(f"{name} {value}")
+    return "; ".join(parts)
+
+
+def _stages(stages: Sequence[Any]) -> str:
+    """``loadgen run --stages`` as people wrote them: ramp to each rate over each duration."""
+    parts = []
+    for stage in stages:
+        if isinstance(stage, Mapping):
+            length = stage.get("duration_s", stage.get("duration", "?"))
+            parts.append(f"{length:g} s → {stage.get('rate', 0):g}/s" if isinstance(length, int | float)
+                         else str(dict(stage)))
+        else:
+            parts.append(str(stage))
+    return ", ".join(parts) or "constant rate"
+
+
+def _environment(report: Mapping[str, Any]) -> str:
+    run, env = report["run"], report["environment"]
+    versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v)
+    items = [("Run id", run["run_id"]), ("Scenario", run["scenario"]), ("Target host", run["host"]),
+             ("Started → ended", f"{run['started_at']} → {run['ended_at']}"),
+             ("Duration", f"{run['duration_s'] if run['duration_s'] is not None else '–'} s planned, "
+                          f"{run['elapsed_s']:.1f} s measured"),
+             ("Target rates (mean)", _rates(run["targets"])), ("Stages", _stages(run["stages"])),
+             ("Profile", run["profile"]), ("Seed", run["seed"]),
+             ("Schema fingerprint", run["schema_fingerprint"]), ("Versions", versions),
+             ("Platform", env["platform"])]
+    return "<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v if v not in (None, '') else '–'))}</dd>"
+                            for k, v in items) + "</dl>"
+
+
+def _cpu(report: Mapping[str, Any]) -> str:
+    cpu = report["load_generator"]["workers_cpu"]
+    items = [(f"worker {k}", v, "#ef4444" if v > 90 else "#64748b") for k, v in sorted(cpu.items())]
+    return hbars(items, title="Load generator CPU", unit="%", limit=90.0) if items else (
+        '<p class="sub">No CPU figures were recorded for the load generator.</p>')
+
+
+def render(report: Mapping[str, Any]) -> str:
+    """The whole page as a string."""
+    run, summary = report["run"], report["summary"]
+    busiest = max(report["endpoints"], key=lambda n: (n == "create", report["endpoints"][n]["requests"]))
+    main_lat = report["endpoints"][busiest]["latency"]
+    ratios = [e["achieved_ratio"] for e in report["endpoints"].values() if e.get("achieved_ratio") is not None]
+    kpis = "".join([
+        _kpi("Requests", f"{summary['requests']:,}", f"{summary['requests_per_s']:,.1f}/s"),
+        _kpi("Records created", f"{summary['records']:,}", f"{summary['records_per_s']:,.1f}/s"),
+        _kpi("Error rate", f"{summary['error_rate'] * 100:.2f}%", f"{summary['failed']:,} failed"),
+        _kpi(f"{busiest} p95", format_ms(main_lat["service"]["p95"]),
+             f"p50 {format_ms(main_lat['service']['p50'])}"),
+        _kpi(f"{busiest} p99", format_ms(main_lat["service"]["p99"]),
+             f"{format_ms(main_lat['intended']['p99'])} from intended start"),
+        _kpi("Achieved vs target", f"{min(ratios) * 100:.0f}%" if ratios else "–",
+             f"{summary['late']:,} late · {summary['dropped']:,} dropped"),
+    ])
+    warnings = "".join(f'<div class="warn">⚠ {escape(w)}</div>' for w in report.get("warnings", []))
+    throughput, records = throughput_charts(report)
+    errors_time, errors_total = error_charts(report)
+    lat_cards = "".join(_card(f"{n}: latency per second", "service-time percentiles; dashed: p99 from the "
+                              "intended start", latency_chart(report, n))
+                        for n in _active(report) if report["endpoints"][n]["requests"])
+    thresholds = _thresholds_table(report)
+    title = f"Load test report · {run['scenario'] or 'run'} · {run['run_id']}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>{escape(title)}</title><style>{CSS}</style></head><body><main>
+<header><div><div class="brand">capture-loadgen</div><h1>Load test report: {escape(run['scenario'] or 'run')}</h1>
+<div class="sub">Run <b>{escape(run['run_id'])}</b> against {escape(run['host'] or 'unknown host')} ·
+{escape(run['started_at'])} → {escape(run['ended_at'])}</div></div>
+<div class="sub">report schema v{report['schema_version']}</div></header>
+{_banner(report)}{warnings}
+<div class="kpis">{kpis}</div>
+{'<h2>Thresholds</h2>' + thresholds if thresholds else ''}
+<h2>Summary by endpoint</h2>{_summary_table(report)}
+<p class="sub">Latencies are service times (HDR histograms, 3 significant figures) unless marked
+<i>intended</i>: measured from the moment the request was scheduled, which exposes coordinated omission.</p>
+<h2>Throughput</h2><div class="grid">
+{_card("Requests per second", "solid: achieved; dashed: target", throughput)}
+{_card("Records created per second", "solid: achieved; dashed: target", records)}</div>
+<h2>Latency</h2><div class="grid">{lat_cards}
+{_card("Latency distribution", "by percentile (HDR); dashed: from the intended start", distribution_chart(report))}
+</div>
+<h2>Errors</h2><div class="grid">
+{_card("Errors per second", "stacked by failure label, all endpoints", errors_time)}
+{_card("Errors in total", "by endpoint and failure label", errors_total)}</div>
+<h2>Load generator and environment</h2><div class="grid">
+{_card("Load generator CPU per worker", "above 90% the generator itself limits the results", _cpu(report))}
+{_card("Environment", "", _environment(report))}</div>
+<footer>Generated by capture-loadgen {escape(str(report['environment']['versions'].get('tool') or ''))} at
+{escape(report.get('generated_at', ''))}. Rebuild with <code>loadgen report RUN_DIR</code>.</footer>
+</main></body></html>
+"""
+
+
+def write(report: Mapping[str, Any], run_dir: Path) -> Path:
+    path = run_dir / "report.html"
+    path.write_text(render(report), encoding="utf-8")
+    return path

@@ -1,0 +1,216 @@
+"""k6-style pass/fail thresholds over a report: ``create.p95<300ms``, ``error_rate<1%``.
+
+An expression is ``[endpoint.]metric op value[unit]``. Without an endpoint it applies to the whole
+run (all endpoints together). Metrics:
+
+- latency (unit ms by default, or ``us``/``s``): ``p50 p90 p95 p99 p99.9 max min mean``, also as
+  ``intended_p99`` (latency from the intended start) and in k6 spelling ``p(95)``, ``avg``, ``med``;
+- rates: ``requests_per_s`` (``rps``), ``records_per_s``, ``achieved_ratio`` (achieved/target rate);
+- ``error_rate`` (``1%`` or ``0.01``); counts: ``requests records failed dropped late``.
+
+Parsing is strict so a typo never becomes a silently passing gate. A threshold file holds one
+expression per line (``#`` comments), or, for ``.toml``, ``thresholds = ["...", ...]``.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import os
+import re
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from loadgen.errors import UsageError
+from loadgen.report.recorder import ENDPOINTS
+
+_OPS: dict[str, Callable[[float, float], bool]] = {
+    "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne, "<": operator.lt,
+    ">": operator.gt}
+_EXPR = re.compile(r"^\s*(?P<lhs>[A-Za-z_][\w.()]*)\s*(?P<op><=|>=|==|!=|<|>)\s*"
+                   r"(?P<num>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>ms|us|µs|s|%|/s)?\s*$")
+_LATENCY = ("p50", "p90", "p95", "p99", "p99.9", "max", "min", "mean")
+_ALIASES = {"avg": "mean", "med": "p50", "rps": "requests_per_s", "reqs_per_s": "requests_per_s",
+            "p(50)": "p50", "p(90)": "p90", "p(95)": "p95", "p(99)": "p99", "p(99.9)": "p99.9"}
+_RATES = ("requests_per_s", "records_per_s", "achieved_ratio")
+_COUNTS = ("requests", "records", "failed", "dropped", "late")
+_LATENCY_UNITS = {None: 1.0, "ms": 1.0, "us": 1e-3, "µs": 1e-3, "s": 1000.0}
+
+
+@dataclass(frozen=True, slots=True)
+class Threshold:
+    """A parsed expression. ``limit`` is in report units (ms, fraction, per second, count)."""
+
+    expression: str
+    scope: str            # an endpoint name, or "all"
+    metric: str           # canonical: "p95", "intended_p99", "error_rate", "records_per_s", ...
+    op: str
+    limit: float
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome of one threshold on one report; ``actual`` None means there was no data."""
+
+    expression: str
+    scope: str
+    metric: str
+    op: str
+    limit: float
+    actual: float | None
+    ok: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _canonical(metric: str) -> str:
+    intended = metric.startswith("intended_")
+    base = _ALIASES.get(metric.removeprefix("intended_"), metric.removeprefix("intended_"))
+    if base in _LATENCY:
+        return f"intended_{base}" if intended else base
+    if intended:
+        return ""
+    return base if base in (*_RATES, *_COUNTS, "error_rate") else ""
+
+
+def parse_threshold(expression: str) -> Threshold:
+    """Parse one expression; anything off raises UsageError quoting it."""
+    match = _EXPR.match(expression)
+    if not match:
+        raise UsageError(f"threshold {expression!r}: expected [endpoint.]metric<op>value, e.g. 'create.p95<300ms'")
+    lhs, unit = match["lhs"], match["unit"]
+    scope, metric = "all", lhs
+    head, _, rest = lhs.partition(".")
+    if rest and head in (*ENDPOINTS, "all"):
+        scope, metric = head, rest
+    elif rest and not re.fullmatch(r"p\d+\.\d+", lhs):
+        raise UsageError(f"threshold {expression!r}: unknown endpoint {head!r} (use one of {', '.join(ENDPOINTS)})")
+    name = _canonical(metric)
+    if not name:
+        raise UsageError(f"threshold {expression!r}: unknown metric {metric!r}")
+    value = float(match["num"])
+    if name.removeprefix("intended_") in _LATENCY:
+        if unit not in _LATENCY_UNITS:
+            raise UsageError(f"threshold {expression!r}: a latency takes ms, us or s, not {unit!r}")
+        value *= _LATENCY_UNITS[unit]
+    elif name == "error_rate":
+        if unit not in (None, "%"):
+            raise UsageError(f"threshold {expression!r}: error_rate takes a fraction or a percentage")
+        value = value / 100 if unit == "%" else value
+        if value > 1:
+            raise UsageError(f"threshold {expression!r}: error_rate above 100% (write '1%' or '0.01')")
+    elif unit not in (None, "/s"):
+        raise UsageError(f"threshold {expression!r}: {name} takes no unit {unit!r}")
+    return Threshold(expression.strip(), scope, name, match["op"], value)
+
+
+def parse_thresholds(expressions: Iterable[str]) -> list[Threshold]:
+    return [parse_threshold(e) for e in expressions]
+
+
+def load_threshold_file(path: str | os.PathLike[str]) -> list[str]:
+    """Expressions from a file (one per line, or TOML ``thresholds = [...]``), each checked now."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{file}: cannot read threshold file ({exc.strerror})") from exc
+    if file.suffix == ".toml":
+        try:
+            items = tomllib.loads(text).get("thresholds", [])
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"{file}: not valid TOML ({exc})") from exc
+        if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+            raise UsageError(f"{file}: 'thresholds' must be a list of strings")
+        expressions = list(items)
+    else:
+        expressions = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
+        expressions = [e for e in expressions if e]
+    for number, expression in enumerate(expressions, 1):
+        try:
+            parse_threshold(expression)
+        except UsageError as exc:
+            raise UsageError(f"{file}: entry {number}: {exc}") from None
+    return expressions
+
+
+def metric_value(report: Mapping[str, Any], scope: str, metric: str) -> float | None:
+    """Read a canonical metric of an endpoint (or of ``all``) from a report dict."""
+    block = report["summary"] if scope == "all" else report["endpoints"].get(scope)
+    if block is None:
+        return None
+    if metric.removeprefix("intended_") in _LATENCY:
+        kind = "intended" if metric.startswith("intended_") else "service"
+        value = block["latency"][kind].get(metric.removeprefix("intended_"))
+    elif metric == "achieved_ratio" and scope == "all":
+        ratios = [e["achieved_ratio"] for e in report["endpoints"].values() if e.get("achieved_ratio") is not None]
+        value = min(ratios) if ratios else None
+    else:
+        value = block.get(metric)
+    return None if value is None else float(value)
+
+
+def evaluate(report: Mapping[str, Any], thresholds: Iterable[Threshold]) -> list[Verdict]:
+    """One verdict per threshold. A metric with no data fails: a gate must see what it guards."""
+    verdicts = []
+    for t in thresholds:
+        actual = metric_value(report, t.scope, t.metric)
+        ok = actual is not None and _OPS[t.op](actual, t.limit)
+        verdicts.append(Verdict(t.expression, t.scope, t.metric, t.op, t.limit, actual, ok))
+    return verdicts
+
+
+def apply_thresholds(report: dict[str, Any], expressions: Iterable[str]) -> list[Verdict]:
+    """Evaluate expressions and store them in the report (``thresholds``, ``verdict``)."""
+    verdicts = evaluate(report, parse_thresholds(expressions))
+    report["thresholds"] = [v.to_json() for v in verdicts]
+    report["verdict"] = "none" if not verdicts else ("pass" if all(v.ok for v in verdicts) else "fail")
+    return verdicts
+
+
+def breaches(report: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The failed threshold entries stored in a report."""
+    return [t for t in report.get("thresholds", []) if not t.get("ok")]
+
+
+def exit_code(report: Mapping[str, Any]) -> int:
+    """3 when any stored threshold failed, else 0 (what ``loadgen run`` exits with)."""
+    return 3 if breaches(report) else 0
+
+
+def describe(verdict: Mapping[str, Any]) -> str:
+    """``create.p95<300ms: 312 ms`` style text of the actual value, in the threshold's units."""
+    actual = verdict.get("actual")
+    return "no data" if actual is None else format_metric(str(verdict["metric"]), float(actual))
+
+
+def format_metric(metric: str, value: float) -> str:
+    """A metric value with its unit, as people read it."""
+    if metric.removeprefix("intended_") in _LATENCY:
+        return format_ms(value)
+    if metric == "error_rate":
+        return f"{value * 100:.2f}%"
+    if metric == "achieved_ratio":
+        return f"{value * 100:.1f}%"
+    if metric in _RATES:
+        return f"{value:,.1f}/s"
+    return f"{value:,.0f}"
+
+
+def format_ms(value: float | None) -> str:
+    """Latency with 3 significant figures: ``0.412 ms``, ``12.3 ms``, ``1.25 s``."""
+    if value is None:
+        return "–"
+    if value < 1:
+        return f"{value:.3f} ms"
+    rounded = float(f"{value:.3g}")
+    return f"{_sig3(rounded / 1000)} s" if rounded >= 1000 else f"{_sig3(rounded)} ms"
+
+
+def _sig3(value: float) -> str:
+    """Three significant figures, trailing zeros kept (46.0, 5.83, 527)."""
+    return f"{value:.{max(0, 2 - math.floor(math.log10(value)))}f}"
