@@ -14,7 +14,6 @@ Configuration follows the usual conventions: arguments, else ``CAPTURE_URL`` (``
 
 from __future__ import annotations
 
-import base64
 import ipaddress
 import os
 from collections.abc import Callable, Generator, Mapping
@@ -57,8 +56,9 @@ class CaptureAuth(httpx.Auth):
         return text
 
     def _needles(self) -> tuple[str, ...]:
-        token = _basic_token(self.client_id, self._secret)
-        return (token, self._secret, quote_plus(self._secret), quote(self._secret, safe=""))
+        token = wire.basic_authorization(self.client_id, self._secret).removeprefix("Basic ")
+        quoted_json = wire.dumps(self._secret)[1:-1]  # as it stands inside a JSON answer that is quoted back
+        return (token, self._secret, quote_plus(self._secret), quote(self._secret, safe=""), quoted_json)
 
 
 class BasicAuth(CaptureAuth):
@@ -67,7 +67,7 @@ class BasicAuth(CaptureAuth):
     scheme = "basic"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Basic {_basic_token(self.client_id, self._secret)}"
+        request.headers["Authorization"] = wire.basic_authorization(self.client_id, self._secret)
         yield request
 
 
@@ -155,13 +155,17 @@ def resolve_url(base_url: str | None, *, insecure: bool = False) -> str:
     """``base_url``, else ``CAPTURE_URL``, checked: http(s), no credentials inside, no clear text off loopback.
 
     Plain ``http://`` to another host would send the client secret across the network in clear,
-    so it needs ``insecure=True``.
+    so it needs ``insecure=True``. A query or fragment is refused: the URL appears in every error
+    message, in ``repr()`` and in httpx's request log, so nothing secret may ride in it.
     """
     url = (base_url or os.environ.get("CAPTURE_URL", "")).strip()
     if not url:
         raise UsageError("no Capture URL: pass base_url or set CAPTURE_URL")
-    if "@" in url.split("?", 1)[0]:
+    shown = url.split("?", 1)[0].split("#", 1)[0]  # what a message may quote: a query can hold anything
+    if "@" in shown:
         raise UsageError("the Capture URL must not carry credentials; set CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET")
+    if shown != url:
+        raise UsageError(f"the Capture URL must not carry a query or fragment: use {shown!r}")
     try:
         parsed = httpx.URL(url)
     except httpx.InvalidURL as exc:
@@ -181,7 +185,3 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def _basic_token(client_id: str, secret: str) -> str:
-    return base64.b64encode(f"{client_id}:{secret}".encode()).decode("ascii")

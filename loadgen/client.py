@@ -31,8 +31,10 @@ from loadgen.errors import CaptureError, Code, JSONSyntaxError, LoadgenError, Tr
 
 _log = logging.getLogger("loadgen.client")
 
-#: How many bytes of an unexpected body an error message quotes.
+#: How many characters of an unexpected body an error message quotes.
 SNIPPET_BYTES = 200
+#: How much of the body is decoded and redacted before the cut (a secret straddling the cut is gone too).
+_SNIPPET_SCAN = 64 * 1024
 
 #: The server refused these without doing anything, so even a create may be repeated.
 _NOT_PROCESSED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -151,11 +153,12 @@ T = TypeVar("T")
 class _Base:
     """Configuration, request building and answer parsing shared by the sync and async clients."""
 
-    def __init__(self, base_url: str | None, auth: httpx.Auth | None, *, type_name: str,
+    def __init__(self, base_url: str | None, auth: httpx.Auth | None, *, type_name: str, timeout: float,
                  retry: Retry | None, insecure: bool) -> None:
         self.base_url = resolve_url(base_url, insecure=insecure)
         self.auth = auth if auth is not None else auth_from_env()
         self.type_name = type_name
+        self.timeout = timeout
         self.retry = retry
         self._rng = random.Random()
 
@@ -183,18 +186,6 @@ class _Base:
                     key: Key | None) -> _Call:
         return self._typed(op, {**_record_key(uuid, id, key), "attributes": wire.dumps(attributes)})
 
-    def _find_call(self, filter: str | None, attributes: Sequence[str] | None, page_size: int,
-                   after: int | None) -> _Call:
-        clauses = [f"({filter})" if after is not None else filter] if filter else []
-        if after is not None:
-            clauses.append(f"id > {after}")
-        params = {"sort_on": '["id"]', "max_results": str(page_size)}
-        if clauses:
-            params["filter"] = " and ".join(clauses)
-        if attributes is not None:
-            params["attributes"] = wire.dumps([*attributes, *([] if "id" in attributes else ["id"])])
-        return self._typed("entity.find", params)
-
     def _count_call(self, filter: str | None) -> _Call:
         return self._typed("entity.count", {"filter": filter} if filter else None)
 
@@ -213,14 +204,14 @@ class _Base:
             return body
         what = ("an answer that is not JSON" if body is None else
                 "an unexpected HTTP status" if status != 200 else 'an answer without "stat": "ok"')
-        snippet = response.content[:SNIPPET_BYTES].decode("utf-8", "replace")
+        snippet = self._snippet(response.content[:_SNIPPET_SCAN].decode("utf-8", "replace"))
         raise TransportError(f"{call.op}: {what} from {self._url(call.op)}", status=status,
-                             snippet=self._redact(snippet), retryable=status >= 500)
+                             snippet=snippet, retryable=status >= 500)
 
-    def _transport_error(self, exc: httpx.TransportError, call: _Call, timeout: float) -> TransportError:
+    def _transport_error(self, exc: httpx.TransportError, call: _Call) -> TransportError:
         url = self._url(call.op)
         if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
-            message = f"{call.op}: no answer from {url} within {timeout:g}s ({type(exc).__name__})"
+            message = f"{call.op}: no answer from {url} within {self.timeout:g}s ({type(exc).__name__})"
         else:
             what = "cannot connect to" if isinstance(exc, _NOT_PROCESSED) else "connection broken with"
             message = f"{call.op}: {what} {url}: {self._redact(str(exc)) or type(exc).__name__}"
@@ -234,6 +225,44 @@ class _Base:
 
     def _redacted(self, body: dict[str, Any]) -> dict[str, Any]:
         return {k: self._redact(v) if isinstance(v, str) else v for k, v in body.items()}
+
+    def _snippet(self, text: str) -> str:
+        """The start of a server text for a message: redacted first, so a cut never leaves half a secret."""
+        return self._redact(text)[:SNIPPET_BYTES]
+
+    def _bad(self, op: str, what: str, body: object) -> TransportError:
+        return TransportError(f"{op}: {what}", snippet=self._snippet(wire.dumps(body)))
+
+    def _created(self, body: dict[str, Any], include_record: bool) -> Created:
+        id_, uuid = body.get("id"), body.get("uuid")
+        if not _is_int(id_) or not isinstance(uuid, str):
+            raise self._bad("entity.create", "the answer lacks an integer id and a string uuid", body)
+        record = body.get("result")
+        return Created(id_, uuid, record if include_record and isinstance(record, dict) else None)
+
+    def _bulk_result(self, body: dict[str, Any], records: list[Mapping[str, Any]], start: int) -> BulkResult:
+        """Map the positional ``uuid_results`` / ``results`` arrays to one outcome per input record.
+
+        A refused record holds an error object in both arrays; the ``uuid_results`` one is taken (as
+        Janrain's bulk loader does), and an error in either array alone still marks the slot failed.
+        """
+        uuids, ids = body.get("uuid_results"), body.get("results")
+        if not isinstance(uuids, list) or not isinstance(ids, list):
+            raise _malformed("entity.bulkCreate", "the answer lacks the uuid_results and results arrays")
+        if not len(uuids) == len(ids) == len(records):
+            raise _malformed("entity.bulkCreate", f"{len(records)} records sent but {len(uuids)} uuid_results "
+                             f"and {len(ids)} results received")
+        outcomes: list[Created | CaptureError] = []
+        for position, (uuid, id_) in enumerate(zip(uuids, ids, strict=True)):
+            error = next((s for s in (uuid, id_) if isinstance(s, dict) and s.get("stat") == "error"), None)
+            if error is not None:
+                outcomes.append(CaptureError.from_body(self._redacted(error)))
+            elif isinstance(uuid, str) and _is_int(id_):
+                outcomes.append(Created(id_, uuid))
+            else:
+                raise self._bad("entity.bulkCreate", f"slot {position} is neither an (id, uuid) pair nor an error",
+                                [uuid, id_])
+        return BulkResult(outcomes, start, records)
 
     def _retry_delay(self, exc: LoadgenError, call: _Call, attempt: int) -> float | None:
         """Seconds to wait before trying ``call`` again, or None to give up and raise ``exc``."""
@@ -255,8 +284,7 @@ class CaptureClient(_Base):
     def __init__(self, base_url: str | None = None, auth: httpx.Auth | None = None, *,
                  type_name: str = "user", timeout: float = 10.0, retry: Retry | None = None,
                  transport: httpx.BaseTransport | None = None, insecure: bool = False) -> None:
-        super().__init__(base_url, auth, type_name=type_name, retry=retry, insecure=insecure)
-        self.timeout = timeout
+        super().__init__(base_url, auth, type_name=type_name, timeout=timeout, retry=retry, insecure=insecure)
         self._http = httpx.Client(base_url=self.base_url, auth=self.auth, timeout=timeout, transport=transport,
                                   headers=_HEADERS)
 
@@ -274,7 +302,7 @@ class CaptureClient(_Base):
         return self._send(_Call(operation, dict(params), creates))
 
     def create(self, attributes: Mapping[str, Any], include_record: bool = False) -> Created:
-        return _created(self._send(self._create_call(attributes, include_record)), include_record)
+        return self._created(self._send(self._create_call(attributes, include_record)), include_record)
 
     def bulk_create(self, records: Sequence[Mapping[str, Any]]) -> BulkResult:
         return self._bulk(list(records), 0)
@@ -314,18 +342,9 @@ class CaptureClient(_Base):
     def find(self, filter: str | None = None, *, attributes: Sequence[str] | None = None,
              page_size: int = 1000, limit: int | None = None) -> Iterator[dict[str, Any]]:
         """Matching records in id order, fetched ``page_size`` at a time by ``id > last`` (never offsets)."""
-        _check_page(page_size, limit)
-        after: int | None = None
-        left = limit
-        while left != 0:
-            size = page_size if left is None else min(page_size, left)
-            body = self._send(self._find_call(filter, attributes, size, after))
-            page = _field(body, "entity.find", "results", list)[:size]
-            yield from page
-            left = None if left is None else left - len(page)
-            after = _next_after(page, size, after)
-            if after is None:
-                return
+        pages = _Pages(self, filter, attributes, page_size, limit)
+        while (call := pages.next_call()) is not None:
+            yield from pages.take(self._send(call))
 
     def count(self, filter: str | None = None) -> int:
         return _field(self._send(self._count_call(filter)), "entity.count", "total_count", int)
@@ -351,7 +370,7 @@ class CaptureClient(_Base):
     def _bulk(self, batch: list[Mapping[str, Any]], start: int) -> BulkResult:
         if not batch:
             return BulkResult([], start, batch)
-        return _bulk_result(self._send(self._bulk_call(batch)), batch, start)
+        return self._bulk_result(self._send(self._bulk_call(batch)), batch, start)
 
     def _send(self, call: _Call) -> dict[str, Any]:
         attempt = 1
@@ -369,7 +388,7 @@ class CaptureClient(_Base):
         try:
             response = self._http.post(f"/{call.op}", content=wire.encode_form(call.params))
         except httpx.TransportError as exc:
-            raise self._transport_error(exc, call, self.timeout) from exc
+            raise self._transport_error(exc, call) from exc
         return self._parse(response, call)
 
 
@@ -385,10 +404,9 @@ class AsyncCaptureClient(_Base):
                  type_name: str = "user", timeout: float = 10.0, retry: Retry | None = None,
                  transport: httpx.AsyncBaseTransport | None = None, insecure: bool = False,
                  max_concurrency: int = 10) -> None:
-        super().__init__(base_url, auth, type_name=type_name, retry=retry, insecure=insecure)
+        super().__init__(base_url, auth, type_name=type_name, timeout=timeout, retry=retry, insecure=insecure)
         if max_concurrency < 1:
             raise UsageError(f"max_concurrency must be at least 1, got {max_concurrency}")
-        self.timeout = timeout
         self._gate = asyncio.Semaphore(max_concurrency)
         self._http = httpx.AsyncClient(
             base_url=self.base_url, auth=self.auth, timeout=timeout, transport=transport, headers=_HEADERS,
@@ -408,7 +426,7 @@ class AsyncCaptureClient(_Base):
         return await self._send(_Call(operation, dict(params), creates))
 
     async def create(self, attributes: Mapping[str, Any], include_record: bool = False) -> Created:
-        return _created(await self._send(self._create_call(attributes, include_record)), include_record)
+        return self._created(await self._send(self._create_call(attributes, include_record)), include_record)
 
     async def bulk_create(self, records: Sequence[Mapping[str, Any]]) -> BulkResult:
         return await self._bulk(list(records), 0)
@@ -436,19 +454,10 @@ class AsyncCaptureClient(_Base):
 
     async def find(self, filter: str | None = None, *, attributes: Sequence[str] | None = None,
                    page_size: int = 1000, limit: int | None = None) -> AsyncIterator[dict[str, Any]]:
-        _check_page(page_size, limit)
-        after: int | None = None
-        left = limit
-        while left != 0:
-            size = page_size if left is None else min(page_size, left)
-            body = await self._send(self._find_call(filter, attributes, size, after))
-            page = _field(body, "entity.find", "results", list)[:size]
-            for record in page:
+        pages = _Pages(self, filter, attributes, page_size, limit)
+        while (call := pages.next_call()) is not None:
+            for record in pages.take(await self._send(call)):
                 yield record
-            left = None if left is None else left - len(page)
-            after = _next_after(page, size, after)
-            if after is None:
-                return
 
     async def count(self, filter: str | None = None) -> int:
         return _field(await self._send(self._count_call(filter)), "entity.count", "total_count", int)
@@ -470,7 +479,7 @@ class AsyncCaptureClient(_Base):
     async def _bulk(self, batch: list[Mapping[str, Any]], start: int) -> BulkResult:
         if not batch:
             return BulkResult([], start, batch)
-        return _bulk_result(await self._send(self._bulk_call(batch)), batch, start)
+        return self._bulk_result(await self._send(self._bulk_call(batch)), batch, start)
 
     async def _send(self, call: _Call) -> dict[str, Any]:
         attempt = 1
@@ -489,7 +498,7 @@ class AsyncCaptureClient(_Base):
         try:
             response = await self._http.post(f"/{call.op}", content=wire.encode_form(call.params))
         except httpx.TransportError as exc:
-            raise self._transport_error(exc, call, self.timeout) from exc
+            raise self._transport_error(exc, call) from exc
         return self._parse(response, call)
 
 
@@ -517,12 +526,6 @@ def _check_batching(batch_size: int, concurrency: int) -> None:
         raise UsageError(f"batch_size and concurrency must be at least 1, got {batch_size} and {concurrency}")
 
 
-def _check_page(page_size: int, limit: int | None) -> None:
-    if not 1 <= page_size <= 10_000 or (limit is not None and limit < 0):
-        raise UsageError(f"page_size must be 1 to 10000 (entity.find max_results) and limit not negative, "
-                         f"got {page_size} and {limit}")
-
-
 def _batches(records: Iterable[Mapping[str, Any]], size: int) -> Iterator[tuple[int, list[Mapping[str, Any]]]]:
     it, start = iter(records), 0
     while batch := list(islice(it, size)):
@@ -532,41 +535,9 @@ def _batches(records: Iterable[Mapping[str, Any]], size: int) -> Iterator[tuple[
 
 # -- answer helpers ---------------------------------------------------------------------------------
 
-def _bad(op: str, what: str, body: object) -> TransportError:
-    return TransportError(f"{op}: {what}", snippet=wire.dumps(body)[:SNIPPET_BYTES] if body is not None else "")
-
-
-def _created(body: dict[str, Any], include_record: bool) -> Created:
-    id_, uuid = body.get("id"), body.get("uuid")
-    if not _is_int(id_) or not isinstance(uuid, str):
-        raise _bad("entity.create", "the answer lacks an integer id and a string uuid", body)
-    record = body.get("result")
-    return Created(id_, uuid, record if include_record and isinstance(record, dict) else None)
-
-
-def _bulk_result(body: dict[str, Any], records: list[Mapping[str, Any]], start: int) -> BulkResult:
-    """Map the positional ``uuid_results`` / ``results`` arrays to one outcome per input record.
-
-    A refused record holds an error object in both arrays; the ``uuid_results`` one is taken (as
-    Janrain's bulk loader does), and an error in either array alone still marks the slot failed.
-    """
-    uuids, ids = body.get("uuid_results"), body.get("results")
-    if not isinstance(uuids, list) or not isinstance(ids, list):
-        raise _bad("entity.bulkCreate", "the answer lacks the uuid_results and results arrays", None)
-    if not len(uuids) == len(ids) == len(records):
-        raise _bad("entity.bulkCreate", f"{len(records)} records sent but {len(uuids)} uuid_results "
-                   f"and {len(ids)} results received", None)
-    outcomes: list[Created | CaptureError] = []
-    for position, (uuid, id_) in enumerate(zip(uuids, ids, strict=True)):
-        error = next((s for s in (uuid, id_) if isinstance(s, dict) and s.get("stat") == "error"), None)
-        if error is not None:
-            outcomes.append(CaptureError.from_body(error))
-        elif isinstance(uuid, str) and _is_int(id_):
-            outcomes.append(Created(id_, uuid))
-        else:
-            raise _bad("entity.bulkCreate", f"slot {position} is neither an (id, uuid) pair nor an error",
-                       [uuid, id_])
-    return BulkResult(outcomes, start, records)
+def _malformed(op: str, what: str) -> TransportError:
+    """An ``ok`` answer without the shape Capture documents (quoting nothing of it)."""
+    return TransportError(f"{op}: {what}")
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -578,20 +549,64 @@ def _field(body: dict[str, Any], op: str, name: str, kind: type[T]) -> T:
     value = body.get(name)
     if not isinstance(value, kind) or isinstance(value, bool) or (
             isinstance(value, list) and not all(isinstance(item, dict) for item in value)):
-        raise _bad(op, f"the answer lacks {name} ({kind.__name__})", None)
+        raise _malformed(op, f"the answer lacks {name} ({kind.__name__})")
     return value
 
 
-def _next_after(page: list[dict[str, Any]], page_size: int, after: int | None) -> int | None:
-    """The id to page from next, or None when ``page`` was the last one."""
-    if len(page) < page_size:
-        return None
-    last = page[-1].get("id")
-    if not _is_int(last):
-        raise _bad("entity.find", "a result has no integer id, so the results cannot be paged", page[-1])
-    if after is not None and last <= after:
-        raise _bad("entity.find", f"the ids do not grow (id {last} after {after}): the filter was ignored", None)
-    return int(last)
+class _Pages:
+    """The paging state of one ``find``, shared by both clients: ``id > last`` pages, never offsets.
+
+    Offsets skip or repeat records when writes land between pages; the last id does not.
+    """
+
+    def __init__(self, client: _Base, filter: str | None, attributes: Sequence[str] | None, page_size: int,
+                 limit: int | None) -> None:
+        if not 1 <= page_size <= 10_000 or (limit is not None and limit < 0):
+            raise UsageError(f"page_size must be 1 to 10000 (entity.find max_results) and limit not negative, "
+                             f"got {page_size} and {limit}")
+        self._client, self._filter, self._page_size, self._left, self._size = client, filter, page_size, limit, 0
+        self._attributes = None if attributes is None else (  # paging needs the id
+            wire.dumps([*attributes, *([] if "id" in attributes else ["id"])]))
+        self._after: int | None = None
+        self._started = False
+        self._last: dict[str, Any] | None = None  # the last record of the previous page, when it was full
+
+    def next_call(self) -> _Call | None:
+        """The call for the next page, or None when the last page has been taken."""
+        if self._started:
+            if self._last is None:
+                return None
+            self._after = self._next_after(self._last)
+        if self._left == 0:
+            return None
+        self._started = True
+        self._size = self._page_size if self._left is None else min(self._page_size, self._left)
+        clauses = [f"({self._filter})" if self._after is not None else self._filter] if self._filter else []
+        if self._after is not None:
+            clauses.append(f"id > {self._after}")
+        params = {"sort_on": '["id"]', "max_results": str(self._size)}
+        if clauses:
+            params["filter"] = " and ".join(clauses)
+        if self._attributes is not None:
+            params["attributes"] = self._attributes
+        return self._client._typed("entity.find", params)
+
+    def take(self, body: dict[str, Any]) -> list[dict[str, Any]]:
+        """The records of one answer (checked for where the next page starts only when it is asked for)."""
+        page = _field(body, "entity.find", "results", list)[:self._size]
+        if self._left is not None:
+            self._left -= len(page)
+        self._last = page[-1] if len(page) == self._size else None
+        return page
+
+    def _next_after(self, last: dict[str, Any]) -> int:
+        after = last.get("id")
+        if not _is_int(after):
+            raise _malformed("entity.find", "a result has no integer id, so the results cannot be paged")
+        if self._after is not None and after <= self._after:
+            raise _malformed("entity.find", f"the ids do not grow (id {after} after {self._after}): "
+                             "the filter was ignored")
+        return after
 
 
 def _short(exc: LoadgenError) -> str:

@@ -146,8 +146,9 @@ class Schema:
             attr = attr.child(name) if attr is not None else None
         return attr
 
-    @property
+    @cached_property
     def unique(self) -> tuple[Attribute, ...]:
+        """Top-level unique attributes (cached: the sandbox asks on every write)."""
         return tuple(a for a in self.attributes if a.unique)
 
     @cached_property

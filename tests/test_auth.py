@@ -133,6 +133,12 @@ def test_repr_and_redact_hide_the_secret(auth: BasicAuth) -> None:
     assert redacted.count("***") == 3
 
 
+def test_redact_finds_the_secret_json_escaped_too() -> None:
+    auth = BasicAuth("cid", 'pa"ss\\word')
+    echoed = wire.dumps({"error_description": f"bad secret {auth._secret}"})
+    assert "pa" not in auth.redact(echoed) and "***" in auth.redact(echoed)
+
+
 @pytest.mark.parametrize(("scheme", "cls"), [("basic", BasicAuth), ("signed", SignedAuth),
                                              ("janrain-signed", SignedAuth), ("LEGACY", LegacyParamAuth)])
 def test_make_auth_by_scheme_name(scheme: str, cls: type) -> None:
@@ -183,6 +189,10 @@ def test_resolve_url_refuses_clear_text_off_loopback() -> None:
 @pytest.mark.parametrize(("url", "message"), [
     ("ftp://capture.example.com", "bad Capture URL 'ftp://"),
     ("https://cid:hunter2@capture.example.com", "must not carry credentials"),
+    ("https://capture.example.com/?client_secret=hunter2", "must not carry a query or fragment"),
+    ("https://capture.example.com/#hunter2", "must not carry a query or fragment"),
+    ("http://[::1/?hunter2", "must not carry a query"),
+    ("http://[::1/", "bad Capture URL 'http://"),
 ])
 def test_resolve_url_rejects_bad_urls(url: str, message: str) -> None:
     with pytest.raises(UsageError, match=message) as info:

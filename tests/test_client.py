@@ -290,6 +290,24 @@ def test_wrongly_typed_ok_answers_raise_transport_errors(fake: FakeCapture) -> N
             client.create({})
 
 
+def test_quoted_answers_are_redacted_before_they_are_cut(fake: FakeCapture) -> None:
+    # the secret straddles the 200th character: cutting first would leave half of it in the message
+    fake.script.extend([httpx.Response(500, text="x" * 190 + SECRET),
+                        httpx.Response(200, json={"stat": "ok", "id": 3, "echo": SECRET}),
+                        httpx.Response(200, json={"stat": "ok", "uuid_results": [
+                            {"stat": "error", "code": 361, "error_description": f"dup {SECRET}"}, "u"],
+                            "results": [{"stat": "error", "code": 361}, 5]})])
+    with make_client(fake) as client:
+        with pytest.raises(TransportError) as cut:
+            client.count()
+        with pytest.raises(TransportError) as shaped:
+            client.create({})
+        refused = client.bulk_create(users(2)).failed[0][1]
+    assert cut.value.snippet == "x" * 190 + "***"
+    assert "***" in shaped.value.snippet and SECRET[:6] not in shaped.value.snippet
+    assert refused.description == "dup ***"
+
+
 def test_timeouts_and_refused_connections_name_the_url(fake: FakeCapture) -> None:
     fake.script.append(httpx.ReadTimeout("timed out"))
     with make_client(fake, timeout=2.5) as client, pytest.raises(TransportError) as info:

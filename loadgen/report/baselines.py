@@ -12,11 +12,11 @@ import json
 import os
 import re
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 from loadgen.errors import UsageError
 from loadgen.report.build import REPORT_JSON, load_report
+from loadgen.report.model import iso_utc
 
 ENV_VAR = "LOADGEN_BASELINES"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -56,7 +56,7 @@ def save_baseline(run_dir: str | os.PathLike[str], name: str, *, root: str | os.
             shutil.copy2(source / file, tmp / file)
     info = {"name": name, "run_id": report["run"]["run_id"], "scenario": report["run"]["scenario"],
             "source": str(source.resolve()),
-            "saved_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")}
+            "saved_at": iso_utc()}
     (tmp / "baseline.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
     shutil.rmtree(target, ignore_errors=True)
     tmp.rename(target)

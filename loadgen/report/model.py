@@ -47,6 +47,8 @@ def safe_host(url: object) -> str:
     if not parts.scheme:
         return str(url).split("@")[-1].split("?")[0]
     netloc = parts.hostname or ""
+    if ":" in netloc:  # an IPv6 literal keeps its brackets, or the port could not be told apart
+        netloc = f"[{netloc}]"
     if parts.port:
         netloc = f"{netloc}:{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
@@ -85,11 +87,16 @@ def _versions(given: Mapping[str, Any]) -> dict[str, str | None]:
     return found
 
 
+def iso_utc(epoch: float | None = None) -> str:
+    """``2026-11-25T18:43:49Z``: how reports write a moment (now when ``epoch`` is None)."""
+    moment = datetime.now(UTC) if epoch is None else datetime.fromtimestamp(epoch, UTC)
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
 def _iso(moment: object, fallback: float) -> str:
     if isinstance(moment, str) and moment:
         return moment
-    epoch = float(moment) if isinstance(moment, int | float) else fallback
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return iso_utc(float(moment) if isinstance(moment, int | float) else fallback)
 
 
 def target_rates(meta: Mapping[str, Any], endpoint: str) -> tuple[float | None, float | None]:
@@ -255,7 +262,7 @@ def make_report(recorder: Recorder, meta: Mapping[str, Any]) -> dict[str, Any]:
                    "machine": platform.machine(), "workers": len(load_gen["workers_cpu"]) or None}
     return {
         "schema_version": SCHEMA_VERSION, "kind": KIND,
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "generated_at": iso_utc(),
         "run": run, "environment": environment, "load_generator": load_gen,
         "summary": _summary(endpoints, datas, elapsed), "endpoints": endpoints,
         "series": _series(recorder, datas, meta), "thresholds": [], "verdict": "none",

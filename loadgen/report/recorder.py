@@ -101,10 +101,14 @@ class Latency:
         if ns > HIGHEST_NS:
             ns = HIGHEST_NS
             self.clamped += 1
-        self.hist.record_value(max(ns, 1))
+        elif ns < 1:
+            ns = 1
+        self.hist.record_value(ns)
         self.total_ms += ms
-        self.min_ms = min(self.min_ms, ms)
-        self.max_ms = max(self.max_ms, ms)
+        if ms < self.min_ms:  # comparisons, not min()/max(): this runs twice per request
+            self.min_ms = ms
+        if ms > self.max_ms:
+            self.max_ms = ms
 
     def to_json(self) -> dict[str, Any]:
         count = self.hist.get_total_count()
@@ -208,7 +212,12 @@ class Recorder:
         """
         if not math.isfinite(service_ms) or service_ms < 0:
             raise UsageError(f"recorder: service_ms must be a finite number >= 0, got {service_ms!r}")
-        intended = service_ms if intended_ms is None else max(intended_ms, service_ms)
+        if intended_ms is None or intended_ms <= service_ms:
+            intended = service_ms
+        elif math.isfinite(intended_ms):
+            intended = intended_ms
+        else:
+            raise UsageError(f"recorder: intended_ms must be a finite number, got {intended_ms!r}")
         data = self.endpoint(endpoint)
         sec = self._second(data, at)
         data.requests += 1
@@ -225,8 +234,9 @@ class Recorder:
         data.service.add(service_ms)
         data.intended.add(intended)
         sec.sum_ms += service_ms
-        sec.service[sketch_index(service_ms)] += 1
-        sec.intended[sketch_index(intended)] += 1
+        index = sketch_index(service_ms)
+        sec.service[index] += 1
+        sec.intended[index if intended == service_ms else sketch_index(intended)] += 1
         if intended - service_ms > self.late_ms:
             data.late += 1
             sec.late += 1

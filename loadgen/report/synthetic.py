@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from loadgen.errors import Code
 from loadgen.report.build import META_JSON, RECORDER_JSON, build_report
 from loadgen.report.recorder import Recorder
 
@@ -89,16 +90,16 @@ def synthetic_recorders(spec: SyntheticRun = SyntheticRun()) -> list[Recorder]:
             if endpoint == "create":
                 roll = rng.random()
                 if roll < 0.004:
-                    failure = "361 unique_violation"
+                    failure = Code.UNIQUE_VIOLATION.label
                 elif lag and roll < 0.15:
-                    failure = "510 api_limit_error"
+                    failure = Code.API_LIMIT_ERROR.label
                 records = 0 if failure else 1
             elif endpoint == "bulkCreate":
                 records = spec.bulk_size - sum(rng.random() < 0.002 for _ in range(spec.bulk_size))
                 if rng.random() < 0.01:
-                    failure, records = "504 timeout", 0
+                    failure, records = Code.TIMEOUT.label, 0
             elif rng.random() < 0.002:
-                failure = "accepted malformed input"
+                failure = f"accepted a bad request (expected {Code.INVALID_ARGUMENT.label})"
             at = spec.start + intended + (lag + service) / 1000
             rec.record(endpoint, service_ms=service, intended_ms=service + lag, ok=failure is None,
                        failure=failure, records=records, at=at)

@@ -87,7 +87,7 @@ def parse_threshold(expression: str) -> Threshold:
     head, _, rest = lhs.partition(".")
     if rest and head in (*ENDPOINTS, "all"):
         scope, metric = head, rest
-    elif rest and not re.fullmatch(r"p\d+\.\d+", lhs):
+    elif rest and not _canonical(lhs):  # the dot of p99.9, intended_p99.9 or p(99.9), not an endpoint's
         raise UsageError(f"threshold {expression!r}: unknown endpoint {head!r} (use one of {', '.join(ENDPOINTS)})")
     name = _canonical(metric)
     if not name:

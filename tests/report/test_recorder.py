@@ -89,6 +89,10 @@ def test_bad_inputs_are_usage_errors() -> None:
     rec = Recorder(start=T0)
     with pytest.raises(UsageError, match="service_ms"):
         rec.record("create", service_ms=float("nan"))
+    for bad in (float("nan"), float("inf")):
+        with pytest.raises(UsageError, match="intended_ms"):
+            rec.record("create", service_ms=1.0, intended_ms=bad)
+    assert rec.endpoints.get("create") is None or rec.endpoints["create"].requests == 0  # nothing half-counted
     with pytest.raises(UsageError, match="format"):
         rec.merge({"format": "something-else"})
     snap = Recorder(start=T0)

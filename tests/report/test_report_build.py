@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from loadgen.cli import cli
 from loadgen.errors import UsageError
 from loadgen.report import SCHEMA_VERSION, Recorder, build_report, load_report, rebuild
-from loadgen.report.model import stage_shape, target_curve
+from loadgen.report.compare import incompatibilities
+from loadgen.report.model import safe_host, stage_shape, target_curve
 from loadgen.report.synthetic import SyntheticRun, write_synthetic_run
 
 SPEC = SyntheticRun(duration_s=30, stall_at=20.0)
@@ -159,3 +160,19 @@ def test_target_curve_follows_loadgen_run_stages() -> None:
     meta = {"stages": stages, "targets": {"bulkCreate": {"requests_per_s": 1.5, "records_per_s": 150}}}
     assert target_curve(meta, "bulkCreate", 3) == [pytest.approx(2.0)] * 3
     assert target_curve({"targets": {"create": 10}}, "create", 2) == [10.0, 10.0]
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("http://cid:s3cret@127.0.0.1:8765/?client_secret=x#f", "http://127.0.0.1:8765/"),
+    ("http://[::1]:8080/capture", "http://[::1]:8080/capture"),
+    ("https://app.us.janraincapture.com", "https://app.us.janraincapture.com"),
+])
+def test_hosts_lose_credentials_and_ipv6_keeps_its_brackets(url: str, shown: str) -> None:
+    assert safe_host(url) == shown
+
+
+def test_embedded_sandboxes_on_new_ports_stay_comparable() -> None:
+    base = {"run": {"host": safe_host("http://[::1]:8080/")}}
+    for other in ("http://[::1]:9090/", "http://127.0.0.1:9090/"):
+        assert incompatibilities(base, {"run": {"host": safe_host(other)}}) == []
+    assert incompatibilities(base, {"run": {"host": "https://app.us.janraincapture.com"}})

@@ -22,6 +22,8 @@ T0 = 1_764_000_000.0
      ("error_rate <= 0.02", "all", "error_rate", "<=", 0.02),
      ("p99.9<2s", "all", "p99.9", "<", 2000.0),
      ("create.p99.9<1500us", "create", "p99.9", "<", 1.5),
+     ("intended_p99.9<2s", "all", "intended_p99.9", "<", 2000.0),
+     ("p(99.9)<5ms", "all", "p99.9", "<", 5.0),
      ("create.p(95)<300", "create", "p95", "<", 300.0),
      ("create.avg<10ms", "create", "mean", "<", 10.0),
      ("create.intended_p99<1s", "create", "intended_p99", "<", 1000.0),
@@ -38,6 +40,7 @@ def test_valid_expressions_parse_to_report_units(expression: str, scope: str, me
 @pytest.mark.parametrize(
     ("expression", "complaint"),
     [("create.p96<300ms", "unknown metric 'p96'"), ("creat.p95<300ms", "unknown endpoint 'creat'"),
+     ("creat.p99.9<300ms", "unknown endpoint 'creat'"),
      ("create.p95 300ms", "expected [endpoint.]metric"), ("error_rate<150%", "above 100%"),
      ("create.p95<3%", "takes ms, us or s"), ("records_per_s>5ms", "takes no unit"),
      ("error_rate<1ms", "fraction or a percentage"), ("", "expected"), ("intended_records<1", "unknown metric")],
