@@ -1,0 +1,183 @@
+"""Running the sandbox: in a background thread (tests), a child process (``loadgen run``) or the foreground.
+
+A thread shares the caller's process, which is what tests want (fast start, ``:memory:`` works). A
+process keeps the sandbox away from gevent's monkey-patching when Locust runs in the caller, and lets
+a test ``kill -9`` it. Both hand back a ``Sandbox`` once the socket is listening.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from loadgen.errors import UsageError
+from loadgen.sandbox.app import create_app
+from loadgen.sandbox.config import SandboxConfig
+from loadgen.schema import Schema, load_schema
+
+_START_TIMEOUT = 20.0
+
+
+@dataclass
+class Sandbox:
+    """A running sandbox: where it listens and the owner client to call it with."""
+
+    url: str
+    client_id: str
+    client_secret: str = field(repr=False)
+    pid: int | None = None
+
+    def stats(self) -> dict[str, Any]:
+        """Records per type, requests per operation, errors per code (needs ``admin``)."""
+        response = httpx.get(f"{self.url}/_sandbox/stats", timeout=10)
+        result: dict[str, Any] = response.json()
+        if "records" not in result:
+            raise UsageError("the sandbox runs without admin endpoints (start it with admin=True)")
+        return result
+
+    def reset(self) -> None:
+        """Delete all records and counters (needs ``admin``)."""
+        body = httpx.post(f"{self.url}/_sandbox/reset", timeout=10).json()
+        if body.get("stat") != "ok" or "code" in body:
+            raise UsageError("the sandbox runs without admin endpoints (start it with admin=True)")
+
+
+def build_config(*, schema: Schema | str | os.PathLike[str] | None = None, db: str | os.PathLike[str] = ":memory:",
+                 admin: bool = True, config: SandboxConfig | None = None, **overrides: Any) -> SandboxConfig:
+    """A ``SandboxConfig`` from ``serve``'s keyword arguments."""
+    base = config or SandboxConfig()
+    changes: dict[str, Any] = {"db": str(db), "admin": admin, **overrides}
+    if schema is not None:
+        changes["schemas"] = (schema if isinstance(schema, Schema) else load_schema(schema),)
+    return base.replace(**changes)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_server(config: SandboxConfig, *, log_level: str = "warning") -> tuple[uvicorn.Server, Any]:
+    """A uvicorn server (uvloop + httptools, one worker) for the app, and the app's state."""
+    app = create_app(config)
+    server = uvicorn.Server(uvicorn.Config(app, loop="uvloop", http="httptools", lifespan="on",
+                                           log_level=log_level, access_log=False, timeout_graceful_shutdown=3))
+    return server, app.state.sandbox
+
+
+@contextmanager
+def _in_thread(config: SandboxConfig, host: str, port: int) -> Iterator[Sandbox]:
+    sock = _listen(host, port)
+    server, state = uvicorn_server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="sandbox", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + _START_TIMEOUT
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            sock.close()
+            raise UsageError("the sandbox did not start")
+        time.sleep(0.005)
+    bound = sock.getsockname()
+    try:
+        yield Sandbox(f"http://{bound[0]}:{bound[1]}", state.client.client_id, state.client.secret)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def when_started(server: uvicorn.Server, callback: Callable[[], None]) -> None:
+    """Call ``callback`` once the server listens and handles signals (so a Ctrl-C from then on is clean)."""
+    original = server.startup
+
+    async def startup(sockets: list[socket.socket] | None = None) -> None:
+        await original(sockets=sockets)
+        callback()
+
+    server.startup = startup  # type: ignore[method-assign]
+
+
+def _child(config: SandboxConfig, host: str, port: int, conn: Connection) -> None:
+    """Entry point of the sandbox process: listen, report the address and client, serve until SIGTERM."""
+    sock = _listen(host, port)
+    server, state = uvicorn_server(config)
+    bound = sock.getsockname()
+
+    def announce() -> None:
+        conn.send({"url": f"http://{bound[0]}:{bound[1]}", "client_id": state.client.client_id,
+                   "client_secret": state.client.secret})
+        conn.close()
+
+    when_started(server, announce)
+    server.run(sockets=[sock])
+
+
+@contextmanager
+def _in_process(config: SandboxConfig, host: str, port: int) -> Iterator[Sandbox]:
+    ctx = multiprocessing.get_context("spawn")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(config, host, port, child), name="loadgen-sandbox", daemon=True)
+    proc.start()
+    child.close()
+    try:
+        if not parent.poll(_START_TIMEOUT):
+            raise UsageError("the sandbox process did not start (see its output above)")
+        info = parent.recv()
+    except EOFError:
+        raise UsageError("the sandbox process exited while starting (see its output above)") from None
+    finally:
+        parent.close()
+    try:
+        yield Sandbox(info["url"], info["client_id"], info["client_secret"], pid=proc.pid)
+    finally:
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(timeout=10)
+        if proc.is_alive():
+            proc.kill()
+        proc.join(timeout=5)
+
+
+@contextmanager
+def serve(*, schema: Schema | str | os.PathLike[str] | None = None, db: str | os.PathLike[str] = ":memory:",
+          port: int = 0, admin: bool = True, process: bool = False, host: str = "127.0.0.1",
+          config: SandboxConfig | None = None, **overrides: Any) -> Iterator[Sandbox]:
+    """Run a sandbox for the duration of a ``with`` block; yields a ``Sandbox`` once it listens.
+
+    ``overrides`` are ``SandboxConfig`` fields (``faults={"read_lag": 1}`` merges into the faults).
+    ``process=True`` starts it in a spawned child process (``db`` must then be a file to outlive it).
+    """
+    cfg = build_config(schema=schema, db=db, admin=admin, config=config, **overrides)
+    if cfg.db != ":memory:":
+        Path(cfg.db).parent.mkdir(parents=True, exist_ok=True)
+    runner = _in_process if process else _in_thread
+    with runner(cfg, host, port) as sandbox:
+        yield sandbox
+
+
+def run_foreground(config: SandboxConfig, host: str, port: int) -> tuple[uvicorn.Server, socket.socket, Any]:
+    """Bind and build the server for ``loadgen sandbox``; the caller prints the client and calls ``run``."""
+    sock = _listen(host, port)
+    server, state = uvicorn_server(config, log_level="info")
+    return server, sock, state
+

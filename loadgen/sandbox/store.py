@@ -1,0 +1,331 @@
+"""SQLite storage: one transaction per request, unique attributes held by a unique index.
+
+Layout: ``entities`` (system attributes in columns, the rest as a JSON document), ``uniques``
+(entity type, attribute, folded value) whose primary key is the unique index that makes duplicates
+impossible even under concurrency, ``counters`` (record and plural-element ids come from the
+database, never reused) and ``clients`` (the demo client survives restarts).
+
+WAL with ``synchronous=NORMAL``: a committed transaction survives a killed process. All methods are
+synchronous; the app serialises them (one connection, one writer at a time).
+"""
+
+from __future__ import annotations
+
+import json
+import json.encoder
+import os
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from loadgen import wire
+from loadgen.errors import CaptureError, Code, UsageError, capture_error
+from loadgen.sandbox.config import ClientSpec
+from loadgen.sandbox.records import (
+    Prepared,
+    assign_plural_ids,
+    duplicate,
+    merge,
+    missing_plural_ids,
+    plural_ids,
+    stored,
+    unique_keys,
+)
+from loadgen.schema import Schema
+
+_SCHEMA_SQL = """
+CREATE TABLE IF NOT EXISTS entities (
+    id INTEGER PRIMARY KEY, type TEXT NOT NULL, uuid TEXT NOT NULL UNIQUE, created TEXT NOT NULL,
+    last_updated TEXT NOT NULL, inserted REAL NOT NULL, data TEXT NOT NULL, secret TEXT);
+CREATE TABLE IF NOT EXISTS uniques (
+    type TEXT NOT NULL, attr TEXT NOT NULL, key TEXT NOT NULL, entity INTEGER NOT NULL,
+    PRIMARY KEY (type, attr, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO counters VALUES ('entity', 0), ('plural', 0);
+CREATE TABLE IF NOT EXISTS clients (client_id TEXT PRIMARY KEY, secret TEXT NOT NULL, features TEXT NOT NULL);
+"""
+
+_ROW = "e.id, e.uuid, e.created, e.last_updated, e.data"
+_CHUNK = 400
+
+
+def _compact_encoder() -> Callable[[Any], str]:
+    """Compact JSON text of a parsed value. Calls the C encoder directly: ``json.dumps`` builds a new one
+    per call, which is a third of the cost of encoding one record (parsed JSON has no cycles to check)."""
+    fallback = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return fallback.encode
+    encode = make(None, fallback.default, json.encoder.encode_basestring, None, ":", ",", False, False, True)
+
+    def dumps(value: Any) -> str:
+        return "".join(encode(value, 0))
+    return dumps
+
+
+compact_json = _compact_encoder()
+
+
+def _uuid4s(n: int) -> Iterator[str]:
+    """n random (version 4) uuids as text, from one read of the OS random source (cheaper than uuid4())."""
+    raw = os.urandom(16 * n).hex()
+    for i in range(0, 32 * n, 32):
+        h = raw[i:i + 32]
+        yield f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+
+
+class Store:
+    """The sandbox database. Not thread-safe by itself: callers run one method at a time."""
+
+    def __init__(self, path: str, schemas: Mapping[str, Schema]) -> None:
+        self.path = path
+        self.schemas = dict(schemas)
+        try:
+            self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            if path != ":memory:":
+                self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA busy_timeout=5000")
+            self.conn.execute("PRAGMA cache_size=-65536")
+            self.conn.execute("PRAGMA wal_autocheckpoint=10000")
+            self.conn.executescript(_SCHEMA_SQL)
+        except sqlite3.Error as exc:
+            raise UsageError(f"--db {path}: cannot use it as the sandbox database: {exc}") from None
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def _begin(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def _next_ids(self, name: str, n: int) -> Iterator[int]:
+        if n == 0:
+            return iter(())
+        (last,) = self.conn.execute(
+            "UPDATE counters SET value = value + ? WHERE name = ? RETURNING value", (n, name)).fetchone()
+        return iter(range(last - n + 1, last + 1))
+
+    def _next_record_ids(self, records: int, elements: int) -> tuple[Iterator[int], Iterator[int]]:
+        """Ids for new records and new plural elements, from one statement (a create is mostly commit)."""
+        if not elements:
+            return self._next_ids("entity", records), iter(())
+        rows = dict(self.conn.execute(
+            "UPDATE counters SET value = value + CASE name WHEN 'entity' THEN ? ELSE ? END "
+            "WHERE name IN ('entity', 'plural') RETURNING name, value", (records, elements)).fetchall())
+        return (iter(range(rows["entity"] - records + 1, rows["entity"] + 1)),
+                iter(range(rows["plural"] - elements + 1, rows["plural"] + 1)))
+
+    # -- clients ---------------------------------------------------------------------------------
+
+    def demo_client(self) -> ClientSpec:
+        """The demo owner client, created on first start and kept in the database."""
+        row = self.conn.execute("SELECT client_id, secret FROM clients WHERE features = 'owner' "
+                                "ORDER BY rowid LIMIT 1").fetchone()
+        if row is None:
+            row = (f"sandbox-{secrets.token_hex(6)}", secrets.token_urlsafe(24))
+            self.conn.execute("INSERT INTO clients VALUES (?, ?, 'owner')", row)
+        return ClientSpec(row[0], row[1], frozenset({"owner"}))
+
+    # -- writes ----------------------------------------------------------------------------------
+
+    def insert(self, type_name: str, items: Sequence[Prepared | CaptureError]) -> list[tuple[int, str] | CaptureError]:
+        """Create the prepared records in one transaction; errors stay in their slots.
+
+        Uniqueness is checked against the database and within the batch (first one wins). The unique
+        index is the last word: if another writer raced us, the batch is redone one record at a time.
+        """
+        self._begin()
+        try:  # a single record skips the look-up: the unique index answers, and the fallback names the attribute
+            out = self._insert(type_name, items, check=len(items) > 1)
+            self.conn.execute("COMMIT")
+            return out
+        except sqlite3.IntegrityError:
+            self.conn.execute("ROLLBACK")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        results: list[tuple[int, str] | CaptureError] = []
+        for item in items:
+            self._begin()
+            try:
+                results.extend(self._insert(type_name, [item]))
+                self.conn.execute("COMMIT")
+            except sqlite3.IntegrityError:
+                self.conn.execute("ROLLBACK")
+                attrs = [a.name for a in self.schemas[type_name].unique] or ["uuid"]
+                results.append(duplicate(attrs[0]))
+        return results
+
+    def _taken(self, type_name: str, attr: str, keys: Iterable[str]) -> set[str]:
+        found: set[str] = set()
+        todo = list(keys)
+        for i in range(0, len(todo), _CHUNK):
+            chunk = todo[i:i + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            if attr == "uuid":
+                sql = f"SELECT uuid FROM entities WHERE uuid IN ({marks})"
+                args: list[str] = chunk
+            else:
+                sql = f"SELECT key FROM uniques WHERE type = ? AND attr = ? AND key IN ({marks})"
+                args = [type_name, attr, *chunk]
+            found.update(r[0] for r in self.conn.execute(sql, args))
+        return found
+
+    def _insert(self, type_name: str, items: Sequence[Prepared | CaptureError],
+                check: bool = True) -> list[tuple[int, str] | CaptureError]:
+        out: list[Any] = list(items)
+        fresh = [i for i, item in enumerate(items) if isinstance(item, Prepared)]
+        wanted: dict[str, set[str]] = {}
+        for i in fresh:
+            item = out[i]
+            for attr, key in item.keys:
+                wanted.setdefault(attr, set()).add(key)
+            if item.uuid:
+                wanted.setdefault("uuid", set()).add(item.uuid)
+        taken = {attr: self._taken(type_name, attr, vals) if check else set() for attr, vals in wanted.items()}
+        seen: set[tuple[str, str]] = set()
+        good: list[int] = []
+        for i in fresh:
+            item = out[i]
+            pairs = [*item.keys, ("uuid", item.uuid)] if item.uuid else item.keys
+            clash = next((a for a, k in pairs if k in taken[a] or (a, k) in seen), None)
+            if clash is not None:
+                out[i] = duplicate(clash)
+            else:
+                seen.update(pairs)
+                good.append(i)
+        ids, element_ids = self._next_record_ids(len(good), sum(len(out[i].elements) for i in good))
+        now = wire.now_timestamp()
+        inserted = time.time()
+        rows: list[tuple[Any, ...]] = []
+        unique_rows: list[tuple[str, str, str, int]] = []
+        uuids = _uuid4s(len(good))
+        for i in good:
+            new: Prepared = out[i]
+            entity_id = next(ids)
+            uuid = next(uuids)
+            if new.uuid:
+                uuid = new.uuid
+            for element in new.elements:
+                element["id"] = next(element_ids)
+            secret = {k: v for k, v in new.secret.items() if v is not None}
+            rows.append((entity_id, type_name, uuid, new.created or now, now, inserted, compact_json(new.data),
+                         compact_json(secret) if secret else None))
+            unique_rows.extend([(type_name, a, k, entity_id) for a, k in new.keys])
+            out[i] = (entity_id, uuid)
+        self.conn.executemany("INSERT INTO entities VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        if unique_rows:
+            self.conn.executemany("INSERT INTO uniques VALUES (?, ?, ?, ?)", unique_rows)
+        return out
+
+    def write(self, type_name: str, entity_id: int, item: Prepared, *, partial: bool) -> CaptureError | None:
+        """``entity.update`` (partial) or ``entity.replace`` of one stored record, in one transaction."""
+        schema = self.schemas[type_name]
+        self._begin()
+        try:
+            row = self.conn.execute("SELECT data, secret FROM entities WHERE id = ?", (entity_id,)).fetchone()
+            if row is None:
+                self.conn.execute("ROLLBACK")
+                return capture_error(Code.RECORD_NOT_FOUND, "the record does not exist")
+            old = json.loads(row[0])
+            data = stored(merge(old, item.data, schema) if partial else item.data)
+            keys = unique_keys(data, schema)
+            for attr, key in keys:
+                owner = self.conn.execute("SELECT entity FROM uniques WHERE type = ? AND attr = ? AND key = ?",
+                                          (type_name, attr, key)).fetchone()
+                if owner is not None and owner[0] != entity_id:
+                    self.conn.execute("ROLLBACK")
+                    return duplicate(attr)
+            element_ids = self._next_ids("plural", missing_plural_ids(data, schema))
+            try:
+                assign_plural_ids(data, schema, element_ids, plural_ids(old, schema))
+            except CaptureError as exc:
+                self.conn.execute("ROLLBACK")
+                return exc
+            secret = json.loads(row[1]) if row[1] and partial else {}
+            secret.update(item.secret)
+            secret = {k: v for k, v in secret.items() if v is not None}
+            self.conn.execute("UPDATE entities SET data = ?, secret = ?, last_updated = ? WHERE id = ?",
+                              (compact_json(data), compact_json(secret) if secret else None,
+                               wire.now_timestamp(), entity_id))
+            self._unindex(type_name, entity_id, old)
+            self.conn.executemany("INSERT INTO uniques VALUES (?, ?, ?, ?)",
+                                  [(type_name, a, k, entity_id) for a, k in keys])
+            self.conn.execute("COMMIT")
+        except sqlite3.IntegrityError:
+            self.conn.execute("ROLLBACK")
+            return duplicate(schema.unique[0].name if schema.unique else "uuid")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            raise
+        return None
+
+    def _unindex(self, type_name: str, entity_id: int, data: Mapping[str, Any]) -> None:
+        """Drop a record's unique index entries (found from its stored values, so no index on entity)."""
+        self.conn.executemany("DELETE FROM uniques WHERE type = ? AND attr = ? AND key = ? AND entity = ?",
+                              [(type_name, a, k, entity_id) for a, k in unique_keys(data, self.schemas[type_name])])
+
+    def delete(self, type_name: str, entity_id: int) -> None:
+        self._begin()
+        try:
+            row = self.conn.execute("SELECT data FROM entities WHERE id = ?", (entity_id,)).fetchone()
+            if row is not None:
+                self._unindex(type_name, entity_id, json.loads(row[0]))
+            self.conn.execute("DELETE FROM entities WHERE id = ?", (entity_id,))
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def reset(self) -> None:
+        """Delete every record (ids keep counting up, as on a real domain)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute("DELETE FROM uniques")
+        self.conn.execute("DELETE FROM entities")
+        self.conn.execute("COMMIT")
+
+    # -- reads -----------------------------------------------------------------------------------
+
+    def lookup(self, type_name: str, by: str, value: Any) -> tuple[Any, ...] | None:
+        """One row ``(id, uuid, created, last_updated, data)`` by ``id``, ``uuid`` or a unique attribute."""
+        args: tuple[Any, ...] = (type_name, value)
+        if by == "id":
+            sql = f"SELECT {_ROW} FROM entities e WHERE e.type = ? AND e.id = ?"
+        elif by == "uuid":
+            sql = f"SELECT {_ROW} FROM entities e WHERE e.type = ? AND e.uuid = ?"
+        else:
+            sql = (f"SELECT {_ROW} FROM uniques u JOIN entities e ON e.id = u.entity "
+                   "WHERE u.type = ? AND u.attr = ? AND u.key = ?")
+            args = (type_name, by, value)
+        row: tuple[Any, ...] | None = self.conn.execute(sql, args).fetchone()
+        return row
+
+    def _where(self, type_name: str, where: str | None, lag: float) -> tuple[str, list[Any]]:
+        clause = "e.type = ?"
+        args: list[Any] = [type_name]
+        if lag > 0:
+            clause += " AND e.inserted <= ?"
+            args.append(time.time() - lag)
+        if where:
+            clause += f" AND ({where})"
+        return clause, args
+
+    def find(self, type_name: str, where: str | None, params: Sequence[Any], order: str,
+             limit: int, offset: int, lag: float = 0.0) -> list[tuple[Any, ...]]:
+        clause, args = self._where(type_name, where, lag)
+        sql = f"SELECT {_ROW} FROM entities e WHERE {clause} ORDER BY {order} LIMIT ? OFFSET ?"
+        return self.conn.execute(sql, [*args, *params, limit, offset]).fetchall()
+
+    def count(self, type_name: str, where: str | None, params: Sequence[Any], lag: float = 0.0) -> int:
+        clause, args = self._where(type_name, where, lag)
+        (n,) = self.conn.execute(f"SELECT count(*) FROM entities e WHERE {clause}", [*args, *params]).fetchone()
+        return int(n)
+
+    def records_per_type(self) -> dict[str, int]:
+        rows = self.conn.execute("SELECT type, count(*) FROM entities GROUP BY type").fetchall()
+        counts = {name: 0 for name in self.schemas}
+        counts.update({t: int(n) for t, n in rows})
+        return counts
