@@ -1,0 +1,135 @@
+"""pytest plugin (entry point ``pytest11: capture``): fixtures that point the conformance properties at a target.
+
+Loaded in every pytest run of a project that installs capture-loadgen, so it costs nothing until
+one of its fixtures is used: module level imports pytest only; the client, the sandbox and the
+properties are imported inside the fixtures (never Locust). Options::
+
+    --capture-url URL           a real Capture domain (default: an embedded sandbox, temporary database)
+    --capture-auth SCHEME       basic | signed | legacy (default CAPTURE_AUTH, else basic)
+    --capture-schema FILE       the entity type (default: fetched from /entityType)
+    --capture-type NAME         entity type name (default: the schema file's name, else user)
+    --capture-allow-writes      allow the properties to create records on a --capture-url domain
+    --capture-max-examples N    examples per property (default 100)
+    --capture-seed S            make the search reproducible (default: a random seed, printed)
+
+Credentials for ``--capture-url`` come from ``CAPTURE_CLIENT_ID`` / ``CAPTURE_CLIENT_SECRET``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from loadgen.client import CaptureClient
+    from loadgen.conformance import Fuzzer, PropertyResult
+    from loadgen.sandbox import Sandbox
+    from loadgen.schema import Schema
+
+_REPORT = pytest.StashKey[tuple[str, list["PropertyResult"], str]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("capture", "Capture Entity API conformance (capture-loadgen)")
+    group.addoption("--capture-url", default=None, help="Capture domain to test (default: embedded sandbox)")
+    group.addoption("--capture-auth", default=None, choices=("basic", "signed", "legacy"),
+                    help="auth scheme (default: CAPTURE_AUTH, else basic)")
+    group.addoption("--capture-schema", default=None, help="entity type JSON file (default: /entityType)")
+    group.addoption("--capture-type", default=None,
+                    help="entity type name (default: the --capture-schema's name, else user)")
+    group.addoption("--capture-allow-writes", action="store_true",
+                    help="let the properties create (and then delete) records on --capture-url")
+    group.addoption("--capture-max-examples", type=int, default=100, help="examples per property (default 100)")
+    group.addoption("--capture-seed", type=int, default=None, help="seed for a reproducible search")
+
+
+@pytest.fixture(scope="session")
+def capture_sandbox(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+                    ) -> Iterator[Sandbox | None]:
+    """An embedded sandbox on a free 127.0.0.1 port with a temporary database; None with --capture-url."""
+    config = request.config
+    if config.getoption("capture_url"):
+        yield None
+        return
+    from loadgen.sandbox import serve
+
+    db = tmp_path_factory.mktemp("capture-sandbox") / "sandbox.db"
+    with serve(db=db, admin=True, schema=config.getoption("capture_schema")) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="session")
+def capture_client(request: pytest.FixtureRequest, capture_sandbox: Sandbox | None) -> Iterator[CaptureClient]:
+    """A ``CaptureClient`` for the target: the sandbox's owner client, or the environment's credentials."""
+    from loadgen.auth import auth_from_env, make_auth
+    from loadgen.client import CaptureClient
+    from loadgen.schema import load_schema
+
+    config = request.config
+    scheme = config.getoption("capture_auth")
+    schema_file = config.getoption("capture_schema")
+    type_name = config.getoption("capture_type") or (load_schema(schema_file).name if schema_file else "user")
+    if capture_sandbox is not None:
+        url, auth = capture_sandbox.url, make_auth(scheme or "basic", capture_sandbox.client_id,
+                                                  capture_sandbox.client_secret)
+    else:
+        url, auth = config.getoption("capture_url"), auth_from_env(scheme=scheme)
+    with CaptureClient(url, auth, type_name=type_name) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def capture_schema(request: pytest.FixtureRequest, capture_client: CaptureClient) -> Schema:
+    """The entity type: --capture-schema, else what the target's /entityType returns."""
+    from loadgen.schema import load_schema
+
+    path = request.config.getoption("capture_schema")
+    return load_schema(Path(path) if path else capture_client.entity_type())
+
+
+@pytest.fixture(scope="session")
+def capture_fuzz(request: pytest.FixtureRequest, capture_client: CaptureClient, capture_schema: Schema,
+                 capture_sandbox: Sandbox | None) -> Iterator[Fuzzer]:
+    """The properties' target; at the end of the session it deletes every record they created."""
+    from hypothesis import HealthCheck, settings
+
+    from loadgen.conformance import Fuzzer
+
+    config = request.config
+    seed = config.getoption("capture_seed")
+    seed = random.SystemRandom().randrange(2**32) if seed is None else seed
+    search = settings(max_examples=max(1, config.getoption("capture_max_examples")), deadline=None,
+                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                             HealthCheck.filter_too_much])
+    where = "embedded sandbox " if capture_sandbox is not None else ""
+    label = f"{where}{capture_client.base_url} ({capture_schema.name}, seed {seed})"
+    fuzz = Fuzzer(capture_client, capture_schema, settings=search, seed=seed, remote=capture_sandbox is None,
+                  allow_writes=config.getoption("capture_allow_writes"), label=label)
+    try:
+        yield fuzz
+    finally:
+        summary = fuzz.tracker.cleanup()
+        fuzz.close()
+        config.stash[_REPORT] = (label, list(fuzz.results.values()), summary)
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """The table ``loadgen fuzz`` prints: property, examples, result, shrunk input and server answer."""
+    report = config.stash.get(_REPORT, None)
+    if report is None:
+        return
+    label, results, cleanup = report
+    write = terminalreporter.write_line
+    terminalreporter.write_sep("=", f"capture conformance: {label}")
+    write(f"{'property':<46} {'examples':>8}  result")
+    for row in results:
+        outcome = {True: "passed", False: "FAILED", None: "not run"}[row.passed]
+        write(f"{row.name:<46} {row.examples:>8}  {outcome}")
+        if row.passed is False and row.failing:
+            write(f"    shrunk input:  {row.failing}")
+            write(f"    server answer: {row.answer or '(no request: the check failed before or after it)'}")
+    write(cleanup)

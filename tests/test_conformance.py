@@ -1,0 +1,150 @@
+"""The conformance properties, run the way users run them: ``pytest --pyargs loadgen.conformance``.
+
+Each run is a real pytest in a subprocess, against a real sandbox over HTTP, with a fixed seed and a
+modest number of examples. One run uses the sandbox's ``accept_nan`` fault to prove the properties
+can fail, and that they report a shrunk example with the server's answer.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loadgen.conformance import matches, plugin_args, stored_form, suite_args
+from loadgen.sandbox import Sandbox
+from loadgen.schema import default_schema
+
+pytest_plugins = ["pytester"]
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, sandbox: Sandbox) -> None:
+    monkeypatch.setenv("CAPTURE_CLIENT_ID", sandbox.client_id)
+    monkeypatch.setenv("CAPTURE_CLIENT_SECRET", sandbox.client_secret)
+
+
+def test_all_five_properties_pass_on_the_embedded_sandbox(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess(*suite_args(max_examples=40, seed=0), "-q", timeout=240)
+    result.assert_outcomes(passed=5)
+    out = result.stdout.str()
+    assert "capture conformance: embedded sandbox http://127.0.0.1:" in out
+    for row in ("malformed attributes (entity.create)", "malformed all_attributes (entity.bulkCreate)",
+                "schema violation (entity.create)", "schema violation (entity.bulkCreate)",
+                "valid record (entity.create + entity)", "store model (state machine steps)"):
+        assert any(line.startswith(row) and line.rstrip().endswith("passed") for line in out.splitlines()), row
+    assert " 0 could not be deleted" in out
+    created = int(out.split("the fuzzers created ")[1].split(" records")[0])
+    assert created > 40
+
+
+def test_another_schema_file_drives_the_sandbox_and_the_properties(pytester: pytest.Pytester) -> None:
+    """A required, unique, case-sensitive alphanumeric key and every attribute type the user type lacks."""
+    widget = Path(__file__).parent / "data" / "widget.schema.json"
+    result = pytester.runpytest_subprocess(*suite_args(max_examples=20, seed=0), f"--capture-schema={widget}",
+                                           "-q", timeout=240)
+    result.assert_outcomes(passed=5)
+    assert "(widget, seed 0)" in result.stdout.str()
+
+
+def test_a_sandbox_that_accepts_nan_fails_the_right_property(
+        pytester: pytest.Pytester, sandbox_factory: Callable[..., Sandbox], monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = sandbox_factory(faults={"accept_nan": True})
+    _env(monkeypatch, broken)
+    args = suite_args(url=broken.url, max_examples=150, seed=0, allow_writes=True)
+    result = pytester.runpytest_subprocess(*args, "-q", "-k", "malformed_attributes or valid_records", timeout=240)
+    result.assert_outcomes(failed=1, passed=1)
+    out = result.stdout.str()
+    rows = [line.split() for line in out.splitlines() if line.startswith(("malformed attributes", "valid record"))]
+    assert [row[-1] for row in rows] == ["FAILED", "passed"], rows
+    shrunk = next(line for line in out.splitlines() if "shrunk input:" in line)
+    # What Python's lenient parser takes and the strict one refuses: NaN, infinities, lone surrogates, depth.
+    assert any(token in shrunk for token in ("NaN", "Infinity", "1e999", "\\ud", "\\uD", "[" * 65)), shrunk
+    assert len(shrunk) < 200 and shrunk.count('":') <= 2, f"the failing input was not shrunk: {shrunk}"
+    answer = next(line for line in out.splitlines() if "server answer:" in line)
+    assert "HTTP 200" in answer and '"code":200' not in answer
+    # The failure is kept in Hypothesis's example database: one example with another seed replays it.
+    assert any((pytester.path / ".hypothesis" / "examples").iterdir())
+    args = suite_args(url=broken.url, max_examples=1, seed=99, allow_writes=True)
+    again = pytester.runpytest_subprocess(*args, "-q", "-k", "malformed_attributes", timeout=240)
+    again.assert_outcomes(failed=1)
+    assert shrunk in again.stdout.str()
+
+
+def test_a_store_whose_count_lags_fails_the_state_machine(
+        pytester: pytest.Pytester, sandbox_factory: Callable[..., Sandbox], monkeypatch: pytest.MonkeyPatch) -> None:
+    lagging = sandbox_factory(faults={"read_lag": 60})
+    _env(monkeypatch, lagging)
+    args = suite_args(url=lagging.url, max_examples=50, seed=0, allow_writes=True)
+    result = pytester.runpytest_subprocess(*args, "-q", "-k", "store_model", timeout=240)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*state.create(record={})*", "*entity.count says 0, the model holds 1 records*"])
+
+
+def test_writes_to_a_remote_domain_need_an_explicit_flag(
+        pytester: pytest.Pytester, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    _env(monkeypatch, sandbox)
+    before = sandbox.stats()["requests"].get("entity.create", 0)
+    result = pytester.runpytest_subprocess(*suite_args(url=sandbox.url, max_examples=5, seed=0), "-rs",
+                                           timeout=120)
+    result.assert_outcomes(skipped=5)
+    result.stdout.fnmatch_lines(["*pass --capture-allow-writes to allow it*"])
+    assert sandbox.stats()["requests"].get("entity.create", 0) == before
+
+
+def test_the_plugin_is_harmless_when_unused(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_nothing():\n    assert True\n")
+    code = ("import sys, loadgen.pytest_plugin; "
+            "print(sorted(m for m in ('httpx', 'locust', 'starlette', 'loadgen.sandbox', 'loadgen.client') "
+            "if m in sys.modules))")
+    imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == "[]"
+    result = pytester.runpytest_subprocess(*plugin_args(), "-p", "no:cacheprovider", "-W", "error")
+    result.assert_outcomes(passed=1)
+    assert "capture conformance" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(("expected", "actual", "ok"), [
+    ({"a": None}, {"a": None, "b": 1}, True),
+    ({"a": None}, {"a": []}, True),
+    ({"o": None}, {"o": {"x": None, "y": None}}, True),
+    ({"p": [{"s": "x"}]}, {"p": [{"id": 7, "s": "x"}]}, True),
+    ({"n": 5}, {"n": 5.0}, True),
+    ({"b": True}, {"b": 1}, False),
+    ({"p": [{"s": "x"}]}, {"p": []}, False),
+    ({"s": "x"}, {}, False),
+])
+def test_read_back_comparison(expected: Any, actual: Any, ok: bool) -> None:
+    assert matches(expected, actual) is ok
+
+
+def test_stored_form_normalises_and_hides_passwords() -> None:
+    record = {"birthday": "1881-01-29 00:00:00", "password": "s3cret", "lastLogin": "2015-12-15T07:36:25Z"}
+    assert stored_form(record, default_schema()) == {"birthday": "1881-01-29",
+                                                     "lastLogin": "2015-12-15 07:36:25.000000 +0000"}
+
+
+def test_fuzz_command_runs_the_suite_and_prints_the_table(tmp_path: Any) -> None:
+    junit = tmp_path / "fuzz.xml"
+    run = subprocess.run([sys.executable, "-c", "from loadgen.cli import main; main()", "fuzz", "--max-examples",
+                          "5", "--seed", "3", "--junit", str(junit)], cwd=tmp_path, capture_output=True, text=True,
+                         timeout=240)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "malformed attributes (entity.create)" in run.stdout
+    assert "repeat with: loadgen fuzz --seed 3 --max-examples 5" in run.stdout
+    assert junit.read_text().count("<testcase ") == 5
+
+
+def test_fuzz_command_asks_before_writing_to_a_remote_domain() -> None:
+    from click.testing import CliRunner
+
+    from loadgen.cli import cli
+
+    result = CliRunner().invoke(cli, ["fuzz", "--url", "https://app.example.janraincapture.com"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        "error: fuzzing https://app.example.janraincapture.com creates records there (deleted at the end): "
+        "add --allow-writes"]
