@@ -22,7 +22,7 @@ test: lint
 	$(BIN)/pytest
 
 demo: $(STAMP)
-	$(BIN)/loadgen generate -n 1000 --seed 7 -o runs/demo-profiles.jsonl
+	$(BIN)/loadgen run --duration 30s
 
 bench: $(STAMP)
 	$(BIN)/python bench/profiles.py

@@ -6,14 +6,17 @@ so every error ends as one line on stderr with no traceback.
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from loadgen.errors import LoadgenError
+from loadgen.errors import LoadgenError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -40,6 +43,429 @@ def cli() -> None:
 
 # Commands are added below, one section per capability (generate, sandbox, fuzz, run, cleanup,
 # report, compare, baseline). Keep each one thin: parse, call the capability, print, exit.
+
+
+# -- ping (client) ----------------------------------------------------------------------------------
+
+@cli.command()
+@click.option("--url", envvar="CAPTURE_URL", help="Capture base URL  [env: CAPTURE_URL]")
+@click.option("--auth", "scheme", envvar="CAPTURE_AUTH", default="basic", show_default=True,
+              type=click.Choice(["basic", "signed", "legacy"], case_sensitive=False),
+              help="auth scheme  [env: CAPTURE_AUTH]")
+@click.option("--type-name", default="user", show_default=True, help="entity type to read")
+@click.option("--insecure", is_flag=True, help="allow plain http:// to a host other than loopback")
+@friendly
+def ping(url: str | None, scheme: str, type_name: str, insecure: bool) -> None:
+    """Check a Capture URL and credentials: read the entity type and count its records.
+
+    The client id and secret come only from CAPTURE_CLIENT_ID and CAPTURE_CLIENT_SECRET: a secret
+    on the command line would show in the process list and the shell history.
+    """
+    from loadgen.auth import auth_from_env
+    from loadgen.client import CaptureClient
+
+    auth = auth_from_env(scheme=scheme)
+    with CaptureClient(url, auth, type_name=type_name, insecure=insecure) as client:
+        schema = client.entity_type()
+        total = client.count()
+    click.echo(f"ok: {client.base_url} ({auth.scheme} auth as {auth.client_id}): "
+               f"{type_name} has {len(schema.get('attr_defs', []))} attributes and {total} records")
+
+
+# -- report, compare, baseline (report) -------------------------------------------------------------
+
+@cli.command("report")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--threshold", "thresholds", multiple=True, metavar="EXPR",
+              help="k6-style gate, e.g. 'create.p95<300ms' (repeatable)")
+@click.option("--thresholds-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="file of thresholds: one per line, or TOML thresholds = [...]")
+@click.option("--from-recorder", is_flag=True, help="recompute report.json from recorder.json and meta.json")
+@friendly
+def report_command(run_dir: Path, thresholds: tuple[str, ...], thresholds_file: Path | None,
+                   from_recorder: bool) -> None:
+    """Rebuild report.html and report.md of RUN_DIR from its report.json. Exits 3 on a breached threshold."""
+    from loadgen.report import exit_code, load_threshold_file, rebuild
+
+    extra = [*(load_threshold_file(thresholds_file) if thresholds_file else []), *thresholds]
+    report = rebuild(run_dir, extra, from_recorder=from_recorder)
+    for name in ("report.json", "report.html", "report.md"):
+        click.echo(run_dir / name)
+    for verdict in report["thresholds"]:
+        if not verdict["ok"]:
+            click.echo(f"threshold breached: {verdict['expression']}", err=True)
+    click.echo(f"verdict: {report['verdict']}")
+    sys.exit(exit_code(report))
+
+
+@cli.command("compare")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[BASELINE_DIR] RUN_DIR")
+@click.option("--baseline", "baseline_name", metavar="NAME", help="compare against a saved baseline")
+@click.option("--baselines-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="folder of named baselines  [default: $LOADGEN_BASELINES or ./baselines]")
+@click.option("--max-regression", "limits", multiple=True, metavar="METRIC=N%",
+              help="allowed worsening, e.g. p95=10% or create.error_rate=0.5% (repeatable)")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="write JUnit XML here")
+@click.option("--force", is_flag=True, help="compare even when scenario, rates, schema or target differ")
+@friendly
+def compare_command(paths: tuple[Path, ...], baseline_name: str | None, baselines_dir: Path | None,
+                    limits: tuple[str, ...], junit: Path | None, force: bool) -> None:
+    """Compare RUN_DIR with a baseline. Exits 0 pass, 3 regression, 2 incompatible runs."""
+    from loadgen.errors import UsageError
+    from loadgen.report import baseline_path, compare_runs, format_table
+
+    if baseline_name is not None:
+        if len(paths) != 1:
+            raise UsageError("with --baseline NAME give exactly one RUN_DIR")
+        baseline, run = baseline_path(baseline_name, baselines_dir), paths[0]
+    elif len(paths) == 2:
+        baseline, run = paths
+    else:
+        raise UsageError("give BASELINE_DIR RUN_DIR, or --baseline NAME RUN_DIR")
+    result = compare_runs(baseline, run, max_regression=limits, force=force, junit=junit)
+    click.echo(format_table(result))
+    if junit is not None:
+        click.echo(f"junit: {junit}")
+    sys.exit(result.exit_code)
+
+
+@cli.group("baseline")
+def baseline_group() -> None:
+    """Named baselines kept in a folder ($LOADGEN_BASELINES or ./baselines)."""
+
+
+@baseline_group.command("save")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("name")
+@click.option("--baselines-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="folder of named baselines  [default: $LOADGEN_BASELINES or ./baselines]")
+@click.option("--force", is_flag=True, help="replace an existing baseline of that name")
+@friendly
+def baseline_save(run_dir: Path, name: str, baselines_dir: Path | None, force: bool) -> None:
+    """Save RUN_DIR's reports as the baseline NAME."""
+    from loadgen.report import save_baseline
+
+    click.echo(save_baseline(run_dir, name, root=baselines_dir, force=force))
+
+
+@baseline_group.command("list")
+@click.option("--baselines-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="folder of named baselines  [default: $LOADGEN_BASELINES or ./baselines]")
+@friendly
+def baseline_list(baselines_dir: Path | None) -> None:
+    """List saved baselines."""
+    from loadgen.report import list_baselines
+
+    for name in list_baselines(baselines_dir):
+        click.echo(name)
+
+
+# -- sandbox (sandbox) ------------------------------------------------------------------------------
+
+@cli.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", default=8765, show_default=True, type=int, help="port (0 picks a free one)")
+@click.option("--db", default="sandbox.db", show_default=True, help="SQLite file, or :memory: for a throwaway store")
+@click.option("--schema", "schemas", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="entity type JSON (repeatable)  [default: the shipped user type]")
+@click.option("--clients", type=click.Path(dir_okay=False, path_type=Path),
+              help="clients.toml: API clients, their features and faults  [default: one demo owner client]")
+@click.option("--admin", is_flag=True, help="enable GET /_sandbox/stats and POST /_sandbox/reset")
+@click.option("--no-legacy-auth", is_flag=True, help="refuse client_id/client_secret sent as form parameters")
+@click.option("--skew", type=float, default=900.0, show_default=True, help="clock skew allowed on signed calls (s)")
+@click.option("--max-batch", type=int, default=1000, show_default=True, help="bulkCreate records per call")
+@click.option("--max-body", type=int, default=16 * 1024 * 1024, show_default=True, help="request body bytes")
+@click.option("--latency", default=None, help="added latency in ms: 25, uniform:10-50, exp:20, normal:50,10")
+@click.option("--error-rate", type=float, default=None, help="share of calls answered with an error (0-1)")
+@click.option("--error-code", type=click.Choice(["500", "504"]), default=None, help="code of those errors")
+@click.option("--concurrency-limit", type=int, default=None, help="simultaneous calls per client before 510")
+@click.option("--limit-http-status", is_flag=True, default=None, help="send 510 errors with HTTP status 510")
+@click.option("--read-lag", type=float, default=None, help="seconds before new records show in find/count")
+@friendly
+def sandbox_command(host: str, port: int, db: str, schemas: tuple[Path, ...], clients: Path | None, admin: bool,
+                    no_legacy_auth: bool, skew: float, max_batch: int, max_body: int, **faults: Any) -> None:
+    """Serve the local Capture sandbox until Ctrl-C."""
+    import dataclasses
+
+    from loadgen.sandbox import Faults, SandboxConfig, load_clients
+    from loadgen.sandbox.server import run_foreground, when_started
+    from loadgen.schema import load_schema
+
+    specs, base = load_clients(clients) if clients else ((), None)
+    chosen: dict[str, Any] = {k: (int(v) if k == "error_code" else v) for k, v in faults.items() if v is not None}
+    config = SandboxConfig(schemas=tuple(load_schema(p) for p in schemas), db=db, clients=specs, skew=skew,
+                           legacy_auth=not no_legacy_auth, admin=admin, max_batch=max_batch, max_body=max_body,
+                           faults=dataclasses.replace(base or Faults(), **chosen))
+    server, sock, state = run_foreground(config, host, port)
+    bound = sock.getsockname()
+
+    def started() -> None:  # printed once serving, so Ctrl-C from here on always shuts down cleanly
+        click.echo(f"sandbox: http://{bound[0]}:{bound[1]}  db: {db}  types: {', '.join(state.schemas)}"
+                   f"{'  admin: on' if admin else ''}")
+        if config.faults.active:
+            click.echo(f"faults: {config.faults}")
+        if clients:
+            click.echo(f"clients: {', '.join(c.client_id for c in specs)} (from {clients})")
+        else:
+            click.echo(f"client_id: {state.client.client_id}")
+            click.echo(f"client_secret: {state.client.secret}")
+
+    when_started(server, started)
+    import contextlib
+
+    with contextlib.suppress(KeyboardInterrupt):  # uvicorn re-raises the Ctrl-C it handled, after shutting down
+        server.run(sockets=[sock])
+    click.echo("sandbox: stopped")
+
+
+# -- generate (profiles) ----------------------------------------------------------------------------
+
+@cli.command()
+@click.option("-n", "--count", default=1000, show_default=True, type=click.IntRange(min=0),
+              help="how many profiles to write")
+@click.option("--seed", default=0, show_default=True, type=int, help="random seed")
+@click.option("--schema", "schema_path", metavar="FILE",
+              help="entity type JSON, as /entityType returns it  [default: the classic user type]")
+@click.option("--profile", "profile_path", metavar="FILE",
+              help="profile TOML: locales, plural sizes, statuses, fixed and omitted attributes  "
+                   "[default: built in, the same as profiles/user.toml]")
+@click.option("--format", "fmt", default="jsonl", show_default=True,
+              type=click.Choice(["jsonl", "json", "csv", "form"]),
+              help="csv: dotted object columns, plurals as JSON; form: one entity.create body per line")
+@click.option("-o", "--output", default="-", show_default=True, metavar="FILE", help="file to write; - is stdout")
+@click.option("--run-id", default="local", show_default=True, help="namespace of the unique values (emails)")
+@click.option("--worker", default=0, show_default=True, type=click.IntRange(0, 2**20 - 1),
+              help="worker index, also part of the namespace")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="the day every date is relative to  [default: today, UTC]")
+@friendly
+def generate(count: int, seed: int, schema_path: str | None, profile_path: str | None, fmt: str,
+             output: str, run_id: str, worker: int, today: Any) -> None:
+    """Write realistic, valid, unique user profiles, streaming (memory stays flat).
+
+    The same seed, run id, worker and --today give byte-identical output.
+    """
+    from loadgen.profiles import ProfileFactory, load_profile, write_profiles
+    from loadgen.schema import default_schema, load_schema
+
+    schema = load_schema(schema_path) if schema_path else default_schema()
+    factory = ProfileFactory(schema, load_profile(profile_path), seed=seed, run_id=run_id, worker=worker,
+                             today=today.date() if today is not None else None)
+    to_stdout = output == "-"
+    try:
+        if not to_stdout:
+            Path(output).parent.mkdir(parents=True, exist_ok=True)
+        out = sys.stdout if to_stdout else open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115
+    except OSError as exc:
+        raise UsageError(f"{output}: cannot write: {exc.strerror or exc}") from None
+    show = sys.stderr.isatty() and not (to_stdout and sys.stdout.isatty())
+    try:
+        with _progress(count, show) as advance:
+            written = write_profiles(factory.stream(count), out, fmt, type_name=schema.name,
+                                     columns=factory.columns(), progress=advance)
+        out.flush()
+    except BrokenPipeError:  # `loadgen generate | head`: the reader has all it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # as the Python docs advise
+        return
+    finally:
+        if not to_stdout:
+            out.close()
+    click.echo(f"wrote {written:,} profiles to {'stdout' if to_stdout else output}", err=True)
+
+
+@contextmanager
+def _progress(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
+    """A rich progress bar on stderr, only when a person is watching it."""
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("generating", total=total)
+        yield lambda done: bar.update(task, completed=done)
+
+
+# -- run, cleanup (locust) --------------------------------------------------------------------------
+
+@cli.command("run")
+@click.option("--url", default=None, help="Capture app URL (default: start the embedded sandbox in the run folder).")
+@click.option("--scenario", type=click.Choice(["mixed", "create", "bulk_create", "error_path"]), default="mixed",
+              show_default=True)
+@click.option("--duration", default="60s", show_default=True, help="How long to send load (30s, 2m, 1h...).")
+@click.option("--create-rate", type=float, default=50.0, show_default=True, help="entity.create requests/s.")
+@click.option("--bulk-rate", type=float, default=2.0, show_default=True, help="entity.bulkCreate requests/s.")
+@click.option("--bulk-size", type=int, default=100, show_default=True, help="Records per bulkCreate.")
+@click.option("--stages", default="", help="Ramp instead of --duration, e.g. '30s:10,60s:50,10s:0' (create/s).")
+@click.option("--workers", type=int, default=1, show_default=True, help="Locust worker processes.")
+@click.option("--users", type=int, default=None, help="Concurrency cap (default: from the rates).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True)
+@click.option("--run-id", default=None, help="Run folder name (default: a timestamp).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--profile", "profile_path", default=None, help="Profile TOML of the generated users.")
+@click.option("--schema", "schema_path", default=None, help="Entity type schema JSON.")
+@click.option("--max-records", type=int, default=None, help="Stop cleanly once this many records exist.")
+@click.option("--malformed-share", type=float, default=0.1, show_default=True, help="error_path: bad share.")
+@click.option("--capture-auth", type=click.Choice(["basic", "signed"]), default="basic", show_default=True)
+@click.option("--insecure", is_flag=True, help="Allow plain http:// to a non-loopback host.")
+@click.option("--threshold", "thresholds", multiple=True, help="e.g. 'create.p95<300ms' (repeatable).")
+@click.option("--locustfile", default=None, help="Run this locustfile instead of the scenario's.")
+@friendly
+def run_command(url: str | None, scenario: str, duration: str, create_rate: float, bulk_rate: float,
+                bulk_size: int, stages: str, workers: int, users: int | None, out: Path, run_id: str | None,
+                seed: int, profile_path: str | None, schema_path: str | None, max_records: int | None,
+                malformed_share: float, capture_auth: str, insecure: bool, thresholds: tuple[str, ...],
+                locustfile: str | None) -> None:
+    """Run a Locust load test headless and write runs/<run-id>/ (report, ledger, Locust CSV/HTML)."""
+    from loadgen.locust.pacing import parse_duration
+    from loadgen.report.thresholds import exit_code
+    from loadgen.run import RunOptions, run
+
+    opts = RunOptions(url=url, scenario=scenario, duration=parse_duration(duration), create_rate=create_rate,
+                      bulk_rate=bulk_rate, bulk_size=bulk_size, stages=stages, workers=workers, users=users,
+                      out=out, run_id=run_id, seed=seed, profile=profile_path, schema=schema_path,
+                      max_records=max_records, malformed_share=malformed_share, capture_auth=capture_auth,
+                      insecure=insecure, thresholds=thresholds, locustfile=locustfile)
+    target = url or "the embedded sandbox"
+    click.echo(f"load: {scenario} against {target} for {stages or duration}", err=True)
+    with _run_progress(sys.stderr.isatty()) as tick:
+        result = run(opts, progress=tick)
+    _print_run_summary(result)
+    if result.interrupted:
+        sys.exit(130)
+    if result.nothing_lost is False:
+        click.echo(f"error: the ledger holds {result.ledger_count} records but the sandbox "
+                   f"{result.server_count}: records were lost", err=True)
+        sys.exit(1)
+    sys.exit(exit_code(result.report))
+
+
+@contextmanager
+def _run_progress(show: bool) -> Iterator[Callable[[float, float], None] | None]:
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(TextColumn("running"), BarColumn(), TimeElapsedColumn(), console=Console(stderr=True),
+                  transient=True) as bar:
+        task = bar.add_task("run", total=1.0)
+        yield lambda elapsed, total: bar.update(task, completed=min(1.0, elapsed / total) if total else 0.0)
+
+
+def _print_run_summary(result: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from loadgen.run import summary_rows
+
+    def ms(value: float | None) -> str:
+        return "-" if value is None else f"{value:.1f}"
+
+    table = Table(title=f"run {result.meta['run_id']}", title_justify="left")
+    for head in ("endpoint", "requests", "records", "req/s (target)", "dropped", "failures by code",
+                 "p50 ms", "p95 ms", "p99 ms"):
+        table.add_column(head, justify="left" if head in ("endpoint", "failures by code") else "right",
+                         no_wrap=head != "failures by code")
+    for row in summary_rows(result):
+        target = "" if row["target"] is None else f" ({row['target']:.1f})"
+        failures = ", ".join(f"{n} x {label}" for label, n in row["failures"].items()) or "none"
+        table.add_row(row["endpoint"], f"{row['requests']:,}", f"{row['records']:,}", f"{row['rate']:.1f}{target}",
+                      str(row["dropped"]), failures, ms(row["p50"]), ms(row["p95"]), ms(row["p99"]))
+    console = Console(width=None if sys.stdout.isatty() else 150)
+    console.print(table)
+    reasons = [r for r in result.meta.get("stop_reasons", []) if "max-records" in r]
+    if reasons or result.interrupted:
+        console.print("stopped early: " + ("Ctrl-C" if result.interrupted else "--max-records reached"))
+    if result.nothing_lost is not None:
+        verdict = "nothing lost" if result.nothing_lost else "RECORDS LOST"
+        console.print(f"ledger {result.ledger_count:,} records, sandbox {result.server_count:,}: {verdict}")
+    else:
+        console.print(f"ledger {result.ledger_count:,} records (clean up: loadgen cleanup {result.run_dir})")
+    from loadgen.report.thresholds import describe
+
+    for verdict in result.report.get("thresholds", []):
+        status = "pass" if verdict.get("ok") else "FAIL"
+        console.print(f"threshold {verdict['expression']}: {status} ({describe(verdict)})")
+    console.print(f"report: {result.run_dir / 'report.html'}")
+
+
+@cli.command("cleanup")
+@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--url", default=None, help="Capture app URL (default: the run's host or its embedded sandbox).")
+@click.option("--rate", type=float, default=None, help="Deletes/s (default 20, unlimited for the sandbox).")
+@click.option("--capture-auth", type=click.Choice(["basic", "signed"]), default="basic", show_default=True)
+@click.option("--insecure", is_flag=True, help="Allow plain http:// to a non-loopback host.")
+@friendly
+def cleanup_command(run_dir: Path, url: str | None, rate: float | None, capture_auth: str, insecure: bool) -> None:
+    """Delete every record a run created (its ledger); idempotent and resumable."""
+    from loadgen.cleanup import DEFAULT_RATE, cleanup, embedded
+
+    if rate is None:
+        rate = None if embedded(run_dir) and not url else DEFAULT_RATE
+    show = sys.stderr.isatty()
+    with _cleanup_progress(show) as tick:
+        result = cleanup(run_dir, url=url, rate=rate, scheme=capture_auth, insecure=insecure, progress=tick)
+    errors = "".join(f", {n} x {label}" for label, n in result.errors.items())
+    click.echo(f"deleted {result.deleted:,}, skipped {result.skipped:,} (already gone), "
+               f"failed {result.failed:,}{errors} of {result.total:,} ledgered records")
+    if result.failed:
+        sys.exit(1)
+
+
+@contextmanager
+def _cleanup_progress(show: bool) -> Iterator[Callable[[Any], None] | None]:
+    if not show:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("deleting", total=None)
+
+        def tick(result: Any) -> None:
+            bar.update(task, total=result.total, completed=result.deleted + result.skipped + result.failed)
+
+        yield tick
+
+
+# -- fuzz (conformance properties) -----------------------------------------------------------------
+
+@cli.command("fuzz")
+@click.option("--url", default=None,
+              help="Capture app URL (default: an embedded sandbox). Credentials: CAPTURE_CLIENT_ID/SECRET.")
+@click.option("--max-examples", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Examples per property.")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Repeat a run exactly (default: random).")
+@click.option("--junit", type=click.Path(dir_okay=False), default=None, help="Also write a JUnit XML report.")
+@click.option("--allow-writes", is_flag=True, help="Let the properties create (then delete) records on --url.")
+@friendly
+def fuzz_command(url: str | None, max_examples: int, seed: int | None, junit: str | None,
+                 allow_writes: bool) -> None:
+    """Fuzz the invalid_argument path: run the conformance properties and print their table.
+
+    Runs `pytest --pyargs loadgen.conformance` in a child process (pytest must import the package
+    itself to rewrite its asserts). Failing examples are kept in Hypothesis's example database
+    (.hypothesis/ in this folder) and replayed first on the next run.
+    """
+    import random
+    import subprocess
+
+    from loadgen.conformance import suite_args
+
+    if url and not allow_writes:
+        raise UsageError(f"fuzzing {url} creates records there (deleted at the end): add --allow-writes")
+    seed = random.SystemRandom().randrange(2**32) if seed is None else seed
+    args = suite_args(url=url, max_examples=max_examples, seed=seed, junit=junit, allow_writes=allow_writes)
+    code = subprocess.run([sys.executable, "-m", "pytest", *args, "-q", "--tb=line", "--no-header"],
+                          check=False).returncode
+    again = f"loadgen fuzz --seed {seed} --max-examples {max_examples}"
+    again += f" --url {url} --allow-writes" if url else ""
+    click.echo(f"{'passed' if code == 0 else 'FAILED'}; repeat with: {again}")
+    sys.exit(int(code))
 
 
 def main() -> None:

@@ -10,9 +10,10 @@ Capture error object; the only exception is the optional HTTP 510 of the concurr
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import os
 import random
-import string
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -37,9 +38,7 @@ from loadgen.schema import Schema, default_schema
 log = logging.getLogger("loadgen.sandbox")
 T = TypeVar("T")
 
-_ID_CHARS = string.ascii_lowercase + string.digits
 _rng = random.SystemRandom()
-_ids = random.Random(_rng.getrandbits(64))
 
 #: The form field that a too-large or undecodable body is blamed on, per operation.
 _BODY_ARGUMENT = {"entity.bulkCreate": "all_attributes", "entity.create": "attributes",
@@ -49,8 +48,8 @@ _FORM = "application/x-www-form-urlencoded"
 
 
 def new_request_id() -> str:
-    """16 random lowercase alphanumerics, like Capture's ``request_id``."""
-    return "".join(_ids.choices(_ID_CHARS, k=16))
+    """16 random lowercase alphanumerics, like Capture's ``request_id`` (base32 of 80 random bits)."""
+    return base64.b32encode(os.urandom(10)).decode("ascii").lower()
 
 
 def _json_response(body: dict[str, Any], status: int = 200) -> Response:
@@ -90,8 +89,10 @@ class SandboxState:
         return inj
 
     async def db(self, fn: Callable[..., T], *args: Any, offload: bool = False, **kwargs: Any) -> T:
-        """Run a store method, one at a time. Short ones run inline (cheaper than a thread hop);
-        ``offload`` moves long ones (a bulk insert, a scan) to the DB thread so the loop keeps serving."""
+        """Run a store method, one at a time. Writes run inline (cheaper than a thread hop); ``offload``
+        moves scans of unbounded length (find, count) to the DB thread, where SQLite runs without the GIL."""
+        if not offload and not self._lock.locked():  # nothing on the DB thread, and no await until done
+            return fn(*args, **kwargs)
         async with self._lock:
             if not offload:
                 return fn(*args, **kwargs)
@@ -134,8 +135,8 @@ async def _read_body(request: Request, limit: int, op: str, request_id: str) -> 
 async def _params(request: Request, state: SandboxState, op: str, request_id: str) -> dict[str, str]:
     """Query string and form body, decoded strictly (a body field wins over a query one)."""
     try:
-        params = wire.decode_form(request.scope.get("query_string", b"")) if request.scope.get(
-            "query_string") else {}
+        query = request.scope.get("query_string")
+        params = wire.decode_form(query) if query else {}
         if request.method == "POST":
             body = await _read_body(request, state.config.max_body, op, request_id)
             ctype = request.headers.get("content-type", _FORM).split(";")[0].strip().lower()
@@ -159,7 +160,7 @@ async def _call(state: SandboxState, op: str, request: Request) -> Response:
         params = await _params(request, state, op, request_id)
         headers = request.headers
         client = state.auth.authenticate(headers.get("authorization"), headers.get("date"),
-                                         request.url.path, params, request_id)
+                                         request.scope["path"], params, request_id)
         injector = state.injector(client)
         if injector is None:
             authorize(client, op, request_id)
@@ -196,7 +197,7 @@ def create_app(config: SandboxConfig) -> Starlette:
     async def unknown(request: Request) -> Response:
         request_id = new_request_id()
         state.requests["unknown"] += 1
-        err = capture_error(Code.INVALID_ARGUMENT, f"unknown operation {request.url.path[:100]!r}",
+        err = capture_error(Code.INVALID_ARGUMENT, f"unknown operation {request.scope['path'][:100]!r}",
                             request_id=request_id)
         return _error_response(state, err, request_id)
 

@@ -171,7 +171,9 @@ class Operations:
                 items.append(violations[0].to_error())
             else:
                 items.append(prepare(normalize(record, schema), schema))
-        results = await self.state.db(self.state.store.insert, schema.name, items, offload=len(items) > 20)
+        # inline, not on the DB thread: measured, the thread hop costs ~10% and buys no overlap (the GIL is
+        # held while each row is bound); a batch of 100 holds the loop for about 2 ms
+        results = await self.state.db(self.state.store.insert, schema.name, items)
         uuids: list[Any] = []
         ids: list[Any] = []
         for result in results:

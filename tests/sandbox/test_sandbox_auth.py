@@ -139,3 +139,42 @@ def test_clients_toml(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox_f
         path.write_text(text)
         with pytest.raises(UsageError, match=message):
             load_clients(path)
+
+
+def _janrain_style_call(sb: Sandbox, path: str, params: dict[str, Any]) -> dict[str, Any]:
+    """A signer written from janrain-python-api's algorithm, independently of ``loadgen.wire``:
+    JSON-encode non-string values, booleans as true/false, sign the sorted k=v lines with HMAC-SHA1."""
+    import hashlib
+    import hmac
+    import json
+
+    form = {k: (("true" if v else "false") if isinstance(v, bool) else v if isinstance(v, str) else json.dumps(v))
+            for k, v in params.items()}
+    date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+    text = path + "\n" + date + "\n" + "".join(sorted(f"{k}={v}\n" for k, v in form.items()))
+    digest = hmac.new(sb.client_secret.encode(), text.encode(), hashlib.sha1).digest()
+    headers = {"Date": date, "Authorization": f"Signature {sb.client_id}:{base64.b64encode(digest).decode()}"}
+    response = httpx.post(sb.url + path, data=form, headers=headers)
+    assert response.status_code == 200
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def test_a_dataload_style_session(sandbox: Sandbox) -> None:
+    """What Janrain's bulk loader does: signed bulkCreate, per-record failures read off uuid_results,
+    count at the end, delete by uuid to roll back."""
+    sandbox.reset()
+    batch = [{"email": "dl1@x.com", "givenName": "A", "birthday": "1881-01-29 00:00:00"},
+             {"email": "DL1@x.com"}, {"email": "dl2@x.com", "emailVerified": "2015-12-15T07:36:25Z"}]
+    body = _janrain_style_call(sandbox, "/entity.bulkCreate", {"type_name": "user", "all_attributes": batch})
+    failed = [r for r in body["uuid_results"] if isinstance(r, dict) and r["stat"] == "error"]
+    created = [u for u in body["uuid_results"] if isinstance(u, str)]
+    assert len(failed) == 1 and failed[0]["code"] == 361 and len(created) == 2
+    assert _janrain_style_call(sandbox, "/entity.count", {"type_name": "user"})["total_count"] == 2
+    found = _janrain_style_call(sandbox, "/entity.find", {"type_name": "user", "filter": "email = 'dl2@x.com'"})
+    assert found["results"][0]["emailVerified"] == "2015-12-15 07:36:25.000000 +0000"
+    update = {"type_name": "user", "uuid": created[0], "attributes": {"familyName": "Z"}, "include_record": True}
+    assert _janrain_style_call(sandbox, "/entity.update", update)["stat"] == "ok"
+    for uuid in created:
+        assert _janrain_style_call(sandbox, "/entity.delete", {"type_name": "user", "uuid": uuid})["stat"] == "ok"
+    assert _janrain_style_call(sandbox, "/entity.count", {"type_name": "user"})["total_count"] == 0

@@ -60,7 +60,7 @@ def test_error_rate_is_a_rate(sandbox_factory: Factory) -> None:
 
 @pytest.mark.parametrize("http_status", [False, True])
 def test_concurrency_limit_answers_510(sandbox_factory: Factory, http_status: bool) -> None:
-    sb = sandbox_factory(faults={"concurrency_limit": 2, "latency": "200", "limit_http_status": http_status})
+    sb = sandbox_factory(faults={"concurrency_limit": 2, "latency": "800", "limit_http_status": http_status})
 
     async def burst() -> list[httpx.Response]:
         async with httpx.AsyncClient(auth=(sb.client_id, sb.client_secret), timeout=30) as c:

@@ -1,0 +1,266 @@
+"""Locust event listeners: options, the per-process swarm, and the master's merge of worker reports.
+
+Registered once, when ``loadgen.locust.users`` is imported by a locustfile. The flow of one run:
+
+* ``init_command_line_parser`` adds our options (``locust --help``, web UI, ``locust.conf``, env).
+* ``init`` validates them and fails fast with one line (bad flag, no credentials, clear-text URL).
+* ``test_start`` on the master (or the local runner) fixes the run id and the number of workers
+  into the options, which Locust ships to every worker in its spawn message; then every process
+  that runs users builds its :class:`~loadgen.locust.swarm.Swarm`.
+* each worker stats report carries the recorder delta (``report_to_master``); the master merges
+  them (``worker_report``) and writes ``recorder.json`` and ``locust_run.json`` when quitting.
+* a process with nothing left to send (last stage over, ``--max-records`` spent) tells the master,
+  which quits once every worker is done: the run ends cleanly, reports and CSV written.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gevent
+from locust import events
+from locust.runners import WORKER_REPORT_INTERVAL, LocalRunner, MasterRunner, WorkerRunner
+from locust.stats import CSV_STATS_INTERVAL_SEC
+
+from loadgen.errors import LoadgenError
+from loadgen.locust.options import OPTIONS, Settings, env_var, new_run_id, settings_from
+from loadgen.locust.swarm import Swarm, endpoints_of
+from loadgen.report.recorder import Recorder
+
+log = logging.getLogger("loadgen.locust")
+
+DONE_MESSAGE = "loadgen_done"
+DROPPED_TYPE = "DROPPED"
+DROPPED_LABEL = "dropped: no free user within 1s (raise --users)"
+#: Users finish the request in hand when the run stops, so every created record reaches the ledger.
+MIN_STOP_TIMEOUT = 30.0
+
+
+class _State:
+    """Module state of this process (one Locust environment per process)."""
+
+    def __init__(self) -> None:
+        self.swarm: Swarm | None = None
+        self.recorder: Recorder | None = None      # master / local: the merged view
+        self.records = 0
+        self.dropped: Counter[str] = Counter()
+        self.cpu: dict[str, float] = {}
+        self.totals: dict[str, tuple[int, Counter[str]]] = {}
+        self.done: set[str] = set()
+        self.reasons: list[str] = []
+        self.started_at: float | None = None
+
+
+state = _State()
+
+
+def current_swarm() -> Swarm:
+    if state.swarm is None:
+        raise LoadgenError("no load test is running in this process (test_start has not fired)")
+    return state.swarm
+
+
+def _settings(environment: Any) -> Settings:
+    return settings_from(environment.parsed_options or {})
+
+
+def _add_options(parser: Any) -> None:
+    group = parser.add_argument_group("Capture (capture-loadgen)")
+    for flag, kind, default, help_text in OPTIONS:
+        if kind is bool:
+            action = group.add_argument(flag, action="store_true", default=default, help=help_text,
+                                        env_var=env_var(flag))
+        else:
+            action = group.add_argument(flag, type=kind, default=default, help=help_text, env_var=env_var(flag))
+        # what LocustArgumentParser.add_argument sets, which a group's add_argument does not: the web UI
+        # lists only actions carrying these
+        action.include_in_web_ui = True
+        action.is_secret = action.is_required = action.is_multiple = False
+
+
+def _on_init(environment: Any, **_: Any) -> None:
+    try:
+        settings = _settings(environment)
+        if not isinstance(environment.runner, MasterRunner):
+            from loadgen.locust.options import credentials
+
+            credentials()
+        if environment.host:
+            from loadgen.auth import resolve_url
+
+            resolve_url(environment.host, insecure=settings.insecure)
+    except LoadgenError as exc:
+        sys.exit(f"error: {exc}")
+    if (environment.stop_timeout or 0) < MIN_STOP_TIMEOUT:
+        environment.stop_timeout = MIN_STOP_TIMEOUT
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        runner.register_message(DONE_MESSAGE, _on_worker_done)
+
+
+def _on_test_start(environment: Any, **_: Any) -> None:
+    runner = environment.runner
+    options = environment.parsed_options
+    if not isinstance(runner, WorkerRunner) and options is not None:
+        # each test started from the web UI is a new run, unless the user named the run
+        if not getattr(options, "run_id", "") or getattr(options, "loadgen_auto_run_id", False):
+            options.run_id = new_run_id()
+            options.loadgen_auto_run_id = True
+        options.loadgen_workers = runner.worker_count if isinstance(runner, MasterRunner) else 1
+        state.recorder, state.records, state.started_at = Recorder(), 0, time.time()
+        state.dropped, state.cpu, state.done, state.reasons, state.totals = Counter(), {}, set(), [], {}
+    if isinstance(runner, MasterRunner):
+        return
+    try:
+        settings = _settings(environment)
+        workers = int(getattr(options, "loadgen_workers", 1) or 1)
+        worker = max(0, int(getattr(runner, "worker_index", 0)))
+        previous = state.swarm
+        if previous is not None:
+            previous.close()
+        # a second test of the same run keeps the factory, so its email sequence does not restart
+        keep = previous if previous is not None and _factory_key(previous) == (
+            settings.seed, settings.run_id, worker, settings.profile, settings.schema) else None
+        state.swarm = Swarm(settings, endpoints=endpoints_of(environment.user_classes), worker=worker,
+                            workers=workers, factory=keep.factory if keep else None,
+                            schema=keep.schema if keep else None)
+    except LoadgenError as exc:
+        log.error("error: %s", exc)
+        if runner is not None:
+            gevent.spawn(runner.quit)
+        return
+    # The profile pools and Locust's own objects live for the whole run: keep them out of the
+    # cyclic GC's scans, which the many short-lived profile dicts would otherwise trigger.
+    gc.freeze()
+    state.swarm.on_done = lambda reason: _process_done(environment, reason)
+    state.swarm.on_dropped = lambda endpoint, n: _report_dropped(environment, endpoint, n)
+    log.info("worker %d of %d: run %s, ledger %s", worker, workers, settings.run_id, settings.ledger_path)
+
+
+def _factory_key(swarm: Swarm) -> tuple[object, ...]:
+    return (swarm.settings.seed, swarm.settings.run_id, swarm.worker, swarm.settings.profile, swarm.settings.schema)
+
+
+def _report_dropped(environment: Any, endpoint: str, n: int) -> None:
+    """Dropped arrivals get their own failing stats row: visible in the UI, never absorbed."""
+    for _ in range(n):
+        environment.events.request.fire(request_type=DROPPED_TYPE, name=f"{endpoint} arrivals", response_time=0.0,
+                                        response_length=0, exception=DROPPED_LABEL, context={})
+
+
+def _process_done(environment: Any, reason: str) -> None:
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.send_message(DONE_MESSAGE, {"reason": reason})
+    elif isinstance(runner, LocalRunner):
+        state.reasons.append(reason)
+        log.info("%s: stopping", reason)
+        gevent.spawn(runner.quit)
+
+
+def _on_worker_done(environment: Any, msg: Any, **_: Any) -> None:
+    runner = environment.runner
+    state.done.add(msg.node_id)
+    state.reasons.append(str((msg.data or {}).get("reason", "done")))
+    if len(state.done) >= max(1, runner.worker_count):
+        log.info("every worker is done (%s): stopping", state.reasons[-1])
+        gevent.spawn(runner.quit)
+
+
+def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    if state.swarm is not None:
+        data["loadgen"] = state.swarm.report()
+
+
+def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    report = data.get("loadgen")
+    if not report or state.recorder is None:
+        return
+    state.recorder.merge(report["recorder"])
+    worker = str(report.get("worker", client_id))
+    state.cpu[worker] = float(report.get("cpu", 0.0))
+    state.totals[worker] = (int(report.get("records", 0)), Counter(report.get("dropped", {})))
+    state.records = sum(records for records, _ in state.totals.values())
+    state.dropped = sum((dropped for _, dropped in state.totals.values()), Counter())
+
+
+def _on_test_stop(environment: Any, **_: Any) -> None:
+    if state.swarm is not None:
+        state.swarm.settle_overdue()
+        state.swarm.ledger.flush()
+    # a test stopped from the web UI gets its run files now, not only when Locust quits
+    runner = environment.runner
+    if isinstance(runner, LocalRunner):
+        _save(environment)
+    elif isinstance(runner, MasterRunner):   # after the workers' last stats reports
+        gevent.spawn_later(WORKER_REPORT_INTERVAL + 0.5, _save, environment)
+
+
+def _on_quitting(environment: Any, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        if state.swarm is not None:
+            state.swarm.close()
+        return
+    if state.swarm is not None:
+        state.swarm.close()
+    _save(environment)
+    if getattr(environment.parsed_options, "csv_prefix", None):
+        # Locust rewrites its CSV files every second and not at exit: let it write the final numbers
+        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)
+
+
+def _save(environment: Any) -> None:
+    """Write recorder.json and locust_run.json (master or local runner) into the run folder."""
+    swarm = state.swarm
+    if swarm is not None:  # local runner: this process's data is the whole run
+        state.recorder = swarm.recorder
+        state.records = swarm.records
+        state.dropped = Counter(swarm.dropped)
+        state.cpu = {str(swarm.worker): round(swarm.cpu_percent(), 1)}
+        state.reasons = state.reasons or ([swarm.done_reason] if swarm.done_reason else [])
+    if state.recorder is None:
+        return
+    try:
+        _write_run_files(_settings(environment), environment.runner)
+    except (LoadgenError, OSError) as exc:
+        log.error("could not write the run files: %s", exc)
+
+
+def _write_run_files(settings: Settings, runner: Any) -> None:
+    assert state.recorder is not None
+    run_dir = settings.run_path
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "recorder.json").write_text(json.dumps(state.recorder.snapshot()), encoding="utf-8")
+    summary = {
+        "run_id": settings.run_id, "workers": getattr(runner, "worker_count", 1) or len(state.cpu),
+        "records": state.records, "dropped": dict(state.dropped), "workers_cpu": state.cpu,
+        "stop_reasons": sorted(set(state.reasons)), "started_at": state.started_at, "ended_at": time.time(),
+        "ledger_dir": str(settings.ledger_path),
+    }
+    (Path(run_dir) / "locust_run.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+
+
+def _register() -> None:
+    """Attach the listeners to Locust's global events (once, at import)."""
+    listeners: tuple[tuple[str, Callable[..., None]], ...] = (
+        ("init_command_line_parser", _add_options),
+        ("init", _on_init),
+        ("test_start", _on_test_start),
+        ("report_to_master", _on_report_to_master),
+        ("worker_report", _on_worker_report),
+        ("test_stop", _on_test_stop),
+        ("quitting", _on_quitting),
+    )
+    for name, listener in listeners:
+        getattr(events, name).add_listener(listener)
+
+
+_register()

@@ -1,0 +1,140 @@
+"""The custom Locust options of the Capture scenarios, and their validated form.
+
+They are added through ``events.init_command_line_parser`` (see ``hooks.py``), so each one shows in
+``locust --help`` and the web UI, and can be set in ``locust.conf`` or as a ``LOCUST_*`` variable.
+Credentials never travel as options (options reach the web UI and the workers' spawn messages): they
+come from ``CAPTURE_CLIENT_ID`` / ``CAPTURE_CLIENT_SECRET`` on every machine that sends load.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import secrets
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loadgen.errors import UsageError
+from loadgen.locust.pacing import Stage, parse_stages
+
+DEFAULT_CREATE_RATE = 50.0
+DEFAULT_BULK_RATE = 2.0
+DEFAULT_BULK_SIZE = 100
+DEFAULT_MALFORMED_SHARE = 0.1
+AUTH_SCHEMES = ("basic", "signed")
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+
+#: (flag, type, default, help). ``bool`` flags are ``store_true``.
+OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
+    ("--create-rate", float, DEFAULT_CREATE_RATE, "entity.create requests/s across the whole swarm"),
+    ("--bulk-rate", float, DEFAULT_BULK_RATE, "entity.bulkCreate requests/s across the whole swarm"),
+    ("--bulk-size", int, DEFAULT_BULK_SIZE, "records per entity.bulkCreate"),
+    ("--stages", str, "", "ramp, k6 style: '30s:10,60s:50,30s:50,10s:0' (requests/s of the main "
+                          "endpoint; other endpoints keep their ratio). The run ends with the last stage"),
+    ("--malformed-share", float, DEFAULT_MALFORMED_SHARE, "error_path: share of create arrivals sent malformed"),
+    ("--schema", str, "", "entity type schema JSON (default: the shipped user schema)"),
+    ("--capture-profile", str, "", "profile TOML for the generated users (default: built-in; "
+                                   "Locust already owns --profile)"),
+    ("--seed", int, 0, "seed of the profile generators (each worker and run gets its own stream)"),
+    ("--run-id", str, "", "run id (default: a timestamp); namespaces emails and names the run folder"),
+    ("--run-dir", str, "", "run folder for recorder.json and the ledger (default: runs/<run-id>)"),
+    ("--ledger-dir", str, "", "where each worker appends worker-<n>.jsonl (default: <run-dir>/ledger)"),
+    ("--max-records", int, 0, "stop cleanly once this many records were created (0: no limit)"),
+    ("--capture-auth", str, "basic", "basic | signed (credentials: CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET)"),
+    ("--type-name", str, "user", "entity type to create"),
+    ("--insecure", bool, False, "allow plain http:// to a non-loopback host (credentials in clear!)"),
+)
+
+
+def env_var(flag: str) -> str:
+    return "LOCUST_" + flag.lstrip("-").replace("-", "_").upper()
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime()) + "-" + secrets.token_hex(2)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The validated options of one run (the same on every worker)."""
+
+    create_rate: float = DEFAULT_CREATE_RATE
+    bulk_rate: float = DEFAULT_BULK_RATE
+    bulk_size: int = DEFAULT_BULK_SIZE
+    stages: tuple[Stage, ...] = ()
+    malformed_share: float = DEFAULT_MALFORMED_SHARE
+    schema: str = ""
+    profile: str = ""
+    seed: int = 0
+    run_id: str = ""
+    run_dir: str = ""
+    ledger_dir: str = ""
+    max_records: int | None = None
+    capture_auth: str = "basic"
+    type_name: str = "user"
+    insecure: bool = False
+
+    @property
+    def run_path(self) -> Path:
+        return Path(self.run_dir or os.path.join("runs", self.run_id or "local"))
+
+    @property
+    def ledger_path(self) -> Path:
+        return Path(self.ledger_dir) if self.ledger_dir else self.run_path / "ledger"
+
+
+def _number(name: str, value: Any, kind: type, low: float, high: float = math.inf) -> Any:
+    try:
+        number = kind(value)
+    except (TypeError, ValueError):
+        raise UsageError(f"--{name}: expected a number, got {value!r}") from None
+    if not (low <= number <= high) or (kind is float and not math.isfinite(number)):
+        raise UsageError(f"--{name} must be between {low:g} and {high:g}, got {value!r}")
+    return number
+
+
+def settings_from(options: object | Mapping[str, Any]) -> Settings:
+    """Validate Locust's parsed options (a namespace, or a mapping) into :class:`Settings`."""
+    raw: Mapping[str, Any] = options if isinstance(options, Mapping) else vars(options)
+
+    def get(key: str, default: Any) -> Any:
+        value = raw.get(key)
+        return default if value is None or value == "" else value
+
+    auth = str(get("capture_auth", "basic")).lower()
+    if auth not in AUTH_SCHEMES:
+        raise UsageError(f"--capture-auth must be one of {', '.join(AUTH_SCHEMES)}, got {auth!r}")
+    run_id = str(get("run_id", ""))
+    if run_id and not _RUN_ID.fullmatch(run_id):
+        raise UsageError(f"--run-id {run_id!r}: use letters, digits, '.', '_' or '-' (at most 80)")
+    stages_text = str(get("stages", ""))
+    max_records = _number("max-records", get("max_records", 0), int, 0)
+    insecure = get("insecure", False)
+    return Settings(
+        create_rate=_number("create-rate", get("create_rate", DEFAULT_CREATE_RATE), float, 0, 1e6),
+        bulk_rate=_number("bulk-rate", get("bulk_rate", DEFAULT_BULK_RATE), float, 0, 1e5),
+        bulk_size=_number("bulk-size", get("bulk_size", DEFAULT_BULK_SIZE), int, 1, 100_000),
+        stages=parse_stages(stages_text) if stages_text.strip() else (),
+        malformed_share=_number("malformed-share", get("malformed_share", DEFAULT_MALFORMED_SHARE), float, 0, 1),
+        schema=str(get("schema", "")), profile=str(get("capture_profile", "")),
+        seed=_number("seed", get("seed", 0), int, 0, 2**63),
+        run_id=run_id, run_dir=str(get("run_dir", "")), ledger_dir=str(get("ledger_dir", "")),
+        max_records=max_records or None, capture_auth=auth,
+        type_name=str(get("type_name", "user")),
+        insecure=insecure if isinstance(insecure, bool) else str(insecure).lower() in ("1", "true", "yes", "on"),
+    )
+
+
+def credentials(env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """``CAPTURE_CLIENT_ID`` and ``CAPTURE_CLIENT_SECRET``, or a one-line ``UsageError``."""
+    source = os.environ if env is None else env
+    client_id = source.get("CAPTURE_CLIENT_ID", "")
+    secret = source.get("CAPTURE_CLIENT_SECRET", "")
+    missing = [n for n, v in (("CAPTURE_CLIENT_ID", client_id), ("CAPTURE_CLIENT_SECRET", secret)) if not v]
+    if missing:
+        raise UsageError(f"no client credentials: set {' and '.join(missing)}")
+    return client_id, secret

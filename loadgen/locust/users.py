@@ -1,0 +1,173 @@
+"""Locust users for the Capture Entity API: paced arrivals, generated profiles, outcomes by body.
+
+Locustfiles stay a few lines: they subclass these. A user is a concurrency slot, like a k6 VU: its
+``wait_time`` is the pacer (it claims the earliest next arrival among its ``endpoints`` and sleeps
+until it is due), and its task sends that arrival and reports it through ``events.request`` with a
+failure named by the body's error code. Importing this module registers the event hooks.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import gevent.ssl
+from geventhttpclient import HTTPClient
+from locust import FastHttpUser, task
+from locust.contrib.fasthttp import FAILURE_EXCEPTIONS
+
+from loadgen.locust import hooks
+from loadgen.locust.outcomes import Outcome, judge_bulk, judge_create, judge_expected_error
+from loadgen.locust.pacing import Arrival
+from loadgen.locust.swarm import BULK, CREATE, MALFORMED, Swarm
+from loadgen.wire import dumps, encode_form_lean
+
+__all__ = ["BulkCreateUser", "CaptureUser", "CreateUser", "ErrorPathUser", "MixedUser"]
+
+#: The stats row that counts records, because requests/s hides a bulkCreate's work.
+RECORDS_TYPE = "RECORDS"
+RECORDS_NAME = "bulkCreate records"
+#: Arrivals due sooner than this are sent without a timer (see ``CaptureUser.wait_time``).
+EARLY_S = 0.002
+
+
+class CaptureUser(FastHttpUser):
+    """Base of the Capture users: pacing, auth headers and body-aware reporting."""
+
+    abstract = True
+    endpoints: ClassVar[tuple[str, ...]] = (CREATE, BULK)
+    network_timeout = 30.0
+    connection_timeout = 10.0
+    insecure = False            # verify TLS certificates of real domains
+    _claimed: tuple[str, Arrival] | None = None
+
+    def wait_time(self) -> float:
+        """The pacer: claim the next due arrival of this user's endpoints and sleep until then.
+
+        An arrival due within ``EARLY_S`` is sent at once: at high rates a timer per arrival costs
+        more CPU than the request, and a millisecond early changes no rate.
+        """
+        endpoint, arrival, delay = hooks.current_swarm().claim(self.endpoints)
+        self._claimed = None if arrival is None else (endpoint, arrival)
+        return delay if delay > EARLY_S else 0.0
+
+    @task
+    def arrive(self) -> None:
+        claimed, self._claimed = self._claimed, None
+        if claimed is None:         # the first task runs before any claim: nothing to send yet
+            return
+        endpoint, arrival = claimed
+        swarm = hooks.current_swarm()
+        if endpoint == BULK:
+            self.send_bulk(swarm, arrival)
+        else:
+            self.send_create(swarm, arrival)
+
+    def send_create(self, swarm: Swarm, arrival: Arrival) -> None:
+        """``entity.create`` of one generated profile."""
+        if not swarm.begin(CREATE, 1):
+            return
+        record = swarm.factory.make()
+        params = {"type_name": swarm.settings.type_name, "attributes": dumps(record)}
+        status, content, error, meta = self._post(swarm, "/entity.create", params, "create")
+        outcome = judge_create(status, content, error)
+        self._account(swarm, CREATE, arrival, 1, outcome, meta, "create", [record.get("email")])
+
+    def send_bulk(self, swarm: Swarm, arrival: Arrival) -> None:
+        """``entity.bulkCreate`` of ``--bulk-size`` profiles; every record's outcome is counted."""
+        size = swarm.begin(BULK, swarm.settings.bulk_size)
+        if not size:
+            return
+        records = swarm.factory.batch(size)
+        params = {"type_name": swarm.settings.type_name, "all_attributes": dumps(records)}
+        status, content, error, meta = self._post(swarm, "/entity.bulkCreate", params, "bulkCreate")
+        outcome = judge_bulk(status, content, size, error)
+        elapsed = meta["response_time"]
+        self._report(RECORDS_TYPE, RECORDS_NAME, elapsed, 0, None, times=len(outcome.created))
+        for label, count in outcome.record_failures.items():
+            self._report(RECORDS_TYPE, RECORDS_NAME, elapsed, 0, label, times=count)
+        self._account(swarm, BULK, arrival, size, outcome, meta, "bulkCreate", [r.get("email") for r in records])
+
+    def on_start(self) -> None:
+        """One keep-alive connection straight through geventhttpclient (what FastHttpSession wraps).
+
+        The hot path skips the session's URL parsing, cookie jar and response wrappers (about a
+        third of a bare FastHttpUser's CPU per request) and reports through ``events.request``.
+        """
+        host = self.host or ""
+        self._base = urlsplit(host).path.rstrip("/")
+        self._http = HTTPClient.from_url(host, concurrency=1, network_timeout=self.network_timeout,
+                                         connection_timeout=self.connection_timeout,
+                                         ssl_context_factory=gevent.ssl.create_default_context)
+
+    def on_stop(self) -> None:
+        self._http.close()
+
+    def _post(self, swarm: Swarm, path: str, params: dict[str, str], name: str
+              ) -> tuple[int, bytes | None, BaseException | None, dict[str, Any]]:
+        """POST a form: (status, body, transport error, request meta with response_time in ms)."""
+        body = encode_form_lean(params)
+        headers = swarm.headers(path, params)
+        started = time.perf_counter()
+        status, content, error = 0, None, None
+        try:
+            response = self._http.request("POST", self._base + path, body=body, headers=headers)
+            content = response.read()
+            status = response.status_code
+        except FAILURE_EXCEPTIONS as exc:
+            error = exc
+        elapsed = (time.perf_counter() - started) * 1000.0
+        return status, content, error, {"response_time": elapsed, "response_length": len(content or b"")}
+
+    def _report(self, request_type: str, name: str, response_time: float, length: int,
+                failure: str | None, *, times: int = 1) -> None:
+        fire = self.environment.events.request.fire
+        for _ in range(times):
+            fire(request_type=request_type, name=name, response_time=response_time, response_length=length,
+                 exception=failure, context={})
+
+    def _account(self, swarm: Swarm, endpoint: str, arrival: Arrival, reserved: int, outcome: Outcome,
+                 meta: dict[str, Any], name: str, emails: list[str | None], recorded: str | None = None) -> None:
+        self._report("POST", name, meta["response_time"], meta["response_length"], outcome.failure)
+        swarm.finish(endpoint, reserved, outcome, service_ms=meta["response_time"],
+                     intended_ms=swarm.intended_ms(endpoint, arrival), emails=emails, recorded=recorded)
+
+
+class CreateUser(CaptureUser):
+    """Serves ``--create-rate``: one generated user per arrival."""
+
+    abstract = True
+    endpoints = (CREATE,)
+
+
+class BulkCreateUser(CaptureUser):
+    """Serves ``--bulk-rate``: one batch of ``--bulk-size`` generated users per arrival."""
+
+    abstract = True
+    endpoints = (BULK,)
+
+
+class MixedUser(CaptureUser):
+    """Serves both rates; any free user takes whichever arrival is due first."""
+
+    abstract = True
+    endpoints = (CREATE, BULK)
+
+
+class ErrorPathUser(CreateUser):
+    """Creates, of which ``--malformed-share`` are bad requests that must get exactly the right error."""
+
+    abstract = True
+
+    def send_create(self, swarm: Swarm, arrival: Arrival) -> None:
+        if not swarm.malformed_turn(arrival):
+            super().send_create(swarm, arrival)
+            return
+        if not swarm.begin(CREATE, 1):
+            return
+        bad = swarm.bad_request(arrival.index)
+        params = {"type_name": swarm.settings.type_name, "attributes": bad.attributes}
+        status, content, error, meta = self._post(swarm, "/entity.create", params, "malformed")
+        outcome = judge_expected_error(status, content, bad.expected, error)
+        self._account(swarm, CREATE, arrival, 1, outcome, meta, "malformed", [None], recorded=MALFORMED)

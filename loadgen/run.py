@@ -1,0 +1,390 @@
+"""``loadgen run``: one load test from start to report, the only module that knows sandbox, Locust and report.
+
+Locust runs headless in a child process (``python -m locust``), so gevent's monkey-patching never
+touches this process, the embedded sandbox (its own process too) or the report builder. The child
+writes its CSV, HTML, per-worker ledgers and ``recorder.json`` into the run folder; this module then
+merges the ledgers, checks "nothing lost" against the sandbox's own count, writes ``meta.json`` and
+builds the report. Ctrl-C reaches the Locust child as well, which stops gracefully; everything is
+still written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import platform
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loadgen.errors import AuthError, CaptureError, LoadgenError, TransportError, UsageError
+from loadgen.locust.ledger import merge_ledgers
+from loadgen.locust.options import (
+    AUTH_SCHEMES,
+    DEFAULT_BULK_RATE,
+    DEFAULT_BULK_SIZE,
+    DEFAULT_CREATE_RATE,
+    DEFAULT_MALFORMED_SHARE,
+    new_run_id,
+)
+from loadgen.locust.pacing import Schedule, Stage, endpoint_schedule, parse_stages
+from loadgen.report.recorder import Recorder
+
+#: scenario -> (locustfile name, endpoints it drives)
+SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "create": ("create.py", ("create",)),
+    "bulk_create": ("bulk_create.py", ("bulkCreate",)),
+    "mixed": ("mixed.py", ("create", "bulkCreate")),
+    "error_path": ("error_path.py", ("create",)),
+}
+#: Extra run time Locust gets after the last arrival before the safety net stops it.
+GRACE_S = 15.0
+
+
+@dataclass
+class RunOptions:
+    """Everything ``loadgen run`` accepts; defaults make ``loadgen run --duration 30s`` a good demo."""
+
+    url: str | None = None
+    scenario: str = "mixed"
+    duration: float = 60.0
+    create_rate: float = DEFAULT_CREATE_RATE
+    bulk_rate: float = DEFAULT_BULK_RATE
+    bulk_size: int = DEFAULT_BULK_SIZE
+    stages: str = ""
+    workers: int = 1
+    users: int | None = None
+    out: Path = Path("runs")
+    run_id: str | None = None
+    seed: int = 0
+    profile: str | None = None
+    schema: str | None = None
+    max_records: int | None = None
+    malformed_share: float = DEFAULT_MALFORMED_SHARE
+    capture_auth: str = "basic"
+    insecure: bool = False
+    thresholds: tuple[str, ...] = ()
+    locustfile: str | None = None
+    type_name: str = "user"
+    sandbox_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunResult:
+    """What a run produced: the folder, the report, and the checks the summary prints."""
+
+    run_dir: Path
+    meta: dict[str, Any]
+    report: dict[str, Any]
+    recorder: Recorder
+    ledger_count: int
+    server_count: int | None
+    locust_exit: int
+    interrupted: bool
+
+    @property
+    def nothing_lost(self) -> bool | None:
+        return None if self.server_count is None else self.server_count == self.ledger_count
+
+
+def locustfile_for(scenario: str, override: str | None = None) -> Path:
+    """The locustfile of a scenario: ``--locustfile``, else ``locustfiles/<scenario>.py`` of this checkout."""
+    if override:
+        path = Path(override)
+        if not path.is_file():
+            raise UsageError(f"--locustfile {override}: no such file")
+        return path
+    if scenario not in SCENARIOS:
+        raise UsageError(f"unknown scenario {scenario!r}: choose one of {', '.join(SCENARIOS)}")
+    for root in (Path.cwd(), Path(__file__).resolve().parent.parent):
+        path = root / "locustfiles" / SCENARIOS[scenario][0]
+        if path.is_file():
+            return path
+    raise UsageError(f"locustfiles/{SCENARIOS[scenario][0]} not found: run from the project folder "
+                     "or pass --locustfile")
+
+
+def plan_stages(opts: RunOptions) -> tuple[tuple[Stage, ...], float]:
+    """The stages Locust gets (a constant rate becomes one step stage) and the run's duration."""
+    if opts.stages:
+        stages = parse_stages(opts.stages)
+        return stages, Schedule(0.0, stages).duration
+    if opts.duration <= 0:
+        raise UsageError(f"--duration must be > 0, got {opts.duration:g}s")
+    main = opts.create_rate if "create" in SCENARIOS.get(opts.scenario, ("", ("create",)))[1] else opts.bulk_rate
+    return (Stage(0.0, main), Stage(opts.duration, main)), opts.duration
+
+
+def _stages_text(stages: tuple[Stage, ...]) -> str:
+    return ",".join(f"{s.duration:g}s:{s.target:g}" for s in stages)
+
+
+def default_users(opts: RunOptions, stages: tuple[Stage, ...]) -> int:
+    """Enough concurrency for the peak rates (idle users cost nothing), at least 5 per worker."""
+    main = opts.create_rate if opts.scenario != "bulk_create" else opts.bulk_rate
+    peak = max([s.target for s in stages] + [0.0])
+    ratio = peak / main if main > 0 else 1.0
+    creates = opts.create_rate * ratio if opts.scenario != "bulk_create" else 0.0
+    bulks = opts.bulk_rate * ratio if opts.scenario in ("mixed", "bulk_create") else 0.0
+    need = math.ceil(0.05 * creates + 0.002 * bulks * opts.bulk_size + 1)
+    per_worker = max(5, math.ceil(need * 2 / opts.workers))
+    return per_worker * opts.workers
+
+
+def targets(opts: RunOptions, stages: tuple[Stage, ...]) -> dict[str, dict[str, float]]:
+    """Mean target rates of the run per endpoint, in requests/s and records/s."""
+    endpoints = SCENARIOS.get(opts.scenario, ("", ("create", "bulkCreate")))[1]
+    main = opts.create_rate if "create" in endpoints else opts.bulk_rate
+    result = {}
+    for name, rate, size in (("create", opts.create_rate, 1), ("bulkCreate", opts.bulk_rate, opts.bulk_size)):
+        if name in endpoints:
+            schedule = endpoint_schedule(rate, stages, main)
+            mean = schedule.total / schedule.duration if schedule.duration > 0 else 0.0
+            result[name] = {"requests_per_s": mean, "records_per_s": mean * size}
+    return result
+
+
+def locust_command(opts: RunOptions, *, locustfile: Path, url: str, run_dir: Path, run_id: str,
+                   stages: tuple[Stage, ...], duration: float, users: int) -> list[str]:
+    """The ``python -m locust`` command line of a run (no secrets: those travel in the environment)."""
+    cmd = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--host", url,
+           "-u", str(users), "-r", str(users), "-t", f"{math.ceil(duration + GRACE_S)}s",
+           "--stop-timeout", "30", "--csv", str(run_dir / "locust"), "--html", str(run_dir / "locust.html"),
+           "--only-summary", "--loglevel", "INFO", "--logfile", str(run_dir / "locust.log"),
+           "--create-rate", f"{opts.create_rate:g}", "--bulk-rate", f"{opts.bulk_rate:g}",
+           "--bulk-size", str(opts.bulk_size), "--stages", _stages_text(stages),
+           "--malformed-share", f"{opts.malformed_share:g}", "--seed", str(opts.seed), "--run-id", run_id,
+           "--run-dir", str(run_dir), "--ledger-dir", str(run_dir / "ledger"),
+           "--capture-auth", opts.capture_auth, "--type-name", opts.type_name]
+    if opts.workers > 1:
+        cmd += ["--processes", str(opts.workers)]
+    if opts.max_records:
+        cmd += ["--max-records", str(opts.max_records)]
+    if opts.profile:
+        cmd += ["--capture-profile", opts.profile]
+    if opts.schema:
+        cmd += ["--schema", opts.schema]
+    if opts.insecure:
+        cmd.append("--insecure")
+    return cmd
+
+
+def preflight(url: str, client_id: str, secret: str, *, scheme: str, type_name: str, insecure: bool) -> int:
+    """One entityType and one entity.count call: an unreachable host or bad credentials fail here, once."""
+    from loadgen.auth import make_auth
+    from loadgen.client import CaptureClient
+
+    try:
+        with CaptureClient(url, make_auth(scheme, client_id, secret), type_name=type_name, timeout=10.0,
+                           insecure=insecure) as client:
+            client.entity_type()
+            return client.count()
+    except AuthError as exc:
+        raise UsageError(f"preflight: {url} refused the credentials ({exc.label}); check "
+                         "CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET and --capture-auth") from None
+    except TransportError as exc:
+        raise UsageError(f"preflight: cannot reach {url}: {exc}") from None
+    except CaptureError as exc:
+        raise UsageError(f"preflight: {url} answered {exc.label} to entityType/entity.count") from None
+
+
+@contextlib.contextmanager
+def _target(opts: RunOptions, run_dir: Path) -> Iterator[tuple[str, str, str, Any]]:
+    """(url, client id, secret, sandbox or None): the given URL, or the embedded sandbox in its own process."""
+    if opts.url:
+        from loadgen.auth import resolve_url
+        from loadgen.locust.options import credentials
+
+        url = resolve_url(opts.url, insecure=opts.insecure)
+        client_id, secret = credentials()
+        yield url.rstrip("/"), client_id, secret, None
+        return
+    from loadgen.sandbox import serve
+
+    sandbox_kwargs: dict[str, Any] = {"db": run_dir / "sandbox.db", "admin": True, "process": True}
+    if opts.schema:
+        sandbox_kwargs["schema"] = opts.schema
+    sandbox_kwargs.update(opts.sandbox_options)
+    with serve(**sandbox_kwargs) as sandbox:
+        yield sandbox.url, sandbox.client_id, sandbox.client_secret, sandbox
+
+
+def sandbox_records(sandbox: Any, opts: RunOptions, run_dir: Path) -> int:
+    """The embedded sandbox's own record count; restarted over its database if a Ctrl-C stopped it.
+
+    A terminal's Ctrl-C reaches the whole process group, the sandbox's process included.
+    """
+    import httpx
+
+    try:
+        return int(sandbox.stats()["records"].get(opts.type_name, 0))
+    except (httpx.HTTPError, OSError, LoadgenError, ValueError) as first:
+        from loadgen.sandbox import serve
+
+        try:
+            with serve(db=run_dir / "sandbox.db", admin=True, process=True, schema=opts.schema) as again:
+                return int(again.stats()["records"].get(opts.type_name, 0))
+        except LoadgenError:
+            raise LoadgenError(f"cannot count the sandbox's records: {first}") from None
+
+
+def _run_locust(cmd: list[str], env: dict[str, str], duration: float, log_path: Path,
+                progress: Callable[[float, float], None] | None) -> tuple[int, bool]:
+    """Run the Locust child to its end; Ctrl-C lets it stop gracefully. (exit code, interrupted).
+
+    The child runs in its own session, so a terminal's Ctrl-C reaches it exactly once, from here:
+    a second SIGINT would cut Locust's graceful stop short and lose in-flight records.
+    """
+    interrupted = False
+    with log_path.open("wb") as log, subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                                      stderr=log, start_new_session=True) as proc:
+        started = time.monotonic()
+        while True:
+            try:
+                code = proc.wait(timeout=0.5)
+                break
+            except subprocess.TimeoutExpired:
+                if progress is not None:
+                    progress(time.monotonic() - started, duration)
+            except KeyboardInterrupt:
+                interrupted = True
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGINT)
+                try:
+                    code = proc.wait(timeout=60)
+                except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                    proc.terminate()
+                    code = proc.wait(timeout=30)
+                break
+    if code not in (0, 1) and not interrupted:
+        raise LoadgenError(f"locust exited with code {code}: {_last_line(log_path)}")
+    return code, interrupted
+
+
+def _last_line(log_path: Path) -> str:
+    try:
+        lines = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return "(no output)"
+    tail = [line.strip() for line in lines if line.strip()][-1:] or ["(no output)"]
+    return f"{tail[0]} (see {log_path})"
+
+
+def _check_files(opts: RunOptions) -> None:
+    """Load the schema and profile once here, so a bad file is one line before anything starts."""
+    from loadgen.profiles import load_profile
+    from loadgen.schema import load_schema
+
+    if opts.schema:
+        load_schema(opts.schema)
+    if opts.profile:
+        load_profile(opts.profile)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": platform.python_version()}
+    for name in ("capture-loadgen", "locust"):
+        with contextlib.suppress(PackageNotFoundError):
+            found[name] = version(name)
+    return found
+
+
+def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = None) -> RunResult:
+    """Run one load test end to end and return its result (the report is written in the run folder)."""
+    if opts.scenario not in SCENARIOS and not opts.locustfile:
+        raise UsageError(f"unknown scenario {opts.scenario!r}: choose one of {', '.join(SCENARIOS)}")
+    if opts.capture_auth not in AUTH_SCHEMES:
+        raise UsageError(f"--capture-auth must be one of {', '.join(AUTH_SCHEMES)}")
+    if opts.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {opts.workers}")
+    locustfile = locustfile_for(opts.scenario, opts.locustfile)
+    stages, duration = plan_stages(opts)
+    _check_files(opts)
+    run_id = opts.run_id or new_run_id()
+    run_dir = Path(opts.out) / run_id
+    if run_dir.exists() and any(run_dir.iterdir()):
+        raise UsageError(f"{run_dir} already exists: pick another --run-id")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    users = opts.users or default_users(opts, stages)
+    meta: dict[str, Any] = {
+        "run_id": run_id, "scenario": opts.scenario, "targets": targets(opts, stages),
+        "stages": [{"duration_s": s.duration, "rate": s.target} for s in stages] if opts.stages else [],
+        "duration_s": duration, "seed": opts.seed, "profile": opts.profile or "default",
+        "bulk_size": opts.bulk_size, "workers": opts.workers, "users": users,
+        "max_records": opts.max_records, "capture_auth": opts.capture_auth, "thresholds": list(opts.thresholds),
+        "versions": _versions(), "embedded_sandbox": not opts.url,
+    }
+    with _target(opts, run_dir) as (url, client_id, secret, sandbox):
+        meta["host"] = url
+        before = preflight(url, client_id, secret, scheme=opts.capture_auth, type_name=opts.type_name,
+                           insecure=opts.insecure)
+        meta["schema_fingerprint"] = _fingerprint(opts.schema)
+        env = {**os.environ, "CAPTURE_CLIENT_ID": client_id, "CAPTURE_CLIENT_SECRET": secret,
+               "PYTHONUNBUFFERED": "1"}
+        cmd = locust_command(opts, locustfile=locustfile, url=url, run_dir=run_dir, run_id=run_id,
+                             stages=stages, duration=duration, users=users)
+        meta["started_at"] = time.time()
+        code, interrupted = _run_locust(cmd, env, duration, run_dir / "locust.stderr", progress)
+        meta["ended_at"] = time.time()
+        ledger_count = merge_ledgers(run_dir)
+        server_count = None
+        if sandbox is not None:
+            server_count = sandbox_records(sandbox, opts, run_dir) - before
+    if not (run_dir / "locust_run.json").exists() and not interrupted:
+        raise LoadgenError(f"locust stopped without a result: {_last_line(run_dir / 'locust.stderr')}")
+    summary = _read_json(run_dir / "locust_run.json")
+    meta.update({"workers_cpu": summary.get("workers_cpu", {}), "stop_reasons": summary.get("stop_reasons", []),
+                 "dropped": summary.get("dropped", {}), "ledger_records": ledger_count,
+                 "server_records": server_count, "locust_exit_code": code, "interrupted": interrupted})
+    if server_count is not None:
+        meta["nothing_lost"] = server_count == ledger_count
+    recorder_data = _read_json(run_dir / "recorder.json")
+    recorder = Recorder.from_snapshots([recorder_data]) if recorder_data else Recorder(meta["started_at"])
+    (run_dir / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    from loadgen.report.build import build_report
+
+    report = build_report(run_dir, recorder, meta)
+    return RunResult(run_dir, meta, report, recorder, ledger_count, server_count, code, interrupted)
+
+
+def _fingerprint(schema: str | None) -> str | None:
+    from loadgen.schema import default_schema, load_schema
+
+    try:
+        return str((load_schema(schema) if schema else default_schema()).fingerprint)
+    except LoadgenError:
+        return None
+
+
+def summary_rows(result: RunResult) -> list[dict[str, Any]]:
+    """Per endpoint: requests, records, achieved vs target rate, failures by code, p50/p95/p99 (ms)."""
+    # the recorder spans the first arrival to the last answer: right for full, stopped and interrupted runs
+    elapsed = result.recorder.end - result.recorder.start
+    if elapsed <= 0:
+        elapsed = max(1e-9, float(result.meta["ended_at"]) - float(result.meta["started_at"]))
+    rows = []
+    for name, data in result.recorder.endpoints.items():
+        target = (result.meta["targets"].get(name) or {}).get("requests_per_s")
+        hist = data.service.hist
+        pct = {q: hist.get_value_at_percentile(q) / 1e6 if data.requests else None for q in (50, 95, 99)}
+        rows.append({"endpoint": name, "requests": data.requests, "records": data.records,
+                     "rate": data.requests / elapsed, "target": target, "dropped": data.dropped,
+                     "failures": dict(data.failures.most_common()), "p50": pct[50], "p95": pct[95], "p99": pct[99]})
+    return rows

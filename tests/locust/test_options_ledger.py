@@ -1,0 +1,92 @@
+"""Option validation and the ledger's file handling, without Locust."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from loadgen.errors import UsageError
+from loadgen.locust.ledger import Ledger, load_run_ledger, merge_ledgers
+from loadgen.locust.options import credentials, env_var, settings_from
+from loadgen.locust.pacing import Stage
+
+
+def test_settings_from_locust_options() -> None:
+    settings = settings_from({"create_rate": "25", "bulk_size": 10, "stages": "0s:25,10s:25", "max_records": 0,
+                              "capture_auth": "SIGNED", "insecure": "true", "run_id": "r-1"})
+    assert settings.create_rate == 25.0 and settings.bulk_size == 10
+    assert settings.stages == (Stage(0, 25), Stage(10, 25))
+    assert settings.max_records is None and settings.capture_auth == "signed" and settings.insecure
+    assert settings.ledger_path == Path("runs/r-1/ledger")
+    assert env_var("--create-rate") == "LOCUST_CREATE_RATE"
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"capture_auth": "legacy"}, "--capture-auth must be one of basic, signed"),
+    ({"run_id": "../etc"}, "--run-id '../etc'"),
+    ({"create_rate": "fast"}, "--create-rate: expected a number, got 'fast'"),
+    ({"bulk_size": 0}, "--bulk-size must be between 1 and 100000"),
+    ({"max_records": -1}, "--max-records must be between 0"),
+    ({"malformed_share": 2}, "--malformed-share must be between 0 and 1"),
+    ({"stages": "30s"}, "bad stage '30s'"),
+])
+def test_bad_options_are_one_line_usage_errors(options: dict[str, object], message: str) -> None:
+    with pytest.raises(UsageError) as error:
+        settings_from(options)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_credentials_come_from_the_environment_only() -> None:
+    assert credentials({"CAPTURE_CLIENT_ID": "id", "CAPTURE_CLIENT_SECRET": "s"}) == ("id", "s")
+    with pytest.raises(UsageError, match=r"set CAPTURE_CLIENT_SECRET$"):
+        credentials({"CAPTURE_CLIENT_ID": "id"})
+
+
+def test_ledger_merge_skips_torn_lines_and_duplicates(tmp_path: Path) -> None:
+    for worker in (0, 1):
+        ledger = Ledger(tmp_path / "ledger", worker)
+        ledger.add(f"u-{worker}", worker, f"w{worker}@example.com")
+        ledger.add("shared", 9, None)
+        ledger.close()
+    with (tmp_path / "ledger" / "worker-1.jsonl").open("a") as file:
+        file.write('{"uuid": "torn", "id"')                  # a worker killed mid-line
+    assert merge_ledgers(tmp_path) == 3
+    entries = [json.loads(line) for line in (tmp_path / "ledger.jsonl").read_text().splitlines()]
+    assert sorted(e["uuid"] for e in entries) == ["shared", "u-0", "u-1"]
+    assert {e["email"] for e in entries} == {"w0@example.com", "w1@example.com", None}
+    assert len(load_run_ledger(tmp_path)) == 3
+
+
+def test_a_run_without_a_ledger_is_a_usage_error(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="holds no ledger"):
+        load_run_ledger(tmp_path)
+    with pytest.raises(UsageError, match="no run folder"):
+        load_run_ledger(tmp_path / "missing")
+
+
+def test_run_plan_turns_a_duration_into_one_step_stage() -> None:
+    from loadgen.run import RunOptions, locust_command, plan_stages, targets
+
+    opts = RunOptions(duration=30, create_rate=50, bulk_rate=2, bulk_size=100)
+    stages, duration = plan_stages(opts)
+    assert stages == (Stage(0, 50), Stage(30, 50)) and duration == 30
+    assert targets(opts, stages) == {"create": {"requests_per_s": 50, "records_per_s": 50},
+                                     "bulkCreate": {"requests_per_s": 2, "records_per_s": 200}}
+    ramp = RunOptions(stages="30s:10,60s:50,30s:50,10s:0")
+    assert plan_stages(ramp)[1] == 130
+    cmd = locust_command(opts, locustfile=Path("mixed.py"), url="https://x.example", run_dir=Path("runs/r"),
+                         run_id="r", stages=stages, duration=30, users=10)
+    assert cmd[cmd.index("--stages") + 1] == "0s:50,30s:50" and "--processes" not in cmd
+    assert not any("secret" in part.lower() for part in cmd)
+
+
+def test_run_rejects_a_bad_schema_before_starting(tmp_path: Path) -> None:
+    from loadgen.run import RunOptions, run
+
+    bad = tmp_path / "bad.json"
+    bad.write_text("{", encoding="utf-8")
+    with pytest.raises(UsageError):
+        run(RunOptions(schema=str(bad), out=tmp_path / "runs", duration=5))
+    assert not (tmp_path / "runs").exists()

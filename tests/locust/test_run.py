@@ -1,0 +1,178 @@
+"""`loadgen run` and `loadgen cleanup` end to end: rate accuracy, distributed runs, nothing lost, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from locust_support import ROOT, locust_args, records, sandbox_env
+
+from loadgen.cleanup import PROGRESS, cleanup
+from loadgen.errors import UsageError
+from loadgen.locust.ledger import merge_ledgers, read_ledger
+from loadgen.run import RunOptions, run
+from loadgen.sandbox import Sandbox
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def credentials(monkeypatch: pytest.MonkeyPatch) -> Callable[[Sandbox], None]:
+    def use(sandbox: Sandbox) -> None:
+        monkeypatch.setenv("CAPTURE_CLIENT_ID", sandbox.client_id)
+        monkeypatch.setenv("CAPTURE_CLIENT_SECRET", sandbox.client_secret)
+    return use
+
+
+def test_rate_accuracy_200_creates_per_second(sandbox_factory: Callable[..., Sandbox], tmp_path: Path,
+                                              credentials: Callable[[Sandbox], None]) -> None:
+    sandbox = sandbox_factory()
+    credentials(sandbox)
+    result = run(RunOptions(url=sandbox.url, scenario="create", duration=20, create_rate=200, out=tmp_path,
+                            run_id="rate"))
+    created = records(sandbox)                      # the sandbox's own count
+    assert abs(created / 20 - 200) <= 200 * 0.03
+    times = sorted(e["time"] for e in read_ledger(result.run_dir / "ledger.jsonl"))
+    span = times[-1] - times[0]
+    assert abs(span - 20) <= 20 * 0.03              # spread over the whole 20 s, not a burst
+    # the ledger's completion times, per second: no second far off (a shared 2-core box stalls briefly)
+    per_second = Counter(int(t - times[0]) for t in times)
+    steady = [per_second[s] for s in range(2, 18)]
+    assert min(steady) >= 160 and max(steady) <= 240, steady
+    assert sum(steady) == pytest.approx(16 * 200, rel=0.03)
+    assert result.ledger_count == created and not result.meta["dropped"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_master_and_two_workers_share_the_rate(sandbox_factory: Callable[..., Sandbox], tmp_path: Path) -> None:
+    sandbox = sandbox_factory()
+    env = sandbox_env(sandbox)
+    port = str(_free_port())
+    locustfile = str(ROOT / "locustfiles" / "mixed.py")
+    log = (tmp_path / "locust.err").open("w")
+    master = subprocess.Popen(
+        [*locust_args("mixed.py", sandbox, tmp_path, "--create-rate", "100", "--bulk-rate", "2", "--bulk-size", "10",
+                      "--stages", "0s:100,6s:100", "--ledger-dir", str(tmp_path / "ledger"), users=8),
+         "--master", "--expect-workers", "2", "--master-bind-host", "127.0.0.1", "--master-bind-port", port],
+        env=env, stdout=subprocess.DEVNULL, stderr=log)
+    workers = [subprocess.Popen([sys.executable, "-m", "locust", "-f", locustfile, "--worker", "--master-host",
+                                 "127.0.0.1", "--master-port", port, "--ledger-dir", str(tmp_path / "ledger")],
+                                env=env, stdout=subprocess.DEVNULL, stderr=log)
+               for _ in range(2)]
+    try:
+        assert master.wait(timeout=90) == 0, (tmp_path / "locust.err").read_text()[-2000:]
+        for worker in workers:
+            worker.wait(timeout=30)
+    finally:
+        for proc in (master, *workers):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        log.close()
+    merged = merge_ledgers(tmp_path)
+    entries = list(read_ledger(tmp_path / "ledger.jsonl"))
+    emails = [e["email"] for e in entries]
+    assert len(emails) == len(set(emails)) == merged == records(sandbox)      # zero duplicates, nothing lost
+    assert {e["worker"] for e in entries} == {0, 1}
+    requests = sandbox.stats()["requests"]
+    assert requests["entity.create"] == 600 and requests["entity.bulkCreate"] == 12   # 100/s and 2/s for 6 s
+    summary = json.loads((tmp_path / "locust_run.json").read_text())
+    assert summary["workers"] == 2 and summary["stop_reasons"] == ["the last stage ended"]
+    recorder = json.loads((tmp_path / "recorder.json").read_text())
+    assert recorder["endpoints"]["create"]["requests"] == 600
+
+
+def test_cli_run_with_the_embedded_sandbox_and_two_workers(tmp_path: Path) -> None:
+    proc = subprocess.run([str(ROOT / ".venv" / "bin" / "loadgen"), "run", "--duration", "3s", "--workers", "2",
+                           "--create-rate", "40", "--bulk-rate", "2", "--bulk-size", "20", "--out", str(tmp_path),
+                           "--run-id", "demo", "--threshold", "create.p95<60s", "--threshold", "create.p50<0.001ms"],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 3, proc.stderr[-2000:] + proc.stdout[-2000:]     # the second threshold fails
+    assert "threshold create.p95<60s: pass" in proc.stdout and "threshold create.p50<0.001ms: FAIL" in proc.stdout
+    run_dir = tmp_path / "demo"
+    meta = json.loads((tmp_path / "demo" / "meta.json").read_text())
+    sent = 240 - meta["dropped"].get("create", 0) - 20 * meta["dropped"].get("bulkCreate", 0)
+    assert f"ledger {sent} records, sandbox {sent}: nothing lost" in proc.stdout
+    assert f"report: {run_dir / 'report.html'}" in proc.stdout
+    for name in ("ledger.jsonl", "ledger/worker-0.jsonl", "ledger/worker-1.jsonl", "locust_stats.csv",
+                 "locust.html", "recorder.json", "meta.json", "report.json", "report.html", "report.md",
+                 "sandbox.db"):
+        assert (run_dir / name).exists(), name
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert meta["nothing_lost"] and meta["workers"] == 2 and "secret" not in json.dumps(meta).lower()
+    result = cleanup(run_dir, rate=None)
+    assert (result.deleted, result.skipped, result.failed) == (sent, 0, 0)
+
+
+def test_ctrl_c_stops_gracefully_and_writes_everything(tmp_path: Path) -> None:
+    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "loadgen"), "run", "--duration", "60s",
+                             "--scenario", "create", "--create-rate", "30", "--out", str(tmp_path), "--run-id", "cc"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    run_dir = tmp_path / "cc"
+    deadline = time.monotonic() + 30
+    while not list(run_dir.glob("ledger/worker-*.jsonl")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.5)
+    import os
+
+    os.killpg(proc.pid, signal.SIGINT)             # what a terminal's Ctrl-C does: the whole group
+    out, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, err[-2000:]
+    assert "nothing lost" in out
+    meta = json.loads((run_dir / "meta.json").read_text())
+    assert meta["interrupted"] and meta["nothing_lost"] and 0 < meta["ledger_records"] < 1800
+    assert (run_dir / "report.html").exists() and (run_dir / "locust.html").exists()
+
+
+def test_preflight_fails_fast_with_one_line(sandbox: Sandbox, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAPTURE_CLIENT_ID", sandbox.client_id)
+    monkeypatch.setenv("CAPTURE_CLIENT_SECRET", "wrong-secret")
+    started = time.monotonic()
+    with pytest.raises(UsageError, match=r"refused the credentials \(402 invalid_client_credentials\)") as bad:
+        run(RunOptions(url=sandbox.url, duration=5, out=tmp_path, run_id="bad-creds"))
+    assert "\n" not in str(bad.value) and "wrong-secret" not in str(bad.value)
+    with pytest.raises(UsageError, match="cannot reach"):
+        run(RunOptions(url=f"http://127.0.0.1:{_free_port()}", duration=5, out=tmp_path, run_id="nobody"))
+    with pytest.raises(UsageError, match="refusing plain http://"):
+        run(RunOptions(url="http://capture.example.com", duration=5, out=tmp_path, run_id="clear"))
+    assert time.monotonic() - started < 15
+
+
+def test_cleanup_is_idempotent_and_resumes(sandbox_factory: Callable[..., Sandbox], tmp_path: Path,
+                                           credentials: Callable[[Sandbox], None]) -> None:
+    sandbox = sandbox_factory()
+    credentials(sandbox)
+    result = run(RunOptions(url=sandbox.url, scenario="mixed", duration=2, create_rate=30, bulk_rate=1,
+                            bulk_size=10, out=tmp_path, run_id="c"))
+    assert result.ledger_count == records(sandbox) == 80
+
+    class Stop(Exception):
+        pass
+
+    def stop_after_25(progress: object) -> None:
+        if getattr(progress, "deleted", 0) >= 25:
+            raise Stop
+
+    with pytest.raises(Stop):
+        cleanup(result.run_dir, url=sandbox.url, rate=None, progress=stop_after_25)
+    assert records(sandbox) == 55
+    resumed = cleanup(result.run_dir, url=sandbox.url, rate=None)
+    assert (resumed.deleted, resumed.skipped, resumed.failed) == (55, 25, 0)
+    assert records(sandbox) == 0
+    (result.run_dir / PROGRESS).unlink()              # forget the progress: every delete now answers 310
+    again = cleanup(result.run_dir, url=sandbox.url, rate=200)
+    assert (again.deleted, again.skipped, again.failed) == (0, 80, 0)
