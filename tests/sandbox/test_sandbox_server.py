@@ -54,11 +54,28 @@ def _start_cli(*args: str) -> tuple[subprocess.Popen[str], list[str], float]:
                             stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     lines: list[str] = []
-    while not any(line.startswith(("client_secret:", "clients:")) for line in lines):
-        line = proc.stdout.readline()
-        assert line, "".join(lines)
-        lines.append(line)
+    try:
+        while not any(line.startswith(("client_secret:", "clients:")) for line in lines):
+            line = proc.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+    except BaseException:
+        proc.kill()
+        proc.communicate()
+        raise
     return proc, lines, time.monotonic() - start
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    """Ctrl-C the server and return the rest of its output; never leave it running."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        out, _ = proc.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+    return out
 
 
 def _client(lines: list[str]) -> tuple[str, str]:
@@ -85,13 +102,11 @@ def test_cli_starts_fast_prints_the_demo_client_and_stops_cleanly(tmp_path: Path
         assert body["stat"] == "ok"
         assert elapsed < 2.0
     finally:
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=15)
+        out = _stop(proc)
     assert proc.returncode == 0, out
     assert "sandbox: stopped" in out
     again, lines2, _ = _start_cli("--db", str(db))      # same client at the next start
-    again.send_signal(signal.SIGINT)
-    again.communicate(timeout=15)
+    _stop(again)
     assert _client(lines2) == (client_id, secret)
 
 
