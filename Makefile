@@ -26,6 +26,9 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/profiles.py
+	$(BIN)/python bench/strategies.py
+	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/locust_overhead.py
 
 clean:
 	rm -rf $(VENV) runs .mypy_cache .ruff_cache .pytest_cache

@@ -390,6 +390,8 @@ def _print_run_summary(result: Any) -> None:
         status = "pass" if verdict.get("ok") else "FAIL"
         console.print(f"threshold {verdict['expression']}: {status} ({describe(verdict)})")
     console.print(f"report: {result.run_dir / 'report.html'}")
+    console.print(f"        {result.run_dir / 'report.md'}")
+    console.print(f"        {result.run_dir / 'report.json'}")
 
 
 @cli.command("cleanup")

@@ -107,6 +107,7 @@ def test_cli_run_with_the_embedded_sandbox_and_two_workers(tmp_path: Path) -> No
     sent = 240 - meta["dropped"].get("create", 0) - 20 * meta["dropped"].get("bulkCreate", 0)
     assert f"ledger {sent} records, sandbox {sent}: nothing lost" in proc.stdout
     assert f"report: {run_dir / 'report.html'}" in proc.stdout
+    assert str(run_dir / 'report.md') in proc.stdout and str(run_dir / 'report.json') in proc.stdout
     for name in ("ledger.jsonl", "ledger/worker-0.jsonl", "ledger/worker-1.jsonl", "locust_stats.csv",
                  "locust.html", "recorder.json", "meta.json", "report.json", "report.html", "report.md",
                  "sandbox.db"):
