@@ -17,6 +17,7 @@ import base64
 import json
 import multiprocessing
 import os
+import shutil
 import socket
 import sqlite3
 import sys
@@ -128,13 +129,9 @@ def _measure(port: int, pid: int, requests: list[bytes], seconds: float,
     return ok, errors, wall, _cpu_seconds(pid) - cpu
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0)
-    parser.add_argument("--connections", type=int, default=32)
-    args = parser.parse_args(argv)
+def _bench(args: argparse.Namespace, tmp: Path) -> dict[str, float]:
+    """Run both servers on databases in ``tmp``: the figures by name."""
     n_create = int(20_000 * args.seconds)
-    tmp = Path(tempfile.mkdtemp(prefix="loadgen-bench-"))
     results: dict[str, float] = {}
 
     ctx = multiprocessing.get_context("spawn")
@@ -174,7 +171,19 @@ def main(argv: list[str] | None = None) -> int:
         results["sandbox bulkCreate records/CPU-s"] = ok * 100 / cpu
         if err:
             print(f"warning: {err} bulkCreate errors", file=sys.stderr)
+    return results
 
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--connections", type=int, default=32)
+    args = parser.parse_args(argv)
+    tmp = Path(tempfile.mkdtemp(prefix="loadgen-bench-"))
+    try:  # the databases (and a WAL of up to 160 MB) go with it
+        results = _bench(args, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     for name, value in results.items():
         print(f"{name:32s} {value:10,.0f}")
     ratio = results["sandbox create/s"] / results["skeleton create/s"]

@@ -123,7 +123,11 @@ class Compiler:
             elif a.is_object:
                 gen = build_object(self._slots(a.attrs, a))
             elif a.is_plural:
-                gen = self._plural(a, self._slots(a.attrs, a))
+                if self.fac.profile.plurals.get(dotted(a.path), PLURAL_SIZE)[1] == 0 and not a.required:
+                    gen = _never  # always empty: left out (Capture stores an absent plural as [] anyway)
+                    self.optional.add(gen)
+                else:
+                    gen = self._plural(a, self._slots(a.attrs, a))
             elif a in times:
                 gen = self._element_time(times.index(a), len(times))
             elif a.type == "string":
@@ -161,8 +165,12 @@ class Compiler:
 
     def _element_time(self, j: int, m: int) -> Gen:
         """The j-th of m dateTimes of a plural element: ascending within the element and across elements."""
-        rnd, p, ts = self.rnd, self.p, self.clock.timestamp
-        return lambda: ts(p.lo + int((j + rnd()) * p.width / m))
+        rnd, p, days, minutes, seconds = self.rnd, self.p, self.clock.days, self.clock.minutes, self.clock.seconds
+
+        def element_time() -> str:  # Clock.timestamp inlined: six of these per profile
+            day, sec = divmod(p.lo + int((j + rnd()) * p.width / m), 86400)
+            return days[day] + minutes[sec // 60] + seconds[sec % 60]
+        return element_time
 
     def _string(self, a: Attribute, parent: Attribute | None) -> Gen:
         cons, key = a.constraints, a.name.lower()
@@ -303,8 +311,13 @@ class Compiler:
         statuses, cw = tuple(fac.profile.statuses), tuple(accumulate(fac.profile.statuses.values()))
         names = most(lambda q: q.first_male.names + q.first_female.names)
         lasts = most(lambda q: q.last_male.names + q.last_female.names)
-        phone = ((lambda: p.pool.phone(rnd(), rnd())),
-                 most(lambda q: (t.head + "0" * t.width + t.tail for t in q.phones)))
+        def phone_number() -> str:  # LocalePool.phone inlined, like the other hot generators here
+            phones = p.pool.phones
+            t = phones[int(rnd() * len(phones))]
+            digits = DIGITS[t.width]
+            return t.head + digits[int(rnd() * len(digits))] + t.tail
+
+        phone = (phone_number, most(lambda q: (t.head + "0" * t.width + t.tail for t in q.phones)))
         street = (lambda: p.pool.street(rnd(), rnd()),
                   most(lambda q: q.streets) + most(lambda q: q.buildings))
         table: dict[str, tuple[Gen, int | None]] = {
@@ -315,10 +328,11 @@ class Compiler:
             "phone": phone, "mobile": phone, "address1": street, "address2": (address2, most(lambda q: q.secondary)),
             "city": ((lambda: p.city), most(lambda q: q.cities)),
             "stateabbreviation": (state, most(lambda q: q.states)),
-            "zip": ((lambda: pick(p.pool.postcodes)), most(lambda q: q.postcodes)), "zipplus4": (zip4, 4),
+            "zip": ((lambda: (v := p.pool.postcodes)[int(rnd() * len(v))]), most(lambda q: q.postcodes)),
+            "zipplus4": (zip4, 4),
             "country": ((lambda: p.pool.country), most(lambda q: (q.country,))),
             "company": (company, most(lambda q: q.companies)),
-            "aboutme": ((lambda: pick(p.pool.sentences)), most(lambda q: q.sentences)),
+            "aboutme": ((lambda: (v := p.pool.sentences)[int(rnd() * len(v))]), most(lambda q: q.sentences)),
             "currentlocation": ((lambda: f"{p.city}, {p.pool.country}"),
                                 most(lambda q: q.cities) + 2 + most(lambda q: (q.country,))),
             "statuses.status": ((lambda: statuses[bisect(cw, rnd() * cw[-1])]), max(map(len, statuses))),
@@ -345,6 +359,11 @@ def _constant(value: Any) -> Gen:
     return lambda: value
 
 
+def _never() -> Any:
+    """The generator of an attribute that is always left out (``build_object`` emits no code for it)."""
+    return SKIP
+
+
 def build_object(slots: Slots) -> Gen:
     """One function that builds the whole dict, generated like ``dataclasses`` generates ``__init__``.
 
@@ -356,6 +375,8 @@ def build_object(slots: Slots) -> Gen:
     body: list[str] = []
     for i, (key, gen, optional) in enumerate(slots):
         env[f"g{i}"] = gen
+        if gen is _never:
+            continue
         if optional:
             body += [f"    v = g{i}()", f"    if v is not SKIP: d[{key!r}] = v"]
         elif body:

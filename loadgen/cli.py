@@ -164,7 +164,8 @@ def baseline_list(baselines_dir: Path | None) -> None:
 
 @cli.command("sandbox")
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="port (0 picks a free one)")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535),
+              help="port (0 picks a free one)")
 @click.option("--db", default="sandbox.db", show_default=True, help="SQLite file, or :memory: for a throwaway store")
 @click.option("--schema", "schemas", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="entity type JSON (repeatable)  [default: the shipped user type]")

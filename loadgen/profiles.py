@@ -193,6 +193,7 @@ class ProfileFactory:
         self.seed, self.run_id, self.worker = seed, run_id, worker
         self.today = today if today is not None else datetime.now(UTC).date()
         self._clock = clock(self.today)
+        self._signup_span = self._clock.span - 7 * 86400
         self._pools = tuple(locale_pool(name) for name in self.profile.locales)
         self._locale_cw = tuple(accumulate(self.profile.locales.values()))
         self._rng = random.Random()
@@ -271,14 +272,18 @@ class ProfileFactory:
         r = rnd()
         male = p.male = r < 0.49 or 0.98 <= r < 0.99
         p.gender = "male" if r < 0.49 else ("female" if r < 0.98 else "other")
+        # NameTable.index inlined: this runs once per profile
         first = pool.first_male if male else pool.first_female
-        i = first.index(rnd())
+        weights = first.cum_weights
+        i = int(rnd() * len(first.names)) if weights is None else bisect(weights, rnd() * weights[-1])
         p.first, p.first_slug = first.names[i], first.slugs[i]
         last = pool.last_male if male else pool.last_female
-        i = last.index(rnd())
+        weights = last.cum_weights
+        i = int(rnd() * len(last.names)) if weights is None else bisect(weights, rnd() * weights[-1])
         p.last, p.last_slug = last.names[i], last.slugs[i]
-        p.city = pool.cities[int(rnd() * len(pool.cities))]
-        p.signup = int(rnd() * (self._clock.span - 7 * 86400))
+        cities = pool.cities
+        p.city = cities[int(rnd() * len(cities))]
+        p.signup = int(rnd() * self._signup_span)
 
     def _next_seq(self) -> int:
         seq = self._seq

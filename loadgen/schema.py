@@ -135,6 +135,11 @@ class Schema:
     def get(self, name: str) -> Attribute | None:
         return self._index.get(name)
 
+    def normalizer(self, name: str) -> Callable[[Any], Any] | None:
+        """What ``normalize`` applies to a set top-level attribute (None: every value is canonical), so
+        a caller that walks the record anyway can normalise on the way instead of copying it twice."""
+        return self._norm.get(name)
+
     def __getitem__(self, name: str) -> Attribute:
         return self._index[name]
 

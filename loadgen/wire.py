@@ -1,7 +1,8 @@
 """The wire format that both sides share: strict JSON, form bodies, the janrain signature, timestamps.
 
 One implementation serves the client (which signs and encodes) and the sandbox (which verifies and
-parses), so the two can never drift apart. Imports nothing of the project but ``errors``.
+parses), so the two can never drift apart. Imports nothing of the project but ``errors``. The
+``*_fast`` functions (orjson) serve only the load generator's hot path; the sandbox stays strict.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode
+
+import orjson
 
 from loadgen.errors import FormError, JSONSyntaxError
 
@@ -83,31 +86,37 @@ def loads_strict(data: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
         raise JSONSyntaxError(f"the JSON is nested deeper than {max_depth} levels") from None
     except ValueError as exc:  # JSONDecodeError, and int() refusing absurdly long numbers
         raise JSONSyntaxError(f"the JSON is not syntactically valid: {exc}") from None
-    if text.count("[") + text.count("{") > max_depth and _depth(value, max_depth) > max_depth:
+    if len(text) > 2 * max_depth and _depth(text, max_depth) > max_depth:  # deeper needs 2 chars a level
         raise JSONSyntaxError(f"the JSON is nested deeper than {max_depth} levels")
     if "\\u" in text and re.search(r"\\u[dD][89a-fA-F]", text) and not _utf8_clean(value):
         raise JSONSyntaxError("the JSON is not syntactically valid: a lone surrogate escape")
     return value
 
 
-def _depth(value: Any, limit: int, level: int = 1) -> int:
-    """Nesting depth of a parsed value, stopping as soon as it passes ``limit``."""
-    if level > limit:
-        return level
-    children: Iterable[Any]
-    if isinstance(value, dict):
-        children = value.values()
-    elif isinstance(value, list):
-        children = value
-    else:
-        return level - 1
-    deepest = level
-    for child in children:
-        if isinstance(child, dict | list):
-            deepest = max(deepest, _depth(child, limit, level + 1))
-            if deepest > limit:
-                break
-    return deepest
+#: ``_depth`` keeps quotes and brackets only, with objects folded into arrays (nesting is nesting).
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
+_ARRAYS = bytes.maketrans(b"{}", b"[]")
+
+
+def _depth(text: str, limit: int) -> int:
+    """Nesting depth of already parsed JSON text, stopping as soon as it passes ``limit``.
+
+    Works on the text with C-speed bytes operations (a walk of the parsed value costs ten times more on
+    a bulkCreate body): drop escaped backslashes and quotes, keep only quotes and brackets, drop any two
+    adjacent quotes (an empty string, or a string end and the next start: nothing between them to keep),
+    drop brackets that remain inside strings, then peel the innermost ``[]`` pairs, one level a round.
+    """
+    raw = text.encode("utf-8", "surrogatepass")
+    if b"\\" in raw:  # valid JSON has backslashes only in strings, each one starting an escape
+        raw = raw.replace(b"\\\\", b"").replace(b'\\"', b"")
+    skeleton = raw.translate(_ARRAYS, _NOT_STRUCTURE).replace(b'""', b"")
+    if b'"' in skeleton:
+        skeleton = b"".join(skeleton.split(b'"')[::2])
+    depth = 0
+    while skeleton and depth <= limit:
+        depth += 1
+        skeleton = skeleton.replace(b"[]", b"")
+    return depth
 
 
 def _utf8_clean(value: Any) -> bool:
@@ -156,6 +165,42 @@ def encode_form_lean(params: Mapping[str, str]) -> bytes:
     """
     # a name ends at its first "=", so only in names is "=" escaped
     return "&".join(f"{_lean(k).replace('=', '%3D')}={_lean(v)}" for k, v in params.items()).encode("ascii")
+
+
+def dumps_fast(value: Any) -> bytes:
+    """:func:`dumps` as UTF-8 bytes, about 10x faster (orjson): the load generator's hot path.
+
+    The same text for the plain values profiles hold (the tests pin it), but unlike :func:`dumps` it
+    writes NaN as ``null`` and refuses integers beyond 64 bits: use it only on generated data.
+    """
+    return orjson.dumps(value)
+
+
+def loads_fast(data: bytes | str) -> Any:
+    """Parse trusted, small JSON quickly (orjson), raising ``ValueError`` on bad input.
+
+    Laxer than :func:`loads_strict` (duplicate keys are accepted, the last wins): the load generator
+    reads its responses with it and keeps the strict parser for anything it cannot read.
+    """
+    return orjson.loads(data)
+
+
+_PRINTABLE_ASCII = bytes(range(0x20, 0x7F))
+
+
+def form_escape_lean(value: bytes) -> bytes:
+    """:func:`encode_form_lean`'s escaping of one UTF-8 value, given as bytes, at C speed.
+
+    Printable ASCII (most profiles) costs four ``bytes.replace``. Other bytes go through
+    ``binascii.b2a_qp``: quoted-printable writes them as ``=XX``, which is ``%XX`` once its soft line
+    breaks are dropped (every ``=`` left is an escape, as a raw one comes out as ``=3D``). A tenth of
+    the cost of the regex-and-``quote`` path on text with non-ASCII names.
+    """
+    value = value.replace(b"%", b"%25").replace(b"&", b"%26").replace(b"+", b"%2B").replace(b" ", b"+")
+    if value.translate(None, _PRINTABLE_ASCII):
+        qp = binascii.b2a_qp(value, quotetabs=True, istext=False)
+        value = qp.replace(b"=\r\n", b"").replace(b"=\n", b"").replace(b"=", b"%")
+    return value
 
 
 def decode_form(body: bytes | str) -> dict[str, str]:

@@ -12,12 +12,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from json.encoder import encode_basestring as _encode_string  # what JSONEncoder.encode calls for a str
 from pathlib import Path
 from typing import IO, Any
 
 from loadgen.errors import UsageError
-
-_encode_string = json.JSONEncoder(ensure_ascii=False).encode
 
 #: Flush after this many lines or this many seconds, whichever comes first.
 FLUSH_LINES = 200

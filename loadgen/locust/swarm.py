@@ -8,6 +8,7 @@ Locust's events and ``users.py`` calls it from the users.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -55,7 +56,9 @@ class Swarm:
         client_id, secret = credentials(env)
         self._client_id = client_id
         self._secret = secret
-        self._basic = wire.basic_authorization(client_id, secret)
+        self._basic_headers = {"Authorization": wire.basic_authorization(client_id, secret), "Content-Type": _FORM}
+        self.signed = settings.capture_auth == "signed"   # headers change per request
+        self._form_head = b"type_name=" + wire.form_escape_lean(settings.type_name.encode("utf-8")) + b"&"
         self.schema = schema if schema is not None else load_schema_for(settings)
         self.factory = factory if factory is not None else make_factory(settings, self.schema, worker)
         wanted = set(endpoints)
@@ -64,6 +67,8 @@ class Swarm:
         self.pacers = {name: Pacer(endpoint_schedule(rates[name], settings.stages, main), worker=worker % self.workers,
                                    workers=self.workers, clock=clock)
                        for name in (CREATE, BULK) if name in wanted}
+        # no pacer can run out: the end-of-run check after each request need not ask them
+        self._endless = bool(self.pacers) and all(math.isinf(p.schedule.total) for p in self.pacers.values())
         limit = settings.max_records
         self.budget = RecordBudget(None if limit is None else worker_share(limit, worker % self.workers, self.workers))
         self.recorder = Recorder()
@@ -83,13 +88,21 @@ class Swarm:
 
     # -- requests -----------------------------------------------------------------------------------
 
-    def headers(self, path: str, params: Mapping[str, str]) -> dict[str, str]:
-        """Auth and content-type headers of one request (signed per request, Basic precomputed)."""
-        if self.settings.capture_auth == "signed":
+    def form(self, path: str, field: str, value: str | bytes) -> tuple[bytes, dict[str, str]]:
+        """Body and headers of a POST of ``type_name`` and ``field=value`` (a JSON text or its UTF-8).
+
+        The body is escaped the lean way (``wire.form_escape_lean``); the headers are signed per
+        request, or the one precomputed Basic set, which is never mutated.
+        """
+        raw = value if isinstance(value, bytes) else value.encode("utf-8")
+        body = self._form_head + field.encode("ascii") + b"=" + wire.form_escape_lean(raw)
+        if self.signed:
+            text = value if isinstance(value, str) else value.decode("utf-8")
+            params = {"type_name": self.settings.type_name, field: text}
             headers = wire.signed_headers(self._client_id, self._secret, path, params)
             headers["Content-Type"] = _FORM
-            return headers
-        return {"Authorization": self._basic, "Content-Type": _FORM}
+            return body, headers
+        return body, self._basic_headers
 
     def claim(self, endpoints: Iterable[str]) -> tuple[str, Arrival | None, float]:
         """The earliest next arrival among ``endpoints``: (endpoint, arrival, seconds until due).
@@ -97,10 +110,15 @@ class Swarm:
         Any free user serves whichever endpoint is due first, so every worker serves all of its
         shares whatever Locust's dispatch of user classes. Dropped arrivals are counted on the way.
         """
-        pacers = [(p.next_due(), name, p) for name in endpoints if (p := self.pacers.get(name)) is not None]
-        if not pacers:
+        found: Pacer | None = None
+        endpoint, soonest = "", math.inf
+        for name in endpoints:       # a loop, not min() over a list: this runs once per request
+            candidate = self.pacers.get(name)
+            if candidate is not None and ((due := candidate.next_due()) < soonest or found is None):
+                found, endpoint, soonest = candidate, name, due
+        if found is None:
             return "", None, 3600.0
-        _, endpoint, pacer = min(pacers, key=lambda item: item[0])
+        pacer = found
         arrival, dropped = pacer.claim()
         if dropped:
             self._dropped(endpoint, dropped)
@@ -163,6 +181,8 @@ class Swarm:
             return
         if self.budget.spent:
             reason = f"--max-records reached ({self.budget.created} records by worker {self.worker})"
+        elif self._endless:
+            return
         elif self.pacers and all(p.over and not p.outstanding for p in self.pacers.values()):
             reason = "the last stage ended"
         else:

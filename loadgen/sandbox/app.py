@@ -114,22 +114,24 @@ class SandboxState:
 
 async def _read_body(request: Request, limit: int, op: str, request_id: str) -> bytes:
     """The body, refusing more than ``limit`` bytes without reading them all."""
-    argument = _BODY_ARGUMENT.get(op)
-    too_big = capture_error(Code.INVALID_ARGUMENT, f"the request body is larger than {limit} bytes",
-                            argument_name=argument, request_id=request_id)
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit():
         if int(declared) > limit:
-            raise too_big
+            raise _too_big(limit, op, request_id)
         return await request.body()  # the HTTP parser stops at the declared length
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise too_big
+            raise _too_big(limit, op, request_id)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_big(limit: int, op: str, request_id: str) -> CaptureError:
+    return capture_error(Code.INVALID_ARGUMENT, f"the request body is larger than {limit} bytes",
+                         argument_name=_BODY_ARGUMENT.get(op), request_id=request_id)
 
 
 async def _params(request: Request, state: SandboxState, op: str, request_id: str) -> dict[str, str]:

@@ -11,7 +11,7 @@ import hashlib
 import json
 import secrets
 import uuid as uuidlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -30,13 +30,15 @@ class _Layout:
     passwords: frozenset[str]
     plurals: frozenset[str]
     unique: tuple[tuple[str, bool], ...]
+    normalizers: dict[str, Callable[[Any], Any]]
 
 
 @lru_cache(maxsize=64)
 def _layout(schema: Schema) -> _Layout:
+    normalizers = {a.name: fn for a in schema.attributes if (fn := schema.normalizer(a.name)) is not None}
     return _Layout(frozenset(a.name for a in schema.attributes if a.is_password),
                    frozenset(a.name for a in schema.attributes if a.is_plural),
-                   tuple((a.name, a.case_sensitive) for a in schema.unique))
+                   tuple((a.name, a.case_sensitive) for a in schema.unique), normalizers)
 
 
 @dataclass(slots=True)
@@ -72,11 +74,14 @@ def hash_password(value: object) -> dict[str, Any] | None:
 
 
 def prepare(record: Mapping[str, Any], schema: Schema, *, new: bool = True) -> Prepared:
-    """Split a validated, normalised record into stored data, password hashes, uuid and created.
+    """Split a validated record into stored data (normalised as ``loadgen.schema.normalize`` does, objects
+    and plurals copied), password hashes, uuid and created.
 
-    This is on the hot path of bulkCreate, hence one pass and precomputed schema facts.
+    This is on the hot path of bulkCreate, hence one pass (normalising on the way saves copying the
+    record twice) and precomputed schema facts.
     """
     lay = _layout(schema)
+    normalizers = lay.normalizers
     out = Prepared({})
     data = out.data
     for name, value in record.items():
@@ -90,6 +95,9 @@ def prepare(record: Mapping[str, Any], schema: Schema, *, new: bool = True) -> P
         elif name in lay.passwords:
             out.secret[name] = hash_password(value)
         elif value is not None:
+            fn = normalizers.get(name)
+            if fn is not None:
+                value = fn(value)
             data[name] = value
             if new and name in lay.plurals:
                 out.elements.extend(value)

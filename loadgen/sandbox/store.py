@@ -89,7 +89,10 @@ class Store:
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA busy_timeout=5000")
             self.conn.execute("PRAGMA cache_size=-65536")
-            self.conn.execute("PRAGMA wal_autocheckpoint=10000")
+            # each bulk batch dirties ~100 pages of the random-uuid index; a long WAL (up to 160 MB) lets
+            # a checkpoint copy each page once for many batches and fsync less: measured, a fifth less
+            # wall time per bulk insert than with 10,000 pages
+            self.conn.execute("PRAGMA wal_autocheckpoint=40000")
             self.conn.executescript(_SCHEMA_SQL)
         except sqlite3.Error as exc:
             raise UsageError(f"--db {path}: cannot use it as the sandbox database: {exc}") from None
@@ -190,9 +193,10 @@ class Store:
         for i in fresh:
             item = out[i]
             pairs = [*item.keys, ("uuid", item.uuid)] if item.uuid else item.keys
-            clash = next((a for a, k in pairs if k in taken[a] or (a, k) in seen), None)
-            if clash is not None:
-                out[i] = duplicate(clash)
+            for attr, key in pairs:  # plain loops here and below: a generator per record costs ~3% of a batch
+                if key in taken[attr] or (attr, key) in seen:
+                    out[i] = duplicate(attr)
+                    break
             else:
                 seen.update(pairs)
                 good.append(i)
@@ -210,10 +214,11 @@ class Store:
                 uuid = new.uuid
             for element in new.elements:
                 element["id"] = next(element_ids)
-            secret = {k: v for k, v in new.secret.items() if v is not None}
+            secret = {k: v for k, v in new.secret.items() if v is not None} if new.secret else None
             rows.append((entity_id, type_name, uuid, new.created or now, now, inserted, compact_json(new.data),
                          compact_json(secret) if secret else None))
-            unique_rows.extend([(type_name, a, k, entity_id) for a, k in new.keys])
+            for attr, key in new.keys:
+                unique_rows.append((type_name, attr, key, entity_id))
             out[i] = (entity_id, uuid)
         self.conn.executemany("INSERT INTO entities VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         if unique_rows:
