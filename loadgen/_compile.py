@@ -311,7 +311,7 @@ class Compiler:
         statuses, cw = tuple(fac.profile.statuses), tuple(accumulate(fac.profile.statuses.values()))
         names = most(lambda q: q.first_male.names + q.first_female.names)
         lasts = most(lambda q: q.last_male.names + q.last_female.names)
-        def phone_number() -> str:  # LocalePool.phone inlined, like the other hot generators here
+        def phone_number() -> str:  # a locale phone format, its last digits redrawn (inline: hot path)
             phones = p.pool.phones
             t = phones[int(rnd() * len(phones))]
             digits = DIGITS[t.width]

@@ -100,12 +100,6 @@ class LocalePool:
             return street.replace(_BUILDING, self.buildings[int(r2 * len(self.buildings))])
         return street
 
-    def phone(self, r1: float, r2: float) -> str:
-        """A phone number in one of the locale's formats with a fresh tail of digits."""
-        t = self.phones[int(r1 * len(self.phones))]
-        digits = DIGITS[t.width]
-        return t.head + digits[int(r2 * len(digits))] + t.tail
-
 
 def available_locales() -> frozenset[str]:
     """Locales Faker knows (the profile file may name only these)."""

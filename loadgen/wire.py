@@ -28,9 +28,6 @@ MAX_DEPTH = 64
 #: The ``Date`` header format of janrain-signed auth (UTC).
 SIGNED_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
-#: How Capture writes ``created``, ``lastUpdated`` and every dateTime it returns.
-TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f +0000"
-
 def _reject_constant(name: str) -> Any:
     raise JSONSyntaxError(f"{name} is not JSON")
 

@@ -64,13 +64,14 @@ class Ledger:
             self._file = None
 
 
-def _text(value: str | None) -> str:
-    return "null" if value is None else _encode_string(value)
+def _text(value: object) -> str:
+    """JSON text of an email: the C string encoder on the hot path, plain json for anything odd."""
+    return _encode_string(value) if isinstance(value, str) else json.dumps(value, default=str)
 
 
 def read_ledger(path: str | Path) -> Iterator[dict[str, Any]]:
     """The entries of one ledger file; a torn or foreign line is skipped, not fatal."""
-    with Path(path).open(encoding="utf-8") as file:
+    with Path(path).open(encoding="utf-8", errors="replace") as file:
         for line in file:
             try:
                 entry = json.loads(line)

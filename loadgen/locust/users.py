@@ -155,13 +155,17 @@ class ErrorPathUser(CreateUser):
 
     abstract = True
 
+    def on_start(self) -> None:
+        super().on_start()
+        hooks.current_swarm().bad_request(0)  # draw the catalogue at spawn, not in the middle of the run
+
     def send_create(self, swarm: Swarm, arrival: Arrival) -> None:
         if not swarm.malformed_turn(arrival):
             super().send_create(swarm, arrival)
             return
+        bad = swarm.bad_request(arrival.index)  # before begin(): a failure here must not strand a reservation
         if not swarm.begin(CREATE, 1):
             return
-        bad = swarm.bad_request(arrival.index)
         status, content, error, elapsed = self._post(swarm, "/entity.create", "attributes", bad.attributes)
         outcome = judge_expected_error(status, content, bad.expected, error)
         self._account(swarm, CREATE, arrival, 1, outcome, elapsed, content, "malformed", [None], recorded=MALFORMED)

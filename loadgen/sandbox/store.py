@@ -95,6 +95,8 @@ class Store:
             self.conn.execute("PRAGMA wal_autocheckpoint=40000")
             self.conn.executescript(_SCHEMA_SQL)
         except sqlite3.Error as exc:
+            if hasattr(self, "conn"):  # connected, then a pragma or the schema failed: do not leak it
+                self.conn.close()
             raise UsageError(f"--db {path}: cannot use it as the sandbox database: {exc}") from None
 
     def close(self) -> None:
