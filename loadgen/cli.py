@@ -461,6 +461,8 @@ def fuzz_command(url: str | None, max_examples: int, seed: int | None, junit: st
 
     if url and not allow_writes:
         raise UsageError(f"fuzzing {url} creates records there (deleted at the end): add --allow-writes")
+    if url:
+        _fuzz_preflight(url)
     seed = random.SystemRandom().randrange(2**32) if seed is None else seed
     args = suite_args(url=url, max_examples=max_examples, seed=seed, junit=junit, allow_writes=allow_writes)
     code = subprocess.run([sys.executable, "-m", "pytest", *args, "-q", "--tb=line", "--no-header"],
@@ -469,6 +471,19 @@ def fuzz_command(url: str | None, max_examples: int, seed: int | None, junit: st
     again += f" --url {url} --allow-writes" if url else ""
     click.echo(f"{'passed' if code == 0 else 'FAILED'}; repeat with: {again}")
     sys.exit(int(code))
+
+
+def _fuzz_preflight(url: str) -> None:
+    """One entityType call first, so a wrong URL or bad credentials are one line, not five pytest errors."""
+    from loadgen.auth import auth_from_env
+    from loadgen.client import CaptureClient
+    from loadgen.errors import CaptureError, TransportError
+
+    try:
+        with CaptureClient(url, auth_from_env(), timeout=10.0) as client:
+            client.entity_type()
+    except (TransportError, CaptureError) as exc:
+        raise UsageError(f"preflight: {url}: {exc}") from None
 
 
 def main() -> None:

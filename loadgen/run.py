@@ -148,6 +148,12 @@ def targets(opts: RunOptions, stages: tuple[Stage, ...]) -> dict[str, dict[str, 
             schedule = endpoint_schedule(rate, stages, main)
             mean = schedule.total / schedule.duration if schedule.duration > 0 else 0.0
             result[name] = {"requests_per_s": mean, "records_per_s": mean * size}
+    if opts.scenario == "error_path" and "create" in result:
+        # --malformed-share of the create arrivals are bad requests, reported as their own endpoint
+        mean = result["create"]["requests_per_s"]
+        share = opts.malformed_share
+        result["create"] = {"requests_per_s": mean * (1 - share), "records_per_s": mean * (1 - share)}
+        result["malformed"] = {"requests_per_s": mean * share, "records_per_s": 0.0}
     return result
 
 
@@ -277,6 +283,21 @@ def _last_line(log_path: Path) -> str:
     return f"{tail[0]} (see {log_path})"
 
 
+def _check_options(opts: RunOptions) -> None:
+    """Validate every option the Locust child will see, and the thresholds, before anything starts.
+
+    The child validates them again (plain ``locust`` runs need that); doing it here too means a typo
+    is one line and exit 2, not a finished load test whose report cannot be built.
+    """
+    from loadgen.locust.options import settings_from
+    from loadgen.report.thresholds import parse_thresholds
+
+    settings_from({"create_rate": opts.create_rate, "bulk_rate": opts.bulk_rate, "bulk_size": opts.bulk_size,
+                   "malformed_share": opts.malformed_share, "seed": opts.seed, "run_id": opts.run_id or "",
+                   "max_records": opts.max_records or 0, "capture_auth": opts.capture_auth})
+    parse_thresholds(opts.thresholds)
+
+
 def _check_files(opts: RunOptions) -> None:
     """Load the schema and profile once here, so a bad file is one line before anything starts."""
     from loadgen.profiles import load_profile
@@ -316,6 +337,7 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
         raise UsageError(f"--workers must be >= 1, got {opts.workers}")
     locustfile = locustfile_for(opts.scenario, opts.locustfile)
     stages, duration = plan_stages(opts)
+    _check_options(opts)
     _check_files(opts)
     run_id = opts.run_id or new_run_id()
     run_dir = Path(opts.out) / run_id

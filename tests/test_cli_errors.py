@@ -1,0 +1,45 @@
+"""Bad input at the command line: one line on stderr, exit code 2, nothing started and nothing left behind."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+LOADGEN = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "loadgen")
+
+
+def _loadgen(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([LOADGEN, *args], cwd=cwd, capture_output=True, text=True, timeout=60, check=False,
+                          env=env)
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--create-rate", "-1"], "--create-rate must be between"),
+    (["--bulk-size", "0"], "--bulk-size must be between"),
+    (["--malformed-share", "2"], "--malformed-share must be between"),
+    (["--run-id", "../escape"], "--run-id '../escape'"),
+    (["--threshold", "creat.p95<1s"], "unknown endpoint 'creat'"),
+    (["--duration", "2x"], "bad duration '2x'"),
+])
+def test_run_rejects_bad_options_before_starting_anything(tmp_path: Path, flags: list[str], message: str) -> None:
+    proc = _loadgen("run", "--duration", "5s", "--out", "runs", *flags, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "escape").exists()
+
+
+def test_fuzz_against_an_unreachable_domain_is_one_line(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "CAPTURE_CLIENT_ID": "qa", "CAPTURE_CLIENT_SECRET": "s3cret-value-xyz"}
+    proc = _loadgen("fuzz", "--url", "https://127.0.0.1:9", "--allow-writes", cwd=tmp_path, env=env)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: preflight: https://127.0.0.1:9") and proc.stderr.count("\n") == 1
+    assert "s3cret-value-xyz" not in proc.stderr + proc.stdout
+
+
+def test_sandbox_port_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
+    proc = _loadgen("sandbox", "--port", "99999", cwd=tmp_path)
+    assert proc.returncode == 2 and "99999 is not in the range" in proc.stderr
