@@ -252,23 +252,23 @@ def _run_locust(cmd: list[str], env: dict[str, str], duration: float, log_path: 
     with log_path.open("wb") as log, subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                                       stderr=log, start_new_session=True) as proc:
         started = time.monotonic()
-        while True:
-            try:
-                code = proc.wait(timeout=0.5)
-                break
-            except subprocess.TimeoutExpired:
-                if progress is not None:
-                    progress(time.monotonic() - started, duration)
-            except KeyboardInterrupt:
-                interrupted = True
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGINT)
+        try:   # around the progress callback too: a Ctrl-C landing there must reach the child as well
+            while True:
                 try:
-                    code = proc.wait(timeout=60)
-                except (subprocess.TimeoutExpired, KeyboardInterrupt):
-                    proc.terminate()
-                    code = proc.wait(timeout=30)
-                break
+                    code = proc.wait(timeout=0.5)
+                    break
+                except subprocess.TimeoutExpired:
+                    if progress is not None:
+                        progress(time.monotonic() - started, duration)
+        except KeyboardInterrupt:
+            interrupted = True
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGINT)
+            try:
+                code = proc.wait(timeout=60)
+            except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                proc.terminate()
+                code = proc.wait(timeout=30)
     if code not in (0, 1) and not interrupted:
         raise LoadgenError(f"locust exited with code {code}: {_last_line(log_path)}")
     return code, interrupted
@@ -377,6 +377,8 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
                  "server_records": server_count, "locust_exit_code": code, "interrupted": interrupted})
     if server_count is not None:
         meta["nothing_lost"] = server_count == ledger_count
+    meta["unanswered"] = int(summary.get("unanswered") or 0)
+    meta["warnings"] = _run_warnings(meta)
     recorder_data = _read_json(run_dir / "recorder.json")
     recorder = Recorder.from_snapshots([recorder_data]) if recorder_data else Recorder(meta["started_at"])
     (run_dir / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -384,6 +386,20 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
 
     report = build_report(run_dir, recorder, meta)
     return RunResult(run_dir, meta, report, recorder, ledger_count, server_count, code, interrupted)
+
+
+def _run_warnings(meta: dict[str, Any]) -> list[str]:
+    """What the report must say about an interrupted or incomplete run (it reads ``meta["warnings"]``)."""
+    warnings = []
+    if meta.get("interrupted"):
+        warnings.append("the run was stopped early by Ctrl-C: the rates cover only the time it ran")
+    if meta["unanswered"]:
+        warnings.append(f"{meta['unanswered']} requests got no answer (timeout or broken connection): records "
+                        "they may have created are not in the ledger, and cleanup cannot remove them")
+    if meta.get("nothing_lost") is False:
+        warnings.append(f"records lost: the ledger holds {meta['ledger_records']} records, the sandbox "
+                        f"{meta['server_records']}")
+    return warnings
 
 
 def _fingerprint(schema: str | None) -> str | None:

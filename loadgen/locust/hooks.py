@@ -18,6 +18,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import signal
 import sys
 import time
 from collections import Counter
@@ -27,7 +28,7 @@ from typing import Any
 
 import gevent
 from locust import events
-from locust.runners import WORKER_REPORT_INTERVAL, LocalRunner, MasterRunner, WorkerRunner
+from locust.runners import STATE_STOPPED, WORKER_REPORT_INTERVAL, LocalRunner, MasterRunner, WorkerRunner
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from loadgen.errors import LoadgenError
@@ -54,6 +55,7 @@ class _State:
         self.dropped: Counter[str] = Counter()
         self.cpu: dict[str, float] = {}
         self.totals: dict[str, tuple[int, Counter[str]]] = {}
+        self.unanswered: dict[str, int] = {}
         self.done: set[str] = set()
         self.reasons: list[str] = []
         self.started_at: float | None = None
@@ -104,6 +106,20 @@ def _on_init(environment: Any, **_: Any) -> None:
     runner = environment.runner
     if isinstance(runner, MasterRunner):
         runner.register_message(DONE_MESSAGE, _on_worker_done)
+    elif signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        gevent.signal_handler(signal.SIGINT, _on_sigint)
+
+
+def _on_sigint() -> None:
+    """Ctrl-C: no new arrivals from now on, then Locust's usual KeyboardInterrupt in the main greenlet.
+
+    Python's own handler raises KeyboardInterrupt in whichever greenlet runs when the signal lands,
+    which may be a user holding an answered request whose records are not yet in the ledger.
+    """
+    if state.swarm is not None:
+        state.swarm.stopping = True
+    hub = gevent.get_hub()
+    hub.loop.run_callback(hub.parent.throw, KeyboardInterrupt)
 
 
 def _on_test_start(environment: Any, **_: Any) -> None:
@@ -117,6 +133,7 @@ def _on_test_start(environment: Any, **_: Any) -> None:
         options.loadgen_workers = runner.worker_count if isinstance(runner, MasterRunner) else 1
         state.recorder, state.records, state.started_at = Recorder(), 0, time.time()
         state.dropped, state.cpu, state.done, state.reasons, state.totals = Counter(), {}, set(), [], {}
+        state.unanswered = {}
     if isinstance(runner, MasterRunner):
         return
     try:
@@ -187,14 +204,23 @@ def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
     state.recorder.merge(report["recorder"])
     worker = str(report.get("worker", client_id))
     state.cpu[worker] = float(report.get("cpu", 0.0))
+    state.unanswered[worker] = int(report.get("unanswered", 0))
     state.totals[worker] = (int(report.get("records", 0)), Counter(report.get("dropped", {})))
     state.records = sum(records for records, _ in state.totals.values())
     state.dropped = sum((dropped for _, dropped in state.totals.values()), Counter())
 
 
-def _on_test_stop(environment: Any, **_: Any) -> None:
+def _on_test_stopping(environment: Any, **_: Any) -> None:
+    """No new request once a stop begins: Locust kills a waiting user asynchronously, so one whose sleep
+    has just ended could otherwise send its claimed arrival and be killed before the answer is ledgered."""
     if state.swarm is not None:
+        state.swarm.stopping = True
+
+
+def _on_test_stop(environment: Any, **_: Any) -> None:
+    if state.swarm is not None:   # the users are stopped: whatever is still in flight was killed
         state.swarm.settle_overdue()
+        state.swarm.abandon_in_flight()
         state.swarm.ledger.flush()
     # a test stopped from the web UI gets its run files now, not only when Locust quits
     runner = environment.runner
@@ -205,12 +231,16 @@ def _on_test_stop(environment: Any, **_: Any) -> None:
 
 
 def _on_quitting(environment: Any, **_: Any) -> None:
-    if isinstance(environment.runner, WorkerRunner):
-        if state.swarm is not None:
-            state.swarm.close()
-        return
+    runner = environment.runner
     if state.swarm is not None:
+        # Ctrl-C makes Locust fire ``quitting`` before it stops the users: stop them here, first. No new
+        # arrivals, and each request in flight gets its answer into the ledger before the ledger closes.
+        state.swarm.stopping = True
+        if runner is not None and runner.state != STATE_STOPPED:
+            runner.stop()
         state.swarm.close()
+    if isinstance(runner, WorkerRunner):
+        return
     _save(environment)
     if getattr(environment.parsed_options, "csv_prefix", None):
         # Locust rewrites its CSV files every second and not at exit: let it write the final numbers
@@ -225,6 +255,7 @@ def _save(environment: Any) -> None:
         state.records = swarm.records
         state.dropped = Counter(swarm.dropped)
         state.cpu = {str(swarm.worker): round(swarm.cpu_percent(), 1)}
+        state.unanswered = {str(swarm.worker): swarm.unanswered}
         state.reasons = state.reasons or ([swarm.done_reason] if swarm.done_reason else [])
     if state.recorder is None:
         return
@@ -242,7 +273,8 @@ def _write_run_files(settings: Settings, runner: Any) -> None:
     summary = {
         "run_id": settings.run_id, "workers": getattr(runner, "worker_count", 1) or len(state.cpu),
         "records": state.records, "dropped": dict(state.dropped), "workers_cpu": state.cpu,
-        "stop_reasons": sorted(set(state.reasons)), "started_at": state.started_at, "ended_at": time.time(),
+        "unanswered": sum(state.unanswered.values()), "stop_reasons": sorted(set(state.reasons)),
+        "started_at": state.started_at, "ended_at": time.time(),
         "ledger_dir": str(settings.ledger_path),
     }
     (Path(run_dir) / "locust_run.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
@@ -256,6 +288,7 @@ def _register() -> None:
         ("test_start", _on_test_start),
         ("report_to_master", _on_report_to_master),
         ("worker_report", _on_worker_report),
+        ("test_stopping", _on_test_stopping),
         ("test_stop", _on_test_stop),
         ("quitting", _on_quitting),
     )

@@ -74,6 +74,11 @@ class Swarm:
         self.recorder = Recorder()
         self.ledger = Ledger(settings.ledger_path, worker)
         self.in_flight = 0
+        #: requests whose answer never came (transport error, or still in flight when the users were
+        #: stopped): records they may have created are not in the ledger
+        self.unanswered = 0
+        #: set when the run is quitting (Ctrl-C): no new arrivals are claimed
+        self.stopping = False
         self.dropped: Counter[str] = Counter()
         self.records = 0
         self._bad: list[BadRequest] | None = None
@@ -110,6 +115,8 @@ class Swarm:
         Any free user serves whichever endpoint is due first, so every worker serves all of its
         shares whatever Locust's dispatch of user classes. Dropped arrivals are counted on the way.
         """
+        if self.stopping:
+            return "", None, 1.0
         found: Pacer | None = None
         endpoint, soonest = "", math.inf
         for name in endpoints:       # a loop, not min() over a list: this runs once per request
@@ -202,6 +209,11 @@ class Swarm:
             if n := pacer.drop_overdue():
                 self._dropped(name, n)
 
+    def abandon_in_flight(self) -> None:
+        """Once the users are stopped, a request still counted in flight was killed before its answer came."""
+        self.unanswered += self.in_flight
+        self.in_flight = 0
+
     def report(self) -> dict[str, Any]:
         """The delta a worker sends to the master with each stats report (recorder reset after)."""
         self.settle_overdue()
@@ -209,6 +221,7 @@ class Swarm:
         self.ledger.flush()
         return {"worker": self.worker, "recorder": self.recorder.snapshot(reset=True),
                 "records": self.records, "dropped": dict(self.dropped), "cpu": round(self.cpu_percent(), 1),
+                "unanswered": self.unanswered,
                 "done": self.done_reason}
 
     def close(self) -> None:

@@ -58,6 +58,8 @@ class CaptureUser(FastHttpUser):
             return
         endpoint, arrival = claimed
         swarm = hooks.current_swarm()
+        if swarm.stopping:          # claimed before the stop began: a request now could be killed unanswered
+            return
         if endpoint == BULK:
             self.send_bulk(swarm, arrival)
         else:
@@ -112,6 +114,8 @@ class CaptureUser(FastHttpUser):
             status, content = self._http.post(self._base + path, body, headers)
         except FAILURE_EXCEPTIONS as exc:
             error = exc
+            if not isinstance(exc, ConnectionRefusedError):   # the server may have acted on it, unseen
+                swarm.unanswered += 1
         return status, content, error, (time.perf_counter() - started) * 1000.0
 
     def _report(self, request_type: str, name: str, response_time: float, length: int,

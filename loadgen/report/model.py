@@ -240,7 +240,7 @@ def make_report(recorder: Recorder, meta: Mapping[str, Any]) -> dict[str, Any]:
     elapsed = max(recorder.end - recorder.start, 1e-9)
     endpoints = {name: _endpoint_entry(name, data, elapsed, meta) for name, data in datas.items()}
     load_gen = _load_generator(meta)
-    warnings = list(load_gen["warnings"])
+    warnings = [*(str(w) for w in meta.get("warnings") or ()), *load_gen["warnings"]]
     clamped = sum(e["clamped"] for e in endpoints.values())
     if clamped:
         warnings.append(f"{clamped} latencies above one hour were clamped to one hour")
