@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.errors import AuthError, CaptureError, LoadgenError, NotFoundError, TransportError, UsageError
-from loadgen.locust.ledger import load_run_ledger
+from loadgen.locust.ledger import load_run_ledger, read_json
 
 PROGRESS = "cleanup.jsonl"
 DEFAULT_RATE = 20.0
@@ -47,23 +47,15 @@ def _done(run_dir: Path) -> set[str]:
     return done
 
 
-def _meta(run_dir: Path) -> dict[str, Any]:
-    try:
-        data = json.loads((run_dir / "meta.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def embedded(run_dir: str | Path) -> bool:
     """Whether the run went to the embedded sandbox (cleaned by restarting it over its database)."""
-    return bool(_meta(Path(run_dir)).get("embedded_sandbox"))
+    return bool(read_json(Path(run_dir) / "meta.json").get("embedded_sandbox"))
 
 
 @contextlib.contextmanager
 def _target(run_dir: Path, url: str | None, insecure: bool) -> Iterator[tuple[str, str, str]]:
     """(url, client id, secret): ``--url``, else the run's host, else its embedded sandbox restarted."""
-    meta = _meta(run_dir)
+    meta = read_json(run_dir / "meta.json")
     if url or not meta.get("embedded_sandbox"):
         from loadgen.auth import resolve_url
         from loadgen.locust.options import credentials

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.errors import AuthError, CaptureError, LoadgenError, TransportError, UsageError
-from loadgen.locust.ledger import merge_ledgers
+from loadgen.locust.ledger import merge_ledgers, read_json
 from loadgen.locust.options import (
     AUTH_SCHEMES,
     DEFAULT_BULK_RATE,
@@ -309,14 +309,6 @@ def _check_files(opts: RunOptions) -> None:
         load_profile(opts.profile)
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -371,7 +363,7 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
             server_count = sandbox_records(sandbox, opts, run_dir) - before
     if not (run_dir / "locust_run.json").exists() and not interrupted:
         raise LoadgenError(f"locust stopped without a result: {_last_line(run_dir / 'locust.stderr')}")
-    summary = _read_json(run_dir / "locust_run.json")
+    summary = read_json(run_dir / "locust_run.json")
     meta.update({"workers_cpu": summary.get("workers_cpu", {}), "stop_reasons": summary.get("stop_reasons", []),
                  "dropped": summary.get("dropped", {}), "ledger_records": ledger_count,
                  "server_records": server_count, "locust_exit_code": code, "interrupted": interrupted})
@@ -379,7 +371,7 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
         meta["nothing_lost"] = server_count == ledger_count
     meta["unanswered"] = int(summary.get("unanswered") or 0)
     meta["warnings"] = _run_warnings(meta)
-    recorder_data = _read_json(run_dir / "recorder.json")
+    recorder_data = read_json(run_dir / "recorder.json")
     recorder = Recorder.from_snapshots([recorder_data]) if recorder_data else Recorder(meta["started_at"])
     (run_dir / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
     from loadgen.report.build import build_report

@@ -119,3 +119,12 @@ def load_run_ledger(run_dir: str | Path) -> list[dict[str, Any]]:
         for entry in read_ledger(source):
             entries.setdefault(entry["uuid"], entry)
     return list(entries.values())
+
+
+def read_json(path: str | Path) -> dict[str, Any]:
+    """A JSON object file of a run folder (meta, summary, recorder); ``{}`` when missing or torn."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
