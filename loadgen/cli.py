@@ -452,7 +452,8 @@ def fuzz_command(url: str | None, max_examples: int, seed: int | None, junit: st
 
     Runs `pytest --pyargs loadgen.conformance` in a child process (pytest must import the package
     itself to rewrite its asserts). Failing examples are kept in Hypothesis's example database
-    (.hypothesis/ in this folder) and replayed first on the next run.
+    (.hypothesis/ in this folder) and replayed first on the next run; Hypothesis's own `ci` profile,
+    loaded where a CI variable is set, turns that database off.
     """
     import random
     import subprocess

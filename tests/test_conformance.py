@@ -54,7 +54,9 @@ def test_a_sandbox_that_accepts_nan_fails_the_right_property(
         pytester: pytest.Pytester, sandbox_factory: Callable[..., Sandbox], monkeypatch: pytest.MonkeyPatch) -> None:
     broken = sandbox_factory(faults={"accept_nan": True})
     _env(monkeypatch, broken)
-    args = suite_args(url=broken.url, max_examples=150, seed=0, allow_writes=True)
+    # Hypothesis's own "ci" profile (loaded where CI is set) turns the example database off; the default
+    # profile is what a QA engineer's machine runs, and the replay below needs the database.
+    args = [*suite_args(url=broken.url, max_examples=150, seed=0, allow_writes=True), "--hypothesis-profile=default"]
     result = pytester.runpytest_subprocess(*args, "-q", "-k", "malformed_attributes or valid_records", timeout=240)
     result.assert_outcomes(failed=1, passed=1)
     out = result.stdout.str()
@@ -68,7 +70,7 @@ def test_a_sandbox_that_accepts_nan_fails_the_right_property(
     assert "HTTP 200" in answer and '"code":200' not in answer
     # The failure is kept in Hypothesis's example database: one example with another seed replays it.
     assert any((pytester.path / ".hypothesis" / "examples").iterdir())
-    args = suite_args(url=broken.url, max_examples=1, seed=99, allow_writes=True)
+    args = [*suite_args(url=broken.url, max_examples=1, seed=99, allow_writes=True), "--hypothesis-profile=default"]
     again = pytester.runpytest_subprocess(*args, "-q", "-k", "malformed_attributes", timeout=240)
     again.assert_outcomes(failed=1)
     assert shrunk in again.stdout.str()
