@@ -75,7 +75,7 @@ def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def rebuild(run_dir: str | os.PathLike[str], thresholds: Iterable[str] = (),
             *, from_recorder: bool = False) -> dict[str, Any]:
-    """Redraw a run folder's HTML and Markdown, re-judging stored plus extra thresholds.
+    """Redraw a run folder's HTML and Markdown, judging the run's own thresholds plus ``thresholds``.
 
     Uses report.json when present; otherwise (or with ``from_recorder``) recomputes it from
     recorder.json and meta.json, which is how a report survives a crash before the end of a run.
@@ -83,16 +83,15 @@ def rebuild(run_dir: str | os.PathLike[str], thresholds: Iterable[str] = (),
     folder = Path(run_dir)
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a run folder")
-    extra = list(thresholds)
+    meta = _read_json(folder / META_JSON) if (folder / META_JSON).exists() else None
     if (folder / REPORT_JSON).exists() and not from_recorder:
         report = load_report(folder)
-        stored = [t["expression"] for t in report.get("thresholds", [])]
     else:
         if not (folder / RECORDER_JSON).exists():
             raise UsageError(f"{folder}: neither {REPORT_JSON} nor {RECORDER_JSON} found")
-        meta = _read_json(folder / META_JSON) if (folder / META_JSON).exists() else {}
-        report = make_report(Recorder.from_snapshots([_read_json(folder / RECORDER_JSON)]), meta)
-        stored = list(meta.get("thresholds") or [])
-    apply_thresholds(report, list(dict.fromkeys([*stored, *extra])))
+        report = make_report(Recorder.from_snapshots([_read_json(folder / RECORDER_JSON)]), meta or {})
+    # the run's own gates (meta.json) plus these; an earlier rebuild's extras are replaced, not piled up
+    own = (meta.get("thresholds") or []) if meta is not None else [t["expression"] for t in report["thresholds"]]
+    apply_thresholds(report, list(dict.fromkeys([*own, *thresholds])))
     write_outputs(report, folder)
     return report

@@ -125,12 +125,13 @@ def synthetic_meta(spec: SyntheticRun, run_id: str) -> dict[str, Any]:
 
 def write_synthetic_run(run_dir: str | os.PathLike[str], spec: SyntheticRun = SyntheticRun(), *,
                         run_id: str | None = None, thresholds: Iterable[str] = ()) -> dict[str, Any]:
-    """Write recorder.json and meta.json like a real run, then build its reports."""
+    """Write recorder.json and meta.json like a real run (``thresholds`` as ``loadgen run --threshold``), then
+    build its reports."""
     folder = Path(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     workers = synthetic_recorders(spec)
     master = Recorder.from_snapshots(w.snapshot() for w in workers)
-    meta = synthetic_meta(spec, run_id or folder.name)
+    meta = {**synthetic_meta(spec, run_id or folder.name), "thresholds": list(thresholds)}
     (folder / RECORDER_JSON).write_text(json.dumps(master.snapshot()), encoding="utf-8")
     (folder / META_JSON).write_text(json.dumps(meta, indent=1), encoding="utf-8")
-    return build_report(folder, master, meta, thresholds)
+    return build_report(folder, master, meta)

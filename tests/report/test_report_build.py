@@ -107,13 +107,17 @@ def test_markdown_summary_lists_endpoints_and_verdicts(run_dir: Path) -> None:
     assert "| create |" in text and "`create.p95<300ms`" in text
 
 
-def test_rebuild_keeps_stored_thresholds_and_adds_new_ones(tmp_path: Path) -> None:
+def test_rebuild_judges_the_runs_own_thresholds_plus_the_given_ones(tmp_path: Path) -> None:
     folder = tmp_path / "run-b"
     write_synthetic_run(folder, replace(SPEC, duration_s=12), thresholds=["error_rate<1%"])
     before = load_report(folder)
     again = rebuild(folder, ["create.p50<0.001ms"])
     assert [t["expression"] for t in again["thresholds"]] == ["error_rate<1%", "create.p50<0.001ms"]
     assert again["verdict"] == "fail"
+    # an earlier rebuild's extra gate is replaced, not piled up: the run's own one stays
+    assert [t["expression"] for t in rebuild(folder)["thresholds"]] == ["error_rate<1%"]
+    assert load_report(folder)["verdict"] == "pass"
+    again = rebuild(folder, ["create.p50<0.001ms"])
     assert again["endpoints"] == before["endpoints"]
     (folder / "report.json").unlink()
     from_recorder = rebuild(folder)
