@@ -117,10 +117,16 @@ def when_started(server: uvicorn.Server, callback: Callable[[], None]) -> None:
     server.startup = startup  # type: ignore[method-assign]
 
 
-def _child(config: SandboxConfig, host: str, port: int, conn: Connection) -> None:
-    """Entry point of the sandbox process: listen, report the address and client, serve until SIGTERM."""
+def _child(config: SandboxConfig, host: str, port: int, conn: Connection, parent_pid: int) -> None:
+    """Entry point of the sandbox process: listen, report the address and client, serve until SIGTERM.
+
+    It runs in its own session, so a terminal's Ctrl-C reaches only its parent, which stops it last
+    (after Locust's in-flight requests are answered). It also stops if that parent dies without a word.
+    """
+    os.setsid()
     sock = _listen(host, port)
     server, state = uvicorn_server(config)
+    _stop_with_parent(server, parent_pid)
     bound = sock.getsockname()
 
     def announce() -> None:
@@ -132,11 +138,21 @@ def _child(config: SandboxConfig, host: str, port: int, conn: Connection) -> Non
     server.run(sockets=[sock])
 
 
+def _stop_with_parent(server: uvicorn.Server, parent_pid: int) -> None:
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(1.0)
+        server.should_exit = True
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 @contextmanager
 def _in_process(config: SandboxConfig, host: str, port: int) -> Iterator[Sandbox]:
     ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(config, host, port, child), name="loadgen-sandbox", daemon=True)
+    proc = ctx.Process(target=_child, args=(config, host, port, child, os.getpid()), name="loadgen-sandbox",
+                       daemon=True)
     proc.start()
     child.close()
     try:
