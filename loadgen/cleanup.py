@@ -33,6 +33,7 @@ class CleanupResult:
     skipped: int = 0
     failed: int = 0
     errors: dict[str, int] = field(default_factory=dict)
+    interrupted: bool = False
 
 
 def _done(run_dir: Path) -> set[str]:
@@ -92,21 +93,24 @@ def cleanup(run_dir: str | Path, *, url: str | None = None, rate: float | None =
                           retry=Retry(), insecure=insecure) as client, \
             (folder / PROGRESS).open("a", encoding="utf-8") as log:
         next_at = time.monotonic()
-        for entry in entries:
-            uuid = entry["uuid"]
-            if uuid in done:
-                result.skipped += 1
-                continue
-            wait = next_at - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            next_at = max(next_at + interval, time.monotonic() - 1.0)
-            status = _delete_one(client, uuid, result)
-            if status != "failed":
-                log.write(json.dumps({"uuid": uuid, "status": status, "time": round(time.time(), 3)}) + "\n")
-                log.flush()
-            if progress is not None:
-                progress(result)
+        try:
+            for entry in entries:
+                uuid = entry["uuid"]
+                if uuid in done:
+                    result.skipped += 1
+                    continue
+                wait = next_at - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                next_at = max(next_at + interval, time.monotonic() - 1.0)
+                status = _delete_one(client, uuid, result)
+                if status != "failed":
+                    log.write(json.dumps({"uuid": uuid, "status": status, "time": round(time.time(), 3)}) + "\n")
+                    log.flush()
+                if progress is not None:
+                    progress(result)
+        except KeyboardInterrupt:  # a delete cut short is not logged: the next run finds it done or gone
+            result.interrupted = True
     return result
 
 

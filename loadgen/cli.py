@@ -22,7 +22,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def friendly(func: F) -> F:
-    """Turn a ``LoadgenError`` into a one-line message and its exit code."""
+    """Turn a ``LoadgenError`` into a one-line message and its exit code, and Ctrl-C into exit 130."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -31,6 +31,9 @@ def friendly(func: F) -> F:
         except LoadgenError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
 
@@ -84,7 +87,11 @@ def ping(url: str | None, scheme: str, type_name: str, insecure: bool) -> None:
 @friendly
 def report_command(run_dir: Path, thresholds: tuple[str, ...], thresholds_file: Path | None,
                    from_recorder: bool) -> None:
-    """Rebuild report.html and report.md of RUN_DIR from its report.json. Exits 3 on a breached threshold."""
+    """Rebuild report.html and report.md of RUN_DIR from its report.json. Exits 3 on a breached threshold.
+
+    The thresholds judged are the run's own (`loadgen run --threshold`) plus those given here; those
+    given to an earlier `loadgen report` are replaced.
+    """
     from loadgen.report import exit_code, load_threshold_file, rebuild
 
     extra = [*(load_threshold_file(thresholds_file) if thresholds_file else []), *thresholds]
@@ -268,6 +275,14 @@ def generate(count: int, seed: int, schema_path: str | None, profile_path: str |
     except BrokenPipeError:  # `loadgen generate | head`: the reader has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # as the Python docs advise
         return
+    except KeyboardInterrupt:
+        if to_stdout:
+            raise
+        if fmt == "json":
+            out.write("\n]\n")  # profiles go out a whole chunk per write: close the array after the last
+        out.close()
+        click.echo(f"interrupted: {output} holds the profiles written before Ctrl-C", err=True)
+        sys.exit(130)
     finally:
         if not to_stdout:
             out.close()
@@ -328,10 +343,12 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
                       out=out, run_id=run_id, seed=seed, profile=profile_path, schema=schema_path,
                       max_records=max_records, malformed_share=malformed_share, capture_auth=capture_auth,
                       insecure=insecure, thresholds=thresholds, locustfile=locustfile)
-    target = url or "the embedded sandbox"
-    click.echo(f"load: {scenario} against {target} for {stages or duration}", err=True)
+    def announce(target: str, run_dir: Path) -> None:
+        where = target if url else f"the embedded sandbox at {target}"
+        click.echo(f"load: {scenario} against {where} for {stages or duration}, into {run_dir}", err=True)
+
     with _run_progress(sys.stderr.isatty()) as tick:
-        result = run(opts, progress=tick)
+        result = run(opts, progress=tick, on_start=announce)
     _print_run_summary(result)
     if result.interrupted:
         sys.exit(130)
@@ -414,6 +431,9 @@ def cleanup_command(run_dir: Path, url: str | None, rate: float | None, capture_
     errors = "".join(f", {n} x {label}" for label, n in result.errors.items())
     click.echo(f"deleted {result.deleted:,}, skipped {result.skipped:,} (already gone), "
                f"failed {result.failed:,}{errors} of {result.total:,} ledgered records")
+    if result.interrupted:
+        click.echo(f"interrupted: `loadgen cleanup {run_dir}` again resumes where this stopped", err=True)
+        sys.exit(130)
     if result.failed:
         sys.exit(1)
 
@@ -459,6 +479,7 @@ def fuzz_command(url: str | None, max_examples: int, seed: int | None, junit: st
     import subprocess
 
     from loadgen.conformance import suite_args
+    from loadgen.run import wait_child
 
     if url and not allow_writes:
         raise UsageError(f"fuzzing {url} creates records there (deleted at the end): add --allow-writes")
@@ -466,12 +487,14 @@ def fuzz_command(url: str | None, max_examples: int, seed: int | None, junit: st
         _fuzz_preflight(url)
     seed = random.SystemRandom().randrange(2**32) if seed is None else seed
     args = suite_args(url=url, max_examples=max_examples, seed=seed, junit=junit, allow_writes=allow_writes)
-    code = subprocess.run([sys.executable, "-m", "pytest", *args, "-q", "--tb=line", "--no-header"],
-                          check=False).returncode
+    with subprocess.Popen([sys.executable, "-m", "pytest", *args, "-q", "--tb=line", "--no-header"],
+                          stdin=subprocess.DEVNULL, start_new_session=True) as proc:
+        code, interrupted = wait_child(proc, grace=120.0)  # Ctrl-C: the child still deletes what it created
     again = f"loadgen fuzz --seed {seed} --max-examples {max_examples}"
     again += f" --url {url} --allow-writes" if url else ""
-    click.echo(f"{'passed' if code == 0 else 'FAILED'}; repeat with: {again}")
-    sys.exit(int(code))
+    verdict = "interrupted" if interrupted else "passed" if code == 0 else "FAILED"
+    click.echo(f"{verdict}; repeat with: {again}")
+    sys.exit(130 if interrupted else int(code))
 
 
 def _fuzz_preflight(url: str) -> None:

@@ -18,6 +18,7 @@ Credentials for ``--capture-url`` come from ``CAPTURE_CLIENT_ID`` / ``CAPTURE_CL
 from __future__ import annotations
 
 import random
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -109,9 +110,11 @@ def capture_fuzz(request: pytest.FixtureRequest, capture_client: CaptureClient, 
     label = f"{where}{capture_client.base_url} ({capture_schema.name}, seed {seed})"
     fuzz = Fuzzer(capture_client, capture_schema, settings=search, seed=seed, remote=capture_sandbox is None,
                   allow_writes=config.getoption("capture_allow_writes"), label=label)
+    previous = signal.signal(signal.SIGINT, fuzz.on_ctrl_c)
     try:
         yield fuzz
     finally:
+        signal.signal(signal.SIGINT, previous)
         summary = fuzz.tracker.cleanup()
         fuzz.close()
         config.stash[_REPORT] = (label, list(fuzz.results.values()), summary)
@@ -127,7 +130,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.write_sep("=", f"capture conformance: {label}")
     write(f"{'property':<46} {'examples':>8}  result")
     for row in results:
-        outcome = {True: "passed", False: "FAILED", None: "not run"}[row.passed]
+        outcome = "interrupted" if row.interrupted else {True: "passed", False: "FAILED", None: "not run"}[row.passed]
         write(f"{row.name:<46} {row.examples:>8}  {outcome}")
         if row.passed is False and row.failing:
             write(f"    shrunk input:  {row.failing}")

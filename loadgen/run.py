@@ -4,8 +4,8 @@ Locust runs headless in a child process (``python -m locust``), so gevent's monk
 touches this process, the embedded sandbox (its own process too) or the report builder. The child
 writes its CSV, HTML, per-worker ledgers and ``recorder.json`` into the run folder; this module then
 merges the ledgers, checks "nothing lost" against the sandbox's own count, writes ``meta.json`` and
-builds the report. Ctrl-C reaches the Locust child as well, which stops gracefully; everything is
-still written.
+builds the report. Ctrl-C stops the Locust child gracefully while the embedded sandbox (in its own
+session) keeps answering; everything is still written.
 """
 
 from __future__ import annotations
@@ -201,16 +201,22 @@ def preflight(url: str, client_id: str, secret: str, *, scheme: str, type_name: 
         raise UsageError(f"preflight: {url} answered {exc.label} to entityType/entity.count") from None
 
 
-@contextlib.contextmanager
-def _target(opts: RunOptions, run_dir: Path) -> Iterator[tuple[str, str, str, Any]]:
-    """(url, client id, secret, sandbox or None): the given URL, or the embedded sandbox in its own process."""
-    if opts.url:
-        from loadgen.auth import resolve_url
-        from loadgen.locust.options import credentials
+def _remote(opts: RunOptions) -> tuple[str, str, str] | None:
+    """(url, client id, secret) of ``--url``, checked before the run folder exists; None: embedded sandbox."""
+    if not opts.url:
+        return None
+    from loadgen.auth import resolve_url
+    from loadgen.locust.options import credentials
 
-        url = resolve_url(opts.url, insecure=opts.insecure)
-        client_id, secret = credentials()
-        yield url.rstrip("/"), client_id, secret, None
+    return (resolve_url(opts.url, insecure=opts.insecure).rstrip("/"), *credentials())
+
+
+@contextlib.contextmanager
+def _target(opts: RunOptions, remote: tuple[str, str, str] | None,
+            run_dir: Path) -> Iterator[tuple[str, str, str, Any]]:
+    """(url, client id, secret, sandbox or None): the given URL, or the embedded sandbox in its own process."""
+    if remote is not None:
+        yield *remote, None
         return
     from loadgen.sandbox import serve
 
@@ -222,56 +228,42 @@ def _target(opts: RunOptions, run_dir: Path) -> Iterator[tuple[str, str, str, An
         yield sandbox.url, sandbox.client_id, sandbox.client_secret, sandbox
 
 
-def sandbox_records(sandbox: Any, opts: RunOptions, run_dir: Path) -> int:
-    """The embedded sandbox's own record count; restarted over its database if a Ctrl-C stopped it.
-
-    A terminal's Ctrl-C reaches the whole process group, the sandbox's process included.
-    """
-    import httpx
-
-    try:
-        return int(sandbox.stats()["records"].get(opts.type_name, 0))
-    except (httpx.HTTPError, OSError, LoadgenError, ValueError) as first:
-        from loadgen.sandbox import serve
-
-        try:
-            with serve(db=run_dir / "sandbox.db", admin=True, process=True, schema=opts.schema) as again:
-                return int(again.stats()["records"].get(opts.type_name, 0))
-        except LoadgenError:
-            raise LoadgenError(f"cannot count the sandbox's records: {first}") from None
-
-
 def _run_locust(cmd: list[str], env: dict[str, str], duration: float, log_path: Path,
                 progress: Callable[[float, float], None] | None) -> tuple[int, bool]:
-    """Run the Locust child to its end; Ctrl-C lets it stop gracefully. (exit code, interrupted).
-
-    The child runs in its own session, so a terminal's Ctrl-C reaches it exactly once, from here:
-    a second SIGINT would cut Locust's graceful stop short and lose in-flight records.
-    """
-    interrupted = False
+    """Run the Locust child to its end; Ctrl-C lets it stop gracefully. (exit code, interrupted)."""
     with log_path.open("wb") as log, subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                                       stderr=log, start_new_session=True) as proc:
         started = time.monotonic()
-        try:   # around the progress callback too: a Ctrl-C landing there must reach the child as well
-            while True:
-                try:
-                    code = proc.wait(timeout=0.5)
-                    break
-                except subprocess.TimeoutExpired:
-                    if progress is not None:
-                        progress(time.monotonic() - started, duration)
-        except KeyboardInterrupt:
-            interrupted = True
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGINT)
-            try:
-                code = proc.wait(timeout=60)
-            except (subprocess.TimeoutExpired, KeyboardInterrupt):
-                proc.terminate()
-                code = proc.wait(timeout=30)
+        tick = None if progress is None else (lambda: progress(time.monotonic() - started, duration))
+        code, interrupted = wait_child(proc, grace=60.0, tick=tick)
     if code not in (0, 1) and not interrupted:
         raise LoadgenError(f"locust exited with code {code}: {_last_line(log_path)}")
     return code, interrupted
+
+
+def wait_child(proc: subprocess.Popen[Any], *, grace: float,
+               tick: Callable[[], None] | None = None) -> tuple[int, bool]:
+    """Wait for a child started in its own session: (exit code, interrupted).
+
+    A Ctrl-C here reaches the child exactly once, from here, and it gets ``grace`` seconds to finish:
+    a second SIGINT, or the kill ``subprocess.run`` sends, would cut its clean stop short (Locust's
+    in-flight requests, the fuzzers' deletes).
+    """
+    try:   # around the tick too: a Ctrl-C landing there must reach the child as well
+        while True:
+            try:
+                return proc.wait(timeout=0.5), False
+            except subprocess.TimeoutExpired:
+                if tick is not None:
+                    tick()
+    except KeyboardInterrupt:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGINT)
+        try:
+            return proc.wait(timeout=grace), True
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            proc.terminate()
+            return proc.wait(timeout=30), True
 
 
 def _last_line(log_path: Path) -> str:
@@ -319,8 +311,12 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = None) -> RunResult:
-    """Run one load test end to end and return its result (the report is written in the run folder)."""
+def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = None,
+        on_start: Callable[[str, Path], None] | None = None) -> RunResult:
+    """Run one load test end to end and return its result (the report is written in the run folder).
+
+    ``on_start(url, run_dir)`` is called once the options are valid and the target answered.
+    """
     if opts.scenario not in SCENARIOS and not opts.locustfile:
         raise UsageError(f"unknown scenario {opts.scenario!r}: choose one of {', '.join(SCENARIOS)}")
     if opts.capture_auth not in AUTH_SCHEMES:
@@ -331,6 +327,7 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
     stages, duration = plan_stages(opts)
     _check_options(opts)
     _check_files(opts)
+    remote = _remote(opts)
     run_id = opts.run_id or new_run_id()
     run_dir = Path(opts.out) / run_id
     if run_dir.exists() and any(run_dir.iterdir()):
@@ -345,22 +342,29 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
         "max_records": opts.max_records, "capture_auth": opts.capture_auth, "thresholds": list(opts.thresholds),
         "versions": _versions(), "embedded_sandbox": not opts.url,
     }
-    with _target(opts, run_dir) as (url, client_id, secret, sandbox):
+    with _target(opts, remote, run_dir) as (url, client_id, secret, sandbox):
         meta["host"] = url
-        before = preflight(url, client_id, secret, scheme=opts.capture_auth, type_name=opts.type_name,
-                           insecure=opts.insecure)
+        try:
+            before = preflight(url, client_id, secret, scheme=opts.capture_auth, type_name=opts.type_name,
+                               insecure=opts.insecure)
+        except UsageError:
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()  # nothing was run: leave no empty folder behind
+            raise
         meta["schema_fingerprint"] = _fingerprint(opts.schema)
         env = {**os.environ, "CAPTURE_CLIENT_ID": client_id, "CAPTURE_CLIENT_SECRET": secret,
                "PYTHONUNBUFFERED": "1"}
         cmd = locust_command(opts, locustfile=locustfile, url=url, run_dir=run_dir, run_id=run_id,
                              stages=stages, duration=duration, users=users)
+        if on_start is not None:
+            on_start(url, run_dir)
         meta["started_at"] = time.time()
         code, interrupted = _run_locust(cmd, env, duration, run_dir / "locust.stderr", progress)
         meta["ended_at"] = time.time()
         ledger_count = merge_ledgers(run_dir)
         server_count = None
         if sandbox is not None:
-            server_count = sandbox_records(sandbox, opts, run_dir) - before
+            server_count = int(sandbox.stats()["records"].get(opts.type_name, 0)) - before
     if not (run_dir / "locust_run.json").exists() and not interrupted:
         raise LoadgenError(f"locust stopped without a result: {_last_line(run_dir / 'locust.stderr')}")
     summary = read_json(run_dir / "locust_run.json")

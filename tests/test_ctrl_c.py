@@ -1,0 +1,57 @@
+"""Ctrl-C in the middle of `loadgen generate` and `loadgen fuzz`: exit 130, one clear line, nothing lost.
+
+Each command runs in its own process group, and the SIGINT goes to the whole group, as a terminal sends it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from loadgen.sandbox import Sandbox
+
+LOADGEN = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "loadgen")
+
+
+def _start(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen([LOADGEN, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+
+
+def test_generate_leaves_a_well_formed_file_of_whole_profiles(tmp_path: Path) -> None:
+    out = tmp_path / "users.json"
+    proc = _start("generate", "--count", "10000000", "--format", "json", "--output", str(out), cwd=tmp_path)
+    deadline = time.monotonic() + 30
+    while (not out.exists() or out.stat().st_size < 200_000) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert err.strip() == f"interrupted: {out} holds the profiles written before Ctrl-C"
+    profiles = json.loads(out.read_text(encoding="utf-8"))
+    assert 100 < len(profiles) < 10_000_000 and all("@" in p["email"] for p in profiles)
+
+
+def test_fuzz_stops_between_requests_and_deletes_what_it_created(
+        sandbox_factory: Callable[..., Sandbox], tmp_path: Path) -> None:
+    sandbox = sandbox_factory()
+    env = {**os.environ, "CAPTURE_CLIENT_ID": sandbox.client_id, "CAPTURE_CLIENT_SECRET": sandbox.client_secret}
+    proc = _start("fuzz", "--url", sandbox.url, "--allow-writes", "--max-examples", "500", "--seed", "1",
+                  cwd=tmp_path, env=env)
+    deadline = time.monotonic() + 120
+    while int(sandbox.stats()["records"].get("user", 0)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out[-3000:] + err[-3000:]
+    rows = [line for line in out.splitlines() if line.rstrip().endswith("interrupted")]
+    assert len(rows) == 1 and "FAILED" not in out, out[-3000:]
+    created = int(out.split("the fuzzers created ")[1].split(" records")[0])
+    assert created >= 5 and " 0 could not be deleted" in out, out[-2000:]
+    assert int(sandbox.stats()["records"].get("user", 0)) == 0
+    assert out.rstrip().splitlines()[-1].startswith("interrupted; repeat with: loadgen fuzz --seed 1")
