@@ -32,6 +32,34 @@ def test_serve_in_a_process_keeps_the_file(tmp_path: Path) -> None:
         assert sb2.stats()["records"]["user"] == 1
 
 
+def test_a_sandbox_process_ignores_the_terminals_ctrl_c_and_stops_with_its_parent(tmp_path: Path) -> None:
+    """Own session: a Ctrl-C to the parent's group leaves it answering; a parent killed with -9 takes it along."""
+    code = ("import time\nfrom loadgen.sandbox import serve\n"
+            f"with serve(db={str(tmp_path / 's.db')!r}, process=True) as sb:\n"
+            "    print(sb.pid, sb.url, flush=True)\n    time.sleep(120)\n")
+    with subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                          start_new_session=True) as parent:
+        assert parent.stdout is not None
+        pid_text, url = parent.stdout.readline().split()
+        pid = int(pid_text)
+        assert os.getsid(pid) == pid != os.getsid(parent.pid)
+        parent.send_signal(signal.SIGSTOP)                 # the parent cannot stop it meanwhile
+        os.killpg(parent.pid, signal.SIGINT)               # what a terminal's Ctrl-C sends to the parent's group
+        time.sleep(0.5)
+        assert httpx.get(f"{url}/_sandbox/stats", timeout=5).status_code == 200
+        parent.kill()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("the sandbox outlived its parent")
+
+
 def test_serve_with_another_schema_and_busy_port(sandbox: Sandbox) -> None:
     schema = load_schema({"name": "pet", "attr_defs": [{"name": "tag", "type": "string", "length": 8,
                                                         "constraints": ["unique"], "case-sensitive": True}]})
