@@ -2,8 +2,8 @@
 
 - ``BasicAuth``: ``Authorization: Basic base64(client_id:secret)`` (Capture's recommended scheme).
 - ``SignedAuth``: janrain-signed, a ``Date`` header and ``Authorization: Signature id:HMAC-SHA1`` over
-  the decoded form fields. It signs with ``loadgen.wire.signed_headers``, the very function whose
-  twin ``wire.verify_signature`` the sandbox checks with, so client and server cannot drift apart.
+  the decoded form fields. It signs with ``loadgen.wire.Signer``, whose twin ``wire.verify_signature``
+  the sandbox checks with, so client and server cannot drift apart.
 - ``LegacyParamAuth``: ``client_id`` and ``client_secret`` as extra form fields (old clients).
 
 Every class keeps the secret in a private attribute, hides it from ``repr()`` and offers
@@ -17,7 +17,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Callable, Generator, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import ClassVar
 from urllib.parse import quote, quote_plus
 
@@ -84,13 +84,13 @@ class SignedAuth(CaptureAuth):
     def __init__(self, client_id: str, secret: str, *,
                  clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(client_id, secret)
-        self._clock = clock or (lambda: datetime.now(UTC))
+        self._clock = clock
+        self._signer = wire.Signer(client_id, secret)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         params = _request_params(request)
-        request.headers.update(
-            wire.signed_headers(self.client_id, self._secret, request.url.path, params, now=self._clock())
-        )
+        now = self._clock() if self._clock is not None else None
+        request.headers.update(self._signer.headers(request.url.path, params, now=now))
         yield request
 
 
@@ -172,13 +172,14 @@ def resolve_url(base_url: str | None, *, insecure: bool = False) -> str:
         raise UsageError(f"bad Capture URL {url!r}: {exc}") from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise UsageError(f"bad Capture URL {url!r}: expected https://<app>.janraincapture.com")
-    if parsed.scheme == "http" and not insecure and not _is_loopback(parsed.host):
+    if parsed.scheme == "http" and not insecure and not is_loopback(parsed.host):
         raise UsageError(f"refusing plain http:// to {parsed.host}: the client secret would cross the "
                          "network in clear (use https://, or insecure=True / --insecure)")
     return url
 
 
-def _is_loopback(host: str) -> bool:
+def is_loopback(host: str) -> bool:
+    """localhost, *.localhost or a loopback address: where a sandbox runs, never a real domain."""
     if host == "localhost" or host.endswith(".localhost"):
         return True
     try:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from loadgen.errors import FormError, JSONSyntaxError
 from loadgen.wire import (
     MAX_DEPTH,
+    Signer,
     decode_form,
     dumps,
     encode_form,
@@ -25,7 +26,6 @@ from loadgen.wire import (
     parse_datetime,
     parse_signed_date,
     signature,
-    signed_headers,
     string_to_sign,
     verify_signature,
 )
@@ -180,18 +180,23 @@ def test_the_documented_signing_test_vector() -> None:
     assert text == ("/entity\n2000-01-01 01:01:01\nparam1=this is a string\nparam2=10\n"
                     "param3=one=1\ntwo=2,three=3\n")
     assert signature("bar", "/entity", "2000-01-01 01:01:01", VECTOR) == "G3N5RxCVc0d6rDLmBRGvcg2hCVY="
-    headers = signed_headers("foo", "bar", "/entity", VECTOR, now=datetime(2000, 1, 1, 1, 1, 1, tzinfo=UTC))
+    headers = Signer("foo", "bar").headers("/entity", VECTOR, now=datetime(2000, 1, 1, 1, 1, 1, tzinfo=UTC))
     assert headers == {"Date": "2000-01-01 01:01:01", "Authorization": "Signature foo:G3N5RxCVc0d6rDLmBRGvcg2hCVY="}
 
 
-def test_signed_headers_use_utc_whatever_the_callers_zone() -> None:
+def test_signer_uses_utc_whatever_the_callers_zone() -> None:
     local = datetime(2000, 1, 1, 6, 1, 1, tzinfo=timezone(timedelta(hours=5)))
-    headers = signed_headers("foo", "bar", "/entity", VECTOR, now=local)
+    signer = Signer("foo", "bar")
+    headers = signer.headers("/entity", VECTOR, now=local)
     assert headers["Authorization"] == "Signature foo:G3N5RxCVc0d6rDLmBRGvcg2hCVY="
-    fresh = signed_headers("id", "secret", "/entity.create", {})
+    fresh = signer.headers("/entity.create", {})
     moment = parse_signed_date(fresh["Date"])
-    assert moment is not None and abs((datetime.now(UTC) - moment).total_seconds()) < 5
-    assert re.fullmatch(r"Signature id:[A-Za-z0-9+/]{27}=", fresh["Authorization"])
+    assert moment is not None and abs((datetime.now(UTC) - moment).total_seconds()) < 2
+    assert re.fullmatch(r"Signature foo:[A-Za-z0-9+/]{27}=", fresh["Authorization"])
+    # the key is prepared once and copied per request: one signer signs each text on its own
+    assert signer.headers("/entity", VECTOR, now=local) == headers
+    assert verify_signature(fresh["Authorization"].split(":")[1], "bar", "/entity.create", fresh["Date"], {})
+    assert "bar" not in repr(signer)
 
 
 def test_both_sort_orders_and_both_empty_forms() -> None:

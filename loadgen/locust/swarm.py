@@ -54,8 +54,7 @@ class Swarm:
         self.workers = max(1, workers)
         self.clock = clock
         client_id, secret = credentials(env)
-        self._client_id = client_id
-        self._secret = secret
+        self._signer = wire.Signer(client_id, secret)
         self._basic_headers = {"Authorization": wire.basic_authorization(client_id, secret), "Content-Type": _FORM}
         self.signed = settings.capture_auth == "signed"   # headers change per request
         self._form_head = b"type_name=" + wire.form_escape_lean(settings.type_name.encode("utf-8")) + b"&"
@@ -104,7 +103,7 @@ class Swarm:
         if self.signed:
             text = value if isinstance(value, str) else value.decode("utf-8")
             params = {"type_name": self.settings.type_name, field: text}
-            headers = wire.signed_headers(self._client_id, self._secret, path, params)
+            headers = self._signer.headers(path, params)
             headers["Content-Type"] = _FORM
             return body, headers
         return body, self._basic_headers
