@@ -465,9 +465,11 @@ def _cleanup_progress(show: bool) -> Iterator[Callable[[Any], None] | None]:
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Repeat a run exactly (default: random).")
 @click.option("--junit", type=click.Path(dir_okay=False), default=None, help="Also write a JUnit XML report.")
 @click.option("--allow-writes", is_flag=True, help="Let the properties create (then delete) records on --url.")
+@click.option("--count-checks", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="Compare entity.count before and after; auto: only on loopback (a real domain's count lags).")
 @friendly
 def fuzz_command(url: str | None, max_examples: int, seed: int | None, junit: str | None,
-                 allow_writes: bool) -> None:
+                 allow_writes: bool, count_checks: str) -> None:
     """Fuzz the invalid_argument path: run the conformance properties and print their table.
 
     Runs `pytest --pyargs loadgen.conformance` in a child process (pytest must import the package
@@ -486,7 +488,8 @@ def fuzz_command(url: str | None, max_examples: int, seed: int | None, junit: st
     if url:
         _fuzz_preflight(url)
     seed = random.SystemRandom().randrange(2**32) if seed is None else seed
-    args = suite_args(url=url, max_examples=max_examples, seed=seed, junit=junit, allow_writes=allow_writes)
+    args = suite_args(url=url, max_examples=max_examples, seed=seed, junit=junit, allow_writes=allow_writes,
+                      count_checks=count_checks)
     with subprocess.Popen([sys.executable, "-m", "pytest", *args, "-q", "--tb=line", "--no-header"],
                           stdin=subprocess.DEVNULL, start_new_session=True) as proc:
         code, interrupted = wait_child(proc, grace=120.0)  # Ctrl-C: the child still deletes what it created

@@ -98,9 +98,10 @@ class Fuzzer:
     """The target of the properties: client, schema, raw sender, tracker, settings and results."""
 
     def __init__(self, client: CaptureClient, schema: Schema, *, settings: Settings, seed: int | None,
-                 remote: bool, allow_writes: bool, label: str) -> None:
+                 remote: bool, allow_writes: bool, label: str, count_checks: bool = True) -> None:
         self.client, self.schema, self.settings, self.seed = client, schema, settings, seed
         self.remote, self.allow_writes, self.label = remote, allow_writes, label
+        self.count_checks = count_checks
         self.binary = isinstance(client.auth, BasicAuth)  # invalid UTF-8 cannot be signed, only sent
         self.tracker = Tracker(client)
         self.results: dict[str, PropertyResult] = {}
@@ -151,8 +152,10 @@ class Fuzzer:
             self.last = Answer(response.status_code, parsed if isinstance(parsed, dict) else None, text)
         return self.last
 
-    def count(self) -> int:
-        return self.client.count()
+    def count(self) -> int | None:
+        """entity.count, or None with count checks off: a real domain's count lags new records by minutes
+        (and other clients write to it), so there only the answers and reads by uuid are checked."""
+        return self.client.count() if self.count_checks else None
 
     def unique(self, record: dict[str, Any]) -> dict[str, Any]:
         """The record with its unique values tagged for this run, so no example collides with stored data."""
@@ -434,13 +437,21 @@ def store_machine(fz: Fuzzer) -> type[RuleBasedStateMachine]:
         def delete(self, uuid: str) -> None:
             fz.client.delete(uuid=uuid)
             self.model.pop(uuid)
+            try:
+                fz.client.entity(uuid=uuid)
+            except NotFoundError:
+                pass
+            else:
+                raise AssertionError(f"{uuid} can still be read after entity.delete")
 
         @invariant()
         def store_matches_model(self) -> None:
             fz.checkpoint()
             fz.results[NAME].examples += 1
-            counted, expected = fz.count(), self.baseline + len(self.model)
-            assert counted == expected, f"entity.count says {counted}, the model holds {expected} records"
+            counted = fz.count()
+            if counted is not None and self.baseline is not None:
+                expected = self.baseline + len(self.model)
+                assert counted == expected, f"entity.count says {counted}, the model holds {expected} records"
             for uuid, record in self.model.items():
                 readback(fz, uuid, record)
 
@@ -465,10 +476,10 @@ def plugin_args() -> list[str]:
 
 
 def suite_args(*, url: str | None = None, max_examples: int = 100, seed: int | None = None,
-               junit: str | None = None, allow_writes: bool = False) -> list[str]:
+               junit: str | None = None, allow_writes: bool = False, count_checks: str = "auto") -> list[str]:
     """The pytest arguments that run these properties (``loadgen fuzz`` and the tests use them)."""
     args = [*plugin_args(), "--pyargs", "loadgen.conformance", "-p", "no:cacheprovider", "-W", "error",
-            f"--capture-max-examples={max_examples}"]
+            f"--capture-max-examples={max_examples}", f"--capture-count-checks={count_checks}"]
     if url:
         args.append(f"--capture-url={url}")
     if allow_writes:
