@@ -278,8 +278,6 @@ def generate(count: int, seed: int, schema_path: str | None, profile_path: str |
     except KeyboardInterrupt:
         if to_stdout:
             raise
-        if fmt == "json":
-            out.write("\n]\n")  # profiles go out a whole chunk per write: close the array after the last
         out.close()
         click.echo(f"interrupted: {output} holds the profiles written before Ctrl-C", err=True)
         sys.exit(130)
@@ -432,7 +430,7 @@ def cleanup_command(run_dir: Path, url: str | None, rate: float | None, capture_
     click.echo(f"deleted {result.deleted:,}, skipped {result.skipped:,} (already gone), "
                f"failed {result.failed:,}{errors} of {result.total:,} ledgered records")
     if result.interrupted:
-        click.echo(f"interrupted: `loadgen cleanup {run_dir}` again resumes where this stopped", err=True)
+        click.echo("interrupted: the same command again resumes where this one stopped", err=True)
         sys.exit(130)
     if result.failed:
         sys.exit(1)
@@ -495,8 +493,12 @@ def fuzz_command(url: str | None, max_examples: int, seed: int | None, junit: st
         code, interrupted = wait_child(proc, grace=120.0)  # Ctrl-C: the child still deletes what it created
     again = f"loadgen fuzz --seed {seed} --max-examples {max_examples}"
     again += f" --url {url} --allow-writes" if url else ""
+    again += f" --count-checks {count_checks}" if count_checks != "auto" else ""
     verdict = "interrupted" if interrupted else "passed" if code == 0 else "FAILED"
     click.echo(f"{verdict}; repeat with: {again}")
+    if interrupted and code < 0 and url:
+        click.echo(f"warning: the fuzzers were stopped before their clean-up: records they created may be "
+                   f"left on {url}", err=True)
     sys.exit(130 if interrupted else int(code))
 
 

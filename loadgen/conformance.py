@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -220,6 +222,8 @@ class Fuzzer:
         self._finish(result, lambda: run_state_machine_as_test(machine, settings=steps))
 
     def _finish(self, result: PropertyResult, test: Callable[[], None]) -> None:
+        main = threading.current_thread() is threading.main_thread()  # signal handlers live there only
+        previous = signal.signal(signal.SIGINT, self.on_ctrl_c) if main else None  # only while a property runs
         try:
             test()
         except KeyboardInterrupt:
@@ -230,6 +234,9 @@ class Fuzzer:
             if not result.failing:  # a state machine: Hypothesis prints the minimal program above
                 result.failing, result.answer = "the minimal program printed above", _first_line(exc)
             raise
+        finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
         result.passed = True
 
     def expect_invalid(self, answer: Answer, argument: str) -> None:

@@ -314,7 +314,8 @@ def write_profiles(profiles: Iterable[dict[str, Any]], out: TextIO, fmt: str = "
 
     ``json`` is one array; ``csv`` has dotted columns for object children and a JSON string per plural
     (as Janrain's bulk loader reads them); ``form`` is one ready-to-send ``entity.create`` body per
-    line. Profiles are written ``chunk`` at a time, so memory stays flat however many there are.
+    line. Profiles are written ``chunk`` at a time, so memory stays flat however many there are,
+    and an interruption leaves whole profiles (and a closed ``json`` array).
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown format {fmt!r} (expected one of {', '.join(FORMATS)})")
@@ -330,13 +331,17 @@ def write_profiles(profiles: Iterable[dict[str, Any]], out: TextIO, fmt: str = "
         out.write("[")
     written = 0
     pending: list[str] = []
-    for rec in profiles:
-        pending.append(encode(rec))
-        if len(pending) >= chunk:
-            written = _flush(out, pending, fmt == "json", written, progress)
-    written = _flush(out, pending, fmt == "json", written, progress)
-    if fmt == "json":
-        out.write("\n]\n" if written else "]\n")
+    close = "\n]\n" if fmt == "json" else ""
+    try:
+        for rec in profiles:
+            pending.append(encode(rec))
+            if len(pending) >= chunk:
+                written = _flush(out, pending, fmt == "json", written, progress)
+        written = _flush(out, pending, fmt == "json", written, progress)
+    except KeyboardInterrupt:  # a chunk goes out in one write: closing the array leaves valid JSON
+        out.write(close)
+        raise
+    out.write(close)
     return written
 
 

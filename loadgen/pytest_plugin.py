@@ -19,7 +19,6 @@ Credentials for ``--capture-url`` come from ``CAPTURE_CLIENT_ID`` / ``CAPTURE_CL
 from __future__ import annotations
 
 import random
-import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -120,11 +119,9 @@ def capture_fuzz(request: pytest.FixtureRequest, capture_client: CaptureClient, 
              f"{'' if counts else ', count checks off'})")
     fuzz = Fuzzer(capture_client, capture_schema, settings=search, seed=seed, remote=capture_sandbox is None,
                   allow_writes=config.getoption("capture_allow_writes"), label=label, count_checks=counts)
-    previous = signal.signal(signal.SIGINT, fuzz.on_ctrl_c)
     try:
         yield fuzz
     finally:
-        signal.signal(signal.SIGINT, previous)
         summary = fuzz.tracker.cleanup()
         fuzz.close()
         config.stash[_REPORT] = (label, list(fuzz.results.values()), summary)

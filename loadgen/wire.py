@@ -316,12 +316,13 @@ class Signer:
     """
 
     def __init__(self, client_id: str, secret: str) -> None:
+        self.client_id = client_id
         self._mac = hmac.new(secret.encode("utf-8"), digestmod=hashlib.sha1)
         self._prefix = f"Signature {client_id}:"
         self._second, self._date = -1, ""
 
     def __repr__(self) -> str:
-        return f"<Signer {self._prefix.split()[1].rstrip(':')}>"
+        return f"<Signer {self.client_id}>"
 
     def headers(self, path: str, params: Mapping[str, str], now: datetime | None = None) -> dict[str, str]:
         """Sign ``path`` and ``params`` at ``now`` (default: the current UTC second)."""

@@ -83,7 +83,10 @@ def test_a_store_whose_count_lags_fails_the_state_machine(
     args = suite_args(url=lagging.url, max_examples=50, seed=0, allow_writes=True)
     result = pytester.runpytest_subprocess(*args, "-q", "-k", "store_model", timeout=240)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*state.create(record={})*", "*entity.count says 0, the model holds 1 records*"])
+    out = result.stdout.str()
+    assert "entity.count says 0, the model holds 1 records" in out
+    # shrunk to one minimal write: which of the two create rules Hypothesis ends on is its own choice
+    assert "state.create(record={})" in out or "state.bulk_create(batch=[{}])" in out, out[-3000:]
 
 
 def test_with_count_checks_off_a_lagging_count_passes_on_answers_and_reads_by_uuid(

@@ -9,9 +9,12 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from loadgen.sandbox import Sandbox
 
@@ -55,3 +58,25 @@ def test_fuzz_stops_between_requests_and_deletes_what_it_created(
     assert created >= 5 and " 0 could not be deleted" in out, out[-2000:]
     assert int(sandbox.stats()["records"].get("user", 0)) == 0
     assert out.rstrip().splitlines()[-1].startswith("interrupted; repeat with: loadgen fuzz --seed 1")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_reaches_a_child_in_its_own_session_once_as_ctrl_c(sig: signal.Signals) -> None:
+    """``wait_child`` (run's Locust, fuzz's pytest): a SIGTERM or a closed terminal stops the child cleanly too."""
+    child = ("import signal, sys, time\n"
+             "signal.signal(signal.SIGINT, lambda *_: sys.exit(7))\n"
+             "print('ready', flush=True)\n"
+             "time.sleep(60)\n")
+    script = ("import subprocess, sys\n"
+              "from loadgen.run import wait_child\n"
+              f"child = subprocess.Popen([sys.executable, '-c', {child!r}], stdout=subprocess.PIPE,"
+              " start_new_session=True)\n"
+              "child.stdout.readline()\n"
+              "print(wait_child(child, grace=10, tick=lambda: print('waiting', flush=True)), flush=True)\n"
+              "child.stdout.close()\n")
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) as parent:
+        assert parent.stdout is not None
+        assert parent.stdout.readline().strip() == "waiting"
+        parent.send_signal(sig)
+        out, _ = parent.communicate(timeout=30)
+    assert out.strip().splitlines()[-1] == "(7, True)" and parent.returncode == 0

@@ -41,15 +41,14 @@ def write_outputs(report: Mapping[str, Any], run_dir: str | os.PathLike[str]) ->
     return [writer(report, folder) for writer in WRITERS]
 
 
-def build_report(run_dir: str | os.PathLike[str], recorder: Recorder, meta: Mapping[str, Any],
-                 thresholds: Iterable[str] = ()) -> dict[str, Any]:
-    """Make the report of a finished run, judge its thresholds and write all outputs.
+def build_report(run_dir: str | os.PathLike[str], recorder: Recorder, meta: Mapping[str, Any]) -> dict[str, Any]:
+    """Make the report of a finished run, judge its thresholds (``meta["thresholds"]``) and write all outputs.
 
-    Thresholds come from ``meta["thresholds"]`` plus ``thresholds``; the caller decides the exit
-    code from ``report["verdict"]`` (or :func:`loadgen.report.thresholds.exit_code`).
+    The caller decides the exit code from ``report["verdict"]`` (or
+    :func:`loadgen.report.thresholds.exit_code`).
     """
     report = make_report(recorder, meta)
-    apply_thresholds(report, [*(meta.get("thresholds") or []), *thresholds])
+    apply_thresholds(report, meta.get("thresholds") or [])
     write_outputs(report, run_dir)
     return report
 

@@ -141,8 +141,8 @@ def load_threshold_file(path: str | os.PathLike[str]) -> list[str]:
 def metric_value(report: Mapping[str, Any], scope: str, metric: str) -> float | None:
     """Read a canonical metric of an endpoint (or of ``all``) from a report dict."""
     block = report["summary"] if scope == "all" else report["endpoints"].get(scope)
-    if block is None or not block.get("requests"):
-        return None  # no requests: no rate, no latency, and no error rate either
+    if block is None or (metric == "error_rate" and not block.get("requests")):
+        return None  # no requests: no error rate, as no latency (its rates and drops are real zeros and counts)
     if metric.removeprefix("intended_") in _LATENCY:
         kind = "intended" if metric.startswith("intended_") else "service"
         value = block["latency"][kind].get(metric.removeprefix("intended_"))

@@ -156,16 +156,16 @@ def _in_process(config: SandboxConfig, host: str, port: int) -> Iterator[Sandbox
     proc.start()
     child.close()
     try:
-        if not parent.poll(_START_TIMEOUT):
-            raise UsageError("the sandbox process did not start (see its output above)")
-        info = parent.recv()
-    except EOFError:
-        raise UsageError("the sandbox process exited while starting (see its output above)") from None
-    finally:
-        parent.close()
-    try:
+        try:
+            if not parent.poll(_START_TIMEOUT):
+                raise UsageError("the sandbox process did not start (see its output above)")
+            info = parent.recv()
+        except EOFError:
+            raise UsageError("the sandbox process exited while starting (see its output above)") from None
+        finally:
+            parent.close()
         yield Sandbox(info["url"], info["client_id"], info["client_secret"], pid=proc.pid)
-    finally:
+    finally:  # also when it failed to start: it ignores the terminal's Ctrl-C, so it is stopped here
         if proc.is_alive():
             proc.terminate()
             proc.join(timeout=10)

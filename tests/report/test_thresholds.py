@@ -95,16 +95,17 @@ def test_verdicts_compare_the_reported_values(report: dict[str, Any]) -> None:
     assert exit_code(report) == 3
 
 
-def test_an_endpoint_that_sent_nothing_has_no_data_for_any_metric() -> None:
-    """A targeted endpoint with zero requests: its error rate is no data too, not a passing 0%."""
+def test_an_endpoint_that_sent_nothing_has_no_error_rate_and_no_latency() -> None:
+    """A targeted endpoint with zero requests: its error rate is no data, as its latency, not a passing 0%."""
     rec = Recorder(start=T0)
     rec.record("create", service_ms=1.0, records=1, failure=None, at=T0 + 0.5)
     rec.end = T0 + 10
     report = make_report(rec, {"run_id": "t", "targets": {"create": {"requests_per_s": 10},
                                                           "bulkCreate": {"requests_per_s": 1}}})
     assert report["endpoints"]["bulkCreate"]["requests"] == 0
-    verdicts = apply_thresholds(report, ["bulkCreate.error_rate<1%", "bulkCreate.p95<1s", "create.error_rate<1%"])
-    assert [(v.ok, v.actual) for v in verdicts] == [(False, None), (False, None), (True, 0.0)]
+    verdicts = apply_thresholds(report, ["bulkCreate.error_rate<1%", "bulkCreate.p95<1s", "create.error_rate<1%",
+                                         "bulkCreate.requests_per_s>0.5"])
+    assert [(v.ok, v.actual) for v in verdicts] == [(False, None), (False, None), (True, 0.0), (False, 0.0)]
 
 
 def test_all_passing_thresholds_exit_0(report: dict[str, Any]) -> None:
