@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,7 @@ class RunOptions:
     insecure: bool = False
     thresholds: tuple[str, ...] = ()
     locustfile: str | None = None
-    type_name: str = "user"
+    type_name: str = ""     # default: the --schema's entity type name, else user
     sandbox_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -248,28 +248,37 @@ def wait_child(proc: subprocess.Popen[Any], *, grace: float,
 
     A Ctrl-C here (or a SIGTERM, or the terminal's SIGHUP) reaches the child once, as a SIGINT from
     here, and it gets ``grace`` seconds to finish: a second SIGINT, or the kill ``subprocess.run``
-    sends, would cut its clean stop short (Locust's in-flight requests, the fuzzers' deletes).
+    sends, would cut its clean stop short (Locust's in-flight requests, the fuzzers' deletes). A
+    second Ctrl-C only says so; a third gives up on the child, which is then terminated, or killed.
     """
+    presses = 0
     with _stop_signals_interrupt():
-        try:   # around the tick too: a Ctrl-C landing there must reach the child as well
-            while True:
-                try:
-                    return proc.wait(timeout=0.5), False
-                except subprocess.TimeoutExpired:
-                    if tick is not None:
-                        tick()
-        except KeyboardInterrupt:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGINT)
+        while True:
             try:
-                return proc.wait(timeout=grace), True
-            except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                if presses == 0:   # a Ctrl-C landing in the tick must reach the child as well
+                    try:
+                        return proc.wait(timeout=0.5), False
+                    except subprocess.TimeoutExpired:
+                        if tick is not None:
+                            tick()
+                        continue
+                if presses <= 2:
+                    return proc.wait(timeout=grace), True
                 proc.terminate()
                 try:
                     return proc.wait(timeout=10), True
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     return proc.wait(), True
+            except KeyboardInterrupt:
+                presses += 1
+                if presses == 1:
+                    with contextlib.suppress(ProcessLookupError):
+                        proc.send_signal(signal.SIGINT)
+                elif presses == 2:
+                    sys.stderr.write("stopping cleanly (in-flight requests, clean-up); Ctrl-C again abandons them\n")
+            except subprocess.TimeoutExpired:
+                presses = 3   # the grace is over: stop waiting for a clean stop
 
 
 @contextlib.contextmanager
@@ -314,15 +323,17 @@ def _check_options(opts: RunOptions) -> None:
     parse_thresholds(opts.thresholds)
 
 
-def _check_files(opts: RunOptions) -> None:
-    """Load the schema and profile once here, so a bad file is one line before anything starts."""
-    from loadgen.profiles import load_profile
-    from loadgen.schema import load_schema
+def _check_files(opts: RunOptions) -> str:
+    """Load the schema and profile and build a factory once here: a bad file is one line before anything starts.
 
-    if opts.schema:
-        load_schema(opts.schema)
-    if opts.profile:
-        load_profile(opts.profile)
+    Returns the entity type to load: ``type_name``, else the schema's own name, else ``user``.
+    """
+    from loadgen.profiles import ProfileFactory, load_profile
+    from loadgen.schema import default_schema, load_schema
+
+    schema = load_schema(opts.schema) if opts.schema else default_schema()
+    ProfileFactory(schema, load_profile(opts.profile), seed=opts.seed)  # it refuses what it cannot generate
+    return opts.type_name or schema.name
 
 
 def _versions() -> dict[str, str]:
@@ -350,13 +361,16 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
     locustfile = locustfile_for(opts.scenario, opts.locustfile)
     stages, duration = plan_stages(opts)
     _check_options(opts)
-    _check_files(opts)
+    opts = replace(opts, type_name=_check_files(opts))
     remote = _remote(opts)
     run_id = opts.run_id or new_run_id()
     run_dir = Path(opts.out) / run_id
     if run_dir.exists() and any(run_dir.iterdir()):
         raise UsageError(f"{run_dir} already exists: pick another --run-id")
-    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"--out {opts.out}: cannot create {run_dir}: {exc.strerror or exc}") from None
     users = opts.users or default_users(opts, stages)
     meta: dict[str, Any] = {
         "run_id": run_id, "scenario": opts.scenario, "targets": targets(opts, stages),
@@ -411,7 +425,19 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
     from loadgen.report.build import build_report
 
     report = build_report(run_dir, recorder, meta)
+    if not interrupted and not any(data.requests for data in recorder.endpoints.values()):
+        raise LoadgenError(f"no request was sent: {_first_error(run_dir / 'locust.log')}")
     return RunResult(run_dir, meta, report, recorder, ledger_count, server_count, code, interrupted)
+
+
+def _first_error(log_path: Path) -> str:
+    """The first ERROR line of Locust's log (a bad option or schema the child refused), for one-line errors."""
+    try:
+        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    found = next((line.split("/ERROR/", 1)[1] for line in lines if "/ERROR/" in line), None)
+    return f"{found.strip()} (see {log_path})" if found else f"see {log_path}"
 
 
 def _run_warnings(meta: dict[str, Any]) -> list[str]:

@@ -22,6 +22,7 @@ def _loadgen(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpro
     (["--run-id", "../escape"], "--run-id '../escape'"),
     (["--threshold", "creat.p95<1s"], "unknown endpoint 'creat'"),
     (["--duration", "2x"], "bad duration '2x'"),
+    (["--schema", str(Path(__file__).parent / "data" / "widget.schema.json")], "too short for unique values"),
 ])
 def test_run_rejects_bad_options_before_starting_anything(tmp_path: Path, flags: list[str], message: str) -> None:
     proc = _loadgen("run", "--duration", "5s", "--out", "runs", *flags, cwd=tmp_path)
@@ -43,3 +44,9 @@ def test_fuzz_against_an_unreachable_domain_is_one_line(tmp_path: Path) -> None:
 def test_sandbox_port_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
     proc = _loadgen("sandbox", "--port", "99999", cwd=tmp_path)
     assert proc.returncode == 2 and "99999 is not in the range" in proc.stderr
+
+
+def test_an_out_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    proc = _loadgen("run", "--duration", "5s", "--out", str(tmp_path / "file" / "runs"), cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.startswith("error: --out ") and proc.stderr.count("\n") == 1

@@ -80,3 +80,29 @@ def test_a_stop_signal_reaches_a_child_in_its_own_session_once_as_ctrl_c(sig: si
         parent.send_signal(sig)
         out, _ = parent.communicate(timeout=30)
     assert out.strip().splitlines()[-1] == "(7, True)" and parent.returncode == 0
+
+
+def test_a_second_ctrl_c_only_warns_and_a_third_gives_up_on_the_child() -> None:
+    child = ("import signal, time\n"
+             "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"   # a child slow to stop cleanly
+             "print('ready', flush=True)\n"
+             "time.sleep(60)\n")
+    script = ("import subprocess, sys\n"
+              "from loadgen.run import wait_child\n"
+              f"child = subprocess.Popen([sys.executable, '-c', {child!r}], stdout=subprocess.PIPE,"
+              " start_new_session=True)\n"
+              "child.stdout.readline()\n"
+              "print(wait_child(child, grace=60, tick=lambda: print('waiting', flush=True)), flush=True)\n"
+              "child.stdout.close()\n")
+    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True) as parent:
+        assert parent.stdout is not None and parent.stderr is not None
+        assert parent.stdout.readline().strip() == "waiting"
+        parent.send_signal(signal.SIGINT)
+        time.sleep(0.5)
+        parent.send_signal(signal.SIGINT)
+        assert "Ctrl-C again abandons them" in parent.stderr.readline()
+        started = time.monotonic()
+        parent.send_signal(signal.SIGINT)
+        out, _ = parent.communicate(timeout=30)
+    assert out.strip().splitlines()[-1] == f"({-signal.SIGTERM}, True)" and time.monotonic() - started < 10

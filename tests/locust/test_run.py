@@ -211,3 +211,14 @@ def test_ctrl_c_in_cleanup_says_how_far_it_got_and_a_second_run_finishes(
                            check=False)
     assert again.returncode == 0, again.stderr
     assert records(sandbox) == 0
+
+
+def test_a_schema_of_another_entity_type_is_loaded_under_its_own_name(tmp_path: Path) -> None:
+    schema = json.loads((ROOT / "profiles" / "user.schema.json").read_text(encoding="utf-8"))
+    inner = schema.get("schema", schema)
+    inner["name"] = "member"
+    path = tmp_path / "member.json"
+    path.write_text(json.dumps(schema), encoding="utf-8")
+    result = run(RunOptions(scenario="create", duration=2, create_rate=20, schema=str(path), out=tmp_path,
+                            run_id="m"))
+    assert result.ledger_count == result.server_count == 40 and result.nothing_lost
