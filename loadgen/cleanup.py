@@ -82,6 +82,7 @@ def cleanup(run_dir: str | Path, *, url: str | None = None, rate: float | None =
     """Delete every ledgered record of ``run_dir``; ``rate`` caps deletes/s (None: as fast as answered)."""
     from loadgen.auth import make_auth
     from loadgen.client import CaptureClient, Retry
+    from loadgen.run import preflight
 
     folder = Path(run_dir)
     entries = load_run_ledger(folder)
@@ -92,6 +93,8 @@ def cleanup(run_dir: str | Path, *, url: str | None = None, rate: float | None =
             CaptureClient(base, make_auth(scheme, client_id, secret), type_name=type_name,
                           retry=Retry(), insecure=insecure) as client, \
             (folder / PROGRESS).open("a", encoding="utf-8") as log:
+        # the run's preflight: a wrong URL or bad credentials are one line at once, not 50 failed deletes
+        preflight(base, client_id, secret, scheme=scheme, type_name=type_name, insecure=insecure)
         next_at = time.monotonic()
         try:
             for entry in entries:

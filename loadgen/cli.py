@@ -93,6 +93,7 @@ def report_command(run_dir: Path, thresholds: tuple[str, ...], thresholds_file: 
     given to an earlier `loadgen report` are replaced.
     """
     from loadgen.report import exit_code, load_threshold_file, rebuild
+    from loadgen.report.thresholds import describe
 
     extra = [*(load_threshold_file(thresholds_file) if thresholds_file else []), *thresholds]
     report = rebuild(run_dir, extra, from_recorder=from_recorder)
@@ -100,7 +101,7 @@ def report_command(run_dir: Path, thresholds: tuple[str, ...], thresholds_file: 
         click.echo(run_dir / name)
     for verdict in report["thresholds"]:
         if not verdict["ok"]:
-            click.echo(f"threshold breached: {verdict['expression']}", err=True)
+            click.echo(f"threshold breached: {verdict['expression']} ({describe(verdict)})", err=True)
     click.echo(f"verdict: {report['verdict']}")
     sys.exit(exit_code(report))
 
@@ -284,7 +285,8 @@ def generate(count: int, seed: int, schema_path: str | None, profile_path: str |
     finally:
         if not to_stdout:
             out.close()
-    click.echo(f"wrote {written:,} profiles to {'stdout' if to_stdout else output}", err=True)
+    click.echo(f"wrote {written:,} profile{'' if written == 1 else 's'} to {'stdout' if to_stdout else output}",
+               err=True)
 
 
 @contextmanager
@@ -405,6 +407,8 @@ def _print_run_summary(result: Any) -> None:
     for verdict in result.report.get("thresholds", []):
         status = "pass" if verdict.get("ok") else "FAIL"
         console.print(f"threshold {verdict['expression']}: {status} ({describe(verdict)})")
+    for warning in result.report.get("warnings", []):   # dropped or late arrivals, Ctrl-C, lost records...
+        console.print(f"warning: {warning}", markup=False)
     console.print(f"report: {result.run_dir / 'report.html'}")
     console.print(f"        {result.run_dir / 'report.md'}")
     console.print(f"        {result.run_dir / 'report.json'}")
@@ -413,7 +417,8 @@ def _print_run_summary(result: Any) -> None:
 @cli.command("cleanup")
 @click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--url", default=None, help="Capture app URL (default: the run's host or its embedded sandbox).")
-@click.option("--rate", type=float, default=None, help="Deletes/s (default 20, unlimited for the sandbox).")
+@click.option("--rate", type=float, default=None,
+              help="Deletes/s (default 20; unlimited for the run's own embedded sandbox).")
 @click.option("--capture-auth", type=click.Choice(["basic", "signed"]), default="basic", show_default=True)
 @click.option("--insecure", is_flag=True, help="Allow plain http:// to a non-loopback host.")
 @friendly

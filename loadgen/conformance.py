@@ -132,7 +132,9 @@ class Fuzzer:
 
     def require_writes(self) -> None:
         if self.remote and not self.allow_writes:
-            pytest.skip(f"this property writes to {self.label}: pass --capture-allow-writes to allow it")
+            # a failure, not a skip: a CI job whose every property skipped would look green
+            pytest.fail(f"this property writes to {self.label}: pass --capture-allow-writes to allow it",
+                        pytrace=False)
 
     def send(self, op: str, params: dict[str, str | bytes]) -> Answer:
         """POST a raw form (values may be invalid UTF-8 bytes); never raises for what the server does."""

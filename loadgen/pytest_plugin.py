@@ -88,11 +88,19 @@ def capture_client(request: pytest.FixtureRequest, capture_sandbox: Sandbox | No
 
 @pytest.fixture(scope="session")
 def capture_schema(request: pytest.FixtureRequest, capture_client: CaptureClient) -> Schema:
-    """The entity type: --capture-schema, else what the target's /entityType returns."""
+    """The entity type: --capture-schema, else what the target's /entityType returns.
+
+    Also the first call to the target: a wrong URL, bad credentials or a bad schema file fail here
+    as one line, not as a traceback per property.
+    """
+    from loadgen.errors import LoadgenError
     from loadgen.schema import load_schema
 
     path = request.config.getoption("capture_schema")
-    return load_schema(Path(path) if path else capture_client.entity_type())
+    try:
+        return load_schema(Path(path) if path else capture_client.entity_type())
+    except LoadgenError as exc:
+        pytest.fail(f"capture: {capture_client.base_url}: {exc}", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -186,11 +186,11 @@ def locust_command(opts: RunOptions, *, locustfile: Path, url: str, run_dir: Pat
 def preflight(url: str, client_id: str, secret: str, *, scheme: str, type_name: str, insecure: bool) -> int:
     """One entityType and one entity.count call: an unreachable host or bad credentials fail here, once."""
     from loadgen.auth import make_auth
-    from loadgen.client import CaptureClient
+    from loadgen.client import CaptureClient, Retry
 
-    try:
+    try:  # reads: safe to repeat after a 504 or a 510, which a busy domain answers now and then
         with CaptureClient(url, make_auth(scheme, client_id, secret), type_name=type_name, timeout=10.0,
-                           insecure=insecure) as client:
+                           insecure=insecure, retry=Retry()) as client:
             client.entity_type()
             return client.count()
     except AuthError as exc:
@@ -250,53 +250,52 @@ def wait_child(proc: subprocess.Popen[Any], *, grace: float,
     here, and it gets ``grace`` seconds to finish: a second SIGINT, or the kill ``subprocess.run``
     sends, would cut its clean stop short (Locust's in-flight requests, the fuzzers' deletes). A
     second Ctrl-C only says so; a third gives up on the child, which is then terminated, or killed.
+    The signals are counted, never raised, so no press can land in the middle of this handling.
     """
     presses = 0
-    with _stop_signals_interrupt():
+
+    def press(signum: int, frame: object) -> None:
+        nonlocal presses
+        presses += 1
+
+    seen, deadline = 0, math.inf
+    with _stop_signals(press):
         while True:
             try:
-                if presses == 0:   # a Ctrl-C landing in the tick must reach the child as well
-                    try:
-                        return proc.wait(timeout=0.5), False
-                    except subprocess.TimeoutExpired:
-                        if tick is not None:
-                            tick()
-                        continue
-                if presses <= 2:
-                    return proc.wait(timeout=grace), True
+                return proc.wait(timeout=0.2), seen > 0
+            except subprocess.TimeoutExpired:
+                pass
+            now, count = time.monotonic(), presses
+            if count >= 1 > seen:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGINT)
+                deadline = now + grace
+            if count >= 2 > seen:
+                sys.stderr.write("stopping cleanly (in-flight requests, clean-up); Ctrl-C again abandons them\n")
+            seen = count
+            if count >= 3 or now > deadline:
                 proc.terminate()
                 try:
                     return proc.wait(timeout=10), True
                 except subprocess.TimeoutExpired:
                     proc.kill()
                     return proc.wait(), True
-            except KeyboardInterrupt:
-                presses += 1
-                if presses == 1:
-                    with contextlib.suppress(ProcessLookupError):
-                        proc.send_signal(signal.SIGINT)
-                elif presses == 2:
-                    sys.stderr.write("stopping cleanly (in-flight requests, clean-up); Ctrl-C again abandons them\n")
-            except subprocess.TimeoutExpired:
-                presses = 3   # the grace is over: stop waiting for a clean stop
+            if count == 0 and tick is not None:
+                tick()
 
 
 @contextlib.contextmanager
-def _stop_signals_interrupt() -> Iterator[None]:
-    """SIGTERM and SIGHUP act as Ctrl-C meanwhile: the child is in its own session and sees neither."""
+def _stop_signals(handler: Callable[[int, object], None]) -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP go to ``handler`` meanwhile: the child is in its own session and sees none."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _last_line(log_path: Path) -> str:

@@ -50,3 +50,14 @@ def test_an_out_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x", encoding="utf-8")
     proc = _loadgen("run", "--duration", "5s", "--out", str(tmp_path / "file" / "runs"), cwd=tmp_path)
     assert proc.returncode == 2 and proc.stderr.startswith("error: --out ") and proc.stderr.count("\n") == 1
+
+
+def test_cleanup_against_an_unreachable_url_fails_fast_in_one_line(tmp_path: Path) -> None:
+    run_dir = tmp_path / "r"
+    run_dir.mkdir()
+    (run_dir / "ledger.jsonl").write_text('{"uuid": "4f0c9b2e-0000-4000-8000-000000000001"}\n', encoding="utf-8")
+    env = {"PATH": "/usr/bin:/bin", "CAPTURE_CLIENT_ID": "qa", "CAPTURE_CLIENT_SECRET": "s3cret-value-xyz"}
+    proc = _loadgen("cleanup", str(run_dir), "--url", "http://127.0.0.1:9", cwd=tmp_path, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: preflight: cannot reach http://127.0.0.1:9") and proc.stderr.count("\n") == 1
+    assert "s3cret-value-xyz" not in proc.stderr + proc.stdout

@@ -101,15 +101,27 @@ def test_with_count_checks_off_a_lagging_count_passes_on_answers_and_reads_by_uu
     assert lagging.stats()["records"].get("user", 0) == 0      # and the records it created are gone
 
 
-def test_writes_to_a_remote_domain_need_an_explicit_flag(
+def test_writes_to_a_url_need_an_explicit_flag(
         pytester: pytest.Pytester, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
     _env(monkeypatch, sandbox)
     before = sandbox.stats()["requests"].get("entity.create", 0)
-    result = pytester.runpytest_subprocess(*suite_args(url=sandbox.url, max_examples=5, seed=0), "-rs",
-                                           timeout=120)
-    result.assert_outcomes(skipped=5)
+    result = pytester.runpytest_subprocess(*suite_args(url=sandbox.url, max_examples=5, seed=0), timeout=120)
+    result.assert_outcomes(failed=5)      # not skipped: a CI job that tested nothing must not look green
     result.stdout.fnmatch_lines(["*pass --capture-allow-writes to allow it*"])
+    assert "Traceback" not in result.stdout.str()
     assert sandbox.stats()["requests"].get("entity.create", 0) == before
+
+
+def test_bad_credentials_are_one_line_per_property(pytester: pytest.Pytester, sandbox: Sandbox,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CAPTURE_CLIENT_ID", sandbox.client_id)
+    monkeypatch.setenv("CAPTURE_CLIENT_SECRET", "wrong-secret-value")
+    args = suite_args(url=sandbox.url, max_examples=5, seed=0, allow_writes=True)
+    result = pytester.runpytest_subprocess(*args, timeout=120)
+    result.assert_outcomes(errors=5)
+    out = result.stdout.str()
+    assert f"capture: {sandbox.url}: " in out and "invalid_client_credentials" in out
+    assert "Traceback" not in out and "wrong-secret-value" not in out
 
 
 def test_the_plugin_is_harmless_when_unused(pytester: pytest.Pytester) -> None:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from loadgen.errors import UsageError
 from loadgen.report.build import load_report
+from loadgen.report.recorder import ENDPOINTS
 from loadgen.report.stats import MIN_SAMPLES, bootstrap_interval, mann_whitney_greater, median
 from loadgen.report.thresholds import format_metric
 
@@ -83,7 +84,11 @@ def parse_limits(items: Iterable[str]) -> dict[tuple[str, str], float]:
         if not match or match["metric"] not in _METRICS:
             raise UsageError(f"--max-regression {item!r}: expected [endpoint.]metric=N% with metric one of "
                              f"{', '.join(_METRICS)}")
-        limits[(match["scope"] or "all", match["metric"])] = float(match["num"]) / 100
+        scope = match["scope"] or "all"
+        if scope not in (*ENDPOINTS, "all"):
+            raise UsageError(f"--max-regression {item!r}: unknown endpoint {scope!r} (use one of "
+                             f"{', '.join(ENDPOINTS)})")
+        limits[(scope, match["metric"])] = float(match["num"]) / 100
     return limits
 
 

@@ -100,6 +100,9 @@ def parse_threshold(expression: str) -> Threshold:
     elif name == "error_rate":
         if unit not in (None, "%"):
             raise UsageError(f"threshold {expression!r}: error_rate takes a fraction or a percentage")
+        if unit is None and value >= 1:  # 'error_rate<1' means 1% far more often than 100%
+            raise UsageError(f"threshold {expression!r}: a bare error_rate is a fraction below 1; "
+                             "write '1%' or '0.01'")
         value = value / 100 if unit == "%" else value
         if value > 1:
             raise UsageError(f"threshold {expression!r}: error_rate above 100% (write '1%' or '0.01')")

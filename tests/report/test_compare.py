@@ -137,7 +137,7 @@ def test_junit_has_one_testcase_per_gate(clean_runs: list[dict[str, Any]]) -> No
     assert ("loadgen.compare.create", "p95") in names
 
 
-@pytest.mark.parametrize("bad", ["p95=10", "p97=10%", "p95:10%", "create.p95=ten%"])
+@pytest.mark.parametrize("bad", ["p95=10", "p97=10%", "p95:10%", "create.p95=ten%", "crate.p95=10%"])
 def test_bad_limits_are_usage_errors(bad: str) -> None:
     with pytest.raises(UsageError, match="--max-regression"):
         parse_limits([bad])

@@ -43,7 +43,8 @@ def test_valid_expressions_parse_to_report_units(expression: str, scope: str, me
      ("creat.p99.9<300ms", "unknown endpoint 'creat'"),
      ("create.p95 300ms", "expected [endpoint.]metric"), ("error_rate<150%", "above 100%"),
      ("create.p95<3%", "takes ms, us or s"), ("records_per_s>5ms", "takes no unit"),
-     ("error_rate<1ms", "fraction or a percentage"), ("", "expected"), ("intended_records<1", "unknown metric")],
+     ("error_rate<1ms", "fraction or a percentage"),
+     ("error_rate<1", "a fraction below 1"), ("", "expected"), ("intended_records<1", "unknown metric")],
 )
 def test_bad_expressions_name_themselves(expression: str, complaint: str) -> None:
     with pytest.raises(UsageError) as info:
