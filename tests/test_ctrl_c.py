@@ -60,11 +60,11 @@ def test_fuzz_stops_between_requests_and_deletes_what_it_created(
     assert out.rstrip().splitlines()[-1].startswith("interrupted; repeat with: loadgen fuzz --seed 1")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
-def test_a_stop_signal_reaches_a_child_in_its_own_session_once_as_ctrl_c(sig: signal.Signals) -> None:
-    """``wait_child`` (run's Locust, fuzz's pytest): a SIGTERM or a closed terminal stops the child cleanly too."""
+def _waiting_parent(on_sigint: str, grace: float) -> subprocess.Popen[str]:
+    """A process in ``wait_child`` on a child (own session) whose SIGINT handler is ``on_sigint``; it prints
+    ``waiting`` from inside the wait, then the result."""
     child = ("import signal, sys, time\n"
-             "signal.signal(signal.SIGINT, lambda *_: sys.exit(7))\n"
+             f"signal.signal(signal.SIGINT, {on_sigint})\n"
              "print('ready', flush=True)\n"
              "time.sleep(60)\n")
     script = ("import subprocess, sys\n"
@@ -72,32 +72,26 @@ def test_a_stop_signal_reaches_a_child_in_its_own_session_once_as_ctrl_c(sig: si
               f"child = subprocess.Popen([sys.executable, '-c', {child!r}], stdout=subprocess.PIPE,"
               " start_new_session=True)\n"
               "child.stdout.readline()\n"
-              "print(wait_child(child, grace=10, tick=lambda: print('waiting', flush=True)), flush=True)\n"
+              f"print(wait_child(child, grace={grace}, tick=lambda: print('waiting', flush=True)), flush=True)\n"
               "child.stdout.close()\n")
-    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True) as parent:
-        assert parent.stdout is not None
-        assert parent.stdout.readline().strip() == "waiting"
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    assert parent.stdout is not None and parent.stdout.readline().strip() == "waiting"
+    return parent
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+def test_a_stop_signal_reaches_a_child_in_its_own_session_once_as_ctrl_c(sig: signal.Signals) -> None:
+    """``wait_child`` (run's Locust, fuzz's pytest): a SIGTERM or a closed terminal stops the child cleanly too."""
+    with _waiting_parent("lambda *_: sys.exit(7)", grace=10) as parent:
         parent.send_signal(sig)
         out, _ = parent.communicate(timeout=30)
     assert out.strip().splitlines()[-1] == "(7, True)" and parent.returncode == 0
 
 
 def test_a_second_ctrl_c_only_warns_and_a_third_gives_up_on_the_child() -> None:
-    child = ("import signal, time\n"
-             "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"   # a child slow to stop cleanly
-             "print('ready', flush=True)\n"
-             "time.sleep(60)\n")
-    script = ("import subprocess, sys\n"
-              "from loadgen.run import wait_child\n"
-              f"child = subprocess.Popen([sys.executable, '-c', {child!r}], stdout=subprocess.PIPE,"
-              " start_new_session=True)\n"
-              "child.stdout.readline()\n"
-              "print(wait_child(child, grace=60, tick=lambda: print('waiting', flush=True)), flush=True)\n"
-              "child.stdout.close()\n")
-    with subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True) as parent:
-        assert parent.stdout is not None and parent.stderr is not None
-        assert parent.stdout.readline().strip() == "waiting"
+    with _waiting_parent("signal.SIG_IGN", grace=60) as parent:   # a child slow to stop cleanly
+        assert parent.stderr is not None
         parent.send_signal(signal.SIGINT)
         time.sleep(0.5)
         parent.send_signal(signal.SIGINT)
