@@ -29,17 +29,26 @@ from typing import Any, ClassVar
 
 
 class Code(enum.IntEnum):
-    """Capture error codes. ``Code.X.error`` is the wire name (``"invalid_argument"``)."""
+    """Capture error codes. ``Code.X.error`` is the wire name (``"invalid_argument"``).
+
+    The table is the one of Janrain's SDK (jump.ios ``JRCaptureError.h``). Where capture-api.md gives
+    no wire name (221, 232, 233, 380, 390, 414-417, 420), the name is the SDK's constant in snake case
+    (``JRCaptureApidErrorEntityTypeExists`` -> ``entity_type_exists``).
+    """
 
     MISSING_ARGUMENT = 100
     INVALID_ARGUMENT = 200
     DUPLICATE_ARGUMENT = 201
     INVALID_AUTH_METHOD = 205
+    UNKNOWN_APPLICATION = 221
     UNKNOWN_ENTITY_TYPE = 222
     UNKNOWN_ATTRIBUTE = 223
+    ENTITY_TYPE_EXISTS = 232
+    ATTRIBUTE_EXISTS = 233
     RESERVED_ATTRIBUTE = 234
     RECORD_NOT_FOUND = 310
     ID_IN_NEW_RECORD = 320
+    TIMESTAMP_MISMATCH = 330
     INVALID_DATA_FORMAT = 340
     INVALID_JSON_TYPE = 341
     INVALID_DATE_TIME = 342
@@ -47,8 +56,15 @@ class Code(enum.IntEnum):
     UNIQUE_VIOLATION = 361
     MISSING_REQUIRED_ATTRIBUTE = 362
     LENGTH_VIOLATION = 363
+    EMAIL_ADDRESS_IN_USE = 380
+    FORM_VALIDATION = 390
     INVALID_CLIENT_CREDENTIALS = 402
     CLIENT_PERMISSION_ERROR = 403
+    ACCESS_TOKEN_EXPIRED = 414
+    AUTHORIZATION_CODE_EXPIRED = 415
+    VERIFICATION_CODE_EXPIRED = 416
+    CREATION_TOKEN_EXPIRED = 417
+    REDIRECT_URI_MISMATCH = 420
     API_FEATURE_DISABLED = 480
     UNEXPECTED_ERROR = 500
     TIMEOUT = 504

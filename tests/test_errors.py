@@ -56,3 +56,21 @@ def test_exit_codes_travel_on_the_classes() -> None:
     assert UsageError("x").exit_code == 2
     assert TransportError("down", status=502, snippet="<html>").exit_code == 1
     assert "HTTP 502" in str(TransportError("down", status=502, snippet="<html>"))
+
+
+def test_the_code_table_is_the_sdks() -> None:
+    """Every code of Janrain's SDK table (jump.ios JRCaptureError.h), with the wire names we send."""
+    table = {100: "missing_argument", 200: "invalid_argument", 201: "duplicate_argument",
+             205: "invalid_auth_method", 221: "unknown_application", 222: "unknown_entity_type",
+             223: "unknown_attribute", 232: "entity_type_exists", 233: "attribute_exists",
+             234: "reserved_attribute", 310: "record_not_found", 320: "id_in_new_record",
+             330: "timestamp_mismatch", 340: "invalid_data_format", 341: "invalid_json_type",
+             342: "invalid_date_time", 360: "constraint_violation", 361: "unique_violation",
+             362: "missing_required_attribute", 363: "length_violation", 380: "email_address_in_use",
+             390: "form_validation", 402: "invalid_client_credentials", 403: "client_permission_error",
+             414: "access_token_expired", 415: "authorization_code_expired", 416: "verification_code_expired",
+             417: "creation_token_expired", 420: "redirect_uri_mismatch", 480: "api_feature_disabled",
+             500: "unexpected_error", 504: "timeout", 510: "api_limit_error"}
+    assert {c.value: c.error for c in Code} == table
+    err = CaptureError.from_body({"stat": "error", "code": 330, "error_description": "x"})
+    assert err.error == "timestamp_mismatch" and type(err) is CaptureError and not err.retryable
