@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import uuid as uuidlib
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from loadgen import wire
 from loadgen.errors import CaptureError, Code, JSONSyntaxError, capture_error
 from loadgen.sandbox.config import ClientSpec
 from loadgen.sandbox.filters import compile_filter, compile_sort, filter_error
-from loadgen.sandbox.records import prepare, project, render
+from loadgen.sandbox.paths import Edit, Mode, Target, parse, wrap
+from loadgen.sandbox.records import forget_plural_ids, prepare, project, render
 from loadgen.schema import Schema, unique_key, validate
 
 if TYPE_CHECKING:
@@ -35,6 +37,25 @@ def _missing(params: dict[str, str], *names: str) -> None:
 def _invalid(argument: str, reason: str) -> CaptureError:
     return capture_error(Code.INVALID_ARGUMENT, f"{argument} was not valid for the following reason: {reason}",
                          argument_name=argument)
+
+
+def _include_record(params: dict[str, str]) -> bool:
+    include = params.get("include_record", "false").strip().lower()
+    if include not in ("true", "false", "1", "0", ""):
+        raise _invalid("include_record", "it must be true or false")
+    return include in ("true", "1")
+
+
+def _preconditions(params: dict[str, str]) -> dict[str, datetime]:
+    """``created`` / ``lastUpdated`` given as parameters of a write: the moments the record must have."""
+    expect: dict[str, datetime] = {}
+    for name in ("created", "lastUpdated"):
+        if name in params:
+            moment = wire.parse_datetime(params[name].strip())
+            if moment is None:
+                raise _invalid(name, "it is not a dateTime")
+            expect[name] = moment
+    return expect
 
 
 class Operations:
@@ -141,16 +162,14 @@ class Operations:
     async def create(self, params: dict[str, str], client: ClientSpec) -> dict[str, Any]:
         _missing(params, "type_name", "attributes")
         schema = self._schema(params)
-        include = params.get("include_record", "false").strip().lower()
-        if include not in ("true", "false", "1", "0", ""):
-            raise _invalid("include_record", "it must be true or false")
+        include = _include_record(params)
         _, record = self._record(params, client)
         prepared = prepare(self._validated(record, schema, new=True), schema)
         (result,) = await self.state.db(self.state.store.insert, schema.name, [prepared])
         if isinstance(result, CaptureError):
             raise result
         body: dict[str, Any] = {"id": result[0], "uuid": result[1], "stat": "ok"}
-        if include in ("true", "1"):
+        if include:
             row = await self.state.db(self.state.store.lookup, schema.name, "id", result[0])
             assert row is not None
             body = {"id": result[0], "uuid": result[1], "result": render(schema, row), "stat": "ok"}
@@ -170,8 +189,11 @@ class Operations:
             violations = validate(record, schema, new=True)
             if violations:
                 items.append(violations[0].to_error())
-            else:
+                continue
+            try:
                 items.append(prepare(record, schema))
+            except CaptureError as exc:  # a value the record holds twice where it must be unique
+                items.append(exc)
         # inline, not on the DB thread: measured, the thread hop costs ~10% and buys no overlap (the GIL is
         # held while each row is bound); a batch of 100 holds the loop for about 2 ms
         results = await self.state.db(self.state.store.insert, schema.name, items)
@@ -191,33 +213,67 @@ class Operations:
                 uuids.append(result[1])
         return {"uuid_results": uuids, "results": ids, "stat": "ok"}
 
-    async def _write(self, params: dict[str, str], client: ClientSpec, *, partial: bool) -> dict[str, Any]:
+    async def _write(self, params: dict[str, str], client: ClientSpec, mode: Mode) -> dict[str, Any]:
+        """update, replace, and a delete of part of a record (``attribute_name``) or with preconditions."""
         _missing(params, "type_name")
-        if "attributes" not in params and "value" not in params:
+        if mode != "delete" and "attributes" not in params and "value" not in params:
             _missing(params, "attributes")
         self._require_key(params)
         schema = self._schema(params)
-        _, record = self._record(params, client)
+        include = _include_record(params)
+        expect = _preconditions(params)
+        target = self._target(params, schema)
+        if target is not None and target.steps[0].attr.is_system:
+            raise capture_error(Code.RESERVED_ATTRIBUTE, f"{target.text} cannot be changed",
+                                attribute_name=target.text)
+        value = None
+        if mode != "delete":
+            name = "attributes" if "attributes" in params or "value" not in params else "value"
+            value = self._json(params, name, client) if target is not None else self._record(params, client)[1]
         row = await self._locate(params, schema, client)
-        prepared = prepare(self._validated(record, schema, new=False, partial=partial), schema, new=False)
-        err = await self.state.db(self.state.store.write, schema.name, row[0], prepared, partial=partial)
-        if err is not None:
-            raise err
-        return {"stat": "ok"}
+        edit = Edit(mode, target=target) if mode == "delete" else self._edit(value, schema, target, mode)
+        if mode == "delete" and target is None:
+            error = await self.state.db(self.state.store.delete, schema.name, row[0], expect)
+            if error is not None:
+                raise error
+            return {"stat": "ok"}
+        written = await self.state.db(self.state.store.write, schema.name, row[0], edit, expect)
+        if isinstance(written, CaptureError):
+            raise written
+        return {"result": render(schema, written), "stat": "ok"} if include else {"stat": "ok"}
+
+    def _edit(self, value: Any, schema: Schema, target: Target | None, mode: Mode) -> Edit:
+        """An update or replace of the whole record or of the part at ``target``, validated and prepared.
+
+        A part is validated in its place in a record (``wrap``), keeping only the violations about it.
+        An update validates partially (elements with an id merge into theirs), a replace fully; every
+        element of a replaced plural gets a new id, whatever id it carried.
+        """
+        partial = mode == "update"
+        if target is None:
+            prepared = prepare(self._validated(value, schema, new=False, partial=partial), schema, new=False)
+        else:
+            value = wrap(target, value)
+            violations = [v for v in validate(value, schema, new=False, partial=partial) if target.covers(v)]
+            if violations:
+                raise violations[0].to_error()
+            prepared = prepare(value, schema, new=False)
+        if mode == "replace":
+            forget_plural_ids(prepared.data, schema)
+        return Edit(mode, prepared, target)
+
+    @staticmethod
+    def _target(params: dict[str, str], schema: Schema) -> Target | None:
+        return parse(params["attribute_name"], schema) if "attribute_name" in params else None
 
     async def update(self, params: dict[str, str], client: ClientSpec) -> dict[str, Any]:
-        return await self._write(params, client, partial=True)
+        return await self._write(params, client, "update")
 
     async def replace(self, params: dict[str, str], client: ClientSpec) -> dict[str, Any]:
-        return await self._write(params, client, partial=False)
+        return await self._write(params, client, "replace")
 
     async def delete(self, params: dict[str, str], client: ClientSpec) -> dict[str, Any]:
-        _missing(params, "type_name")
-        self._require_key(params)
-        schema = self._schema(params)
-        row = await self._locate(params, schema, client)
-        await self.state.db(self.state.store.delete, schema.name, row[0])
-        return {"stat": "ok"}
+        return await self._write(params, client, "delete")
 
     # -- reads -----------------------------------------------------------------------------------
 
@@ -225,8 +281,11 @@ class Operations:
         _missing(params, "type_name")
         self._require_key(params)
         schema = self._schema(params)
-        names = self._json(params, "attributes", client) if "attributes" in params else None
+        target = self._target(params, schema)
+        names = self._json(params, "attributes", client) if "attributes" in params and target is None else None
         record = render(schema, await self._locate(params, schema, client))
+        if target is not None:
+            return {"result": target.read(record), "stat": "ok"}
         return {"result": project(record, names, schema) if names is not None else record, "stat": "ok"}
 
     def _where(self, params: dict[str, str], schema: Schema) -> tuple[str | None, list[Any]]:

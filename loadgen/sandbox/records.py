@@ -1,12 +1,14 @@
-"""Between a validated record and a database row: split, hash, merge and render.
+"""Between a validated record and a database row: split, hash, merge, index and render.
 
 A stored row keeps the system attributes in columns, the other attributes (unset ones left out) as
-one JSON document, and password hashes in a column that no read call ever returns. Rendering puts
-every schema attribute back: null when unset, ``[]`` for an unset plural, objects with their children.
+one JSON document, and top-level password hashes in a column of their own (so a filter never reaches
+them). Rendering puts every schema attribute back: null when unset, ``[]`` for an unset plural, objects
+with their children, and a password as its stored hash object (never clear text) or null.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import secrets
@@ -24,6 +26,20 @@ _SYSTEM = frozenset({"id", "uuid", "created", "lastUpdated"})
 
 
 @dataclass(frozen=True, slots=True)
+class _Nested:
+    """A ``unique`` or ``locally-unique`` attribute below the top level.
+
+    ``name`` is its key in the unique index (``profiles/identifier``: the path without the leading
+    slash, so ``duplicate`` names it ``/profiles/identifier``); ``chain`` the attributes from the top.
+    A ``local`` one must differ only among the elements of one plural of one record.
+    """
+
+    name: str
+    chain: tuple[Attribute, ...]
+    local: bool
+
+
+@dataclass(frozen=True, slots=True)
 class _Layout:
     """What ``prepare`` needs to know of a schema, computed once per schema."""
 
@@ -31,6 +47,22 @@ class _Layout:
     plurals: frozenset[str]
     unique: tuple[tuple[str, bool], ...]
     normalizers: dict[str, Callable[[Any], Any]]
+    nested: tuple[_Nested, ...]
+    deep_plurals: frozenset[str]
+
+
+def _nested_constraints(attrs: tuple[Attribute, ...], above: tuple[Attribute, ...]) -> Iterator[_Nested]:
+    for attr in attrs:
+        chain = (*above, attr)
+        if above and attr.unique:
+            yield _Nested(attr.path.lstrip("/"), chain, False)
+        elif above and above[-1].is_plural and "locally-unique" in attr.constraints:
+            yield _Nested(attr.path.lstrip("/"), chain, True)
+        yield from _nested_constraints(attr.attrs, chain)
+
+
+def _has_plural(attrs: tuple[Attribute, ...]) -> bool:
+    return any(a.is_plural or _has_plural(a.attrs) for a in attrs)
 
 
 @lru_cache(maxsize=64)
@@ -38,7 +70,10 @@ def _layout(schema: Schema) -> _Layout:
     normalizers = {a.name: fn for a in schema.attributes if (fn := schema.normalizer(a.name)) is not None}
     return _Layout(frozenset(a.name for a in schema.attributes if a.is_password),
                    frozenset(a.name for a in schema.attributes if a.is_plural),
-                   tuple((a.name, a.case_sensitive) for a in schema.unique), normalizers)
+                   tuple((a.name, a.case_sensitive) for a in schema.unique), normalizers,
+                   tuple(_nested_constraints(schema.attributes, ())),
+                   frozenset(a.name for a in schema.attributes
+                             if (a.is_plural or a.is_object) and _has_plural(a.attrs)))
 
 
 @dataclass(slots=True)
@@ -58,19 +93,30 @@ class Prepared:
     elements: list[dict[str, Any]] = field(default_factory=list)
 
 
-def hash_password(value: object) -> dict[str, Any] | None:
-    """The stored form of a password: a migrated hash object is kept, clear text is salted and hashed.
+_BCRYPT_ALPHABET = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+                                   b"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
-    The sandbox is not an identity provider, so a fast salted SHA-256 is enough: the point is that the
-    clear text is never stored and never returned.
+
+def _bcrypt64(raw: bytes) -> str:
+    return base64.b64encode(raw).translate(_BCRYPT_ALPHABET).decode("ascii").rstrip("=")
+
+
+def hash_password(value: object) -> dict[str, Any] | None:
+    """The stored form of a password: a migrated hash object as given, clear text hashed.
+
+    Clear text becomes ``{"type": "password-bcrypt", "value": "$2a$04$<salt><hash>"}``, shaped like
+    the bcrypt hashes real Capture records carry (60 characters, bcrypt's alphabet) but computed as a
+    salted SHA-256 with ``hashlib`` (no bcrypt dependency): no bcrypt library verifies it, and it
+    never needs to, since the sandbox has no sign-in. A migrated hash object keeps its ``type`` and
+    ``value``, and its ``salt`` only when one was given.
     """
     if value is None:
         return None
     if isinstance(value, Mapping):
-        return {k: value.get(k) for k in ("type", "value", "salt")}
-    salt = secrets.token_hex(8)
-    digest = hashlib.sha256(f"{salt}{value}".encode("utf-8", "surrogatepass")).hexdigest()
-    return {"type": "sandbox-sha256", "salt": salt, "value": digest}
+        return {k: value[k] for k in ("type", "value", "salt") if value.get(k) is not None}
+    salt = secrets.token_bytes(16)
+    digest = hashlib.sha256(salt + str(value).encode("utf-8", "surrogatepass")).digest()
+    return {"type": "password-bcrypt", "value": f"$2a$04${_bcrypt64(salt)}{_bcrypt64(digest)[:31]}"}
 
 
 def prepare(record: Mapping[str, Any], schema: Schema, *, new: bool = True) -> Prepared:
@@ -99,7 +145,9 @@ def prepare(record: Mapping[str, Any], schema: Schema, *, new: bool = True) -> P
             if fn is not None:
                 value = fn(value)
             data[name] = value
-            if new and name in lay.plurals:
+            if new and name in lay.deep_plurals:  # plurals inside: walk the schema (a json value may hold lists)
+                out.elements.extend(e for _, e in _elements(schema[name], value))
+            elif new and name in lay.plurals:
                 out.elements.extend(value)
         elif not new:
             data[name] = None
@@ -109,6 +157,8 @@ def prepare(record: Mapping[str, Any], schema: Schema, *, new: bool = True) -> P
             if value is not None:
                 out.keys.append((name, (value if case_sensitive else value.casefold())
                                  if isinstance(value, str) else wire.dumps(value)))
+        if lay.nested:
+            out.keys.extend(nested_keys(data, schema))
     return out
 
 
@@ -118,41 +168,118 @@ def stored(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def merge(old: Mapping[str, Any], new: Mapping[str, Any], schema: Schema) -> dict[str, Any]:
-    """``entity.update``: supplied attributes replace stored ones, objects merge one level deep."""
+    """``entity.update``: each supplied attribute is updated as ``updated`` says, the others are kept."""
     out = dict(old)
     for name, value in new.items():
         attr = schema.get(name)
-        before = old.get(name)
-        if attr is not None and attr.is_object and isinstance(value, dict) and isinstance(before, dict):
-            out[name] = {**before, **value}
-        else:
-            out[name] = value
+        out[name] = updated(attr, old.get(name), value) if attr is not None else value
     return out
 
 
+def updated(attr: Attribute, before: Any, value: Any) -> Any:
+    """An attribute after ``entity.update`` gave it ``value``: an object merges one level deep; a plural
+    gets the elements without ``id`` appended and those with one merged into the element of that id
+    (an id it lacks is kept, so ``assign_plural_ids`` answers 310); null unsets; anything else replaces."""
+    if attr.is_object and isinstance(value, dict) and isinstance(before, dict):
+        return {**before, **value}
+    if not attr.is_plural or not isinstance(value, list):
+        return value
+    out = list(before) if isinstance(before, list) else []
+    where = {e["id"]: i for i, e in enumerate(out) if isinstance(e, dict) and e.get("id") is not None}
+    for element in value:
+        i = where.get(element.get("id")) if isinstance(element, dict) else None
+        if i is None:
+            out.append(element)
+        else:
+            out[i] = {**out[i], **element}
+    return out
+
+
+def _key(attr: Attribute, value: Any) -> str:
+    return unique_key(attr, value) if isinstance(value, str) else wire.dumps(value)
+
+
 def unique_keys(data: Mapping[str, Any], schema: Schema) -> list[tuple[str, str]]:
-    """(attribute, folded value) of every set unique attribute: what the unique index holds."""
+    """(attribute, folded value) of every set unique attribute, nested ones too: what the unique index holds."""
     keys: list[tuple[str, str]] = []
     for attr in schema.unique:
         value = data.get(attr.name)
         if value is not None:
-            keys.append((attr.name, unique_key(attr, value) if isinstance(value, str) else wire.dumps(value)))
+            keys.append((attr.name, _key(attr, value)))
+    if _layout(schema).nested:
+        keys.extend(nested_keys(data, schema))
     return keys
 
 
+def nested_keys(data: Mapping[str, Any], schema: Schema) -> list[tuple[str, str]]:
+    """The unique index entries of the unique attributes below the top level.
+
+    Raises 361 when the record itself holds a value twice where it must be unique: in a
+    ``locally-unique`` child among the elements of one plural, or in a ``unique`` one anywhere.
+    """
+    keys: list[tuple[str, str]] = []
+    for rule in _layout(schema).nested:
+        attr = rule.chain[-1]
+        if rule.local:
+            for elements in _leaves(data, rule.chain[:-1]):
+                found = [_key(attr, e.get(attr.name)) for e in elements
+                         if isinstance(e, dict) and e.get(attr.name) is not None] if isinstance(elements, list) else []
+                if len(set(found)) < len(found):
+                    raise duplicate(rule.name)
+            continue
+        values = [_key(attr, v) for v in _leaves(data, rule.chain)]
+        if len(set(values)) < len(values):
+            raise duplicate(rule.name)
+        keys.extend((rule.name, v) for v in values)
+    return keys
+
+
+def _leaves(node: Any, chain: tuple[Attribute, ...]) -> Iterator[Any]:
+    """The set values at the end of ``chain`` in ``node``: one per element of each plural on the way."""
+    if not chain:
+        if node is not None:
+            yield node
+        return
+    if not isinstance(node, dict):
+        return
+    value = node.get(chain[0].name)
+    if chain[0].is_plural and len(chain) > 1:
+        for element in value if isinstance(value, list) else ():
+            yield from _leaves(element, chain[1:])
+    else:
+        yield from _leaves(value, chain[1:])
+
+
 def duplicate(attr_name: str, request_id: str | None = None) -> CaptureError:
+    """361 for a unique attribute: its top-level name (``email``) or its path without the leading slash."""
     return capture_error(Code.UNIQUE_VIOLATION, "Attempted to update a duplicate value",
                          attribute_name=f"/{attr_name}", request_id=request_id)
 
 
 def plural_elements(data: Mapping[str, Any], schema: Schema) -> Iterator[tuple[str, dict[str, Any]]]:
-    """Every element of every plural in ``data``, with the plural's name."""
+    """Every element of every plural in ``data``, nested ones too, with the plural's path."""
     for name, value in data.items():
         attr = schema.get(name)
-        if attr is not None and attr.is_plural and isinstance(value, list):
-            for element in value:
-                if isinstance(element, dict):
-                    yield name, element
+        if attr is not None and (attr.is_plural or attr.is_object):
+            yield from _elements(attr, value)
+
+
+def _elements(attr: Attribute, value: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    items = value if attr.is_plural and isinstance(value, list) else [value]
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        if attr.is_plural:
+            yield attr.path, item
+        for child in attr.attrs:
+            if (child.is_plural or child.is_object) and item.get(child.name) is not None:
+                yield from _elements(child, item[child.name])
+
+
+def forget_plural_ids(data: Mapping[str, Any], schema: Schema) -> None:
+    """Drop the ids of the plural elements in ``data`` (a replaced plural's elements all get new ones)."""
+    for _, element in plural_elements(data, schema):
+        element.pop("id", None)
 
 
 def missing_plural_ids(data: Mapping[str, Any], schema: Schema) -> int:
@@ -162,20 +289,20 @@ def missing_plural_ids(data: Mapping[str, Any], schema: Schema) -> int:
 def assign_plural_ids(data: Mapping[str, Any], schema: Schema, ids: Iterator[int],
                       known: Mapping[str, set[int]] | None = None) -> None:
     """Give each new plural element its server-assigned id; an unknown given id is 310."""
-    for name, element in plural_elements(data, schema):
+    for path, element in plural_elements(data, schema):
         given = element.get("id")
         if given is None:
             element["id"] = next(ids)
-        elif known is None or given not in known.get(name, set()):
-            raise capture_error(Code.RECORD_NOT_FOUND, f"no element with id {given} in plural {name}",
-                                attribute_name=f"/{name}/id")
+        elif known is None or given not in known.get(path, set()):
+            raise capture_error(Code.RECORD_NOT_FOUND, f"no element with id {given} in plural {path}",
+                                attribute_name=f"{path}/id")
 
 
 def plural_ids(data: Mapping[str, Any], schema: Schema) -> dict[str, set[int]]:
     found: dict[str, set[int]] = {}
-    for name, element in plural_elements(data, schema):
+    for path, element in plural_elements(data, schema):
         if isinstance(element.get("id"), int):
-            found.setdefault(name, set()).add(element["id"])
+            found.setdefault(path, set()).add(element["id"])
     return found
 
 
@@ -199,15 +326,19 @@ def _element(attr: Attribute, element: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def render(schema: Schema, row: tuple[Any, ...]) -> dict[str, Any]:
-    """The full record of a row ``(id, uuid, created, last_updated, data_json)``: every attribute."""
-    entity_id, uuid, created, last_updated, raw = row[:5]
+    """The full record of a row ``(id, uuid, created, last_updated, data_json, secret_json)``: every
+    attribute, a top-level password as its stored hash object or null."""
+    entity_id, uuid, created, last_updated, raw, secret = row[:6]
     data = json.loads(raw)
+    hashes = json.loads(secret) if secret else {}
     system = {"id": entity_id, "uuid": uuid, "created": created, "lastUpdated": last_updated}
     out: dict[str, Any] = {}
     for attr in schema.attributes:
         if attr.name in system:
             out[attr.name] = system[attr.name]
-        elif not attr.is_password:
+        elif attr.is_password:
+            out[attr.name] = hashes.get(attr.name)
+        else:
             out[attr.name] = _value(attr, data.get(attr.name))
     return out
 
@@ -221,7 +352,7 @@ def project(record: Mapping[str, Any], names: object, schema: Schema) -> dict[st
     for name in names:
         first, _, rest = name.partition(".")
         attr = schema.get(first)
-        if attr is None or attr.is_password or first not in record:
+        if attr is None or first not in record:
             raise capture_error(Code.INVALID_ARGUMENT, f"unknown attribute {name!r}", argument_name="attributes")
         value = record[first]
         if not rest:

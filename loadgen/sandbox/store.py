@@ -18,16 +18,17 @@ import secrets
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from loadgen import wire
 from loadgen.errors import CaptureError, Code, UsageError, capture_error
 from loadgen.sandbox.config import ClientSpec
+from loadgen.sandbox.paths import Edit
 from loadgen.sandbox.records import (
     Prepared,
     assign_plural_ids,
     duplicate,
-    merge,
     missing_plural_ids,
     plural_ids,
     stored,
@@ -47,7 +48,7 @@ INSERT OR IGNORE INTO counters VALUES ('entity', 0), ('plural', 0);
 CREATE TABLE IF NOT EXISTS clients (client_id TEXT PRIMARY KEY, secret TEXT NOT NULL, features TEXT NOT NULL);
 """
 
-_ROW = "e.id, e.uuid, e.created, e.last_updated, e.data"
+_ROW = "e.id, e.uuid, e.created, e.last_updated, e.data, e.secret"
 _CHUNK = 400
 
 
@@ -66,6 +67,17 @@ def _compact_encoder() -> Callable[[Any], str]:
 
 
 compact_json = _compact_encoder()
+
+
+def _mismatch(row: tuple[Any, ...], expect: Mapping[str, datetime] | None) -> CaptureError | None:
+    """330 if a ``created`` / ``lastUpdated`` precondition names another moment than the row holds
+    (compared as moments, so any format ``wire.parse_datetime`` reads matches)."""
+    for name, moment in (expect or {}).items():
+        if wire.parse_datetime(row[2] if name == "created" else row[3]) != moment:
+            return capture_error(Code.TIMESTAMP_MISMATCH,
+                                 "the created or lastUpdated value does not match the supplied argument",
+                                 argument_name=name)
+    return None
 
 
 def _uuid4s(n: int) -> Iterator[str]:
@@ -227,36 +239,40 @@ class Store:
             self.conn.executemany("INSERT INTO uniques VALUES (?, ?, ?, ?)", unique_rows)
         return out
 
-    def write(self, type_name: str, entity_id: int, item: Prepared, *, partial: bool) -> CaptureError | None:
-        """``entity.update`` (partial) or ``entity.replace`` of one stored record, in one transaction."""
+    def write(self, type_name: str, entity_id: int, edit: Edit,
+              expect: Mapping[str, datetime] | None = None) -> tuple[Any, ...] | CaptureError:
+        """``entity.update``, ``entity.replace`` or a partial ``entity.delete`` of one stored record, in one
+        transaction: the preconditions (330), the edit, uniqueness (361) and the new plural ids (310 for
+        an element id the record lacks). Returns the new row, as ``lookup`` does."""
         schema = self.schemas[type_name]
         self._begin()
         try:
-            row = self.conn.execute("SELECT data, secret FROM entities WHERE id = ?", (entity_id,)).fetchone()
-            if row is None:
+            row = self.conn.execute(f"SELECT {_ROW} FROM entities e WHERE e.id = ?", (entity_id,)).fetchone()
+            error = capture_error(Code.RECORD_NOT_FOUND, "the record does not exist") if row is None \
+                else _mismatch(row, expect)
+            if error is not None:
                 self.conn.execute("ROLLBACK")
-                return capture_error(Code.RECORD_NOT_FOUND, "the record does not exist")
-            old = json.loads(row[0])
-            data = stored(merge(old, item.data, schema) if partial else item.data)
-            keys = unique_keys(data, schema)
+                return error
+            old = json.loads(row[4])
+            try:
+                data = stored(edit.apply(old, schema))
+                keys = unique_keys(data, schema)
+                assign_plural_ids(data, schema, self._next_ids("plural", missing_plural_ids(data, schema)),
+                                  plural_ids(old, schema))
+            except CaptureError as exc:
+                self.conn.execute("ROLLBACK")
+                return exc
             for attr, key in keys:
                 owner = self.conn.execute("SELECT entity FROM uniques WHERE type = ? AND attr = ? AND key = ?",
                                           (type_name, attr, key)).fetchone()
                 if owner is not None and owner[0] != entity_id:
                     self.conn.execute("ROLLBACK")
                     return duplicate(attr)
-            element_ids = self._next_ids("plural", missing_plural_ids(data, schema))
-            try:
-                assign_plural_ids(data, schema, element_ids, plural_ids(old, schema))
-            except CaptureError as exc:
-                self.conn.execute("ROLLBACK")
-                return exc
-            secret = json.loads(row[1]) if row[1] and partial else {}
-            secret.update(item.secret)
-            secret = {k: v for k, v in secret.items() if v is not None}
+            secret = edit.secret(json.loads(row[5]) if row[5] else {})
+            new_row = (entity_id, row[1], row[2], wire.now_timestamp(), compact_json(data),
+                       compact_json(secret) if secret else None)
             self.conn.execute("UPDATE entities SET data = ?, secret = ?, last_updated = ? WHERE id = ?",
-                              (compact_json(data), compact_json(secret) if secret else None,
-                               wire.now_timestamp(), entity_id))
+                              (new_row[4], new_row[5], new_row[3], entity_id))
             self._unindex(type_name, entity_id, old)
             self.conn.executemany("INSERT INTO uniques VALUES (?, ?, ?, ?)",
                                   [(type_name, a, k, entity_id) for a, k in keys])
@@ -268,24 +284,28 @@ class Store:
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
             raise
-        return None
+        return new_row
 
     def _unindex(self, type_name: str, entity_id: int, data: Mapping[str, Any]) -> None:
         """Drop a record's unique index entries (found from its stored values, so no index on entity)."""
         self.conn.executemany("DELETE FROM uniques WHERE type = ? AND attr = ? AND key = ? AND entity = ?",
                               [(type_name, a, k, entity_id) for a, k in unique_keys(data, self.schemas[type_name])])
 
-    def delete(self, type_name: str, entity_id: int) -> None:
+    def delete(self, type_name: str, entity_id: int,
+               expect: Mapping[str, datetime] | None = None) -> CaptureError | None:
+        """``entity.delete`` of a whole record, if its timestamps are as ``expect`` says (else 330)."""
         self._begin()
         try:
-            row = self.conn.execute("SELECT data FROM entities WHERE id = ?", (entity_id,)).fetchone()
-            if row is not None:
-                self._unindex(type_name, entity_id, json.loads(row[0]))
-            self.conn.execute("DELETE FROM entities WHERE id = ?", (entity_id,))
+            row = self.conn.execute(f"SELECT {_ROW} FROM entities e WHERE e.id = ?", (entity_id,)).fetchone()
+            error = None if row is None else _mismatch(row, expect)
+            if row is not None and error is None:
+                self._unindex(type_name, entity_id, json.loads(row[4]))
+                self.conn.execute("DELETE FROM entities WHERE id = ?", (entity_id,))
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+        return error
 
     def reset(self) -> None:
         """Delete every record (ids keep counting up, as on a real domain)."""

@@ -31,9 +31,11 @@ def test_create_returns_id_and_uuid_and_the_full_record(call: Call) -> None:
     assert body["stat"] == "ok" and isinstance(body["id"], int)
     assert uuid.UUID(body["uuid"]).version == 4
     record = body["result"]
-    names = [a.name for a in default_schema().attributes if not a.is_password]
+    names = [a.name for a in default_schema().attributes]
     assert list(record) == names                                   # every schema attribute, in order
-    assert "password" not in record                                # never returned
+    assert set(record["password"]) == {"type", "value"}            # the stored hash, never the clear text
+    assert record["password"]["type"] == "password-bcrypt"
+    assert re.fullmatch(r"\$2a\$04\$[./A-Za-z0-9]{53}", record["password"]["value"])
     assert record["middleName"] is None and record["photos"] == []  # unset: null and []
     assert record["birthday"] == "1881-01-29"                      # time part dropped
     assert record["primaryAddress"]["city"] == "Lyon" and record["primaryAddress"]["zip"] is None
