@@ -14,6 +14,7 @@ comparisons are exact (case-sensitive). Any error is code 200 with ``argument_na
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from loadgen import wire
@@ -169,11 +170,13 @@ class _Parser:
             raise _Bad(f"{name!r} is a plural: compare one of its attributes, e.g. {name}.id")
         literal = self.literal(chain[-1] if chain else None, name)
         self.params.append(literal)
+        moment = (chain[-1].type if chain else name) in ("dateTime", "created", "lastUpdated")
         if kind == "column":
-            return f"{COLUMNS[name]} {tok[1]} ?"
+            return f"{_comparable(COLUMNS[name]) if moment else COLUMNS[name]} {tok[1]} ?"
         if kind == "value":
-            return f"json_extract(e.data, '{json_path([a.name for a in chain])}') {tok[1]} ?"
-        return self.plural_child(chain, f"{{}} {tok[1]} ?")
+            expr = f"json_extract(e.data, '{json_path([a.name for a in chain])}')"
+            return f"{_comparable(expr) if moment else expr} {tok[1]} ?"
+        return self.plural_child(chain, f"{_comparable('{0}') if moment else '{0}'} {tok[1]} ?")
 
     def plural_child(self, chain: list[Attribute], test: str) -> str:
         at = next(i for i, a in enumerate(chain) if a.is_plural)
@@ -227,12 +230,26 @@ def _coerce(value: Any, atype: str, name: str) -> Any:
         return day.isoformat()
     if atype == "dateTime":
         moment = wire.parse_datetime(value) if isinstance(value, str) else None
+        day = wire.parse_date(value) if moment is None and isinstance(value, str) else None
+        if day is not None:  # a date alone means midnight UTC of that day (lastUpdated >= '2016-01-01')
+            moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
         if moment is None:
-            raise _Bad(f"{name!r} is a dateTime: compare it with 'YYYY-MM-DD HH:MM:SS'")
-        return wire.format_timestamp(moment)
+            raise _Bad(f"{name!r} is a dateTime: compare it with 'YYYY-MM-DD HH:MM:SS' or 'YYYY-MM-DD'")
+        return wire.format_timestamp(moment)[:26]
     if isinstance(value, bool):
         return int(value)
     return value
+
+
+def _comparable(expr: str) -> str:
+    """A stored dateTime as text that compares like the moment: ``YYYY-MM-DD HH:MM:SS.ffffff``.
+
+    Stored values end in `` +0000`` and carry a fraction or none (``18:44:04 +0000`` as supplied,
+    ``19:22:52.823252 +0000`` for system timestamps); padding the fraction makes both shapes compare
+    right against the literal (which ``_coerce`` cuts to the same 26 characters).
+    """
+    bare = f"substr({expr}, 1, length({expr}) - 6)"
+    return f"substr({bare} || CASE WHEN instr({bare}, '.') THEN '000000' ELSE '.000000' END, 1, 26)"
 
 
 def filter_error(message: str, request_id: str | None = None) -> CaptureError:

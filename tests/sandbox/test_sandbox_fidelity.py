@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import re
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import pytest
 
 from loadgen.sandbox import Sandbox, serve
+from loadgen.sandbox.filters import compile_filter
 from loadgen.schema import load_schema
 
 Call = Callable[..., dict[str, Any]]
@@ -335,3 +337,46 @@ def test_records_shaped_like_real_exports_read_back_unchanged(call: Call) -> Non
         ids = _element_ids({k: got[k] for k in ("statuses", "profiles")})
         assert ids and all(isinstance(i, int) for i in ids) and len(set(ids)) == len(ids)
     assert made["result"] == _ok(call("entity", type_name="classic", uuid=made["uuid"]))["result"]
+
+
+# -- filters: a dateTime against a date alone ------------------------------------------------------
+
+def test_a_date_alone_compares_with_datetimes_as_midnight_utc(call: Call) -> None:
+    seen = ["2015-12-31T23:59:59.999999Z", "2016-01-01T00:00:00Z", "2016-01-01 12:00:00 +0000",
+            "2016-01-02T00:00:00+01:00", "2016-01-02T00:00:00Z"]
+    body = _ok(call("entity.bulkCreate", type_name="member", all_attributes=[{"seen": s} for s in seen]))
+    ids = body["results"]
+
+    def found(flt: str) -> list[int]:
+        results = _ok(call("entity.find", type_name="member", filter=flt, sort_on=["id"]))["results"]
+        assert call("entity.count", type_name="member", filter=flt)["total_count"] == len(results)
+        return [r["id"] for r in results]
+
+    assert found("seen >= '2016-01-01'") == ids[1:]
+    assert found("seen < '2016-01-02'") == ids[:4]           # 00:00+01:00 is 23:00 UTC the day before
+    assert found("seen = '2016-01-02'") == ids[4:]
+    assert found("seen > '2016-01-01' and seen < '2016-01-02'") == ids[2:4]
+    assert found("lastUpdated >= '2000-01-01' and created < '9999-01-02'") == ids
+    assert found("lastUpdated < '2000-01-01'") == []
+    _error(call("entity.find", type_name="member", filter="seen > '2016-13-01'"), 200)
+
+
+def test_datetimes_stored_without_a_fraction_compare_as_moments() -> None:
+    """Values supplied without a fraction are stored without one (``2013-07-16 18:44:04 +0000``): a
+    comparison must not depend on the shape, so run the compiled SQL over both shapes directly."""
+    schema = load_schema(DATA / "member.schema.json")
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE entities (id INTEGER, created TEXT, last_updated TEXT, data TEXT)")
+    stored = ["2013-07-16 18:44:04 +0000", "2013-07-16 18:44:04.000000 +0000", "2013-07-16 18:44:04.5 +0000",
+              "2013-07-16 18:44:05 +0000", "2013-07-15 23:59:59 +0000"]
+    db.executemany("INSERT INTO entities VALUES (?, ?, ?, ?)",
+                   [(i, s, s, json.dumps({"seen": s, "statuses": [{"statusCreated": s}]}))
+                    for i, s in enumerate(stored)])
+    cases = {"= '2013-07-16 18:44:04'": [0, 1], ">= '2013-07-16T18:44:04Z'": [0, 1, 2, 3],
+             "> '2013-07-16 18:44:04.4'": [2, 3], "< '2013-07-16'": [4], ">= '2013-07-16'": [0, 1, 2, 3],
+             "!= '2013-07-16 18:44:04.000000 +0000'": [2, 3, 4]}
+    for name in ("seen", "created", "statuses.statusCreated"):
+        for test, expected in cases.items():
+            where, args = compile_filter(f"{name} {test}", schema)
+            rows = db.execute(f"SELECT id FROM entities e WHERE {where} ORDER BY id", args).fetchall()
+            assert [r[0] for r in rows] == expected, (name, test)
