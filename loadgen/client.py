@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, Self, TypeGuard, TypeVar
+from typing import Any, Self, TypeGuard, TypeVar, overload
 
 import httpx
 
@@ -178,13 +178,22 @@ class _Base:
         return self._typed("entity.bulkCreate", {"all_attributes": wire.dumps(list(records))}, creates=True)
 
     def _entity_call(self, uuid: str | None, id: int | None, key: Key | None,
-                     attributes: Sequence[str] | None) -> _Call:
+                     attributes: Sequence[str] | None, attribute_name: str | None) -> _Call:
         extra = {"attributes": wire.dumps(list(attributes))} if attributes is not None else {}
-        return self._typed("entity", {**_record_key(uuid, id, key), **extra})
+        return self._typed("entity", {**_record_key(uuid, id, key), **extra, **_part(attribute_name)})
 
-    def _write_call(self, op: str, attributes: Mapping[str, Any], uuid: str | None, id: int | None,
-                    key: Key | None) -> _Call:
-        return self._typed(op, {**_record_key(uuid, id, key), "attributes": wire.dumps(attributes)})
+    def _write_call(self, op: str, attributes: object, uuid: str | None, id: int | None, key: Key | None,
+                    attribute_name: str | None, include_record: bool) -> _Call:
+        extra = {"include_record": "true"} if include_record else {}
+        return self._typed(op, {**_record_key(uuid, id, key), "attributes": wire.dumps(attributes),
+                                **_part(attribute_name), **extra})
+
+    def _delete_call(self, uuid: str | None, id: int | None, key: Key | None, attribute_name: str | None) -> _Call:
+        return self._typed("entity.delete", {**_record_key(uuid, id, key), **_part(attribute_name)})
+
+    def _written(self, op: str, body: dict[str, Any], include_record: bool) -> dict[str, Any] | None:
+        """The full record an update or replace answered with, when it was asked for."""
+        return _field(body, op, "result", dict) if include_record else None
 
     def _count_call(self, filter: str | None) -> _Call:
         return self._typed("entity.count", {"filter": filter} if filter else None)
@@ -334,10 +343,23 @@ class CaptureClient(_Base):
                 for future in pending:
                     future.cancel()
 
+    @overload
     def entity(self, uuid: str | None = None, id: int | None = None, key: Key | None = None, *,
-               attributes: Sequence[str] | None = None) -> dict[str, Any]:
-        """One record by ``uuid``, ``id`` or ``key=(attribute, value)``; ``NotFoundError`` if absent."""
-        return _field(self._send(self._entity_call(uuid, id, key, attributes)), "entity", "result", dict)
+               attributes: Sequence[str] | None = None, attribute_name: None = None) -> dict[str, Any]: ...
+
+    @overload
+    def entity(self, uuid: str | None = None, id: int | None = None, key: Key | None = None, *,
+               attributes: Sequence[str] | None = None, attribute_name: str) -> Any: ...
+
+    def entity(self, uuid: str | None = None, id: int | None = None, key: Key | None = None, *,
+               attributes: Sequence[str] | None = None, attribute_name: str | None = None) -> Any:
+        """One record by ``uuid``, ``id`` or ``key=(attribute, value)``; ``NotFoundError`` if absent.
+
+        ``attribute_name`` (``primaryAddress``, ``statuses#4``, ``/profiles#68507/profile``) returns only
+        that part of the record, whatever its JSON type.
+        """
+        body = self._send(self._entity_call(uuid, id, key, attributes, attribute_name))
+        return _part_result(body) if attribute_name is not None else _field(body, "entity", "result", dict)
 
     def find(self, filter: str | None = None, *, attributes: Sequence[str] | None = None,
              page_size: int = 1000, limit: int | None = None) -> Iterator[dict[str, Any]]:
@@ -349,19 +371,27 @@ class CaptureClient(_Base):
     def count(self, filter: str | None = None) -> int:
         return _field(self._send(self._count_call(filter)), "entity.count", "total_count", int)
 
-    def update(self, attributes: Mapping[str, Any], uuid: str | None = None, id: int | None = None,
-               key: Key | None = None) -> None:
-        """Partial update: only the given attributes change."""
-        self._send(self._write_call("entity.update", attributes, uuid, id, key))
+    def update(self, attributes: object, uuid: str | None = None, id: int | None = None, key: Key | None = None,
+               *, attribute_name: str | None = None, include_record: bool = False) -> dict[str, Any] | None:
+        """Partial update: only the given attributes change; plural elements without an ``id`` are appended.
 
-    def replace(self, attributes: Mapping[str, Any], uuid: str | None = None, id: int | None = None,
-                key: Key | None = None) -> None:
-        """Full replace: attributes not given become null."""
-        self._send(self._write_call("entity.replace", attributes, uuid, id, key))
+        With ``attribute_name`` only that part changes, and ``attributes`` is its new value (any JSON:
+        an array for a plural). With ``include_record`` the full record after the update is returned.
+        """
+        call = self._write_call("entity.update", attributes, uuid, id, key, attribute_name, include_record)
+        return self._written(call.op, self._send(call), include_record)
 
-    def delete(self, uuid: str | None = None, id: int | None = None, key: Key | None = None) -> None:
-        """Permanent deletion. After a retried delete, a ``NotFoundError`` may mean the first try worked."""
-        self._send(self._typed("entity.delete", _record_key(uuid, id, key)))
+    def replace(self, attributes: object, uuid: str | None = None, id: int | None = None, key: Key | None = None,
+                *, attribute_name: str | None = None, include_record: bool = False) -> dict[str, Any] | None:
+        """Full replace: attributes not given become null (or only the part at ``attribute_name``)."""
+        call = self._write_call("entity.replace", attributes, uuid, id, key, attribute_name, include_record)
+        return self._written(call.op, self._send(call), include_record)
+
+    def delete(self, uuid: str | None = None, id: int | None = None, key: Key | None = None, *,
+               attribute_name: str | None = None) -> None:
+        """Permanent deletion of the record, or of only the part at ``attribute_name`` (``statuses#4``).
+        After a retried delete, a ``NotFoundError`` may mean the first try worked."""
+        self._send(self._delete_call(uuid, id, key, attribute_name))
 
     def entity_type(self) -> dict[str, Any]:
         """The schema ``{"name": ..., "attr_defs": [...]}`` of this client's entity type."""
@@ -448,9 +478,18 @@ class AsyncCaptureClient(_Base):
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
 
+    @overload
     async def entity(self, uuid: str | None = None, id: int | None = None, key: Key | None = None, *,
-                     attributes: Sequence[str] | None = None) -> dict[str, Any]:
-        return _field(await self._send(self._entity_call(uuid, id, key, attributes)), "entity", "result", dict)
+                     attributes: Sequence[str] | None = None, attribute_name: None = None) -> dict[str, Any]: ...
+
+    @overload
+    async def entity(self, uuid: str | None = None, id: int | None = None, key: Key | None = None, *,
+                     attributes: Sequence[str] | None = None, attribute_name: str) -> Any: ...
+
+    async def entity(self, uuid: str | None = None, id: int | None = None, key: Key | None = None, *,
+                     attributes: Sequence[str] | None = None, attribute_name: str | None = None) -> Any:
+        body = await self._send(self._entity_call(uuid, id, key, attributes, attribute_name))
+        return _part_result(body) if attribute_name is not None else _field(body, "entity", "result", dict)
 
     async def find(self, filter: str | None = None, *, attributes: Sequence[str] | None = None,
                    page_size: int = 1000, limit: int | None = None) -> AsyncIterator[dict[str, Any]]:
@@ -462,16 +501,21 @@ class AsyncCaptureClient(_Base):
     async def count(self, filter: str | None = None) -> int:
         return _field(await self._send(self._count_call(filter)), "entity.count", "total_count", int)
 
-    async def update(self, attributes: Mapping[str, Any], uuid: str | None = None, id: int | None = None,
-                     key: Key | None = None) -> None:
-        await self._send(self._write_call("entity.update", attributes, uuid, id, key))
+    async def update(self, attributes: object, uuid: str | None = None, id: int | None = None,
+                     key: Key | None = None, *, attribute_name: str | None = None,
+                     include_record: bool = False) -> dict[str, Any] | None:
+        call = self._write_call("entity.update", attributes, uuid, id, key, attribute_name, include_record)
+        return self._written(call.op, await self._send(call), include_record)
 
-    async def replace(self, attributes: Mapping[str, Any], uuid: str | None = None, id: int | None = None,
-                      key: Key | None = None) -> None:
-        await self._send(self._write_call("entity.replace", attributes, uuid, id, key))
+    async def replace(self, attributes: object, uuid: str | None = None, id: int | None = None,
+                      key: Key | None = None, *, attribute_name: str | None = None,
+                      include_record: bool = False) -> dict[str, Any] | None:
+        call = self._write_call("entity.replace", attributes, uuid, id, key, attribute_name, include_record)
+        return self._written(call.op, await self._send(call), include_record)
 
-    async def delete(self, uuid: str | None = None, id: int | None = None, key: Key | None = None) -> None:
-        await self._send(self._typed("entity.delete", _record_key(uuid, id, key)))
+    async def delete(self, uuid: str | None = None, id: int | None = None, key: Key | None = None, *,
+                     attribute_name: str | None = None) -> None:
+        await self._send(self._delete_call(uuid, id, key, attribute_name))
 
     async def entity_type(self) -> dict[str, Any]:
         return _field(await self._send(self._typed("entityType")), "entityType", "schema", dict)
@@ -521,6 +565,11 @@ def _record_key(uuid: str | None, id: int | None, key: Key | None) -> dict[str, 
     return {"key_attribute": attribute, "key_value": wire.dumps(value)}
 
 
+def _part(attribute_name: str | None) -> dict[str, str]:
+    """The ``attribute_name`` parameter that narrows a call to part of a record, if one is named."""
+    return {} if attribute_name is None else {"attribute_name": attribute_name}
+
+
 def _check_batching(batch_size: int, concurrency: int) -> None:
     if batch_size < 1 or concurrency < 1:
         raise UsageError(f"batch_size and concurrency must be at least 1, got {batch_size} and {concurrency}")
@@ -542,6 +591,13 @@ def _malformed(op: str, what: str) -> TransportError:
 
 def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _part_result(body: dict[str, Any]) -> Any:
+    """The ``result`` of an ``entity`` call with ``attribute_name``: any JSON value, null included."""
+    if "result" not in body:
+        raise _malformed("entity", "the answer lacks result")
+    return body["result"]
 
 
 def _field(body: dict[str, Any], op: str, name: str, kind: type[T]) -> T:

@@ -145,3 +145,35 @@ def test_ping_command_checks_url_and_credentials(sandbox: Sandbox) -> None:
     assert bad.output.startswith("error: 402 invalid_client_credentials") and bad.output.count("\n") == 1
     missing = CliRunner().invoke(cli, ["ping"], env={**env, "CAPTURE_URL": ""})
     assert (missing.exit_code, missing.output) == (2, "error: no Capture URL: pass base_url or set CAPTURE_URL\n")
+
+
+def test_parts_of_a_record_and_include_record_sync_and_async(sandbox: Sandbox) -> None:
+    sandbox.reset()
+    with client_for(sandbox) as client:
+        created = client.create({"email": "parts@example.com", "primaryAddress": {"city": "Lyon"},
+                                 "statuses": [{"status": "one"}]})
+        assert client.entity(uuid=created.uuid, attribute_name="primaryAddress")["city"] == "Lyon"
+        assert client.entity(uuid=created.uuid, attribute_name="/primaryAddress/zip") is None
+        record = client.update([{"status": "two"}], uuid=created.uuid, attribute_name="statuses",
+                               include_record=True)
+        assert record is not None and [s["status"] for s in record["statuses"]] == ["one", "two"]
+        first = record["statuses"][0]["id"]
+        assert client.replace({"status": "uno"}, id=created.id, attribute_name=f"statuses#{first}") is None
+        assert client.entity(uuid=created.uuid, attribute_name=f"statuses#{first}")["status"] == "uno"
+        client.delete(uuid=created.uuid, attribute_name=f"statuses#{first}")
+        with pytest.raises(NotFoundError):
+            client.entity(uuid=created.uuid, attribute_name=f"statuses#{first}")
+        with pytest.raises(CaptureError) as info:
+            client.entity(uuid=created.uuid, attribute_name="/nope")
+        assert (info.value.code, info.value.attribute_name) == (223, "/nope")
+
+    async def run() -> list[str]:
+        async with AsyncCaptureClient(sandbox.url, make_auth("basic", sandbox.client_id, sandbox.client_secret)) as ac:
+            whole = await ac.replace({"email": "parts@example.com", "givenName": "Async"}, uuid=created.uuid,
+                                     include_record=True)
+            assert whole is not None and whole["statuses"] == [] and whole["uuid"] == created.uuid
+            await ac.update("Renamed", uuid=created.uuid, attribute_name="givenName")
+            await ac.delete(uuid=created.uuid, attribute_name="email")
+            return [await ac.entity(uuid=created.uuid, attribute_name=name) for name in ("givenName", "email")]
+
+    assert asyncio.run(run()) == ["Renamed", None]
