@@ -42,11 +42,6 @@ class Target:
     def attr(self) -> Attribute:
         return self.steps[-1].attr
 
-    @property
-    def in_element(self) -> bool:
-        """Whether the path picks a plural element on the way (its value then keeps that id)."""
-        return any(s.element is not None for s in self.steps)
-
     def covers(self, violation: Violation) -> bool:
         """Whether a violation of the wrapped record is about the supplied value (and not, say, about a
         required attribute that the wrapping left out)."""
@@ -139,14 +134,13 @@ class Edit:
         if self.target is None:
             return merge(old, self.item.data, schema) if self.mode == "update" else dict(self.item.data)
         target = self.target
-        if self.target.attr.is_password and len(target.steps) == 1:
+        if target.attr.is_password and len(target.steps) == 1:
             return dict(old)  # a top-level password lives with the hashes (see ``secret``)
         value = None if self.mode == "delete" else unwrap(target, self.item.data)
-        return _changed(old, target, 0, lambda before: self._new(before, value))
+        return _changed(old, target, 0, lambda before: self._new(target.steps[-1], before, value))
 
-    def _new(self, before: Any, value: Any) -> Any:
-        step = self.target.steps[-1] if self.target is not None else None
-        assert step is not None
+    def _new(self, step: Step, before: Any, value: Any) -> Any:
+        """The part at the end of the path after this write (None: unset, or an element removed)."""
         if self.mode == "delete":
             return None
         if step.element is not None:

@@ -48,7 +48,7 @@ class _Layout:
     unique: tuple[tuple[str, bool], ...]
     normalizers: dict[str, Callable[[Any], Any]]
     nested: tuple[_Nested, ...]
-    deep_plurals: frozenset[str]
+    deep_plurals: frozenset[str]  # top-level objects and plurals with plurals inside (their elements get ids)
 
 
 def _nested_constraints(attrs: tuple[Attribute, ...], above: tuple[Attribute, ...]) -> Iterator[_Nested]:
@@ -124,7 +124,8 @@ def prepare(record: Mapping[str, Any], schema: Schema, *, new: bool = True) -> P
     and plurals copied), password hashes, uuid and created.
 
     This is on the hot path of bulkCreate, hence one pass (normalising on the way saves copying the
-    record twice) and precomputed schema facts.
+    record twice) and precomputed schema facts. A new record that holds a value twice where it must be
+    unique raises 361 (``nested_keys``).
     """
     lay = _layout(schema)
     normalizers = lay.normalizers
@@ -145,7 +146,7 @@ def prepare(record: Mapping[str, Any], schema: Schema, *, new: bool = True) -> P
             if fn is not None:
                 value = fn(value)
             data[name] = value
-            if new and name in lay.deep_plurals:  # plurals inside: walk the schema (a json value may hold lists)
+            if new and name in lay.deep_plurals:  # walk the schema, not the value: a json value may hold lists
                 out.elements.extend(e for _, e in _elements(schema[name], value))
             elif new and name in lay.plurals:
                 out.elements.extend(value)
