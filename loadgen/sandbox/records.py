@@ -48,6 +48,7 @@ class _Layout:
     unique: tuple[tuple[str, bool], ...]
     normalizers: dict[str, Callable[[Any], Any]]
     nested: tuple[_Nested, ...]
+    nested_roots: frozenset[str]  # the top-level attributes that ``nested`` lies in
     deep_plurals: frozenset[str]  # top-level objects and plurals with plurals inside (their elements get ids)
 
 
@@ -71,7 +72,8 @@ def _layout(schema: Schema) -> _Layout:
     return _Layout(frozenset(a.name for a in schema.attributes if a.is_password),
                    frozenset(a.name for a in schema.attributes if a.is_plural),
                    tuple((a.name, a.case_sensitive) for a in schema.unique), normalizers,
-                   tuple(_nested_constraints(schema.attributes, ())),
+                   nested := tuple(_nested_constraints(schema.attributes, ())),
+                   frozenset(n.chain[0].name for n in nested),
                    frozenset(a.name for a in schema.attributes
                              if (a.is_plural or a.is_object) and _has_plural(a.attrs)))
 
@@ -158,7 +160,7 @@ def prepare(record: Mapping[str, Any], schema: Schema, *, new: bool = True) -> P
             if value is not None:
                 out.keys.append((name, (value if case_sensitive else value.casefold())
                                  if isinstance(value, str) else wire.dumps(value)))
-        if lay.nested:
+        if not lay.nested_roots.isdisjoint(data):
             out.keys.extend(nested_keys(data, schema))
     return out
 
@@ -207,7 +209,7 @@ def unique_keys(data: Mapping[str, Any], schema: Schema) -> list[tuple[str, str]
         value = data.get(attr.name)
         if value is not None:
             keys.append((attr.name, _key(attr, value)))
-    if _layout(schema).nested:
+    if not _layout(schema).nested_roots.isdisjoint(data):
         keys.extend(nested_keys(data, schema))
     return keys
 
