@@ -21,6 +21,8 @@ from loadgen.sandbox.records import Prepared, merge, updated
 from loadgen.schema import Attribute, Schema, Violation
 
 _MAX_ID_DIGITS = 18
+#: Deeper than any schema: a longer path fails on its last part without splitting all of a hostile one.
+_MAX_STEPS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +77,7 @@ def unknown(text: str) -> CaptureError:
 def parse(text: str, schema: Schema) -> Target:
     """The target of an ``attribute_name``; 223 if it names nothing in the schema."""
     steps: list[Step] = []
-    for part in text.strip().strip("/").split("/"):
+    for part in text.strip().strip("/").split("/", _MAX_STEPS):
         name, sharp, digits = part.partition("#")
         previous = steps[-1] if steps else None
         if previous is None:

@@ -85,6 +85,9 @@ def test_entity_reads_the_part_that_attribute_name_names(call: Call) -> None:
         body = _error(call("entity", **key, attribute_name=path), 223, "/" + path.strip("/"))
         assert body["error_description"] == f"attribute does not exist: /{path.strip('/')}"
     _error(call("entity", **key, attribute_name="statuses#999999999"), 310)
+    _error(call("entity", **key, attribute_name="statuses#" + "9" * 40), 223)
+    hostile = _error(call("entity.update", **key, attribute_name="address/" * 200_000, attributes={}), 223)
+    assert len(hostile["attribute_name"]) == 1000
     _error(call("entity", **key, attribute_name=f"/profiles#{status['id']}/domain"), 310)
 
 
