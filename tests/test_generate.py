@@ -82,7 +82,7 @@ def test_csv_has_dotted_object_columns_and_json_plurals() -> None:
             if child:
                 rebuilt.setdefault(top, {})[child] = text
             else:
-                rebuilt[column] = json.loads(text) if text.startswith("[") else text
+                rebuilt[column] = json.loads(text) if text.startswith(("[", "{")) else text
         assert rebuilt == record
 
 
