@@ -234,7 +234,11 @@ def sandbox_command(host: str, port: int, db: str, schemas: tuple[Path, ...], cl
               help="how many profiles to write")
 @click.option("--seed", default=0, show_default=True, type=int, help="random seed")
 @click.option("--schema", "schema_path", metavar="FILE",
-              help="entity type JSON, as /entityType returns it  [default: the classic user type]")
+              help="entity type JSON: the /entityType answer, its schema object or a bare attr_defs list  "
+                   "[default: the classic user type]")
+@click.option("--type-name", default=None, metavar="NAME",
+              help="entity type of a --schema that does not name it (a bare attr_defs list)  "
+                   "[default: the file name, member.schema.json -> member]")
 @click.option("--profile", "profile_path", metavar="FILE",
               help="profile TOML: locales, plural sizes, statuses, fixed and omitted attributes  "
                    "[default: built in, the same as profiles/user.toml]")
@@ -248,8 +252,8 @@ def sandbox_command(host: str, port: int, db: str, schemas: tuple[Path, ...], cl
 @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
               help="the day every date is relative to  [default: today, UTC]")
 @friendly
-def generate(count: int, seed: int, schema_path: str | None, profile_path: str | None, fmt: str,
-             output: str, run_id: str, worker: int, today: Any) -> None:
+def generate(count: int, seed: int, schema_path: str | None, type_name: str | None, profile_path: str | None,
+             fmt: str, output: str, run_id: str, worker: int, today: Any) -> None:
     """Write realistic, valid, unique user profiles, streaming (memory stays flat).
 
     The same seed, run id, worker and --today give byte-identical output.
@@ -257,7 +261,7 @@ def generate(count: int, seed: int, schema_path: str | None, profile_path: str |
     from loadgen.profiles import ProfileFactory, load_profile, write_profiles
     from loadgen.schema import default_schema, load_schema
 
-    schema = load_schema(schema_path) if schema_path else default_schema()
+    schema = load_schema(schema_path, type_name=type_name) if schema_path else default_schema()
     factory = ProfileFactory(schema, load_profile(profile_path), seed=seed, run_id=run_id, worker=worker,
                              today=today.date() if today is not None else None)
     to_stdout = output == "-"
