@@ -266,3 +266,18 @@ def test_batch_and_stream_are_the_api_of_the_issue() -> None:
     assert all(isinstance(r, dict) for r in islice(factory.stream(), 4))
     assert factory.namespace == "local-w0"
     assert ProfileFactory(default_schema(), run_id="Run 42/x", today=TODAY).namespace.startswith("h_")
+
+
+def test_the_social_profiles_plural_is_realistic_when_asked_for() -> None:
+    """Empty by default (as most loads want); with [1, 1] each element is about the same person."""
+    assert all("profiles" not in r for r in ProfileFactory(default_schema(), today=TODAY).batch(50))
+    profile = Profile(plurals={**Profile().plurals, "profiles": (1, 1)})
+    for record in ProfileFactory(default_schema(), profile, seed=4, today=TODAY).batch(50):
+        (element,) = record["profiles"]
+        assert element["domain"] == "example.com" and element["identifier"]
+        social = element["profile"]
+        assert social["name"]["formatted"] == record["displayName"]
+        assert social["name"]["givenName"] == record["givenName"] and social["gender"] == record["gender"]
+        assert all("@example." in e["value"] and e["type"] in ("home", "work", "other")
+                   for e in social.get("emails", []))
+        assert date.fromisoformat(social["birthday"]) < TODAY
