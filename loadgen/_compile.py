@@ -354,6 +354,7 @@ class Compiler:
             "birthday": ((lambda: (v := self.clock.birthdays)[int(rnd() * len(v))]), 10),  # a string birthday
             "utcoffset": ((lambda: _UTC_OFFSETS[int(rnd() * len(_UTC_OFFSETS))]), 6),
         }
+
         def rotating(kinds: tuple[str, ...]) -> Gen:  # distinct across a plural's first elements
             return lambda: kinds[(p.rot + p.elem) % len(kinds)]
 
