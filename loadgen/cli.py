@@ -177,6 +177,8 @@ def baseline_list(baselines_dir: Path | None) -> None:
 @click.option("--db", default="sandbox.db", show_default=True, help="SQLite file, or :memory: for a throwaway store")
 @click.option("--schema", "schemas", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="entity type JSON (repeatable)  [default: the shipped user type]")
+@click.option("--type-name", default=None, metavar="NAME",
+              help="entity type of a --schema that does not name it (a bare attr_defs list)  [default: the file name]")
 @click.option("--clients", type=click.Path(dir_okay=False, path_type=Path),
               help="clients.toml: API clients, their features and faults  [default: one demo owner client]")
 @click.option("--admin", is_flag=True, help="enable GET /_sandbox/stats and POST /_sandbox/reset")
@@ -191,8 +193,9 @@ def baseline_list(baselines_dir: Path | None) -> None:
 @click.option("--limit-http-status", is_flag=True, default=None, help="send 510 errors with HTTP status 510")
 @click.option("--read-lag", type=float, default=None, help="seconds before new records show in find/count")
 @friendly
-def sandbox_command(host: str, port: int, db: str, schemas: tuple[Path, ...], clients: Path | None, admin: bool,
-                    no_legacy_auth: bool, skew: float, max_batch: int, max_body: int, **faults: Any) -> None:
+def sandbox_command(host: str, port: int, db: str, schemas: tuple[Path, ...], type_name: str | None,
+                    clients: Path | None, admin: bool, no_legacy_auth: bool, skew: float, max_batch: int,
+                    max_body: int, **faults: Any) -> None:
     """Serve the local Capture sandbox until Ctrl-C."""
     import dataclasses
 
@@ -202,7 +205,12 @@ def sandbox_command(host: str, port: int, db: str, schemas: tuple[Path, ...], cl
 
     specs, base = load_clients(clients) if clients else ((), None)
     chosen: dict[str, Any] = {k: (int(v) if k == "error_code" else v) for k, v in faults.items() if v is not None}
-    config = SandboxConfig(schemas=tuple(load_schema(p) for p in schemas), db=db, clients=specs, skew=skew,
+    types = tuple(load_schema(p, type_name=type_name) for p in schemas)
+    names = [t.name for t in types]
+    twice = next((name for name in names if names.count(name) > 1), None)
+    if twice is not None:
+        raise UsageError(f"two --schema files define the entity type {twice!r}: each type needs its own name")
+    config = SandboxConfig(schemas=types, db=db, clients=specs, skew=skew,
                            legacy_auth=not no_legacy_auth, admin=admin, max_batch=max_batch, max_body=max_body,
                            faults=dataclasses.replace(base or Faults(), **chosen))
     server, sock, state = run_foreground(config, host, port)

@@ -8,6 +8,9 @@ stored by the sandbox and read back unchanged.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -60,3 +63,25 @@ def test_2000_real_schema_profiles_round_trip_through_the_sandbox(sandbox: Sandb
         expected = {k: v for k, v in normalize(record, schema).items() if k != "password"}
         back = {k: v for k, v in stored[uuid].items() if k not in SYSTEM_ATTRIBUTES and k != "password"}
         assert _stored(back) == expected, uuid
+
+
+def test_the_sandbox_serves_a_bare_attr_defs_list_under_its_type_name(tmp_path: Path) -> None:
+    """``loadgen sandbox --schema`` takes the list an SDK keeps; the type is --type-name, else the file name."""
+    (tmp_path / "member.schema.json").write_text(json.dumps(json.loads(SHIPPED.read_text())["schema"]["attr_defs"]))
+    loadgen = str(Path(sys.executable).parent / "loadgen")
+    for extra, name in (([], "member"), (["--type-name", "person"], "person")):
+        proc = subprocess.Popen([loadgen, "sandbox", "--port", "0", "--db", ":memory:", "--schema",
+                                 "member.schema.json", *extra], cwd=tmp_path, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True)
+        try:
+            assert proc.stdout is not None
+            lines: list[str] = []
+            while len(lines) < 10 and not (lines and lines[-1].startswith(("sandbox:", "error:"))):
+                lines.append(proc.stdout.readline())  # uvicorn's own lines come first; "" if it exited
+                if not lines[-1]:
+                    break
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.communicate(timeout=30)
+        banner = lines[-1].rstrip()
+        assert banner.startswith("sandbox: http://127.0.0.1:") and banner.endswith(f"types: {name}"), lines
