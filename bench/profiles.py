@@ -49,8 +49,7 @@ def naive_faker(seed: int = 0) -> Callable[[], dict[str, Any]]:
             "photos": [{"type": "normal", "value": fake.image_url()} for _ in range(fake.random_int(0, 2))],
             "password": fake.password(),
             "lastLogin": when(),
-            "clients": [{"clientId": fake.uuid4(), "name": fake.word(), "firstLogin": when(), "lastLogin": when()}
-                        for _ in range(fake.random_int(0, 2))],
+            "display": {"source": "capture-loadgen", "n": fake.random_int(0, 999)},
         }
         if fake.random.random() < 0.3:
             profile["middleName"] = fake.first_name()

@@ -49,6 +49,10 @@ _PHOTO_TYPES = ("small", "normal", "large", "square")
 _CLIENTS = (("k3xn2vd8q4tfm9w7c6hbr5yj2p8zs4ea", "Web"), ("f7m2q9tk4wz8d3nr6bvx5hc2jy8pe4ua", "iOS app"),
             ("p4d8w2zn7kq3x9fm5rc6tbv2hy8ej4sa", "Android app"), ("b9t4m7xq2wd8k3nz6fr5vc2hj8ye4pa", "Support desk"))
 _TEST_NETS = ("192.0.2.", "198.51.100.", "203.0.113.")  # RFC 5737 documentation ranges
+_UTC_OFFSETS = ("+00:00", "+01:00", "+02:00", "-05:00", "-08:00", "+05:30", "+09:00")
+_SOCIAL_TYPES = {"emails": ("home", "work", "other"), "phonenumbers": ("mobile", "home", "work"),
+                 "urls": ("profile", "blog", "website"), "ims": ("xmpp", "skype", "aim"),
+                 "addresses": ("home", "work"), "organizations": ("job", "school")}
 _WORDS = ("alpha", "bravo", "cedar", "delta", "ember", "fable", "grove", "harbor", "indigo", "juniper",
           "kelp", "lumen", "maple", "nectar", "opal", "pebble", "quill", "raven", "sable", "tundra")
 
@@ -343,12 +347,24 @@ class Compiler:
             "domain": ((lambda: "example.com"), 11), "provider": ((lambda: "Example"), 7),
             "preferredusername": ((lambda: f"{p.first_slug}{p.last_slug[:1]}{DIGITS[2][int(rnd() * 100)]}"), None),
             "url": ((lambda: f"https://example.com/people/{p.first_slug}-{p.last_slug}"), None),
+            # the social profile of the classic schema's `profiles` plural (Portable Contacts names)
+            "name.formatted": (display, names + lasts + 1), "nickname": ((lambda: p.first), names),
+            "emails.value": ((lambda: f"{p.first_slug}.{p.last_slug}@{fac.profile.email_domains[0]}"), None),
+            "phonenumbers.value": phone,
+            "birthday": ((lambda: (v := self.clock.birthdays)[int(rnd() * len(v))]), 10),  # a string birthday
+            "utcoffset": ((lambda: _UTC_OFFSETS[int(rnd() * len(_UTC_OFFSETS))]), 6),
         }
+
+        def rotating(kinds: tuple[str, ...]) -> Gen:  # distinct across a plural's first elements
+            return lambda: kinds[(p.rot + p.elem) % len(kinds)]
+
+        for plural, kinds in _SOCIAL_TYPES.items():
+            table[f"{plural}.type"] = (rotating(kinds), max(map(len, kinds)))
         aliases = {"firstname": "givenname", "lastname": "familyname", "surname": "familyname",
                    "name": "displayname", "fullname": "displayname", "phonenumber": "phone", "street": "address1",
                    "streetaddress": "address1", "state": "stateabbreviation", "postalcode": "zip",
                    "postcode": "zip", "zipcode": "zip", "location": "currentlocation", "bio": "aboutme",
-                   "username": "preferredusername", "website": "url"}
+                   "username": "preferredusername", "website": "url", "urls.value": "url", "locality": "city"}
         table.update({alias: table[target] for alias, target in aliases.items()})
         return table
 

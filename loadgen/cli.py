@@ -177,6 +177,8 @@ def baseline_list(baselines_dir: Path | None) -> None:
 @click.option("--db", default="sandbox.db", show_default=True, help="SQLite file, or :memory: for a throwaway store")
 @click.option("--schema", "schemas", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="entity type JSON (repeatable)  [default: the shipped user type]")
+@click.option("--type-name", default=None, metavar="NAME",
+              help="entity type of a --schema that does not name it (a bare attr_defs list)  [default: the file name]")
 @click.option("--clients", type=click.Path(dir_okay=False, path_type=Path),
               help="clients.toml: API clients, their features and faults  [default: one demo owner client]")
 @click.option("--admin", is_flag=True, help="enable GET /_sandbox/stats and POST /_sandbox/reset")
@@ -191,8 +193,9 @@ def baseline_list(baselines_dir: Path | None) -> None:
 @click.option("--limit-http-status", is_flag=True, default=None, help="send 510 errors with HTTP status 510")
 @click.option("--read-lag", type=float, default=None, help="seconds before new records show in find/count")
 @friendly
-def sandbox_command(host: str, port: int, db: str, schemas: tuple[Path, ...], clients: Path | None, admin: bool,
-                    no_legacy_auth: bool, skew: float, max_batch: int, max_body: int, **faults: Any) -> None:
+def sandbox_command(host: str, port: int, db: str, schemas: tuple[Path, ...], type_name: str | None,
+                    clients: Path | None, admin: bool, no_legacy_auth: bool, skew: float, max_batch: int,
+                    max_body: int, **faults: Any) -> None:
     """Serve the local Capture sandbox until Ctrl-C."""
     import dataclasses
 
@@ -202,7 +205,12 @@ def sandbox_command(host: str, port: int, db: str, schemas: tuple[Path, ...], cl
 
     specs, base = load_clients(clients) if clients else ((), None)
     chosen: dict[str, Any] = {k: (int(v) if k == "error_code" else v) for k, v in faults.items() if v is not None}
-    config = SandboxConfig(schemas=tuple(load_schema(p) for p in schemas), db=db, clients=specs, skew=skew,
+    types = tuple(load_schema(p, type_name=type_name) for p in schemas)
+    names = [t.name for t in types]
+    twice = next((name for name in names if names.count(name) > 1), None)
+    if twice is not None:
+        raise UsageError(f"two --schema files define the entity type {twice!r}: each type needs its own name")
+    config = SandboxConfig(schemas=types, db=db, clients=specs, skew=skew,
                            legacy_auth=not no_legacy_auth, admin=admin, max_batch=max_batch, max_body=max_body,
                            faults=dataclasses.replace(base or Faults(), **chosen))
     server, sock, state = run_foreground(config, host, port)
@@ -234,7 +242,11 @@ def sandbox_command(host: str, port: int, db: str, schemas: tuple[Path, ...], cl
               help="how many profiles to write")
 @click.option("--seed", default=0, show_default=True, type=int, help="random seed")
 @click.option("--schema", "schema_path", metavar="FILE",
-              help="entity type JSON, as /entityType returns it  [default: the classic user type]")
+              help="entity type JSON: the /entityType answer, its schema object or a bare attr_defs list  "
+                   "[default: the classic user type]")
+@click.option("--type-name", default=None, metavar="NAME",
+              help="entity type of a --schema that does not name it (a bare attr_defs list)  "
+                   "[default: the file name, member.schema.json -> member]")
 @click.option("--profile", "profile_path", metavar="FILE",
               help="profile TOML: locales, plural sizes, statuses, fixed and omitted attributes  "
                    "[default: built in, the same as profiles/user.toml]")
@@ -248,8 +260,8 @@ def sandbox_command(host: str, port: int, db: str, schemas: tuple[Path, ...], cl
 @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
               help="the day every date is relative to  [default: today, UTC]")
 @friendly
-def generate(count: int, seed: int, schema_path: str | None, profile_path: str | None, fmt: str,
-             output: str, run_id: str, worker: int, today: Any) -> None:
+def generate(count: int, seed: int, schema_path: str | None, type_name: str | None, profile_path: str | None,
+             fmt: str, output: str, run_id: str, worker: int, today: Any) -> None:
     """Write realistic, valid, unique user profiles, streaming (memory stays flat).
 
     The same seed, run id, worker and --today give byte-identical output.
@@ -257,7 +269,7 @@ def generate(count: int, seed: int, schema_path: str | None, profile_path: str |
     from loadgen.profiles import ProfileFactory, load_profile, write_profiles
     from loadgen.schema import default_schema, load_schema
 
-    schema = load_schema(schema_path) if schema_path else default_schema()
+    schema = load_schema(schema_path, type_name=type_name) if schema_path else default_schema()
     factory = ProfileFactory(schema, load_profile(profile_path), seed=seed, run_id=run_id, worker=worker,
                              today=today.date() if today is not None else None)
     to_stdout = output == "-"

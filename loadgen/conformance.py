@@ -16,6 +16,7 @@ observed exactly as the server produced them.
 
 from __future__ import annotations
 
+import copy
 import os
 import secrets
 import signal
@@ -43,7 +44,7 @@ from hypothesis.stateful import (
 from loadgen.auth import BasicAuth
 from loadgen.client import CaptureClient, Created
 from loadgen.errors import CaptureError, Code, JSONSyntaxError, NotFoundError
-from loadgen.schema import Schema, normalize, unique_key
+from loadgen.schema import Attribute, Schema, normalize, unique_key
 from loadgen.strategies import bulk_payloads, malformed_json, schema_violations, valid_records, wrong_shape
 from loadgen.wire import dumps, loads_strict
 
@@ -111,6 +112,7 @@ class Fuzzer:
         self._http = httpx.Client(base_url=client.base_url, auth=client.auth, timeout=client.timeout)
         self._tag = "fz" + "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(4))
         self._serial = 0
+        self._nested_unique = _nested_unique(schema.attributes)
         self.stopping = False
 
     def on_ctrl_c(self, signum: int, frame: object) -> None:
@@ -171,19 +173,38 @@ class Fuzzer:
         Each distinct value (as compared for uniqueness) gets a fresh fixed-width tag of letters, which
         every constraint accepts (alphabetic, email local part...): equal values stay equal, so an
         expected 361 stays expected, and distinct ones stay distinct even when cut to ``length``.
+        A unique value below the top level (``/profiles/identifier``) gets a tag of its own at each
+        place: the strategies expect no 361 there.
         """
         tags: dict[tuple[str, str], str] = {}
         out = []
         for record, ok in zip(records, created, strict=True):
-            record = dict(record)
+            record = copy.deepcopy(record) if ok and self._nested_unique else dict(record)
             for attr in self.schema.unique if ok else ():
                 value = record.get(attr.name)
                 if isinstance(value, str):
                     tag = tags.setdefault((attr.name, unique_key(attr, value)), self._next_tag())
-                    tagged = tag + value
-                    record[attr.name] = tagged if "email-address" in attr.constraints else tagged[: attr.length]
+                    record[attr.name] = self._tagged(attr, tag + value)
+            for chain in self._nested_unique if ok else ():
+                self._tag_nested(record, chain)
             out.append(record)
         return out
+
+    def _tagged(self, attr: Attribute, value: str) -> str:
+        return value if "email-address" in attr.constraints else value[: attr.length]
+
+    def _tag_nested(self, node: Any, chain: tuple[Attribute, ...]) -> None:
+        """Tag, in place, every string at ``chain`` below ``node`` (through objects and plural elements)."""
+        if not isinstance(node, dict):
+            return
+        head, rest = chain[0], chain[1:]
+        value = node.get(head.name)
+        if not rest:
+            if isinstance(value, str):
+                node[head.name] = self._tagged(head, self._next_tag() + value)
+            return
+        for child in value if isinstance(value, list) else [value]:
+            self._tag_nested(child, rest)
 
     def _next_tag(self) -> str:
         self._serial += 1
@@ -256,6 +277,18 @@ class Fuzzer:
         for uuid in uuids or []:
             if isinstance(uuid, str):
                 self.tracker.add(uuid)
+
+
+def _nested_unique(attrs: tuple[Attribute, ...], parents: tuple[Attribute, ...] = ()
+                   ) -> list[tuple[Attribute, ...]]:
+    """The chains (parents..., attribute) of every unique attribute inside an object or plural."""
+    out: list[tuple[Attribute, ...]] = []
+    for attr in attrs:
+        if parents and attr.unique:
+            out.append((*parents, attr))
+        if attr.is_object or attr.is_plural:
+            out.extend(_nested_unique(attr.attrs, (*parents, attr)))
+    return out
 
 
 def _first_line(exc: BaseException) -> str:
@@ -430,10 +463,15 @@ def store_machine(fz: Fuzzer) -> type[RuleBasedStateMachine]:
 
         @rule(uuid=created)
         def duplicate_email(self, uuid: str) -> None:
-            """The same record again, its unique value re-cased where that still collides: 361."""
+            """The same record again, its unique value re-cased where that still collides: 361.
+
+            Only ASCII is re-cased: how a server folds the case of other scripts (``ß``, dotless ``ı``)
+            is not documented, so a faithful one might call those distinct.
+            """
             if unique is None or not isinstance(value := self.model[uuid].get(unique.name), str):
                 return
-            again = {**self.model[uuid], unique.name: value if unique.case_sensitive else value.upper()}
+            recased = value if unique.case_sensitive or not value.isascii() else value.upper()
+            again = {**self.model[uuid], unique.name: recased}
             try:
                 done = fz.client.create(again)
             except CaptureError as exc:

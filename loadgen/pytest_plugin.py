@@ -98,7 +98,8 @@ def capture_schema(request: pytest.FixtureRequest, capture_client: CaptureClient
 
     path = request.config.getoption("capture_schema")
     try:
-        return load_schema(Path(path) if path else capture_client.entity_type())
+        return load_schema(Path(path) if path else capture_client.entity_type(),
+                           type_name=request.config.getoption("capture_type"))
     except LoadgenError as exc:
         pytest.fail(f"capture: {capture_client.base_url}: {exc}", pytrace=False)
 

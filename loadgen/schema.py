@@ -16,7 +16,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ SYSTEM_ATTRIBUTES: tuple[str, ...] = ("id", "uuid", "created", "lastUpdated")
 
 _SYSTEM_TYPES = {"id": "id", "uuid": "uuid", "created": "dateTime", "lastUpdated": "dateTime"}
 _TYPES = frozenset({"string", "boolean", "integer", "decimal", "date", "dateTime", "ipAddress", "json",
-                    "object", "plural", "id", "uuid"})
+                    "object", "plural", "id", "uuid", "version"})
 CONSTRAINTS = frozenset({"required", "unique", "locally-unique", "alphabetic", "alphanumeric",
                          "unicode-letters", "unicode-printable", "email-address"})
 
@@ -71,7 +71,8 @@ class Attribute:
 
     @property
     def is_password(self) -> bool:
-        return self.type.startswith("password-")
+        """``password-bcrypt`` and the rest, and the plain ``password`` type some older schemas list."""
+        return self.type.startswith("password")
 
     @property
     def is_system(self) -> bool:
@@ -165,16 +166,23 @@ class Schema:
 
 # -- loading ----------------------------------------------------------------------------------------
 
-def load_schema(source: str | os.PathLike[str] | Mapping[str, Any]) -> Schema:
-    """A Schema from a file or a parsed mapping: ``{"schema": {...}, "stat": "ok"}`` or the inner object.
+def load_schema(source: str | os.PathLike[str] | Mapping[str, Any] | list[Any], *,
+                type_name: str | None = None) -> Schema:
+    """A Schema from a file or parsed JSON, in each shape clients really hold one.
 
+    Accepted: the ``/entityType`` body ``{"schema": {...}, "stat": "ok"}``, the inner object
+    ``{"name": ..., "attr_defs": [...]}``, or a bare ``attr_defs`` list as Janrain's SDKs keep it. A
+    schema that does not name its type takes ``type_name``, else the file name (``member.json`` and
+    ``member.schema.json`` give ``member``); a schema that names itself keeps its name. Older schemas'
+    ``version`` type of ``lastUpdated`` reads as ``dateTime``, a plain ``password`` type as a password.
     Any problem raises ``UsageError`` with one line naming the file and the attr_def, e.g.
     ``profiles/x.json: attr_defs[3] (zip): unknown type 'strng'``.
     """
-    if isinstance(source, Mapping):
-        label, data = "<schema>", source
+    if isinstance(source, Mapping | list):
+        label, data, stem = "<schema>", source, None
     else:
         label = os.fspath(source)
+        stem = Path(label).name.removesuffix(".json").removesuffix(".schema") or None
         try:
             text = Path(label).read_bytes()
         except FileNotFoundError:
@@ -185,28 +193,33 @@ def load_schema(source: str | os.PathLike[str] | Mapping[str, Any]) -> Schema:
             data = loads_strict(text)
         except JSONSyntaxError as exc:
             raise UsageError(f"{label}: not valid JSON: {exc}") from None
-    return _build(data, label)
+    return _build(data, label, type_name or stem)
 
 
-def _build(data: Any, label: str) -> Schema:
+def _build(data: Any, label: str, fallback_name: str | None) -> Schema:
     def fail(problem: str) -> UsageError:
         return UsageError(f"{label}: {problem}")
 
+    if isinstance(data, list):
+        data = {"attr_defs": data}
     if not isinstance(data, Mapping):
-        raise fail("expected a JSON object with 'name' and 'attr_defs'")
+        raise fail("expected a JSON object with 'name' and 'attr_defs', or an attr_defs list")
     if data.get("stat") == "error":
         raise fail(f"is an error response, not a schema: {data.get('error_description', '')}")
     if "schema" in data:
         data = data["schema"]
         if not isinstance(data, Mapping):
             raise fail("'schema' must be an object")
-    name = data.get("name")
+    name = data.get("name", fallback_name)
     if not isinstance(name, str) or not name:
-        raise fail("missing 'name' (the entity type name)")
+        raise fail("missing 'name' (the entity type name): add it, or pass the type name"
+                   if name is None else f"bad 'name' {name!r} (the entity type name)")
+    data = {**data, "name": name}
     defs = data.get("attr_defs")
     if not isinstance(defs, list):
         raise fail("missing 'attr_defs' (a list)" if defs is None else "'attr_defs' must be a list")
-    attrs = _parse_defs(defs, "attr_defs", "/", fail)
+    attrs = tuple(replace(a, type="dateTime") if a.name == "lastUpdated" and a.type == "version" else a
+                  for a in _parse_defs(defs, "attr_defs", "/", fail))
     for attr in attrs:
         want = _SYSTEM_TYPES.get(attr.name)
         if want is not None and attr.type != want:
@@ -241,7 +254,10 @@ def _parse_defs(defs: list[Any], where: str, parent: str, fail: Callable[[str], 
             raise fail(f"{at}: duplicate attribute name")
         seen.add(name)
         kind = d.get("type")
-        if not isinstance(kind, str) or not (kind in _TYPES or (kind.startswith("password-") and len(kind) > 9)):
+        if kind == "version" and (parent, name) != ("/", "lastUpdated"):
+            raise fail(f"{at}: type 'version' is only the older type of lastUpdated")
+        if not isinstance(kind, str) or not (kind in _TYPES or kind == "password"
+                                             or (kind.startswith("password-") and len(kind) > 9)):
             raise fail(f"{at}: unknown type {kind!r}")
         length = d.get("length")
         if length is not None and (type(length) is not int or length < 1):
@@ -311,7 +327,8 @@ def _walk(obj: dict[Any, Any], node: _Node, out: list[Violation], partial: bool)
     for key, value in obj.items():
         check = fields.get(key)
         if check is None:
-            out.append(Violation(Code.UNKNOWN_ATTRIBUTE, f"{node.prefix}{key}", "no such attribute"))
+            path = f"{node.prefix}{key}"
+            out.append(Violation(Code.UNKNOWN_ATTRIBUTE, path, f"attribute does not exist: {path}"))
         elif value is not None:
             check(value, out, partial)
         elif key in required:
@@ -496,8 +513,8 @@ _PREDICATES: dict[str, Callable[[str], object]] = {
 def normalize(record: Mapping[str, Any], schema: Schema) -> dict[str, Any]:
     """The canonical stored form of a valid record (a new dict; objects and plurals are copied too).
 
-    date -> ``YYYY-MM-DD``, dateTime -> ``YYYY-MM-DD HH:MM:SS.ffffff +0000``, ``"true"``/``"false"``
-    -> bool, uuid -> lower case. Adds nothing, hashes nothing, assigns nothing.
+    date -> ``YYYY-MM-DD``, dateTime -> ``YYYY-MM-DD HH:MM:SS[.ffffff] +0000`` (a fraction only if one
+    was given), ``"true"``/``"false"`` -> bool, uuid -> lower case. Adds nothing, hashes nothing, assigns nothing.
     """
     return _normalize(record, schema._norm)
 
@@ -535,19 +552,29 @@ _ZERO_ZONES = frozenset({None, "Z", "+0000", "+00:00", "-0000", "-00:00", " +000
 
 
 def _canonical_datetime(v: Any) -> Any:
+    """UTC in Capture's format, with microseconds only if the value had a fraction: real records read
+    back ``2013-07-16 18:44:04 +0000`` for a value sent without one (both shapes sort as text)."""
     if not isinstance(v, str):
         return v
     m = _FAST_DATETIME(v)
     if m is None or m[8] not in _ZERO_ZONES or not _day_ok(m):
         moment = parse_datetime(v)
-        return v if moment is None else format_timestamp(moment)
-    if m[8] == " +0000" and len(v) == 32 and v[10] == " ":  # already YYYY-MM-DD HH:MM:SS.ffffff +0000
+        if moment is None:
+            return v
+        text = format_timestamp(moment)
+        return text if "." in v else text[:19] + " +0000"  # "." only ever starts the fraction
+    if m[8] == " +0000" and v[10] == " " and len(v) == (32 if m[7] else 25):  # already canonical
         return v
-    return f"{v[:10]} {v[11:19]}.{(m[7] or '').ljust(6, '0')} +0000"
+    if m[7] is None:
+        return f"{v[:10]} {v[11:19]} +0000"
+    return f"{v[:10]} {v[11:19]}.{m[7].ljust(6, '0')} +0000"
 
 
 def _canonical_date(v: Any) -> Any:
-    return v[:10] if isinstance(v, str) and len(v) > 10 and _date_ok(v) else v
+    """``YYYY-MM-DD``: a time part is dropped, a compact ``19780722`` (a real 2013 call) gets its dashes."""
+    if not isinstance(v, str) or len(v) == 10 or not _date_ok(v):
+        return v
+    return v[:10] if len(v) > 10 else f"{v[:4]}-{v[4:6]}-{v[6:]}"
 
 
 def _canonical_bool(v: Any) -> Any:

@@ -123,7 +123,9 @@ def _emails(limit: int | None) -> st.SearchStrategy[str]:
 
 
 _PRINTABLE = st.characters(categories=["L", "M", "N", "P", "S"], include_characters=" ")
-_ANY_TEXT = st.characters(exclude_categories=["Cs"])
+#: Any character but lone surrogates (not UTF-8) and NUL, which many stores refuse (PostgreSQL text) and
+#: no documentation says Capture keeps: a valid record never counts on it.
+_ANY_TEXT = st.characters(exclude_categories=["Cs"], exclude_characters="\x00")
 
 
 def _string(attr: Attribute) -> st.SearchStrategy[str]:
@@ -143,12 +145,15 @@ def _string(attr: Attribute) -> st.SearchStrategy[str]:
 
 
 def _format_datetime(moment: datetime, style: int) -> str:
-    """The three dateTime spellings Capture accepts: ISO with Z, its own format, ISO with an offset."""
+    """The dateTime spellings Capture accepts: ISO with Z, its own format with and without a fraction,
+    ISO with an offset."""
     utc = moment.astimezone(UTC)
     if style == 0:
         return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
     if style == 1:
         return utc.strftime("%Y-%m-%d %H:%M:%S.%f +0000")
+    if style == 2:
+        return utc.strftime("%Y-%m-%d %H:%M:%S")
     return moment.isoformat()
 
 
@@ -169,13 +174,16 @@ def _value(attr: Attribute, coerce: bool, max_plural: int) -> st.SearchStrategy[
         return _members(attr.attrs, coerce, max_plural)
     if attr.is_plural:
         elements = _members(attr.attrs, coerce, max_plural)
-        local = [c.name for c in attr.attrs if "locally-unique" in c.constraints]
+        # distinct within the record: locally-unique children by definition, unique ones because a value
+        # repeated in one record's plural is already taken when Capture checks the second element
+        local = [c.name for c in attr.attrs if c.constraints & {"locally-unique", "unique"}]
         if local:
             return st.lists(elements, max_size=max_plural,
                             unique_by=tuple(functools.partial(_local_key, c) for c in local))
         return st.lists(elements, max_size=max_plural)
     if attr.is_password:
-        return st.text(string.ascii_letters + string.digits + "!#$%&*+-.", min_size=1, max_size=24)
+        clear = st.text(string.ascii_letters + string.digits + "!#$%&*+-.", min_size=1, max_size=24)
+        return clear | clear.map(_hash_object) if coerce else clear
     if kind == "string":
         return _string(attr)
     if kind == "boolean":
@@ -186,16 +194,26 @@ def _value(attr: Attribute, coerce: bool, max_plural: int) -> st.SearchStrategy[
         return st.integers(-(10**9), 10**9) | st.floats(allow_nan=False, allow_infinity=False)
     if kind == "date":
         dates = st.dates(_EARLIEST.date(), _LATEST.date()).map(lambda d: d.isoformat())
-        return dates | dates.map(lambda d: d + " 00:00:00") if coerce else dates
+        return dates | dates.map(lambda d: d + " 00:00:00") | dates.map(_compact) if coerce else dates
     if kind == "dateTime":
         moments = st.datetimes(_EARLIEST, _LATEST, timezones=_ZONES)
-        styles = st.sampled_from((0, 1, 2)) if coerce else st.just(0)
+        styles = st.sampled_from((0, 1, 2, 3)) if coerce else st.just(0)
         return st.builds(_format_datetime, moments, styles)
     if kind == "ipAddress":
         return st.ip_addresses(v=4).map(str)
     if kind == "json":
         return _JSON_VALUES
     raise InvalidArgument(f"attribute {attr.path}: no generator for type {kind!r}")
+
+
+def _compact(day: str) -> str:
+    """``1978-07-22`` -> ``19780722``, the compact date a real 2013 call sent."""
+    return day.replace("-", "")
+
+
+def _hash_object(value: str) -> dict[str, str]:
+    """A migrated password hash as Janrain's bulk loader sends it (the value need not be a real hash)."""
+    return {"type": "password-bcrypt", "value": "$2a$04$" + value}
 
 
 def _local_key(name: str, element: dict[str, Any]) -> Any:
@@ -236,10 +254,11 @@ def valid_records(schema: Schema, *, coerce: bool = True, max_plural: int = 2,
     Required attributes are always present; each optional one is absent, ``null`` or a value.
     Examples shrink toward the required attributes alone with their simplest values. With ``coerce``
     the input coercions real clients rely on appear too (``"true"`` for booleans, a date with a time
-    part, three dateTime spellings). Plurals hold at most ``max_plural`` elements. ``max_optional``
-    caps the optional top-level attributes present, which makes generation several times faster
-    (the fuzzers' malformed text starts from such records). Never generates ``id``, ``uuid``,
-    ``created`` or ``lastUpdated``.
+    part or compact ``YYYYMMDD``, four dateTime spellings, migrated password hash objects). Plurals
+    hold at most ``max_plural`` elements; values of a ``unique`` or ``locally-unique`` plural child
+    differ within a record. ``max_optional`` caps the optional top-level attributes present, which
+    makes generation several times faster (the fuzzers' malformed text starts from such records).
+    Never generates ``id``, ``uuid``, ``created`` or ``lastUpdated``.
 
     >>> valid_records(default_schema()).example()  # doctest: +SKIP
     {'email': '0@a.com', 'birthday': '2000-01-01', 'statuses': []}
@@ -332,36 +351,38 @@ def wrong_shape(schema: Schema, *, argument: str = "attributes") -> st.SearchStr
 
 # -- schema violations -----------------------------------------------------------------------------
 
+# What a violation is made of: only values that no reading of the documentation lets through. A
+# scalar gets an object or an array (never a number for a string or "1" for an integer, which a
+# lenient server could coerce); an object or a plural gets a number or a boolean (never a string,
+# which it could parse as JSON).
 _WORDS = st.text(string.ascii_letters, min_size=1, max_size=8)
+_CONTAINERS = st.one_of(st.lists(st.integers(0, 9), max_size=2), st.dictionaries(_WORDS, st.integers(0, 9), max_size=1))
 _WRONG = {
-    "text": st.one_of(st.integers(-9, 9), st.booleans(), st.lists(st.integers(0, 9), max_size=2),
-                      st.dictionaries(_WORDS, st.integers(0, 9), max_size=1)),
-    "number": st.one_of(_WORDS, st.booleans(), st.lists(st.integers(0, 9), max_size=2),
-                        st.dictionaries(_WORDS, st.integers(0, 9), max_size=1)),
-    "boolean": st.one_of(st.lists(st.booleans(), max_size=2), st.dictionaries(_WORDS, st.booleans(), max_size=1),
-                         st.floats(0.25, 0.75)),
-    "object": st.one_of(_WORDS, st.integers(-9, 9), st.booleans(), st.lists(st.integers(0, 9), max_size=2)),
-    "plural": st.one_of(_WORDS, st.integers(-9, 9), st.booleans(), st.dictionaries(_WORDS, _WORDS, max_size=1)),
-    "password": st.one_of(st.integers(-9, 9), st.booleans(), st.lists(st.integers(0, 9), max_size=2)),
+    "scalar": _CONTAINERS,
+    "structure": st.one_of(st.integers(-9, 9), st.booleans()),
+    "password": st.lists(st.integers(0, 9), max_size=2),  # an object may be a migrated hash
 }
-_BAD_DATES = ("2015-13-01", "2015-02-30", "2015-00-10", "2015/01/01", "15-01-01", "yesterday", "2015-1-1",
-              "20150101", "2015-01-01T")
-_BAD_DATETIMES = ("2015-12-15T25:00:00Z", "2015-02-30 10:00:00", "2015-12-15 10:61:00", "not a time",
-                  "2015-12-15", "12/15/2015 07:36", "2015-12-15T07:36:25+99:00")
+# Impossible calendar values only: a month 13, a 30 February, an hour 25 are no date to any parser.
+# Spellings a lenient parser may take (2015/01/01, 2015-1-1, "yesterday", a date-only dateTime) and
+# the compact 20150101 that Capture stores are never claimed to be errors.
+_BAD_DATES = ("2015-13-01", "2015-02-30", "2015-00-10", "2015-04-31", "2015-01-32")
+_BAD_DATETIMES = ("2015-12-15T25:00:00Z", "2015-02-30 10:00:00", "2015-12-15 10:61:00", "2015-13-15T07:36:25Z",
+                  "2015-12-32 07:36:25 +0000")
+# Characters outside each constraint under any definition of it (tabs and line breaks are printable
+# to some, so unicode-printable gets control characters only).
 _BAD_CHARS = {"alphabetic": "1 -_.", "alphanumeric": " -_.!", "unicode-letters": "1 -_.!",
-              "unicode-printable": "\x00\x07\n\t\x7f"}
-_BAD_EMAILS = ("no-at-sign", "a@", "@b.com", "a b@c.com", "a@@b.com", "a@b", "a@b c.com")
+              "unicode-printable": "\x00\x07\x1b\x7f"}
+_BAD_EMAILS = ("no-at-sign", "a@", "@b.com", "a b@c.com", "a@@b.com")
 
 
 def _wrong_family(attr: Attribute) -> str | None:
-    if attr.is_object:
-        return "object"
-    if attr.is_plural:
-        return "plural"
+    """Which ``_WRONG`` values ``attr`` refuses with 341; None for json, which takes any JSON value."""
+    if attr.is_object or attr.is_plural:
+        return "structure"
     if attr.is_password:
         return "password"
-    return {"string": "text", "date": "text", "dateTime": "text", "ipAddress": "text", "integer": "number",
-            "decimal": "number", "boolean": "boolean"}.get(attr.type)
+    return "scalar" if attr.type in ("string", "date", "dateTime", "ipAddress", "integer", "decimal",
+                                     "boolean") else None
 
 
 _Site = tuple[tuple[Attribute, ...], Attribute]
@@ -454,7 +475,7 @@ def _violation(draw: st.DrawFn, schema: Schema, targets: _Targets, codes: tuple[
             node[name] = draw(st.integers(1, 10**6)) if name == "id" else "2015-12-15 07:36:25.000000 +0000"
         return ViolationCase(record, code, f"{base}/{name}")
     if code == Code.INVALID_JSON_TYPE:
-        node[attr.name] = draw(_WRONG[_wrong_family(attr) or "text"])
+        node[attr.name] = draw(_WRONG[_wrong_family(attr) or "scalar"])
     elif code == Code.INVALID_DATE_TIME:
         node[attr.name] = _pick(draw, _BAD_DATES if attr.type == "date" else _BAD_DATETIMES)
     elif code == Code.LENGTH_VIOLATION:
@@ -478,6 +499,25 @@ def schema_violations(schema: Schema, *, codes: Collection[int] | None = None,
     written (234), at the top level and inside objects and plural elements (path without index,
     ``/statuses/status``). ``codes`` restricts the choice; a code the schema cannot produce (362
     without required attributes) is refused at once. Shrinks toward the first code and a small record.
+
+    A faithful server must never fail this strategy, so each expected code rests on the reference
+    (``capture-api.md``) or a real answer, and each broken value is one no reading of it accepts:
+
+    - 223: an attribute not in the schema ("Error object" table; a real answer reads
+      ``attribute does not exist: /emailer``, "Corrections from real artifacts").
+    - 341: an object or array for a scalar, a number or boolean for an object or plural ("JSON type
+      does not match the schema type (object for string, ...)", "Error object" table).
+    - 342: an impossible calendar value (month 13, 30 February, hour 25): "date / dateTime invalid
+      or out of range". Never a spelling "Input coercion" accepts: compact ``YYYYMMDD``, a date with
+      a time part, ISO 8601 or Capture timestamps, with or without fraction.
+    - 363: a string longer than ``length`` ("Error object"; the real "longer than 32 characters").
+    - 362: a ``required`` attribute absent or null ("Error object"; null means unset only for
+      attributes that are not required, "Input coercion").
+    - 360: a character outside alphabetic / alphanumeric / unicode-letters, a control character in a
+      unicode-printable string, an address with no or two ``@`` ("Error object"; "Entity types").
+    - 320: ``id`` in a new record or plural element; 234: ``lastUpdated`` written ("Error object",
+      "Input coercion"). ``created``, ``uuid``, ``"true"``/``"false"`` and password hash objects are
+      accepted on create ("Input coercion") and never appear as violations.
 
     >>> schema_violations(default_schema(), codes=[363]).example()  # doctest: +SKIP
     ViolationCase(record={'email': 'xxx...x'}, code=<Code.LENGTH_VIOLATION: 363>, path='/email')

@@ -416,15 +416,18 @@ def parse_datetime(value: str) -> datetime | None:
     return moment
 
 
-_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?: (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d)?", re.ASCII)
+_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?: (?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d)?|(\d{4})(\d{2})(\d{2})",
+                   re.ASCII)
 
 
 def parse_date(value: str) -> date | None:
-    """``YYYY-MM-DD``, or ``YYYY-MM-DD HH:MM:SS`` whose time part is dropped (Janrain's bulk loader)."""
+    """``YYYY-MM-DD``, ``YYYY-MM-DD HH:MM:SS`` whose time part is dropped (Janrain's bulk loader), or
+    the compact ``YYYYMMDD`` (a real 2013 call sent ``19780722``; Capture read it back ``1978-07-22``)."""
     m = _DATE.fullmatch(value) if isinstance(value, str) else None
     if m is None:
         return None
+    year, month, day = m.group(1, 2, 3) if m.group(1) else m.group(4, 5, 6)
     try:
-        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        return date(int(year), int(month), int(day))
     except ValueError:
         return None

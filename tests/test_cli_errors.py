@@ -61,3 +61,14 @@ def test_cleanup_against_an_unreachable_url_fails_fast_in_one_line(tmp_path: Pat
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("error: preflight: cannot reach http://127.0.0.1:9") and proc.stderr.count("\n") == 1
     assert "s3cret-value-xyz" not in proc.stderr + proc.stdout
+
+
+def test_sandbox_schemas_of_one_type_name_are_a_usage_error(tmp_path: Path) -> None:
+    """Two bare attr_defs lists given one --type-name would be one type: refused, not the last one kept."""
+    for name in ("a.json", "b.json"):
+        (tmp_path / name).write_text('[{"name": "email", "type": "string"}]', encoding="utf-8")
+    proc = _loadgen("sandbox", "--db", ":memory:", "--schema", "a.json", "--schema", "b.json", "--type-name", "member",
+                    cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr == ("error: two --schema files define the entity type 'member': each type needs its own "
+                           "name\n")

@@ -153,7 +153,7 @@ def test_read_back_comparison(expected: Any, actual: Any, ok: bool) -> None:
 def test_stored_form_normalises_and_hides_passwords() -> None:
     record = {"birthday": "1881-01-29 00:00:00", "password": "s3cret", "lastLogin": "2015-12-15T07:36:25Z"}
     assert stored_form(record, default_schema()) == {"birthday": "1881-01-29",
-                                                     "lastLogin": "2015-12-15 07:36:25.000000 +0000"}
+                                                     "lastLogin": "2015-12-15 07:36:25 +0000"}
 
 
 def test_fuzz_command_runs_the_suite_and_prints_the_table(tmp_path: Any) -> None:

@@ -82,7 +82,7 @@ def test_csv_has_dotted_object_columns_and_json_plurals() -> None:
             if child:
                 rebuilt.setdefault(top, {})[child] = text
             else:
-                rebuilt[column] = json.loads(text) if text.startswith("[") else text
+                rebuilt[column] = json.loads(text) if text.startswith(("[", "{")) else text
         assert rebuilt == record
 
 
@@ -141,3 +141,17 @@ def test_a_users_own_schema_is_generated_from(tmp_path: Path) -> None:
         record = loads_strict(params["attributes"])
         assert set(record) == {"email", "loyaltyTier", "points", "address"}
         assert record["loyaltyTier"].isalpha() and len(record["loyaltyTier"]) <= 8
+
+
+def test_a_bare_attr_defs_list_takes_its_name_from_type_name_or_the_file(tmp_path: Path) -> None:
+    """Janrain's SDKs keep a schema as a bare attr_defs list, with no type name in it."""
+    (tmp_path / "member.schema.json").write_text(json.dumps([
+        {"name": "email", "type": "string", "length": 256, "constraints": ["unique"]},
+        {"name": "lastUpdated", "type": "version"}, {"name": "password", "type": "password"}]))
+    for extra, name in (([], "member"), (["--type-name", "person"], "person")):
+        done = run(*ARGS, "-n", "3", "--schema", "member.schema.json", "--format", "form", *extra, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        for line in done.stdout.decode().splitlines():
+            params = decode_form(line)
+            assert params["type_name"] == name
+            assert set(loads_strict(params["attributes"])) == {"email", "password"}

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from loadgen.errors import UsageError
 from loadgen.profiles import Profile, ProfileFactory, load_profile, parse_profile
-from loadgen.schema import default_schema, load_schema, validate
+from loadgen.schema import default_schema, load_schema, unique_key, validate
 from loadgen.wire import dumps, parse_datetime
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,16 +49,21 @@ def check_realism(record: dict[str, Any], today: date = TODAY) -> None:
 
 @settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 2**64), locale=st.sampled_from(LOCALES), worker=st.integers(0, 2**20 - 1),
-       photos=st.integers(0, 4), clients=st.integers(0, 4), social=st.integers(0, 3))
-def test_every_profile_is_valid_and_realistic(seed: int, locale: str, worker: int, photos: int,
-                                              clients: int, social: int) -> None:
+       photos=st.integers(0, 4), social=st.integers(0, 3))
+def test_every_profile_is_valid_and_realistic(seed: int, locale: str, worker: int, photos: int, social: int) -> None:
     profile = Profile(locales={locale: 1, "en_US": 1},
-                      plurals={"statuses": (1, 3), "photos": (0, photos), "clients": (0, clients),
-                               "profiles": (social, social)})
+                      plurals={"statuses": (1, 3), "photos": (0, photos), "profiles": (social, social)})
     factory = ProfileFactory(default_schema(), profile, seed=seed, run_id="prop", worker=worker, today=TODAY)
+    identifier = default_schema().find("/profiles/identifier")
+    assert identifier is not None
+    identifiers: set[str] = set()
     for record in factory.batch(25):
         assert validate(record, default_schema()) == []
         check_realism(record)
+        elements = record.get("profiles", [])
+        assert len(elements) == social
+        identifiers.update(unique_key(identifier, e["identifier"]) for e in elements)
+    assert len(identifiers) == 25 * social  # unique across records, as the schema requires
 
 
 CUSTOM = {
@@ -261,3 +266,18 @@ def test_batch_and_stream_are_the_api_of_the_issue() -> None:
     assert all(isinstance(r, dict) for r in islice(factory.stream(), 4))
     assert factory.namespace == "local-w0"
     assert ProfileFactory(default_schema(), run_id="Run 42/x", today=TODAY).namespace.startswith("h_")
+
+
+def test_the_social_profiles_plural_is_realistic_when_asked_for() -> None:
+    """Empty by default (as most loads want); with [1, 1] each element is about the same person."""
+    assert all("profiles" not in r for r in ProfileFactory(default_schema(), today=TODAY).batch(50))
+    profile = Profile(plurals={**Profile().plurals, "profiles": (1, 1)})
+    for record in ProfileFactory(default_schema(), profile, seed=4, today=TODAY).batch(50):
+        (element,) = record["profiles"]
+        assert element["domain"] == "example.com" and element["identifier"]
+        social = element["profile"]
+        assert social["name"]["formatted"] == record["displayName"]
+        assert social["name"]["givenName"] == record["givenName"] and social["gender"] == record["gender"]
+        assert all("@example." in e["value"] and e["type"] in ("home", "work", "other")
+                   for e in social.get("emails", []))
+        assert date.fromisoformat(social["birthday"]) < TODAY

@@ -45,8 +45,7 @@ FULL: dict[str, Any] = {
     "photos": [{"type": "avatar", "value": "https://example.com/a.png"}],
     "profiles": [{"domain": "facebook.com", "identifier": "http://www.facebook.com/profile.php?id=1",
                   "accessCredentials": {"accessToken": "x"}, "profile": {"name": {"givenName": "María"}}}],
-    "clients": [{"clientId": "abc123", "name": "web", "firstLogin": "2023-01-02T03:04:05Z",
-                 "lastLogin": "2024-05-01T08:00:00Z"}],
+    "display": {"theme": "dark"},
 }
 
 
@@ -72,7 +71,7 @@ def test_default_schema_is_the_classic_user_type() -> None:
     assert [a.name for a in s.attributes[:4]] == list(SYSTEM_ATTRIBUTES)
     email = s["email"]
     assert (email.type, email.length, email.case_sensitive) == ("string", 256, False)
-    assert email.constraints == {"unique", "email-address"} and email.unique and not email.required
+    assert email.constraints == {"unique"} and email.unique and not email.required  # no email-address
     assert s.unique == (email,)
     assert s["givenName"].constraints == {"unicode-printable"} and s["givenName"].length == 1000
     assert s["birthday"].type == "date" and s["password"].is_password and s["lastLogin"].type == "dateTime"
@@ -82,15 +81,20 @@ def test_default_schema_is_the_classic_user_type() -> None:
         "phone", "mobile"]
     assert all(a.type == "string" and a.length for a in address.attrs)
     zip_attr = address.child("zip")
-    assert zip_attr is not None and zip_attr.path == "/primaryAddress/zip"
+    assert zip_attr is not None and zip_attr.path == "/primaryAddress/zip" and zip_attr.length == 100
     assert s.find("/primaryAddress/zip") == zip_attr and s.find("/nope/zip") is None
     statuses = s["statuses"]
     assert statuses.is_plural and statuses.child("statusCreated") == Attribute(
         "statusCreated", "dateTime", "/statuses/statusCreated")
-    for plural in ("photos", "profiles", "clients"):
+    for plural in ("photos", "profiles", "statuses"):
         assert s[plural].is_plural
+    identifier = s.find("/profiles/identifier")
+    assert identifier is not None and identifier.required and identifier.unique and identifier.length == 1000
+    assert s.find("/profiles/profile/name/honorificPrefix") == Attribute(
+        "honorificPrefix", "string", "/profiles/profile/name/honorificPrefix")  # "length": null
+    assert s["display"].type == "json" and s.get("clients") is None
     assert s["id"].is_system and s["created"].is_system and not s["email"].is_system
-    assert statuses.child("id") is not None and statuses.child("id").is_system  # type: ignore[union-attr]
+    assert statuses.child("id") is None  # the reference lists no element id: the server assigns it anyway
     assert s.get("nope") is None
     with pytest.raises(KeyError):
         s["nope"]
@@ -104,7 +108,9 @@ def test_both_forms_and_a_mapping_load_the_same_schema() -> None:
     assert a == b == c == d
     assert len({a.fingerprint, b.fingerprint, c.fingerprint, d.fingerprint}) == 1
     assert len(a.fingerprint) == 64 and hash(a) == hash(c)
-    assert a.raw == wrapped["schema"]
+    # the shipped file is the reference as Janrain's SDK ships it: no system attributes, so raw gains them
+    assert a.raw["attr_defs"][4:] == wrapped["schema"]["attr_defs"]
+    assert [d["name"] for d in a.raw["attr_defs"][:4]] == list(SYSTEM_ATTRIBUTES)
 
 
 def test_system_attributes_are_added_when_absent_also_to_raw() -> None:
@@ -119,7 +125,7 @@ def test_a_schema_pickles_and_copies_and_can_be_built_directly() -> None:
     s = default_schema()
     for clone in (pickle.loads(pickle.dumps(s)), copy.deepcopy(s)):
         assert clone == s and clone.fingerprint == s.fingerprint and clone is not s
-        assert codes(validate(with_(email="nope"), clone)) == [(360, "/email")]
+        assert codes(validate(with_(givenName="Ann\nMarie"), clone)) == [(360, "/givenName")]
     direct = Schema("t", (Attribute("a", "string", "/a", length=3),), {"name": "t", "attr_defs": []})
     assert codes(validate({"a": "abcd", "id": 1, "b": 2}, direct)) == [(223, "/b"), (363, "/a"), (320, "/id")]
 
@@ -139,8 +145,8 @@ def test_default_schema_is_found_in_a_checkout_and_in_an_installed_wheel(tmp_pat
 BAD_SCHEMAS: list[tuple[str, str]] = [
     ("{", "not valid JSON"),
     ('{"a": NaN}', "not valid JSON"),
-    ("[]", "expected a JSON object"),
-    ('{"attr_defs": []}', "missing 'name'"),
+    ("7", "expected a JSON object"),
+    ('{"name": 5, "attr_defs": []}', "bad 'name' 5"),
     ('{"name": "user"}', "missing 'attr_defs'"),
     ('{"name": "user", "attr_defs": {}}', "'attr_defs' must be a list"),
     ('{"stat": "error", "code": 222, "error_description": "unknown entity type"}', "is an error response"),
@@ -165,6 +171,9 @@ BAD_SCHEMAS: list[tuple[str, str]] = [
      "(a): only object and plural"),
     ('{"name": "u", "attr_defs": [{"name": "id", "type": "string"}]}', "system attribute 'id' must have type"),
     ('{"name": "u", "attr_defs": [{"name": "a", "type": "password-"}]}', "unknown type 'password-'"),
+    ('{"name": "u", "attr_defs": [{"name": "seen", "type": "version"}]}',
+     "attr_defs[0] (seen): type 'version' is only the older type of lastUpdated"),
+    ('[{"name": "a", "type": "strng"}]', "attr_defs[0] (a): unknown type 'strng'"),
 ]
 
 
@@ -189,6 +198,46 @@ def test_a_missing_file_and_a_directory_are_usage_errors(tmp_path: Path) -> None
         load_schema({"attr_defs": []})
     with pytest.raises(UsageError, match=r"^<schema>: not JSON-serialisable"):
         load_schema({"name": "u", "attr_defs": [{"name": "a", "type": "string", "description": {1, 2}}]})
+
+
+def test_the_shapes_clients_hold_load_the_same_type(tmp_path: Path) -> None:
+    """The /entityType body, its inner object and the SDKs' bare attr_defs list are one schema."""
+    body = json.loads(SHIPPED.read_text())
+    bare = body["schema"]["attr_defs"]
+    for name in ("user.json", "user.schema.json"):
+        (tmp_path / name).write_text(json.dumps(bare))
+        assert load_schema(tmp_path / name) == default_schema()  # the name comes from the file name
+    assert load_schema(bare, type_name="user") == load_schema(body["schema"]) == default_schema()
+    (tmp_path / "member.schema.json").write_text(json.dumps(bare))
+    assert load_schema(tmp_path / "member.schema.json").name == "member"
+    assert load_schema(tmp_path / "member.schema.json", type_name="person").name == "person"
+    assert load_schema(SHIPPED, type_name="person").name == "user"  # a schema that names itself keeps it
+    with pytest.raises(UsageError, match=r"^<schema>: missing 'name' \(the entity type name\): add it"):
+        load_schema(bare)
+
+
+def test_older_schemas_version_and_plain_password_types() -> None:
+    s = custom({"name": "lastUpdated", "type": "version"}, {"name": "password", "type": "password"})
+    assert s["lastUpdated"].type == "dateTime" and s["password"].is_password
+    assert validate({"password": "secret"}, s) == []
+    assert validate({"password": {"type": "password-bcrypt", "value": "$2a$04$x"}}, s) == []
+    assert codes(validate({"lastUpdated": "2015-12-15T07:36:25Z"}, s)) == [(234, "/lastUpdated")]
+
+
+def test_the_unknown_attribute_message_is_capture_s_own() -> None:
+    (violation,) = validate({"emailer": "x"}, default_schema())
+    assert (violation.code, violation.message) == (Code.UNKNOWN_ATTRIBUTE, "attribute does not exist: /emailer")
+    (nested,) = validate({"primaryAddress": {"planet": "Mars"}}, default_schema())
+    assert nested.message == "attribute does not exist: /primaryAddress/planet"
+
+
+def test_compact_dates_are_valid_and_stored_with_dashes() -> None:
+    s = default_schema()
+    assert validate({"birthday": "19780722"}, s) == []
+    assert normalize({"birthday": "19780722"}, s) == {"birthday": "1978-07-22"}
+    assert normalize({"birthday": "1978-07-22 00:00:00"}, s) == {"birthday": "1978-07-22"}
+    assert codes(validate({"birthday": "19781322"}, s)) == [(342, "/birthday")]
+    assert parse_date("19780722") == parse_date("1978-07-22")
 
 
 def test_every_documented_type_and_constraint_loads() -> None:
@@ -226,6 +275,12 @@ def test_a_full_profile_is_valid_and_validate_does_not_change_it() -> None:
     {"statuses": [], "primaryAddress": {}},
     {"givenName": "x" * 1000, "displayName": "Zoë 🙂 ‌ née"},
     {"email": "a.b+tag@sub.example.test"},
+    {"email": "not-an-email"},  # the real email has only the unique constraint
+    {"email": ""},
+    {"birthday": "19780722"},  # compact, as a real 2013 call sent it
+    {"emailVerified": "2013-07-16 18:44:04 +0000"},
+    {"primaryAddress": {"zip": "9" * 100, "city": "x" * 1000}},
+    {"profiles": [{"identifier": "id", "domain": "d", "profile": {"name": {"honorificPrefix": "x" * 5000}}}]},
 ])
 def test_input_coercions_of_capture_are_valid(changes: dict[str, Any]) -> None:
     assert validate(with_(**changes), default_schema()) == []
@@ -271,20 +326,20 @@ def test_boolean_integer_decimal_ip_and_json_accept_their_values() -> None:
     ({"lastLogin": "2015-12-15T07:36:25+24:00"}, (342, "/lastLogin")),
     ({"lastLogin": "0001-01-01T00:00:00+01:00"}, (342, "/lastLogin")),
     ({"statuses": [{"status": "a", "statusCreated": "yesterday"}]}, (342, "/statuses/statusCreated")),
-    ({"clients": [{"clientId": "c", "firstLogin": "2023-02-29T00:00:00Z"}]}, (342, "/clients/firstLogin")),
+    ({"profiles": [{"identifier": "i", "domain": "d", "profile": {"published": "2023-02-29T00:00:00Z"}}]},
+     (342, "/profiles/profile/published")),
+    ({"birthday": "19870230"}, (342, "/birthday")),
+    ({"birthday": "1987041"}, (342, "/birthday")),
     ({"givenName": "x" * 1001}, (363, "/givenName")),
     ({"email": "a" * 245 + "@example.com"}, (363, "/email")),
-    ({"primaryAddress": {"zip": "1" * 33}}, (363, "/primaryAddress/zip")),
-    ({"statuses": [{"status": "s" * 257}]}, (363, "/statuses/status")),
+    ({"primaryAddress": {"zip": "1" * 101}}, (363, "/primaryAddress/zip")),
+    ({"statuses": [{"status": "s" * 1001}]}, (363, "/statuses/status")),
     ({"profiles": [{"identifier": "x"}]}, (362, "/profiles/domain")),
-    ({"clients": [{"clientId": None}]}, (362, "/clients/clientId")),
-    ({"email": "not-an-email"}, (360, "/email")),
-    ({"email": "two@@example.com"}, (360, "/email")),
-    ({"email": "a@localhost"}, (360, "/email")),
-    ({"email": ""}, (360, "/email")),
+    ({"profiles": [{"identifier": None, "domain": "d"}]}, (362, "/profiles/identifier")),
+    ({"profiles": [{"identifier": "i", "domain": "d", "friends": [{}]}]}, (362, "/profiles/friends/identifier")),
     ({"givenName": "Ann\nMarie"}, (360, "/givenName")),
     ({"familyName": "Null\x00Byte"}, (360, "/familyName")),
-    ({"displayName": "bad\ud800surrogate"}, (360, "/displayName")),
+    ({"middleName": "bad\ud800surrogate"}, (360, "/middleName")),
     ({"id": 7}, (320, "/id")),
     ({"statuses": [{"id": 3, "status": "a"}]}, (320, "/statuses/id")),
     ({"lastUpdated": "2015-12-15T07:36:25Z"}, (234, "/lastUpdated")),
@@ -316,7 +371,7 @@ def test_a_record_that_is_not_an_object_is_341_at_the_root() -> None:
 
 def test_length_is_inclusive_and_counts_characters_not_bytes() -> None:
     s = default_schema()
-    assert validate({"primaryAddress": {"zip": "9" * 32}, "gender": "é" * 100}, s) == []
+    assert validate({"primaryAddress": {"zip": "9" * 100}, "gender": "é" * 100}, s) == []
     assert codes(validate({"gender": "é" * 101}, s)) == [(363, "/gender")]
 
 
@@ -361,12 +416,12 @@ def test_update_mode_reserves_all_system_attributes_and_allows_element_ids() -> 
 
 
 def test_violations_follow_the_classification_order() -> None:
-    record = with_(lastUpdated="x", id=1, email="nope", birthday="1990-02-30", nickname="n",
-                   primaryAddress={"zip": "1" * 40}, gender=7, uuid="bad")
+    record = with_(lastUpdated="x", id=1, givenName="\x00", birthday="1990-02-30", nickname="n",
+                   primaryAddress={"zip": "1" * 101}, gender=7, uuid="bad")
     record["profiles"] = [{"identifier": "x"}]
     found = validate(record, default_schema())
     assert codes(found) == [(200, "/uuid"), (223, "/nickname"), (341, "/gender"), (342, "/birthday"),
-                            (363, "/primaryAddress/zip"), (362, "/profiles/domain"), (360, "/email"),
+                            (363, "/primaryAddress/zip"), (362, "/profiles/domain"), (360, "/givenName"),
                             (320, "/id"), (234, "/lastUpdated")]
     ranks = [ORDER.index(v.code) for v in found]
     assert ranks == sorted(ranks)
@@ -374,12 +429,12 @@ def test_violations_follow_the_classification_order() -> None:
 
 
 def test_a_violation_becomes_the_capture_error_the_sandbox_sends() -> None:
-    (violation,) = validate(with_(email="nope"), default_schema())
+    (violation,) = validate(with_(givenName="Ann\nMarie"), default_schema())
     error = violation.to_error("geup8cd3gvcvjjnc")
     assert isinstance(error, CaptureError)
     body = error.to_body()
     assert body["code"] == 360 and body["error"] == "constraint_violation" and body["stat"] == "error"
-    assert body["attribute_name"] == "/email" and body["request_id"] == "geup8cd3gvcvjjnc"
+    assert body["attribute_name"] == "/givenName" and body["request_id"] == "geup8cd3gvcvjjnc"
     assert body["error_description"] == violation.message != ""
     (bad_uuid,) = validate({"uuid": "x"}, default_schema())
     assert type(bad_uuid.to_error()).__name__ == "InvalidArgumentError"
@@ -415,7 +470,10 @@ _TS_TEXT = st.one_of(
 def test_fast_date_and_datetime_checks_agree_with_wire(text: str) -> None:
     moment = parse_datetime(text)
     assert schema_module._datetime_ok(text) == (moment is not None)
-    assert schema_module._canonical_datetime(text) == (text if moment is None else format_timestamp(moment))
+    canonical = None if moment is None else format_timestamp(moment)
+    if canonical is not None and "." not in text:
+        canonical = canonical.replace(".000000 ", " ")  # no fraction given: none read back
+    assert schema_module._canonical_datetime(text) == (text if canonical is None else canonical)
     assert schema_module._date_ok(text) == (parse_date(text) is not None)
     assert schema_module._date_ok(text[:10]) == (parse_date(text[:10]) is not None)
     assert schema_module._date_ok(text[:10] + " 12:00:00") == (parse_date(text[:10] + " 12:00:00") is not None)
@@ -438,13 +496,14 @@ def test_normalize_gives_the_canonical_stored_form() -> None:
     original = copy.deepcopy(record)
     stored = normalize(record, s)
     assert record == original  # the input is not touched
-    assert stored == {"b": True, "d": "1881-01-29", "t": "2015-12-15 07:36:25.000000 +0000",
+    # a dateTime keeps a fraction only if it had one, as real records read back
+    assert stored == {"b": True, "d": "1881-01-29", "t": "2015-12-15 07:36:25 +0000",
                       "o": {"t": "2015-12-15 02:06:25.500000 +0000", "b": False},
                       "p": [{"t": "2013-08-23 12:38:33.475581 +0000"},
-                            {"t": "2013-08-23 12:38:33.000000 +0000", "id": 5}],
+                            {"t": "2013-08-23 12:38:33 +0000", "id": 5}],
                       "pw": "secret", "name": "2015-12-15T07:36:25Z",
                       "uuid": "02b0c68d-7d7a-49d8-a88d-022585b0f877",
-                      "created": "0001-01-01 00:00:00.000000 +0000", "lastUpdated": None}
+                      "created": "0001-01-01 00:00:00 +0000", "lastUpdated": None}
     assert stored["o"] is not record["o"]
     assert stored["p"][0] is not record["p"][0]
     assert normalize(stored, s) == stored
@@ -464,6 +523,9 @@ def test_unique_key_folds_case_unless_case_sensitive() -> None:
     s = default_schema()
     assert unique_key(s["email"], "Ann.Lee@Example.COM") == unique_key(s["email"], "ann.lee@example.com")
     assert unique_key(s["email"], "STRASSE@x.test") == unique_key(s["email"], "straße@x.test")
-    identifier = s["profiles"].child("identifier")
-    assert identifier is not None and identifier.case_sensitive
-    assert unique_key(identifier, "AbC") == "AbC" != unique_key(identifier, "abc")
+    identifier = s.find("/profiles/identifier")
+    assert identifier is not None and not identifier.case_sensitive
+    assert unique_key(identifier, "AbC") == unique_key(identifier, "abc")
+    username = s.find("/profiles/profile/preferredUsername")
+    assert username is not None and username.case_sensitive
+    assert unique_key(username, "AbC") == "AbC" != unique_key(username, "abc")

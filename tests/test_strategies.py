@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +57,7 @@ def test_valid_records_pass_validate(record: dict[str, Any]) -> None:
 def test_valid_records_respect_their_knobs(record: dict[str, Any]) -> None:
     assert validate(record, SCHEMA) == []
     assert len(record) <= 2
-    assert all(v == [] for v in record.values() if isinstance(v, list))
+    assert all(v == [] for k, v in record.items() if SCHEMA[k].is_plural)
     assert not any(v in ("true", "false") for v in record.values())
 
 
@@ -248,3 +250,76 @@ def test_every_type_and_constraint_of_another_schema(make: Any) -> None:
 def test_widget_seeds_are_valid() -> None:
     for seed in range(SEEDS):
         assert validate(loads_strict(seed_text(WIDGET, seed)), WIDGET) == [], seed_text(WIDGET, seed)
+
+
+# -- a faithful server is never accused -----------------------------------------------------------
+
+COERCIBLE = load_schema({"name": "coercible", "attr_defs": [
+    {"name": "flag", "type": "boolean"}, {"name": "born", "type": "date"}, {"name": "seen", "type": "dateTime"},
+    {"name": "password", "type": "password-bcrypt"},
+    {"name": "events", "type": "plural", "attr_defs": [
+        {"name": "on", "type": "date"}, {"name": "ok", "type": "boolean"}]},
+]})
+
+
+def _impossible(text: str) -> bool:
+    """Is this a calendar value no parser takes: month 13, 30 February, hour 25, minute 61?"""
+    year, month, day, *clock = (int(n) for n in re.findall(r"\d+", text)[:5])
+    if not 1 <= month <= 12:
+        return True
+    return not 1 <= day <= calendar.monthrange(year, month)[1] or (len(clock) == 2 and (
+        clock[0] > 23 or clock[1] > 59))
+
+
+def test_capture_s_coercions_are_valid() -> None:
+    record = {"flag": "true", "born": "19780722", "seen": "2013-07-16 18:44:04 +0000",
+              "password": {"type": "password-bcrypt", "value": "$2a$04$x"},
+              "events": [{"on": "1881-01-29 00:00:00", "ok": "false"}, {"on": "2015-12-15"}],
+              "created": "2015-12-15T07:36:25Z", "uuid": "02b0c68d-7d7a-49d8-a88d-022585b0f877"}
+    assert validate(record, COERCIBLE) == []
+    assert validate({"flag": None, "born": None, "seen": None, "password": None, "events": None}, COERCIBLE) == []
+
+
+def _offending(schema: Any, case: ViolationCase) -> list[Any]:
+    """The values at ``case.path`` that the validator flags on their own (other plural elements are valid)."""
+    names = case.path.strip("/").split("/")
+    found: list[Any] = [case.record]
+    for name in names[:-1]:
+        found = [e for node in found if isinstance(node, dict)
+                 for e in (node.get(name) if isinstance(node.get(name), list) else [node.get(name)])]
+    values = [node[names[-1]] for node in found if isinstance(node, dict) and names[-1] in node]
+    flagged = []
+    for value in values:
+        wrapped: Any = value
+        for depth in range(len(names) - 1, -1, -1):
+            wrapped = {names[depth]: wrapped}
+            parent = schema.find("/" + "/".join(names[:depth])) if depth else None
+            if parent is not None and parent.is_plural:
+                wrapped = [wrapped]
+        if any(v.path == case.path for v in validate(wrapped, schema, partial=True)):
+            flagged.append(value)
+    return flagged
+
+
+@pytest.mark.parametrize("schema", [COERCIBLE, SCHEMA], ids=["coercible", "user"])
+def test_coercions_real_capture_accepts_are_never_generated_as_violations(schema: Any) -> None:
+    seen: set[Code] = set()
+
+    @settings(max_examples=300, derandomize=True, database=None, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow])
+    @given(schema_violations(schema, codes=[341, 342]))
+    def check(case: ViolationCase) -> None:
+        flagged = _offending(schema, case)
+        assert flagged, case
+        attr = schema.find(case.path)
+        for value in flagged:
+            assert value not in ("true", "false"), case
+            if case.code == Code.INVALID_DATE_TIME:  # never a compact or any other spelling: a bad calendar
+                assert isinstance(value, str) and not re.fullmatch(r"\d{8}", value) and _impossible(value), case
+            else:  # never a JSON type Capture could coerce: an object or array for a scalar
+                assert isinstance(value, dict | list) != (attr.is_object or attr.is_plural), case
+                assert not (attr.is_password and isinstance(value, dict)), case
+        seen.add(case.code)
+
+    check()
+    assert seen == {Code.INVALID_JSON_TYPE, Code.INVALID_DATE_TIME}

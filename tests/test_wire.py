@@ -297,6 +297,10 @@ def test_parse_datetime_and_parse_date_refuse_non_strings() -> None:
 @pytest.mark.parametrize(("text", "expected"), [
     ("1987-04-12", date(1987, 4, 12)),
     ("1881-01-29 00:00:00", date(1881, 1, 29)),
+    ("19780722", date(1978, 7, 22)),  # compact, as a real 2013 call sent it
+    ("19780230", None),
+    ("1978072", None),
+    ("19780722 00:00:00", None),
     ("2000-02-29 23:59:59", date(2000, 2, 29)),
     ("1900-02-29", None),
     ("1987-4-12", None),

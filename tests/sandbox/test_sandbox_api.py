@@ -40,7 +40,7 @@ def test_create_returns_id_and_uuid_and_the_full_record(call: Call) -> None:
     assert record["birthday"] == "1881-01-29"                      # time part dropped
     assert record["primaryAddress"]["city"] == "Lyon" and record["primaryAddress"]["zip"] is None
     status = record["statuses"][0]
-    assert isinstance(status["id"], int) and status["statusCreated"] == "2015-12-15 07:36:25.000000 +0000"
+    assert isinstance(status["id"], int) and status["statusCreated"] == "2015-12-15 07:36:25 +0000"  # none sent
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} \+0000", record["created"])
     plain = call("entity.create", type_name="user", attributes={"email": "b@example.com"})
     assert set(plain) == {"id", "uuid", "stat"} and plain["id"] > body["id"]
@@ -138,7 +138,7 @@ def test_classification_order(sandbox: Sandbox, call: Call) -> None:
     assert (body["code"], body["attribute_name"]) == (363, "/gender")
     assert call("entity.create", type_name="user", attributes={"lastUpdated": "x", "id": 4})["code"] == 320
     assert call("entity.create", type_name="user", attributes={"birthday": "1999-02-30"})["code"] == 342
-    assert call("entity.create", type_name="user", attributes={"email": "not-an-email"})["code"] == 360
+    assert call("entity.create", type_name="user", attributes={"givenName": "bell\x07"})["code"] == 360
     # auth (402) comes before everything, without credentials
     anonymous = httpx.post(f"{sandbox.url}/entity.create", data={"type_name": "nope"}).json()
     _is_error(anonymous, 402)
