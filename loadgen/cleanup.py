@@ -6,7 +6,8 @@ their entity type, ids and unique key (the email of a user). Before deleting, ea
 agrees with its ledger line is not ours any more (a restored backup, a ledger copied to the wrong
 run) and is refused, counted and reported, never deleted. A record ``entity.find`` does not return
 is read by uuid (a real domain's find lags new records by minutes): 310 ``record_not_found`` means
-already gone (skipped, not failed), so a second clean-up is harmless. Deletes go through
+already gone (skipped, not failed), so a second clean-up is harmless, unless a record still holds the
+ledgered id under another uuid (a damaged line: refused). Deletes go through
 ``entity.delete`` at a bounded rate. Every settled uuid is appended to ``cleanup.jsonl`` in the run
 folder, so an interrupted clean-up resumes where it stopped. A run against the embedded sandbox is
 cleaned by restarting the sandbox over the run's own ``sandbox.db`` with the run's own schema.
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.errors import AuthError, CaptureError, LoadgenError, NotFoundError, TransportError, UsageError
-from loadgen.locust.ledger import LedgerEntry, LedgerRead, load_run_ledger, read_json
+from loadgen.locust.ledger import PARTS, LedgerEntry, LedgerRead, load_run_ledger, read_json
 
 PROGRESS = "cleanup.jsonl"
 DEFAULT_RATE = 20.0
@@ -55,13 +56,16 @@ class CleanupResult:
     damage: str = ""
     #: records the run created that no readable ledger line accounts for (a lower bound)
     unaccounted: int = 0
+    #: workers of a distributed run that went missing and whose local part is not in the run folder
+    lost_workers: list[int] = field(default_factory=list)
     errors: dict[str, int] = field(default_factory=dict)
     interrupted: bool = False
 
     @property
     def complete(self) -> bool:
         """Every record of the run deleted or gone, nothing refused, every ledger line read."""
-        return not (self.failed or self.refused or self.unreadable or self.unaccounted or self.interrupted)
+        return not (self.failed or self.refused or self.unreadable or self.unaccounted or self.lost_workers
+                    or self.interrupted)
 
 
 def _done(run_dir: Path) -> set[str]:
@@ -81,17 +85,18 @@ def embedded(run_dir: str | Path) -> bool:
     return bool(read_json(Path(run_dir) / "meta.json").get("embedded_sandbox"))
 
 
-def unaccounted(read: LedgerRead, expected: int | None) -> int:
+def unaccounted(read: LedgerRead, expected: int) -> int:
     """How many records at least the run created that no readable line accounts for.
 
     The largest of: lines missing from a worker's numbering, unreadable lines whose uuid can be made
-    out but is in no readable line, and the run's own count (``meta.json``) minus what was read.
+    out but is in no readable line, and the run's own count (``meta.json``, or the creates the workers
+    reported to the master) minus what was read.
     """
     uncovered = 0
     for damage in read.damage:
         found = _UUID_IN_LINE.search(damage.text)
         uncovered += found is not None and found.group(1) not in read.entries
-    short = (expected or 0) - len(read.entries)
+    short = expected - len(read.entries)
     return max(read.gaps(), uncovered, short, 0)
 
 
@@ -132,10 +137,15 @@ def cleanup(run_dir: str | Path, *, url: str | None = None, rate: float | None =
     folder = Path(run_dir)
     read = load_run_ledger(folder)
     meta = read_json(folder / "meta.json")
-    expected = meta.get("ledger_records")
+    # the master's own account of a distributed run: creates each worker reported, and who went missing
+    workers = read_json(folder / "locust_run.json").get("ledger", {}).get("workers", {})
+    reported = sum(int(w.get("reported", 0)) for w in workers.values())
+    expected = max(int(meta.get("ledger_records") or 0), reported)
     result = CleanupResult(total=len(read.entries), unreadable=len(read.damage),
                            damage=read.describe_damage() if read.damage else "",
-                           unaccounted=unaccounted(read, expected if isinstance(expected, int) else None))
+                           unaccounted=unaccounted(read, expected),
+                           lost_workers=sorted(int(k) for k, w in workers.items() if w.get("missing")
+                                               and not (folder / PARTS / f"worker-{k}.jsonl").is_file()))
     done = _done(folder)
     by_type: dict[str, list[LedgerEntry]] = {}
     for entry in read.entries.values():
@@ -189,7 +199,7 @@ class _Deleter:
             found = {str(r.get("uuid")): r for r in client.find(where, attributes=wanted, page_size=1000)}
             records: list[dict[str, Any] | None] = []
             for entry in batch:   # find lags new records on a real domain: a read by uuid is sure
-                records.append(found.get(entry.uuid) or _read(client, entry.uuid, wanted))
+                records.append(found.get(entry.uuid) or _read(client, {"uuid": entry.uuid}, wanted))
         except AuthError as exc:
             raise UsageError(f"cleanup: credentials refused ({exc.label})") from None
         except (CaptureError, TransportError) as exc:
@@ -199,10 +209,13 @@ class _Deleter:
     def _settle(self, client: Any, entry: LedgerEntry, record: dict[str, Any] | None) -> None:
         result = self.result
         if record is None:
-            result.skipped += 1
-            self._note(entry.uuid, "gone")
-            return
-        why = _not_ours(entry, record)
+            why = self._holds_id(client, entry)
+            if not why:
+                result.skipped += 1
+                self._note(entry.uuid, "gone")
+                return
+        else:
+            why = _not_ours(entry, record)
         if why:
             result.refused += 1
             if len(result.refused_examples) < EXAMPLES:
@@ -218,6 +231,22 @@ class _Deleter:
         elif self.progress is not None:
             self.progress(result)
 
+    def _holds_id(self, client: Any, entry: LedgerEntry) -> str:
+        """Why a record that is not found by uuid is not simply gone ("" when it is).
+
+        A record that still holds the ledgered id under another uuid means the line's uuid was
+        damaged: calling it gone would leave our record behind without a word.
+        """
+        try:
+            record = _read(client, {"id": entry.id}, ["uuid", "id"])
+        except AuthError as exc:
+            raise UsageError(f"cleanup: credentials refused ({exc.label})") from None
+        except (CaptureError, TransportError) as exc:
+            raise LoadgenError(f"cleanup: cannot look the records up ({exc})") from None
+        if record is None:
+            return ""
+        return "no record has its uuid, but one holds its id (a damaged ledger line?)"
+
     def _note(self, uuid: str, status: str) -> None:
         self.log.write(json.dumps({"uuid": uuid, "status": status, "time": round(time.time(), 3)}) + "\n")
         self.log.flush()
@@ -225,9 +254,10 @@ class _Deleter:
             self.progress(self.result)
 
 
-def _read(client: Any, uuid: str, attributes: list[str]) -> dict[str, Any] | None:
+def _read(client: Any, key: dict[str, Any], attributes: list[str]) -> dict[str, Any] | None:
+    """The record of ``key`` (``{"uuid": ...}`` or ``{"id": ...}``), or None when the server answers 310."""
     try:
-        record: dict[str, Any] = client.entity(uuid=uuid, attributes=attributes)
+        record: dict[str, Any] = client.entity(**key, attributes=attributes)
     except NotFoundError as exc:
         if exc.code != 310:
             raise

@@ -446,6 +446,10 @@ def cleanup_command(run_dir: Path, url: str | None, rate: float | None, capture_
         damage = f"{result.damage}; " if result.damage else ""
         click.echo(f"ledger damage: {damage}at least {result.unaccounted:,} records the run created could not be "
                    "accounted for and may be left on the server", err=True)
+    for worker in result.lost_workers:
+        click.echo(f"worker {worker} stopped answering during the run and its ledger/worker-{worker}.jsonl is not "
+                   "in the run folder: records it created after its last batch may be left on the server; copy "
+                   "that file in from its machine and run cleanup again", err=True)
     if result.interrupted:
         click.echo("interrupted: the same command again resumes where this one stopped", err=True)
         sys.exit(130)

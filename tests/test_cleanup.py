@@ -109,18 +109,21 @@ def test_records_that_no_longer_match_their_ledger_line_are_refused(sandbox_fact
                                                                      tmp_path: Path) -> None:
     sandbox = sandbox_factory()
     created = create(sandbox, 8)
-    (a, a_email), (b, _) = created[0], created[1]
+    (a, a_email), (b, _), (c, c_email) = created[0], created[1], created[2]
+    flipped = c.uuid[:-1] + ("0" if c.uuid[-1] != "0" else "1")
     tampered = [(Created(b.id, a.uuid), a_email),          # a's uuid with b's id
                 (b, "someone.else@example.com"),           # b's ids with another email
-                *created[2:]]
+                (Created(c.id, flipped), c_email),         # a damaged uuid: not "already gone"
+                *created[3:]]
     run_dir = write_run(tmp_path, tampered)
     proc = cli_cleanup(run_dir, sandbox)
     assert proc.returncode == 1, proc.stderr
-    assert "deleted 6, skipped 0 (already gone), failed 0, refused 2 of 8" in proc.stdout
-    assert "refused: 2 records no longer match their ledger line and were not deleted" in proc.stderr
+    assert "deleted 5, skipped 0 (already gone), failed 0, refused 3 of 8" in proc.stdout
+    assert "refused: 3 records no longer match their ledger line and were not deleted" in proc.stderr
     assert "email differs" in proc.stderr and "someone.else" not in proc.stderr   # values are not printed
+    assert f"{flipped}: no record has its uuid, but one holds its id" in proc.stderr
     with client_for(sandbox) as client:                       # the refused records are still there
-        assert {r["uuid"] for r in client.find(attributes=["uuid"])} == {a.uuid, b.uuid}
+        assert {r["uuid"] for r in client.find(attributes=["uuid"])} == {a.uuid, b.uuid, c.uuid}
 
 
 def test_records_are_checked_in_batches_of_one_find(sandbox_with_env: Sandbox, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from locust_support import LOCUSTFILES, sandbox_env
+from locust_support import LOCUSTFILES, ROOT, sandbox_env
 
 from loadgen.auth import make_auth
 from loadgen.client import CaptureClient
@@ -109,9 +109,20 @@ def test_the_master_writes_the_one_ledger_and_says_what_a_killed_worker_did_not_
     warning = next(w for w in summary["ledger_warnings"] if w.startswith(f"worker {killed} stopped answering"))
     assert f"{accounts[str(killed)]['unconfirmed']} acknowledged creates not confirmed" in warning
     assert warning in (tmp_path / "master.log").read_text()
+    # cleanup on the master's machine deletes what the master's ledger holds, and says a worker is unaccounted
+    command = [str(ROOT / ".venv" / "bin" / "loadgen"), "cleanup", str(folders[0] / "run"), "--url", sandbox.url,
+               "--rate", "1000"]
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert first.returncode == 1, first.stderr
+    assert f"worker {killed} stopped answering during the run and its ledger/worker-{killed}.jsonl" in first.stderr
+    assert f"deleted {len(master_read.entries)}," in first.stdout
     # the killed worker's local part, copied next to the master's ledger, is read with it as one union
     part = next((folders[2] / "run" / "ledger").glob("worker-*.jsonl"))
     (folders[0] / "run" / "ledger").mkdir()
     (folders[0] / "run" / "ledger" / part.name).write_bytes(part.read_bytes())
     union = load_run_ledger(folders[0] / "run")
     assert set(got) <= set(union.entries) <= set(made) | set(stored[survivor])
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert "stopped answering" not in second.stderr
+    left = _stored(sandbox)
+    assert not left.get(survivor) and set(left.get(killed, {})) == set(made) - set(union.entries)
