@@ -28,8 +28,9 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import gevent
 from locust import events
@@ -44,7 +45,7 @@ from locust.runners import (
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from loadgen.errors import LoadgenError
-from loadgen.locust.ledger import FLUSH_SECONDS, MERGED
+from loadgen.locust.ledger import FLUSH_SECONDS, MERGED, MasterLedger
 from loadgen.locust.options import OPTIONS, Settings, env_var, new_run_id, settings_from
 from loadgen.locust.swarm import Swarm, endpoints_of
 from loadgen.report.recorder import Recorder
@@ -76,56 +77,6 @@ class _State:
         self.quitting = False
         self.ledger = MasterLedger()
         self.master: Any = None                    # the MasterRunner, in the master process
-
-
-class MasterLedger:
-    """The master's side of a distributed run's ledger: the one file, and what each worker sent and said."""
-
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path
-        self._file: IO[str] | None = None
-        self.received: Counter[int] = Counter()
-        self.claimed: dict[int, int] = {}          # worker -> creates it said it had ledgered
-        self.nodes: dict[int, str] = {}            # worker -> Locust node id
-
-    def claim(self, worker: int, count: int) -> None:
-        self.claimed[worker] = max(count, self.claimed.get(worker, 0))
-
-    def write(self, worker: int, node: str, lines: list[str], sent: int) -> None:
-        if self.path is None:
-            return
-        if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = self.path.open("a", encoding="utf-8")
-        self._file.write("".join(lines))
-        self._file.flush()
-        self.received[worker] += len(lines)
-        self.nodes[worker] = node
-        self.claim(worker, sent)
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def accounting(self, runner: Any) -> tuple[dict[str, dict[str, Any]], list[str]]:
-        """Per worker: creates reported, lines received, unconfirmed, missing; and the warnings to print."""
-        # a worker that quit is gone from ``clients``; one that stopped answering stays there, missing
-        lost = {c.id for c in runner.clients.all if c.state == STATE_MISSING}
-        workers, warnings = {}, []
-        for worker in sorted(set(self.claimed) | set(self.received)):
-            received = self.received[worker]
-            unconfirmed = max(0, self.claimed.get(worker, 0) - received)
-            missing = self.nodes.get(worker) in lost
-            workers[str(worker)] = {"reported": self.claimed.get(worker, 0), "received": received,
-                                    "unconfirmed": unconfirmed, "missing": missing}
-            if unconfirmed or missing:
-                why = "stopped answering (killed or cut off)" if missing else "did not send every line"
-                warnings.append(f"worker {worker} {why}: {unconfirmed} acknowledged creates not confirmed in the "
-                                f"master's ledger; creates after its last batch (about {FLUSH_SECONDS:g}s) are only "
-                                f"in its local part ledger/worker-{worker}.jsonl on its machine: copy it into the "
-                                "run folder's ledger/ before cleanup")
-        return workers, warnings
 
 
 state = _State()
@@ -390,11 +341,15 @@ def _write_run_files(settings: Settings, runner: Any) -> None:
         "ledger_dir": str(settings.ledger_path),
     }
     if isinstance(runner, MasterRunner):
-        workers, warnings = state.ledger.accounting(runner)
-        summary["ledger"] = {"file": MERGED, "received": sum(state.ledger.received.values()), "workers": workers}
+        # a worker that quit is gone from ``clients``; one that stopped answering stays there, missing
+        workers, warnings = state.ledger.accounting({c.id for c in runner.clients.all if c.state == STATE_MISSING})
+        summary["ledger"] = {"file": MERGED, "received": sum(state.ledger.received.values()),
+                             "workers": {str(k): asdict(v) for k, v in workers.items()}}
         summary["ledger_warnings"] = warnings
         for warning in warnings:
-            log.warning("%s", warning)
+            if warning not in state.ledger.warned:
+                state.ledger.warned.add(warning)
+                log.warning("%s", warning)
     (Path(run_dir) / "locust_run.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
 
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring as _encode_string  # what JSONEncoder.encode calls for a str
@@ -183,6 +184,69 @@ class Ledger:
             self.flush()
             self._file.close()
             self._file = None
+
+
+@dataclass(frozen=True)
+class WorkerAccount:
+    """What the master knows of one worker's ledger: creates it reported, lines received, the difference."""
+
+    reported: int
+    received: int
+    unconfirmed: int
+    missing: bool
+
+
+class MasterLedger:
+    """The master's side of a distributed run's ledger: the one file, and what each worker sent and said.
+
+    Workers send batches of lines (``write``) and report their totals (``claim``); the difference is
+    what a worker acknowledged but the master never got. No Locust here: ``hooks.py`` feeds it.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._file: IO[str] | None = None
+        self.received: Counter[int] = Counter()
+        self.claimed: dict[int, int] = {}          # worker -> creates it said it had ledgered
+        self.nodes: dict[int, str] = {}            # worker -> Locust node id
+        self.warned: set[str] = set()              # warnings already logged (the run files are written twice)
+
+    def claim(self, worker: int, count: int) -> None:
+        self.claimed[worker] = max(count, self.claimed.get(worker, 0))
+
+    def write(self, worker: int, node: str, lines: list[str], sent: int) -> None:
+        if self.path is None:
+            return
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("a", encoding="utf-8")
+        self._file.write("".join(lines))
+        self._file.flush()
+        self.received[worker] += len(lines)
+        self.nodes[worker] = node
+        self.claim(worker, sent)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def accounting(self, lost: set[str]) -> tuple[dict[int, WorkerAccount], list[str]]:
+        """Each worker's account (missing: its Locust node is in ``lost``), and the warnings to print."""
+        workers: dict[int, WorkerAccount] = {}
+        warnings = []
+        for worker in sorted(set(self.claimed) | set(self.received)):
+            received = self.received[worker]
+            unconfirmed = max(0, self.claimed.get(worker, 0) - received)
+            missing = self.nodes.get(worker) in lost
+            workers[worker] = WorkerAccount(self.claimed.get(worker, 0), received, unconfirmed, missing)
+            if unconfirmed or missing:
+                why = "stopped answering (killed or cut off)" if missing else "did not send every line"
+                warnings.append(f"worker {worker} {why}: {unconfirmed} acknowledged creates not confirmed in the "
+                                f"master's ledger; creates after its last batch (about {FLUSH_SECONDS:g}s) are only "
+                                f"in its local part ledger/worker-{worker}.jsonl on its machine: copy it into the "
+                                "run folder's ledger/ before cleanup")
+        return workers, warnings
 
 
 def _key_text(value: object) -> str | None:
