@@ -89,8 +89,8 @@ def unaccounted(read: LedgerRead, expected: int) -> int:
     """How many records at least the run created that no readable line accounts for.
 
     The largest of: lines missing from a worker's numbering, unreadable lines whose uuid can be made
-    out but is in no readable line, and the run's own count (``meta.json``, or the creates the workers
-    reported to the master) minus what was read.
+    out but is in no readable line, and the run's own count (``meta.json``, ``locust_run.json``, the
+    creates the workers reported to the master) minus what was read.
     """
     uncovered = 0
     for damage in read.damage:
@@ -137,10 +137,12 @@ def cleanup(run_dir: str | Path, *, url: str | None = None, rate: float | None =
     folder = Path(run_dir)
     read = load_run_ledger(folder)
     meta = read_json(folder / "meta.json")
-    # the master's own account of a distributed run: creates each worker reported, and who went missing
-    workers = read_json(folder / "locust_run.json").get("ledger", {}).get("workers", {})
+    # Locust's own account of the run: the records it created and, from a distributed run's master, the
+    # creates each worker reported and who went missing
+    summary = read_json(folder / "locust_run.json")
+    workers = summary.get("ledger", {}).get("workers", {})
     reported = sum(int(w.get("reported", 0)) for w in workers.values())
-    expected = max(int(meta.get("ledger_records") or 0), reported)
+    expected = max(int(meta.get("ledger_records") or 0), int(summary.get("records") or 0), reported)
     result = CleanupResult(total=len(read.entries), unreadable=len(read.damage),
                            damage=read.describe_damage() if read.damage else "",
                            unaccounted=unaccounted(read, expected),

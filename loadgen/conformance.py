@@ -11,7 +11,9 @@ a Hypothesis search inside it, so the number of examples and the seed come from 
 (``--capture-max-examples``, ``--capture-seed``) instead of being frozen at import time. Every
 record the fuzzers create is tracked and deleted when the session ends. Malformed input is sent as
 raw form bodies over httpx, not through ``CaptureClient``, so that the HTTP status and timeouts are
-observed exactly as the server produced them.
+observed exactly as the server produced them. A server error (HTTP 5xx, or code 500/503/504/510) is
+the server's trouble, not a contract finding: it ends the property at once, and the summary row shows
+that answer (``ServerErrorWatch``).
 """
 
 from __future__ import annotations

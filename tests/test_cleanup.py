@@ -191,6 +191,10 @@ def test_a_missing_tail_is_caught_by_the_runs_own_count(sandbox_with_env: Sandbo
     result = cleanup(run_dir, url=sandbox.url, rate=None)
     assert result.deleted == 7 and result.unaccounted == 3 and not result.complete
     assert count(sandbox) == 3
+    (run_dir / "meta.json").unlink()                 # Locust's own summary counts the records too
+    (run_dir / "locust_run.json").write_text(json.dumps({"records": 10}))
+    again = cleanup(run_dir, url=sandbox.url, rate=None)
+    assert (again.skipped, again.unaccounted) == (7, 3)
 
 
 @pytest.mark.parametrize("line", ['{"v": 2, "type": "user", "uuid": "x\' or id > 0 or uuid = \'y", "id": 1}'])

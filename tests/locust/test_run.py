@@ -222,3 +222,8 @@ def test_a_schema_of_another_entity_type_is_loaded_under_its_own_name(tmp_path: 
     result = run(RunOptions(scenario="create", duration=2, create_rate=20, schema=str(path), out=tmp_path,
                             run_id="m"))
     assert result.ledger_count == result.server_count == 40 and result.nothing_lost
+    assert result.meta["type_name"] == "member" and result.meta["schema_file"] == "schema.json"
+    path.unlink()                      # cleanup needs only the run folder, which holds a copy of the schema
+    cleaned = cleanup(result.run_dir, rate=None)      # the embedded sandbox restarted with the member type
+    assert (cleaned.deleted, cleaned.skipped, cleaned.refused) == (40, 0, 0) and cleaned.complete
+    assert cleanup(result.run_dir, rate=None).skipped == 40
