@@ -194,19 +194,16 @@ class _Deleter:
 
     def _lookup(self, client: Any, batch: list[LedgerEntry]) -> list[dict[str, Any] | None]:
         """The stored ``uuid``/``id``/key of each entry (None: not found), one ``entity.find`` per batch."""
+        from loadgen.run import retry_transient
+
         keys = sorted({e.key for e in batch if e.key})
         wanted = ["uuid", "id", *keys]
         where = " or ".join(f"uuid = '{e.uuid}'" for e in batch)
-        try:
-            found = {str(r.get("uuid")): r for r in client.find(where, attributes=wanted, page_size=1000)}
-            records: list[dict[str, Any] | None] = []
-            for entry in batch:   # find lags new records on a real domain: a read by uuid is sure
-                records.append(found.get(entry.uuid) or _read(client, {"uuid": entry.uuid}, wanted))
-        except AuthError as exc:
-            raise UsageError(f"cleanup: credentials refused ({exc.label})") from None
-        except (CaptureError, TransportError) as exc:
-            raise LoadgenError(f"cleanup: cannot look the records up ({exc})") from None
-        return records
+        with _lookup_errors():
+            stored = retry_transient(lambda: list(client.find(where, attributes=wanted, page_size=1000)))
+            found = {str(r.get("uuid")): r for r in stored}
+            # find lags new records on a real domain: a read by uuid is sure
+            return [found.get(e.uuid) or _read(client, {"uuid": e.uuid}, wanted) for e in batch]
 
     def _settle(self, client: Any, entry: LedgerEntry, record: dict[str, Any] | None) -> None:
         result = self.result
@@ -239,12 +236,8 @@ class _Deleter:
         A record that still holds the ledgered id under another uuid means the line's uuid was
         damaged: calling it gone would leave our record behind without a word.
         """
-        try:
+        with _lookup_errors():
             record = _read(client, {"id": entry.id}, ["uuid", "id"])
-        except AuthError as exc:
-            raise UsageError(f"cleanup: credentials refused ({exc.label})") from None
-        except (CaptureError, TransportError) as exc:
-            raise LoadgenError(f"cleanup: cannot look the records up ({exc})") from None
         if record is None:
             return ""
         return "no record has its uuid, but one holds its id (a damaged ledger line?)"
@@ -256,10 +249,28 @@ class _Deleter:
             self.progress(self.result)
 
 
-def _read(client: Any, key: dict[str, Any], attributes: list[str]) -> dict[str, Any] | None:
-    """The record of ``key`` (``{"uuid": ...}`` or ``{"id": ...}``), or None when the server answers 310."""
+@contextlib.contextmanager
+def _lookup_errors() -> Iterator[None]:
+    """A lookup that failed (after retries) is one line: nothing is deleted unchecked."""
+    from loadgen.run import TransientError
+
     try:
-        record: dict[str, Any] = client.entity(**key, attributes=attributes)
+        yield
+    except AuthError as exc:
+        raise UsageError(f"cleanup: credentials refused ({exc.label})") from None
+    except (CaptureError, TransportError, TransientError) as exc:
+        raise LoadgenError(f"cleanup: cannot look the records up ({exc})") from None
+
+
+def _read(client: Any, key: dict[str, Any], attributes: list[str]) -> dict[str, Any] | None:
+    """The record of ``key`` (``{"uuid": ...}`` or ``{"id": ...}``), or None when the server answers 310.
+
+    Transient server errors are tried again (``retry_transient``).
+    """
+    from loadgen.run import retry_transient
+
+    try:
+        record: dict[str, Any] = retry_transient(lambda: client.entity(**key, attributes=attributes))
     except NotFoundError as exc:
         if exc.code != 310:
             raise
