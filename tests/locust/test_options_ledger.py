@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from loadgen.errors import UsageError
-from loadgen.locust.ledger import Ledger, load_run_ledger, merge_ledgers
+from loadgen.locust.ledger import Ledger, load_run_ledger, merge_ledgers, read_ledger
 from loadgen.locust.options import credentials, env_var, settings_from
 from loadgen.locust.pacing import Stage
 
@@ -132,3 +132,23 @@ def test_run_rejects_a_bad_schema_before_starting(tmp_path: Path) -> None:
     with pytest.raises(UsageError):
         run(RunOptions(schema=str(bad), out=tmp_path / "runs", duration=5))
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_master_ledger_counts_what_each_worker_reported_but_never_sent(tmp_path: Path) -> None:
+    from loadgen.locust.ledger import MasterLedger, WorkerAccount
+
+    lines: list[str] = []
+    part = Ledger(tmp_path / "ledger", 0, type_name="user", key="email", sink=lines.extend)
+    for n in range(3):
+        part.add(_uuid(n), n, f"u{n}@example.com")
+    part.close()                                     # the close flushes the batch to the sink
+    master = MasterLedger(tmp_path / "ledger.jsonl")
+    master.write(0, "node-0", lines, sent=3)
+    master.claim(1, 5)                               # worker 1 reported 5 creates; 2 of its lines arrived
+    master.write(1, "node-1", lines[:2], sent=2)
+    master.close()
+    workers, warnings = master.accounting(lost={"node-1"})
+    assert workers == {0: WorkerAccount(3, 3, 0, False), 1: WorkerAccount(5, 2, 3, True)}
+    assert warnings == [w for w in warnings if w.startswith("worker 1 stopped answering (killed or cut off): 3 "
+                                                            "acknowledged creates not confirmed")] and warnings
+    assert len(read_ledger(tmp_path / "ledger.jsonl").entries) == 3
