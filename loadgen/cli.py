@@ -435,7 +435,12 @@ def _print_run_summary(result: Any) -> None:
 @click.option("--insecure", is_flag=True, help="Allow plain http:// to a non-loopback host.")
 @friendly
 def cleanup_command(run_dir: Path, url: str | None, rate: float | None, capture_auth: str, insecure: bool) -> None:
-    """Delete every record a run created (its ledger); idempotent and resumable."""
+    """Delete every record a run created (its ledger), and only those; idempotent and resumable.
+
+    Exits 0 when every ledgered record is deleted or already gone, 1 when a delete failed, a record
+    no longer matches its ledger line (refused, not deleted) or a ledger line could not be read,
+    130 on Ctrl-C.
+    """
     from loadgen.cleanup import DEFAULT_RATE, cleanup, embedded
 
     if rate is None:
@@ -445,11 +450,22 @@ def cleanup_command(run_dir: Path, url: str | None, rate: float | None, capture_
         result = cleanup(run_dir, url=url, rate=rate, scheme=capture_auth, insecure=insecure, progress=tick)
     errors = "".join(f", {n} x {label}" for label, n in result.errors.items())
     click.echo(f"deleted {result.deleted:,}, skipped {result.skipped:,} (already gone), "
-               f"failed {result.failed:,}{errors} of {result.total:,} ledgered records")
+               f"failed {result.failed:,}{errors}, refused {result.refused:,} of {result.total:,} ledgered records")
+    if result.refused:
+        click.echo(f"refused: {result.refused:,} records no longer match their ledger line and were not deleted "
+                   f"(e.g. {'; '.join(result.refused_examples)})", err=True)
+    if result.unreadable or result.unaccounted:
+        damage = f"{result.damage}; " if result.damage else ""
+        click.echo(f"ledger damage: {damage}at least {result.unaccounted:,} records the run created could not be "
+                   "accounted for and may be left on the server", err=True)
+    for worker in result.lost_workers:
+        click.echo(f"worker {worker} stopped answering during the run and its ledger/worker-{worker}.jsonl is not "
+                   "in the run folder: records it created after its last batch may be left on the server; copy "
+                   "that file in from its machine and run cleanup again", err=True)
     if result.interrupted:
         click.echo("interrupted: the same command again resumes where this one stopped", err=True)
         sys.exit(130)
-    if result.failed:
+    if not result.complete:
         sys.exit(1)
 
 
@@ -520,16 +536,14 @@ def fuzz_command(url: str | None, max_examples: int, seed: int | None, junit: st
 
 
 def _fuzz_preflight(url: str) -> None:
-    """One entityType call first, so a wrong URL or bad credentials are one line, not five pytest errors."""
+    """The run's preflight first (transient 5xx tried again), so a wrong URL or bad credentials are one line,
+    not five pytest errors."""
     from loadgen.auth import auth_from_env
     from loadgen.client import CaptureClient
-    from loadgen.errors import CaptureError, TransportError
+    from loadgen.run import check_target
 
-    try:
-        with CaptureClient(url, auth_from_env(), timeout=10.0) as client:
-            client.entity_type()
-    except (TransportError, CaptureError) as exc:
-        raise UsageError(f"preflight: {url}: {exc}") from None
+    with CaptureClient(url, auth_from_env(), timeout=10.0) as client:
+        check_target(client)
 
 
 def main() -> None:

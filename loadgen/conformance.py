@@ -11,7 +11,9 @@ a Hypothesis search inside it, so the number of examples and the seed come from 
 (``--capture-max-examples``, ``--capture-seed``) instead of being frozen at import time. Every
 record the fuzzers create is tracked and deleted when the session ends. Malformed input is sent as
 raw form bodies over httpx, not through ``CaptureClient``, so that the HTTP status and timeouts are
-observed exactly as the server produced them.
+observed exactly as the server produced them. A server error (HTTP 5xx, or code 500/503/504/510) is
+the server's trouble, not a contract finding: it ends the property at once, and the summary row shows
+that answer (``ServerErrorWatch``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import secrets
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -43,7 +46,7 @@ from hypothesis.stateful import (
 
 from loadgen.auth import BasicAuth
 from loadgen.client import CaptureClient, Created
-from loadgen.errors import CaptureError, Code, JSONSyntaxError, NotFoundError
+from loadgen.errors import CaptureError, Code, JSONSyntaxError, NotFoundError, TransportError
 from loadgen.schema import Attribute, Schema, normalize, unique_key
 from loadgen.strategies import bulk_payloads, malformed_json, schema_violations, valid_records, wrong_shape
 from loadgen.wire import dumps, loads_strict
@@ -71,6 +74,58 @@ class PropertyResult:
     failing: str = ""
     answer: str = ""
     interrupted: bool = False
+    #: the first server error answer that stopped the property ("" when none)
+    server_error: str = ""
+
+
+#: Capture codes and HTTP statuses that are the server's trouble: never the answer a property expects.
+SERVER_ERRORS = frozenset({500, 503, 504, 510})
+
+
+class ServerErrorSeen(BaseException):
+    """A server error answered in the middle of a property; it ends the property at once.
+
+    A ``BaseException``, like ``KeyboardInterrupt``, so Hypothesis neither shrinks nor replays it:
+    a random 500 does not come back when the example is replayed, and Hypothesis would bury it in
+    hundreds of lines of "flaky" reports (``FlakyStrategyDefinition``) instead of saying what the
+    server answered.
+    """
+
+    def __init__(self, answer: str) -> None:
+        super().__init__(answer)
+        self.answer = answer
+
+
+class ServerErrorWatch(httpx.BaseTransport):
+    """The transport of every request the fuzzers send: while ``armed``, a server error raises ``ServerErrorSeen``."""
+
+    def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
+        self.inner = inner if inner is not None else httpx.HTTPTransport()
+        self.armed = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        if self.armed:
+            response.read()
+            what = server_error(response.status_code, response.content)
+            if what:
+                raise ServerErrorSeen(f"{request.url.path}: {what}")
+        return response
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def server_error(status: int, content: bytes) -> str:
+    """The answer, quoted, when it is a server error (HTTP status >= 500, or code 500/503/504/510), else ""."""
+    try:
+        body = loads_strict(content)
+    except JSONSyntaxError:
+        body = None
+    code = body.get("code") if isinstance(body, dict) and body.get("stat") == "error" else None
+    if status >= 500 or code in SERVER_ERRORS:
+        return str(Answer(status, body if isinstance(body, dict) else None, content[:300].decode("utf-8", "replace")))
+    return ""
 
 
 class Tracker:
@@ -86,13 +141,20 @@ class Tracker:
     def cleanup(self) -> str:
         deleted = gone = failed = 0
         for uuid in dict.fromkeys(self.uuids):
-            try:
-                self.client.delete(uuid=uuid)
-                deleted += 1
-            except NotFoundError:
-                gone += 1
-            except Exception:  # report and carry on: the rest must still be deleted
-                failed += 1
+            for attempt in range(1, 4):   # a server that answered 500s to the properties may do so here too
+                try:
+                    self.client.delete(uuid=uuid)
+                    deleted += 1
+                except NotFoundError:
+                    gone += 1
+                except (CaptureError, TransportError) as exc:
+                    if exc.retryable and attempt < 3:
+                        time.sleep(0.25 * attempt)
+                        continue
+                    failed += 1
+                except Exception:  # report and carry on: the rest must still be deleted
+                    failed += 1
+                break
         return (f"capture: the fuzzers created {len(set(self.uuids))} records: {deleted} deleted, "
                 f"{gone} already gone, {failed} could not be deleted")
 
@@ -101,7 +163,8 @@ class Fuzzer:
     """The target of the properties: client, schema, raw sender, tracker, settings and results."""
 
     def __init__(self, client: CaptureClient, schema: Schema, *, settings: Settings, seed: int | None,
-                 remote: bool, allow_writes: bool, label: str, count_checks: bool = True) -> None:
+                 remote: bool, allow_writes: bool, label: str, count_checks: bool = True,
+                 watch: ServerErrorWatch | None = None) -> None:
         self.client, self.schema, self.settings, self.seed = client, schema, settings, seed
         self.remote, self.allow_writes, self.label = remote, allow_writes, label
         self.count_checks = count_checks
@@ -109,7 +172,10 @@ class Fuzzer:
         self.tracker = Tracker(client)
         self.results: dict[str, PropertyResult] = {}
         self.last: Answer | None = None
-        self._http = httpx.Client(base_url=client.base_url, auth=client.auth, timeout=client.timeout)
+        #: the transport of ``client`` too (the plugin builds it so): a server error ends the property
+        self.watch = watch if watch is not None else ServerErrorWatch()
+        self._http = httpx.Client(base_url=client.base_url, auth=client.auth, timeout=client.timeout,
+                                  transport=self.watch)
         self._tag = "fz" + "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(4))
         self._serial = 0
         self._nested_unique = _nested_unique(schema.attributes)
@@ -247,19 +313,26 @@ class Fuzzer:
     def _finish(self, result: PropertyResult, test: Callable[[], None]) -> None:
         main = threading.current_thread() is threading.main_thread()  # signal handlers live there only
         previous = signal.signal(signal.SIGINT, self.on_ctrl_c) if main else None  # only while a property runs
+        self.watch.armed = True
         try:
             test()
         except KeyboardInterrupt:
             result.interrupted = True
             raise
+        except ServerErrorSeen as exc:
+            result.passed, result.server_error = False, exc.answer
         except BaseException as exc:
             result.passed = False
             if not result.failing:  # a state machine: Hypothesis prints the minimal program above
                 result.failing, result.answer = "the minimal program printed above", _first_line(exc)
             raise
         finally:
+            self.watch.armed = False
             if main:
                 signal.signal(signal.SIGINT, previous)
+        if result.server_error:   # failed here, outside the except: no chained traceback in the output
+            pytest.fail(f"the server answered a server error after {result.examples} examples (the answer is in "
+                        "the capture conformance table)", pytrace=False)
         result.passed = True
 
     def expect_invalid(self, answer: Answer, argument: str) -> None:

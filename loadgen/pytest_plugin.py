@@ -27,7 +27,7 @@ import pytest
 
 if TYPE_CHECKING:
     from loadgen.client import CaptureClient
-    from loadgen.conformance import Fuzzer, PropertyResult
+    from loadgen.conformance import Fuzzer, PropertyResult, ServerErrorWatch
     from loadgen.sandbox import Sandbox
     from loadgen.schema import Schema
 
@@ -67,7 +67,16 @@ def capture_sandbox(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
 
 
 @pytest.fixture(scope="session")
-def capture_client(request: pytest.FixtureRequest, capture_sandbox: Sandbox | None) -> Iterator[CaptureClient]:
+def capture_server_errors() -> ServerErrorWatch:
+    """The transport of the fuzzers' requests: a server error answered while a property runs ends it at once."""
+    from loadgen.conformance import ServerErrorWatch
+
+    return ServerErrorWatch()
+
+
+@pytest.fixture(scope="session")
+def capture_client(request: pytest.FixtureRequest, capture_sandbox: Sandbox | None,
+                   capture_server_errors: ServerErrorWatch) -> Iterator[CaptureClient]:
     """A ``CaptureClient`` for the target: the sandbox's owner client, or the environment's credentials."""
     from loadgen.auth import auth_from_env, make_auth
     from loadgen.client import CaptureClient
@@ -82,7 +91,7 @@ def capture_client(request: pytest.FixtureRequest, capture_sandbox: Sandbox | No
                                                   capture_sandbox.client_secret)
     else:
         url, auth = config.getoption("capture_url"), auth_from_env(scheme=scheme)
-    with CaptureClient(url, auth, type_name=type_name) as client:
+    with CaptureClient(url, auth, type_name=type_name, transport=capture_server_errors) as client:
         yield client
 
 
@@ -91,22 +100,24 @@ def capture_schema(request: pytest.FixtureRequest, capture_client: CaptureClient
     """The entity type: --capture-schema, else what the target's /entityType returns.
 
     Also the first call to the target: a wrong URL, bad credentials or a bad schema file fail here
-    as one line, not as a traceback per property.
+    as one line, not as a traceback per property; a transient server error is tried again first.
     """
     from loadgen.errors import LoadgenError
+    from loadgen.run import retry_transient
     from loadgen.schema import load_schema
 
     path = request.config.getoption("capture_schema")
     try:
-        return load_schema(Path(path) if path else capture_client.entity_type(),
+        return load_schema(Path(path) if path else retry_transient(capture_client.entity_type),
                            type_name=request.config.getoption("capture_type"))
     except LoadgenError as exc:
-        pytest.fail(f"capture: {capture_client.base_url}: {exc}", pytrace=False)
+        error = f"capture: {capture_client.base_url}: {exc}"
+    pytest.fail(error, pytrace=False)   # outside the except: one line, no chained traceback
 
 
 @pytest.fixture(scope="session")
 def capture_fuzz(request: pytest.FixtureRequest, capture_client: CaptureClient, capture_schema: Schema,
-                 capture_sandbox: Sandbox | None) -> Iterator[Fuzzer]:
+                 capture_sandbox: Sandbox | None, capture_server_errors: ServerErrorWatch) -> Iterator[Fuzzer]:
     """The properties' target; at the end of the session it deletes every record they created."""
     from urllib.parse import urlsplit
 
@@ -127,7 +138,8 @@ def capture_fuzz(request: pytest.FixtureRequest, capture_client: CaptureClient, 
     label = (f"{where}{capture_client.base_url} ({capture_schema.name}, seed {seed}"
              f"{'' if counts else ', count checks off'})")
     fuzz = Fuzzer(capture_client, capture_schema, settings=search, seed=seed, remote=capture_sandbox is None,
-                  allow_writes=config.getoption("capture_allow_writes"), label=label, count_checks=counts)
+                  allow_writes=config.getoption("capture_allow_writes"), label=label, count_checks=counts,
+                  watch=capture_server_errors)
     try:
         yield fuzz
     finally:
@@ -147,8 +159,10 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     write(f"{'property':<46} {'examples':>8}  result")
     for row in results:
         outcome = "interrupted" if row.interrupted else {True: "passed", False: "FAILED", None: "not run"}[row.passed]
-        write(f"{row.name:<46} {row.examples:>8}  {outcome}")
-        if row.passed is False and row.failing:
+        write(f"{row.name:<46} {row.examples:>8}  {outcome if not row.server_error else 'SERVER ERROR'}")
+        if row.server_error:
+            write(f"    server answer: {row.server_error}")
+        elif row.passed is False and row.failing:
             write(f"    shrunk input:  {row.failing}")
             write(f"    server answer: {row.answer or '(no request: the check failed before or after it)'}")
     write(cleanup)

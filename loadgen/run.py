@@ -23,9 +23,10 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from loadgen.errors import AuthError, CaptureError, LoadgenError, TransportError, UsageError
+from loadgen.locust.ledger import VERSION as LEDGER_VERSION
 from loadgen.locust.ledger import merge_ledgers, read_json
 from loadgen.locust.options import (
     AUTH_SCHEMES,
@@ -38,6 +39,8 @@ from loadgen.locust.options import (
 from loadgen.locust.pacing import Schedule, Stage, endpoint_schedule, parse_stages
 from loadgen.report.recorder import Recorder
 
+T = TypeVar("T")
+
 #: scenario -> (locustfile name, endpoints it drives)
 SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
     "create": ("create.py", ("create",)),
@@ -47,6 +50,13 @@ SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 #: Extra run time Locust gets after the last arrival before the safety net stops it.
 GRACE_S = 15.0
+#: Capture codes and HTTP statuses a busy or flaky domain answers now and then: the preflight's reads
+#: are repeated on them, with a doubling pause, before the target is declared broken.
+TRANSIENT = frozenset({500, 503, 504, 510})
+PREFLIGHT_ATTEMPTS = 4
+PREFLIGHT_BACKOFF = 0.5
+#: The run's schema, copied into the run folder: clean-up restarts the embedded sandbox with it.
+SCHEMA_FILE = "schema.json"
 
 
 @dataclass
@@ -186,20 +196,58 @@ def locust_command(opts: RunOptions, *, locustfile: Path, url: str, run_dir: Pat
 def preflight(url: str, client_id: str, secret: str, *, scheme: str, type_name: str, insecure: bool) -> int:
     """One entityType and one entity.count call: an unreachable host or bad credentials fail here, once."""
     from loadgen.auth import make_auth
-    from loadgen.client import CaptureClient, Retry
+    from loadgen.client import CaptureClient
 
-    try:  # reads: safe to repeat after a 504 or a 510, which a busy domain answers now and then
-        with CaptureClient(url, make_auth(scheme, client_id, secret), type_name=type_name, timeout=10.0,
-                           insecure=insecure, retry=Retry()) as client:
-            client.entity_type()
-            return client.count()
+    with CaptureClient(url, make_auth(scheme, client_id, secret), type_name=type_name, timeout=10.0,
+                       insecure=insecure) as client:
+        return check_target(client)
+
+
+def check_target(client: Any) -> int:
+    """entityType then entity.count on ``client`` (its record count), or one line saying what is wrong.
+
+    Transient answers are tried again (:func:`retry_transient`): one bad answer from a busy domain
+    does not stop a run.
+    """
+    url = client.base_url
+    try:
+        retry_transient(client.entity_type)
+        return int(retry_transient(client.count))
     except AuthError as exc:
         raise UsageError(f"preflight: {url} refused the credentials ({exc.label}); check "
                          "CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET and --capture-auth") from None
+    except TransientError as exc:
+        raise UsageError(f"preflight: {url} answered a server error {PREFLIGHT_ATTEMPTS} times in a row, "
+                         f"the last: {exc}") from None
     except TransportError as exc:
         raise UsageError(f"preflight: cannot reach {url}: {exc}") from None
     except CaptureError as exc:
         raise UsageError(f"preflight: {url} answered {exc.label} to entityType/entity.count") from None
+
+
+class TransientError(LoadgenError):
+    """A read that got a transient server error (code or HTTP status 500, 503, 504, 510) every time it was tried."""
+
+
+def retry_transient(call: Callable[[], T]) -> T:
+    """``call()``, tried up to ``PREFLIGHT_ATTEMPTS`` times in all while it fails with a transient server error,
+    with a doubling pause; then ``TransientError`` from the last one. For reads only: safe to repeat."""
+    for attempt in range(1, PREFLIGHT_ATTEMPTS + 1):
+        try:
+            return call()
+        except (CaptureError, TransportError) as exc:
+            if not _transient(exc):
+                raise
+            if attempt == PREFLIGHT_ATTEMPTS:
+                raise TransientError(str(exc)) from exc
+            time.sleep(PREFLIGHT_BACKOFF * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _transient(exc: CaptureError | TransportError) -> bool:
+    if isinstance(exc, CaptureError):
+        return exc.code in TRANSIENT or exc.http_status in TRANSIENT
+    return exc.status in TRANSIENT
 
 
 def _remote(opts: RunOptions) -> tuple[str, str, str] | None:
@@ -335,6 +383,17 @@ def _check_files(opts: RunOptions) -> str:
     return opts.type_name or schema.name
 
 
+def _keep_schema(schema: str | None, run_dir: Path) -> str | None:
+    """Copy the run's ``--schema`` into the run folder (its name in it), so clean-up never depends on the original."""
+    if not schema:
+        return None
+    try:
+        (run_dir / SCHEMA_FILE).write_bytes(Path(schema).read_bytes())
+    except OSError as exc:
+        raise UsageError(f"--schema {schema}: cannot copy it into {run_dir}: {exc.strerror or exc}") from None
+    return SCHEMA_FILE
+
+
 def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -378,6 +437,8 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
         "bulk_size": opts.bulk_size, "workers": opts.workers, "users": users,
         "max_records": opts.max_records, "capture_auth": opts.capture_auth, "thresholds": list(opts.thresholds),
         "versions": _versions(), "embedded_sandbox": not opts.url,
+        "type_name": opts.type_name, "schema_file": _keep_schema(opts.schema, run_dir),
+        "ledger_version": LEDGER_VERSION,
     }
     with _target(opts, remote, run_dir) as (url, client_id, secret, sandbox):
         meta["host"] = url
@@ -386,6 +447,7 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
                                insecure=opts.insecure)
         except UsageError:
             with contextlib.suppress(OSError):
+                (run_dir / SCHEMA_FILE).unlink(missing_ok=True)
                 run_dir.rmdir()  # nothing was run: leave no empty folder behind
             raise
         meta["schema_fingerprint"] = _fingerprint(opts.schema)
@@ -398,13 +460,14 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
         meta["started_at"] = time.time()
         code, interrupted = _run_locust(cmd, env, duration, run_dir / "locust.stderr", progress)
         meta["ended_at"] = time.time()
-        ledger_count = merge_ledgers(run_dir)
+        ledger = merge_ledgers(run_dir)
+        ledger_count = len(ledger.entries)
         server_count, uncounted = None, ""
         if sandbox is not None:
             import httpx
 
             try:
-                server_count = int(sandbox.stats()["records"].get(opts.type_name, 0)) - before
+                server_count = _sandbox_records(url, client_id, secret, opts.type_name) - before
             except (httpx.HTTPError, ValueError, LoadgenError) as exc:  # the run's files matter more
                 uncounted = (f"the sandbox's record count could not be read ({type(exc).__name__}): "
                              "'nothing lost' is unchecked")
@@ -418,6 +481,10 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
         meta["nothing_lost"] = server_count == ledger_count
     meta["unanswered"] = int(summary.get("unanswered") or 0)
     meta["warnings"] = _run_warnings(meta) + ([uncounted] if uncounted else [])
+    meta["warnings"] += [str(w) for w in summary.get("ledger_warnings", [])]
+    if ledger.damage:
+        meta["warnings"].append(f"{ledger.describe_damage()}: the ledger files were left as they are; "
+                                "cleanup reports what it cannot account for")
     recorder_data = read_json(run_dir / "recorder.json")
     recorder = Recorder.from_snapshots([recorder_data]) if recorder_data else Recorder(meta["started_at"])
     (run_dir / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -451,6 +518,19 @@ def _run_warnings(meta: dict[str, Any]) -> list[str]:
         warnings.append(f"records lost: the ledger holds {meta['ledger_records']} records, the sandbox "
                         f"{meta['server_records']}")
     return warnings
+
+
+def _sandbox_records(url: str, client_id: str, secret: str, type_name: str) -> int:
+    """Records of ``type_name`` in the embedded sandbox, by its admin stats (asked with the run's owner client)."""
+    import httpx
+
+    from loadgen.auth import make_auth
+
+    response = httpx.get(f"{url}/_sandbox/stats", auth=make_auth("basic", client_id, secret), timeout=10)
+    records = response.json().get("records")
+    if not isinstance(records, dict):
+        raise LoadgenError(f"the sandbox's stats have no record counts (HTTP {response.status_code})")
+    return int(records.get(type_name, 0))
 
 
 def _fingerprint(schema: str | None) -> str | None:

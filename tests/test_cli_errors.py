@@ -37,7 +37,7 @@ def test_fuzz_against_an_unreachable_domain_is_one_line(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "CAPTURE_CLIENT_ID": "qa", "CAPTURE_CLIENT_SECRET": "s3cret-value-xyz"}
     proc = _loadgen("fuzz", "--url", "https://127.0.0.1:9", "--allow-writes", cwd=tmp_path, env=env)
     assert proc.returncode == 2
-    assert proc.stderr.startswith("error: preflight: https://127.0.0.1:9") and proc.stderr.count("\n") == 1
+    assert proc.stderr.startswith("error: preflight: cannot reach https://127.0.0.1:9") and proc.stderr.count("\n") == 1
     assert "s3cret-value-xyz" not in proc.stderr + proc.stdout
 
 
@@ -55,7 +55,9 @@ def test_an_out_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
 def test_cleanup_against_an_unreachable_url_fails_fast_in_one_line(tmp_path: Path) -> None:
     run_dir = tmp_path / "r"
     run_dir.mkdir()
-    (run_dir / "ledger.jsonl").write_text('{"uuid": "4f0c9b2e-0000-4000-8000-000000000001"}\n', encoding="utf-8")
+    (run_dir / "ledger.jsonl").write_text('{"v": 2, "type": "user", "uuid": "4f0c9b2e-0000-4000-8000-000000000001", '
+                                          '"id": 1, "key": null, "value": null, "time": 1.0, "worker": 0, "n": 1}\n',
+                                          encoding="utf-8")
     env = {"PATH": "/usr/bin:/bin", "CAPTURE_CLIENT_ID": "qa", "CAPTURE_CLIENT_SECRET": "s3cret-value-xyz"}
     proc = _loadgen("cleanup", str(run_dir), "--url", "http://127.0.0.1:9", cwd=tmp_path, env=env)
     assert proc.returncode == 2, proc.stderr

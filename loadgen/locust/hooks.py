@@ -10,7 +10,12 @@ Registered once, when ``loadgen.locust.users`` is imported by a locustfile. The 
 * each worker stats report carries the recorder delta (``report_to_master``); the master merges
   them (``worker_report``) and writes ``recorder.json`` and ``locust_run.json`` when quitting.
 * a process with nothing left to send (last stage over, ``--max-records`` spent) tells the master,
-  which quits once every worker is done: the run ends cleanly, reports and CSV written.
+  which quits once every live worker is done: the run ends cleanly, reports and CSV written.
+* in a distributed run each worker sends its ledger lines to the master in batches (every
+  ``FLUSH_SECONDS`` or ``FLUSH_LINES``, over Locust's own messaging), and the master appends them to
+  the run's one ``ledger.jsonl`` as they come. The master compares, per worker, the creates the
+  worker reported (stats reports, batch totals) with the lines it received: a worker killed mid-run
+  loses at most its unsent batch, and the master says how many acknowledged creates it never got.
 """
 
 from __future__ import annotations
@@ -23,15 +28,24 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import gevent
 from locust import events
-from locust.runners import STATE_STOPPED, WORKER_REPORT_INTERVAL, LocalRunner, MasterRunner, WorkerRunner
+from locust.runners import (
+    STATE_MISSING,
+    STATE_STOPPED,
+    WORKER_REPORT_INTERVAL,
+    LocalRunner,
+    MasterRunner,
+    WorkerRunner,
+)
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from loadgen.errors import LoadgenError
+from loadgen.locust.ledger import FLUSH_SECONDS, MERGED, MasterLedger
 from loadgen.locust.options import OPTIONS, Settings, env_var, new_run_id, settings_from
 from loadgen.locust.swarm import Swarm, endpoints_of
 from loadgen.report.recorder import Recorder
@@ -39,6 +53,7 @@ from loadgen.report.recorder import Recorder
 log = logging.getLogger("loadgen.locust")
 
 DONE_MESSAGE = "loadgen_done"
+LEDGER_MESSAGE = "loadgen_ledger"
 DROPPED_TYPE = "DROPPED"
 DROPPED_LABEL = "dropped: no free user within 1s (raise --users)"
 #: Users finish the request in hand when the run stops, so every created record reaches the ledger.
@@ -59,6 +74,9 @@ class _State:
         self.done: set[str] = set()
         self.reasons: list[str] = []
         self.started_at: float | None = None
+        self.quitting = False
+        self.ledger = MasterLedger()
+        self.master: Any = None                    # the MasterRunner, in the master process
 
 
 state = _State()
@@ -106,6 +124,8 @@ def _on_init(environment: Any, **_: Any) -> None:
     runner = environment.runner
     if isinstance(runner, MasterRunner):
         runner.register_message(DONE_MESSAGE, _on_worker_done)
+        runner.register_message(LEDGER_MESSAGE, _on_ledger_batch)
+        state.master = runner
     elif signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         gevent.signal_handler(signal.SIGINT, _on_sigint)
 
@@ -133,8 +153,10 @@ def _on_test_start(environment: Any, **_: Any) -> None:
         options.loadgen_workers = runner.worker_count if isinstance(runner, MasterRunner) else 1
         state.recorder, state.records, state.started_at = Recorder(), 0, time.time()
         state.dropped, state.cpu, state.done, state.reasons, state.totals = Counter(), {}, set(), [], {}
-        state.unanswered = {}
+        state.unanswered, state.quitting = {}, False
     if isinstance(runner, MasterRunner):
+        state.ledger.close()
+        state.ledger = MasterLedger(_settings(environment).run_path / MERGED)
         return
     try:
         settings = _settings(environment)
@@ -159,7 +181,38 @@ def _on_test_start(environment: Any, **_: Any) -> None:
     gc.freeze()
     state.swarm.on_done = lambda reason: _process_done(environment, reason)
     state.swarm.on_dropped = lambda endpoint, n: _report_dropped(environment, endpoint, n)
+    if isinstance(runner, WorkerRunner):
+        _send_ledger_to(runner, state.swarm)
     log.info("worker %d of %d: run %s, ledger %s", worker, workers, settings.run_id, settings.ledger_path)
+
+
+def _send_ledger_to(runner: Any, swarm: Swarm) -> None:
+    """Each flushed ledger batch goes to the master too; a pump flushes at least every FLUSH_SECONDS."""
+    ledger = swarm.ledger
+    sent = 0
+
+    def send(lines: list[str]) -> None:
+        nonlocal sent
+        try:
+            runner.send_message(LEDGER_MESSAGE, {"worker": swarm.worker, "lines": lines, "sent": sent + len(lines)})
+        except Exception as exc:  # the lines stay in the local part; the master reports them unconfirmed
+            log.error("could not send %d ledger lines to the master: %s", len(lines), exc)
+            return
+        sent += len(lines)
+
+    def pump() -> None:
+        while not ledger.closed:
+            gevent.sleep(FLUSH_SECONDS)
+            ledger.flush()
+
+    ledger.sink = send
+    gevent.spawn(pump)
+
+
+def _on_ledger_batch(environment: Any, msg: Any, **_: Any) -> None:
+    data = msg.data or {}
+    state.ledger.write(int(data.get("worker", -1)), str(msg.node_id), list(data.get("lines") or []),
+                       int(data.get("sent", 0)))
 
 
 def _factory_key(swarm: Swarm) -> tuple[object, ...]:
@@ -184,10 +237,16 @@ def _process_done(environment: Any, reason: str) -> None:
 
 
 def _on_worker_done(environment: Any, msg: Any, **_: Any) -> None:
-    runner = environment.runner
     state.done.add(msg.node_id)
     state.reasons.append(str((msg.data or {}).get("reason", "done")))
-    if len(state.done) >= max(1, runner.worker_count):
+    _quit_when_done(environment.runner)
+
+
+def _quit_when_done(runner: Any) -> None:
+    """Quit once every live worker is done (a worker that went missing is not waited for)."""
+    live = {c.id for c in runner.clients.all if c.state != STATE_MISSING}
+    if state.done and live <= state.done and not state.quitting:
+        state.quitting = True
         log.info("every worker is done (%s): stopping", state.reasons[-1])
         gevent.spawn(runner.quit)
 
@@ -208,6 +267,9 @@ def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
     state.totals[worker] = (int(report.get("records", 0)), Counter(report.get("dropped", {})))
     state.records = sum(records for records, _ in state.totals.values())
     state.dropped = sum((dropped for _, dropped in state.totals.values()), Counter())
+    state.ledger.claim(int(report.get("worker", -1)), int(report.get("records", 0)))
+    if state.done and state.master is not None:   # a worker that went missing is noticed here too
+        _quit_when_done(state.master)
 
 
 def _on_test_stopping(environment: Any, **_: Any) -> None:
@@ -242,6 +304,7 @@ def _on_quitting(environment: Any, **_: Any) -> None:
     if isinstance(runner, WorkerRunner):
         return
     _save(environment)
+    state.ledger.close()
     if getattr(environment.parsed_options, "csv_prefix", None):
         # Locust rewrites its CSV files every second and not at exit: let it write the final numbers
         gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)
@@ -277,6 +340,16 @@ def _write_run_files(settings: Settings, runner: Any) -> None:
         "started_at": state.started_at, "ended_at": time.time(),
         "ledger_dir": str(settings.ledger_path),
     }
+    if isinstance(runner, MasterRunner):
+        # a worker that quit is gone from ``clients``; one that stopped answering stays there, missing
+        workers, warnings = state.ledger.accounting({c.id for c in runner.clients.all if c.state == STATE_MISSING})
+        summary["ledger"] = {"file": MERGED, "received": sum(state.ledger.received.values()),
+                             "workers": {str(k): asdict(v) for k, v in workers.items()}}
+        summary["ledger_warnings"] = warnings
+        for warning in warnings:
+            if warning not in state.ledger.warned:
+                state.ledger.warned.add(warning)
+                log.warning("%s", warning)
     (Path(run_dir) / "locust_run.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
 
 

@@ -1,38 +1,153 @@
 """The ledger: one JSON line per record a run created, so clean-up can remove exactly those.
 
+Format version 2, one object per line::
+
+    {"v":2,"type":"user","key":"email","uuid":"…","id":11649,"value":"a@example.com","time":…,"worker":0,"n":1}
+
+``type`` is the entity type the record was created in, ``key``/``value`` the unique attribute that
+identifies it besides its ids (``email`` for the user type; null when the type has none), so
+clean-up can check a record is still the one we created before deleting it. ``n`` numbers a worker's
+lines from 1, so a reader sees lines that went missing from the middle of a file. Never a secret,
+never the profile.
+
 Each Locust process appends to its own ``ledger/worker-<n>.jsonl`` (no locking, no shared file
-across processes or machines); :func:`merge_ledgers` joins them into ``ledger.jsonl`` at the end.
-A line holds ``uuid``, ``id``, ``email``, ``time`` and ``worker``: never a secret, never the profile.
-Lines are flushed in small batches and on close, so a killed worker loses at most a fraction of a
-second of entries, and a torn last line is skipped when reading.
+across processes or machines). A worker also hands each flushed batch to a ``sink``: in a
+distributed run that sends it to the master, which writes the run's one ``ledger.jsonl`` as it
+goes (see ``hooks.py``). Readers take the union of ``ledger.jsonl`` and every part, and report each
+line they cannot read (file, line number, why) instead of skipping it.
+
+Ledgers of capture-loadgen 0.1.0 have no ``v`` field and no entity type: they are refused with a
+one-line error rather than guessed at (deleting by uuid in the wrong type, or the right uuid in
+the wrong application, is what the version guards against).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from json.encoder import encode_basestring as _encode_string  # what JSONEncoder.encode calls for a str
 from pathlib import Path
 from typing import IO, Any
 
 from loadgen.errors import UsageError
 
+VERSION = 2
 #: Flush after this many lines or this many seconds, whichever comes first.
 FLUSH_LINES = 200
 FLUSH_SECONDS = 0.5
 MERGED = "ledger.jsonl"
 PARTS = "ledger"
+#: How many unreadable lines a message quotes (the count covers them all).
+EXAMPLES = 3
+#: A Capture uuid; anything else in a ledger line is damage (and never reaches a find filter).
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    """One created record, as a ledger line holds it."""
+
+    uuid: str
+    id: int
+    type_name: str
+    key: str | None
+    value: str | None
+    time: float
+    worker: int
+    n: int
+
+    def to_line(self) -> str:
+        return json.dumps({"v": VERSION, "type": self.type_name, "uuid": self.uuid, "id": self.id,
+                           "key": self.key, "value": self.value, "time": self.time, "worker": self.worker, "n": self.n},
+                          ensure_ascii=False) + "\n"
+
+    @classmethod
+    def parse(cls, line: str) -> LedgerEntry:
+        """The entry of one line; ``ValueError`` saying what is wrong (``OldLedger`` for a 0.1.0 line)."""
+        try:
+            data = json.loads(line)
+        except ValueError:
+            raise ValueError("not JSON") from None
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        if "v" not in data:
+            raise OldLedger("no format version")
+        if data["v"] != VERSION:
+            raise OldLedger(f"format version {data['v']!r}, this release reads {VERSION}")
+        uuid, id_, type_name = data.get("uuid"), data.get("id"), data.get("type")
+        key, value, when, worker = data.get("key"), data.get("value"), data.get("time"), data.get("worker")
+        n = data.get("n")
+        if not isinstance(uuid, str) or not _UUID.fullmatch(uuid):
+            raise ValueError("no valid uuid")
+        if not isinstance(id_, int) or isinstance(id_, bool):
+            raise ValueError("no integer id")
+        if not isinstance(type_name, str) or not type_name:
+            raise ValueError("no entity type")
+        if not (key is None or isinstance(key, str)) or not (value is None or isinstance(value, str)):
+            raise ValueError("key and value must be strings or null")
+        if not isinstance(when, int | float) or not isinstance(worker, int) or not isinstance(n, int):
+            raise ValueError("no time, worker or line number")
+        return cls(uuid, id_, type_name, key, value, float(when), worker, n)
+
+
+class OldLedger(ValueError):
+    """A line of another ledger format version."""
+
+
+@dataclass(frozen=True)
+class Damage:
+    """One line a reader could not use."""
+
+    path: Path
+    line: int
+    reason: str
+    text: str = ""      # the start of the line, to find its uuid elsewhere; never printed
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+@dataclass
+class LedgerRead:
+    """What the ledger files of a run hold: entries by uuid (first seen wins) and the lines that were not read."""
+
+    entries: dict[str, LedgerEntry] = field(default_factory=dict)
+    damage: list[Damage] = field(default_factory=list)
+    sources: list[Path] = field(default_factory=list)
+    #: worker -> the line numbers ``n`` read, in any file
+    numbers: dict[int, set[int]] = field(default_factory=dict)
+
+    def gaps(self) -> int:
+        """Lines missing from the middle of a worker's numbering (deleted or lost without a trace)."""
+        return sum(max(seen) - len(seen) for seen in self.numbers.values())
+
+    def describe_damage(self) -> str:
+        """``"3 unreadable ledger lines (a:4: torn last line; ...)"``, a few examples and the count."""
+        shown = "; ".join(str(d) for d in self.damage[:EXAMPLES])
+        more = f"; {len(self.damage) - EXAMPLES} more" if len(self.damage) > EXAMPLES else ""
+        plural = "" if len(self.damage) == 1 else "s"
+        return f"{len(self.damage)} unreadable ledger line{plural} ({shown}{more})"
 
 
 class Ledger:
-    """Appends created records of one worker to ``<directory>/worker-<worker>.jsonl``."""
+    """Appends created records of one worker to ``<directory>/worker-<worker>.jsonl``.
 
-    def __init__(self, directory: str | Path, worker: int) -> None:
+    ``sink`` gets each flushed batch of lines too (a worker sends them to the master): a worker
+    that dies loses at most the batch it had not flushed, about ``FLUSH_SECONDS`` of creates.
+    """
+
+    def __init__(self, directory: str | Path, worker: int, *, type_name: str, key: str | None,
+                 sink: Callable[[list[str]], None] | None = None) -> None:
         self.path = Path(directory) / f"worker-{worker}.jsonl"
         self.worker = worker
         self.count = 0
-        self._pending = 0
+        self.sink = sink
+        self._head = f'{{"v":{VERSION},"type":{_text(type_name)},"key":{_text(key)},'
+        self._pending: list[str] = []
         self._last_flush = time.monotonic()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -40,22 +155,29 @@ class Ledger:
         except OSError as exc:
             raise UsageError(f"cannot write the ledger {self.path}: {exc.strerror}") from None
 
-    def add(self, uuid: str, id: int, email: str | None) -> None:
+    def add(self, uuid: str, id: int, value: object) -> None:
         if self._file is None:
             return
         # formatted by hand: this runs once per created record on the load generator's hot path
-        self._file.write(f'{{"uuid":{_text(uuid)},"id":{int(id)},"email":{_text(email)},'
-                         f'"time":{time.time():.6f},"worker":{self.worker}}}\n')
+        line = (f'{self._head}"uuid":{_text(uuid)},"id":{int(id)},"value":{_text(_key_text(value))},'
+                f'"time":{time.time():.6f},"worker":{self.worker},"n":{self.count + 1}}}\n')
+        self._file.write(line)
+        self._pending.append(line)
         self.count += 1
-        self._pending += 1
-        if self._pending >= FLUSH_LINES or time.monotonic() - self._last_flush > FLUSH_SECONDS:
+        if len(self._pending) >= FLUSH_LINES or time.monotonic() - self._last_flush > FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
         if self._file is not None and self._pending:
             self._file.flush()
-            self._pending = 0
+            batch, self._pending = self._pending, []
+            if self.sink is not None:
+                self.sink(batch)
         self._last_flush = time.monotonic()
+
+    @property
+    def closed(self) -> bool:
+        return self._file is None
 
     def close(self) -> None:
         if self._file is not None:
@@ -64,21 +186,114 @@ class Ledger:
             self._file = None
 
 
-def _text(value: object) -> str:
-    """JSON text of an email: the C string encoder on the hot path, plain json for anything odd."""
-    return _encode_string(value) if isinstance(value, str) else json.dumps(value, default=str)
+@dataclass(frozen=True)
+class WorkerAccount:
+    """What the master knows of one worker's ledger: creates it reported, lines received, the difference."""
+
+    reported: int
+    received: int
+    unconfirmed: int
+    missing: bool
 
 
-def read_ledger(path: str | Path) -> Iterator[dict[str, Any]]:
-    """The entries of one ledger file; a torn or foreign line is skipped, not fatal."""
-    with Path(path).open(encoding="utf-8", errors="replace") as file:
-        for line in file:
-            try:
-                entry = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(entry, dict) and isinstance(entry.get("uuid"), str):
-                yield entry
+class MasterLedger:
+    """The master's side of a distributed run's ledger: the one file, and what each worker sent and said.
+
+    Workers send batches of lines (``write``) and report their totals (``claim``); the difference is
+    what a worker acknowledged but the master never got. No Locust here: ``hooks.py`` feeds it.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
+        self._file: IO[str] | None = None
+        self.received: Counter[int] = Counter()
+        self.claimed: dict[int, int] = {}          # worker -> creates it said it had ledgered
+        self.nodes: dict[int, str] = {}            # worker -> Locust node id
+        self.warned: set[str] = set()              # warnings already logged (the run files are written twice)
+
+    def claim(self, worker: int, count: int) -> None:
+        self.claimed[worker] = max(count, self.claimed.get(worker, 0))
+
+    def write(self, worker: int, node: str, lines: list[str], sent: int) -> None:
+        if self.path is None:
+            return
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = self.path.open("a", encoding="utf-8")
+        self._file.write("".join(lines))
+        self._file.flush()
+        self.received[worker] += len(lines)
+        self.nodes[worker] = node
+        self.claim(worker, sent)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def accounting(self, lost: set[str]) -> tuple[dict[int, WorkerAccount], list[str]]:
+        """Each worker's account (missing: its Locust node is in ``lost``), and the warnings to print."""
+        workers: dict[int, WorkerAccount] = {}
+        warnings = []
+        for worker in sorted(set(self.claimed) | set(self.received)):
+            received = self.received[worker]
+            unconfirmed = max(0, self.claimed.get(worker, 0) - received)
+            missing = self.nodes.get(worker) in lost
+            workers[worker] = WorkerAccount(self.claimed.get(worker, 0), received, unconfirmed, missing)
+            if unconfirmed or missing:
+                why = "stopped answering (killed or cut off)" if missing else "did not send every line"
+                warnings.append(f"worker {worker} {why}: {unconfirmed} acknowledged creates not confirmed in the "
+                                f"master's ledger; creates after its last batch (about {FLUSH_SECONDS:g}s) are only "
+                                f"in its local part ledger/worker-{worker}.jsonl on its machine: copy it into the "
+                                "run folder's ledger/ before cleanup")
+        return workers, warnings
+
+
+def _key_text(value: object) -> str | None:
+    return None if value is None else value if isinstance(value, str) else str(value)
+
+
+def _text(value: str | None) -> str:
+    """JSON text of a string or null: the C string encoder, as on the hot path."""
+    return "null" if value is None else _encode_string(value)
+
+
+def read_ledger(path: str | Path, into: LedgerRead | None = None) -> LedgerRead:
+    """The entries of one ledger file, and every line that could not be read (with why).
+
+    A last line without its newline that does not parse is a "torn last line" (a process killed
+    mid-write). A 0.1.0 ledger (no format version) is a one-line ``UsageError``.
+    """
+    read = into if into is not None else LedgerRead()
+    source = Path(path)
+    read.sources.append(source)
+    try:
+        data = source.read_bytes()
+    except OSError as exc:
+        read.damage.append(Damage(source, 0, f"cannot read the file: {exc.strerror or exc}"))
+        return read
+    lines = data.split(b"\n")
+    torn_candidate = lines.pop()  # b"" when the file ends with a newline
+    numbered = list(enumerate(lines, 1))
+    if torn_candidate:
+        numbered.append((len(lines) + 1, torn_candidate))
+    for number, line in numbered:
+        if not line.strip():
+            continue
+        try:
+            entry = LedgerEntry.parse(line.decode("utf-8"))
+        except OldLedger as exc:
+            raise UsageError(f"{source}:{number}: {exc}: a ledger of capture-loadgen 0.1.0 or older; clean "
+                             f"it with that release") from None
+        except ValueError as exc:
+            torn = bool(torn_candidate) and number == len(numbered)
+            why = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)
+            text = line[:300].decode("utf-8", "replace")
+            read.damage.append(Damage(source, number, "torn last line" if torn else why, text))
+            continue
+        read.entries.setdefault(entry.uuid, entry)
+        read.numbers.setdefault(entry.worker, set()).add(entry.n)
+    return read
 
 
 def ledger_parts(run_dir: str | Path) -> list[Path]:
@@ -89,36 +304,44 @@ def ledger_parts(run_dir: str | Path) -> list[Path]:
     return sorted(parts.glob("worker-*.jsonl"), key=lambda p: (len(p.name), p.name))
 
 
-def merge_ledgers(run_dir: str | Path) -> int:
-    """Join the per-worker ledgers into ``ledger.jsonl`` (sorted by time, duplicates dropped); the count."""
-    entries: dict[str, dict[str, Any]] = {}
-    for part in ledger_parts(run_dir):
-        for entry in read_ledger(part):
-            entries.setdefault(entry["uuid"], entry)
-    ordered = sorted(entries.values(), key=lambda e: (float(e.get("time") or 0), e["uuid"]))
-    target = Path(run_dir) / MERGED
-    tmp = target.with_suffix(".jsonl.tmp")
-    with tmp.open("w", encoding="utf-8") as file:
-        for entry in ordered:
-            file.write(json.dumps(entry, ensure_ascii=False) + "\n")
-    tmp.replace(target)
-    return len(ordered)
-
-
-def load_run_ledger(run_dir: str | Path) -> list[dict[str, Any]]:
-    """Every entry of a run: the merged ledger, else the per-worker parts (a run that was killed)."""
+def load_run_ledger(run_dir: str | Path) -> LedgerRead:
+    """The union of a run's ledgers: ``ledger.jsonl`` (the master's, or a merge) and every worker part."""
     root = Path(run_dir)
     if not root.is_dir():
         raise UsageError(f"no run folder at {root}")
-    merged = root / MERGED
-    entries: dict[str, dict[str, Any]] = {}
-    sources = [merged] if merged.is_file() else ledger_parts(root)
-    if not sources:
+    read = _union(root)
+    if not read.sources:
         raise UsageError(f"{root} holds no ledger ({MERGED} or {PARTS}/worker-*.jsonl)")
-    for source in sources:
-        for entry in read_ledger(source):
-            entries.setdefault(entry["uuid"], entry)
-    return list(entries.values())
+    return read
+
+
+def _union(root: Path) -> LedgerRead:
+    merged = root / MERGED
+    read = LedgerRead()
+    for source in ([merged] if merged.is_file() else []) + ledger_parts(root):
+        read_ledger(source, into=read)
+    return read
+
+
+def write_ledger(path: Path, entries: Iterable[LedgerEntry]) -> None:
+    """Write ``entries`` to ``path`` in one atomic replace."""
+    tmp = path.with_suffix(".jsonl.tmp")
+    with tmp.open("w", encoding="utf-8") as file:
+        for entry in entries:
+            file.write(entry.to_line())
+    tmp.replace(path)
+
+
+def merge_ledgers(run_dir: str | Path) -> LedgerRead:
+    """Join every ledger of a run into ``ledger.jsonl`` (by time, duplicates dropped).
+
+    When a line could not be read the files are left as they are (rewriting would drop the
+    evidence): the read's ``damage`` says which, and clean-up reads the union anyway.
+    """
+    read = _union(Path(run_dir))
+    if read.sources and not read.damage:
+        write_ledger(Path(run_dir) / MERGED, sorted(read.entries.values(), key=lambda e: (e.time, e.uuid)))
+    return read
 
 
 def read_json(path: str | Path) -> dict[str, Any]:

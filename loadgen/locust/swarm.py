@@ -28,6 +28,12 @@ _FORM = "application/x-www-form-urlencoded"
 _GOLDEN = 0.6180339887498949
 
 
+def identity_key(schema: Any) -> str | None:
+    """``email`` when the type has a unique email, else its first unique top-level string, else None."""
+    candidates = [a for a in schema.unique if a.type == "string"]
+    return next((a.name for a in candidates if a.name == "email"), candidates[0].name if candidates else None)
+
+
 def load_schema_for(settings: Settings) -> Any:
     from loadgen.schema import default_schema, load_schema
 
@@ -71,7 +77,9 @@ class Swarm:
         limit = settings.max_records
         self.budget = RecordBudget(None if limit is None else worker_share(limit, worker % self.workers, self.workers))
         self.recorder = Recorder()
-        self.ledger = Ledger(settings.ledger_path, worker)
+        #: the unique attribute each ledger line records, so clean-up can tell our record from another
+        self.key = identity_key(self.schema)
+        self.ledger = Ledger(settings.ledger_path, worker, type_name=settings.type_name, key=self.key)
         self.in_flight = 0
         #: requests whose answer never came (transport error, or still in flight when the users were
         #: stopped): records they may have created are not in the ledger
@@ -91,6 +99,10 @@ class Swarm:
         return f"<Swarm worker {self.worker}/{self.workers} run {self.settings.run_id!r}>"
 
     # -- requests -----------------------------------------------------------------------------------
+
+    def key_of(self, record: dict[str, Any]) -> object:
+        """The value of the ledgered unique attribute in a generated record (None when the type has none)."""
+        return None if self.key is None else record.get(self.key)
 
     def form(self, path: str, field: str, value: str | bytes) -> tuple[bytes, dict[str, str]]:
         """Body and headers of a POST of ``type_name`` and ``field=value`` (a JSON text or its UTF-8).
@@ -166,7 +178,7 @@ class Swarm:
         return max(0.0, pacer.lateness(arrival)) * 1000.0
 
     def finish(self, endpoint: str, reserved: int, outcome: Outcome, *, service_ms: float,
-               intended_ms: float, emails: list[str | None] | None = None, recorded: str | None = None) -> None:
+               intended_ms: float, keys: list[object] | None = None, recorded: str | None = None) -> None:
         """Account one answered request: budget, recorder, ledger, and the end-of-run check."""
         self.in_flight -= 1
         created = len(outcome.created)
@@ -174,9 +186,9 @@ class Swarm:
         self.records += created
         self.recorder.record(recorded or endpoint, service_ms=service_ms, intended_ms=intended_ms,
                              failure=outcome.failure, records=created)
-        emails = emails or []
+        keys = keys or []
         for rec in outcome.created:
-            self.ledger.add(rec.uuid, rec.id, emails[rec.slot] if rec.slot < len(emails) else None)
+            self.ledger.add(rec.uuid, rec.id, keys[rec.slot] if rec.slot < len(keys) else None)
         self.check_done()
 
     # -- the end of a run ------------------------------------------------------------------------

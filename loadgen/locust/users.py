@@ -72,7 +72,7 @@ class CaptureUser(FastHttpUser):
         record = swarm.factory.make()
         status, content, error, elapsed = self._post(swarm, "/entity.create", "attributes", dumps_fast(record))
         outcome = judge_create(status, content, error)
-        self._account(swarm, CREATE, arrival, 1, outcome, elapsed, content, "create", [record.get("email")])
+        self._account(swarm, CREATE, arrival, 1, outcome, elapsed, content, "create", [swarm.key_of(record)])
 
     def send_bulk(self, swarm: Swarm, arrival: Arrival) -> None:
         """``entity.bulkCreate`` of ``--bulk-size`` profiles; every record's outcome is counted."""
@@ -87,7 +87,7 @@ class CaptureUser(FastHttpUser):
         for label, count in outcome.record_failures.items():
             self._report(RECORDS_TYPE, RECORDS_NAME, elapsed, 0, label, times=count)
         self._account(swarm, BULK, arrival, size, outcome, elapsed, content, "bulkCreate",
-                      [r.get("email") for r in records])
+                      [swarm.key_of(r) for r in records])
 
     def on_start(self) -> None:
         """One keep-alive connection straight through geventhttpclient (what FastHttpSession wraps).
@@ -126,11 +126,11 @@ class CaptureUser(FastHttpUser):
                  exception=failure, context={})
 
     def _account(self, swarm: Swarm, endpoint: str, arrival: Arrival, reserved: int, outcome: Outcome,
-                 elapsed: float, content: bytes | None, name: str, emails: list[str | None],
+                 elapsed: float, content: bytes | None, name: str, keys: list[object],
                  recorded: str | None = None) -> None:
         self._report("POST", name, elapsed, len(content) if content else 0, outcome.failure)
         swarm.finish(endpoint, reserved, outcome, service_ms=elapsed,
-                     intended_ms=swarm.intended_ms(endpoint, arrival), emails=emails, recorded=recorded)
+                     intended_ms=swarm.intended_ms(endpoint, arrival), keys=keys, recorded=recorded)
 
 
 class CreateUser(CaptureUser):

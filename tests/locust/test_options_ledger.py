@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from loadgen.errors import UsageError
-from loadgen.locust.ledger import Ledger, load_run_ledger, merge_ledgers
+from loadgen.locust.ledger import Ledger, load_run_ledger, merge_ledgers, read_ledger
 from loadgen.locust.options import credentials, env_var, settings_from
 from loadgen.locust.pacing import Stage
 
@@ -44,19 +44,61 @@ def test_credentials_come_from_the_environment_only() -> None:
         credentials({"CAPTURE_CLIENT_ID": "id"})
 
 
-def test_ledger_merge_skips_torn_lines_and_duplicates(tmp_path: Path) -> None:
+def _uuid(n: int) -> str:
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
+def _write_parts(tmp_path: Path) -> None:
     for worker in (0, 1):
-        ledger = Ledger(tmp_path / "ledger", worker)
-        ledger.add(f"u-{worker}", worker, f"w{worker}@example.com")
-        ledger.add("shared", 9, None)
+        ledger = Ledger(tmp_path / "ledger", worker, type_name="member", key="email")
+        ledger.add(_uuid(worker), worker, f"w{worker}@example.com")
+        ledger.add(_uuid(9), 9, None)
         ledger.close()
-    with (tmp_path / "ledger" / "worker-1.jsonl").open("a") as file:
-        file.write('{"uuid": "torn", "id"')                  # a worker killed mid-line
-    assert merge_ledgers(tmp_path) == 3
-    entries = [json.loads(line) for line in (tmp_path / "ledger.jsonl").read_text().splitlines()]
-    assert sorted(e["uuid"] for e in entries) == ["shared", "u-0", "u-1"]
-    assert {e["email"] for e in entries} == {"w0@example.com", "w1@example.com", None}
-    assert len(load_run_ledger(tmp_path)) == 3
+
+
+def test_ledger_lines_are_versioned_and_typed_and_merge_drops_duplicates(tmp_path: Path) -> None:
+    _write_parts(tmp_path)
+    merged = merge_ledgers(tmp_path)
+    assert len(merged.entries) == 3 and not merged.damage and merged.gaps() == 0
+    lines = [json.loads(line) for line in (tmp_path / "ledger.jsonl").read_text().splitlines()]
+    assert {line["v"] for line in lines} == {2} and {line["type"] for line in lines} == {"member"}
+    assert sorted(line["uuid"] for line in lines) == [_uuid(0), _uuid(1), _uuid(9)]
+    assert {line["value"] for line in lines} == {"w0@example.com", "w1@example.com", None}
+    entry = load_run_ledger(tmp_path).entries[_uuid(1)]
+    assert (entry.type_name, entry.key, entry.value, entry.worker, entry.n) == ("member", "email",
+                                                                                 "w1@example.com", 1, 1)
+
+
+def test_damaged_lines_are_reported_with_file_and_line_never_skipped(tmp_path: Path) -> None:
+    _write_parts(tmp_path)
+    part = tmp_path / "ledger" / "worker-1.jsonl"
+    lines = part.read_text().splitlines(keepends=True)
+    part.write_text(lines[0] + "garbage\n" + lines[1][:40])          # a bad line, then a torn last line
+    merged = merge_ledgers(tmp_path)
+    assert [(d.path.name, d.line, d.reason) for d in merged.damage] == [
+        ("worker-1.jsonl", 2, "not JSON"), ("worker-1.jsonl", 3, "torn last line")]
+    assert not (tmp_path / "ledger.jsonl").exists(), "a damaged ledger is left as it is, not rewritten"
+    assert merged.describe_damage().startswith("2 unreadable ledger lines (")
+    assert f"{part}:3: torn last line" in merged.describe_damage()
+    # a line that went missing from the middle of a worker's numbering is a gap
+    part.write_text(lines[1])
+    assert load_run_ledger(tmp_path).gaps() == 1
+
+
+def test_the_union_of_the_merged_ledger_and_every_part_is_read(tmp_path: Path) -> None:
+    _write_parts(tmp_path)
+    merge_ledgers(tmp_path)
+    extra = Ledger(tmp_path / "ledger", 2, type_name="member", key="email")
+    extra.add(_uuid(2), 2, "late@example.com")                      # a part that arrived after the merge
+    extra.close()
+    assert sorted(load_run_ledger(tmp_path).entries) == [_uuid(0), _uuid(1), _uuid(2), _uuid(9)]
+
+
+def test_a_ledger_of_the_previous_release_is_refused_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "ledger.jsonl").write_text(json.dumps({"uuid": _uuid(1), "id": 1, "email": "a@example.com",
+                                                       "time": 1.0, "worker": 0}) + "\n")
+    with pytest.raises(UsageError, match=r"ledger.jsonl:1: no format version: a ledger of capture-loadgen 0.1.0"):
+        load_run_ledger(tmp_path)
 
 
 def test_a_run_without_a_ledger_is_a_usage_error(tmp_path: Path) -> None:
@@ -90,3 +132,23 @@ def test_run_rejects_a_bad_schema_before_starting(tmp_path: Path) -> None:
     with pytest.raises(UsageError):
         run(RunOptions(schema=str(bad), out=tmp_path / "runs", duration=5))
     assert not (tmp_path / "runs").exists()
+
+
+def test_the_master_ledger_counts_what_each_worker_reported_but_never_sent(tmp_path: Path) -> None:
+    from loadgen.locust.ledger import MasterLedger, WorkerAccount
+
+    lines: list[str] = []
+    part = Ledger(tmp_path / "ledger", 0, type_name="user", key="email", sink=lines.extend)
+    for n in range(3):
+        part.add(_uuid(n), n, f"u{n}@example.com")
+    part.close()                                     # the close flushes the batch to the sink
+    master = MasterLedger(tmp_path / "ledger.jsonl")
+    master.write(0, "node-0", lines, sent=3)
+    master.claim(1, 5)                               # worker 1 reported 5 creates; 2 of its lines arrived
+    master.write(1, "node-1", lines[:2], sent=2)
+    master.close()
+    workers, warnings = master.accounting(lost={"node-1"})
+    assert workers == {0: WorkerAccount(3, 3, 0, False), 1: WorkerAccount(5, 2, 3, True)}
+    assert warnings == [w for w in warnings if w.startswith("worker 1 stopped answering (killed or cut off): 3 "
+                                                            "acknowledged creates not confirmed")] and warnings
+    assert len(read_ledger(tmp_path / "ledger.jsonl").entries) == 3

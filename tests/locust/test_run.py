@@ -41,7 +41,7 @@ def test_rate_accuracy_200_creates_per_second(sandbox_factory: Callable[..., San
                             run_id="rate"))
     created = records(sandbox)                      # the sandbox's own count
     assert abs(created / 20 - 200) <= 200 * 0.03
-    times = sorted(e["time"] for e in read_ledger(result.run_dir / "ledger.jsonl"))
+    times = sorted(e.time for e in read_ledger(result.run_dir / "ledger.jsonl").entries.values())
     span = times[-1] - times[0]
     assert abs(span - 20) <= 20 * 0.03              # spread over the whole 20 s, not a burst
     # the ledger's completion times, per second: no second far off (a shared 2-core box stalls briefly)
@@ -84,10 +84,10 @@ def test_master_and_two_workers_share_the_rate(sandbox_factory: Callable[..., Sa
                 proc.wait()
         log.close()
     merged = merge_ledgers(tmp_path)
-    entries = list(read_ledger(tmp_path / "ledger.jsonl"))
-    emails = [e["email"] for e in entries]
-    assert len(emails) == len(set(emails)) == merged == records(sandbox)      # zero duplicates, nothing lost
-    assert {e["worker"] for e in entries} == {0, 1}
+    entries = list(read_ledger(tmp_path / "ledger.jsonl").entries.values())
+    emails = [e.value for e in entries]
+    assert len(emails) == len(set(emails)) == len(merged.entries) == records(sandbox)   # no duplicates, none lost
+    assert {e.worker for e in entries} == {0, 1} and not merged.damage
     requests = sandbox.stats()["requests"]
     assert requests["entity.create"] == 600 and requests["entity.bulkCreate"] == 12   # 100/s and 2/s for 6 s
     summary = json.loads((tmp_path / "locust_run.json").read_text())
@@ -222,3 +222,8 @@ def test_a_schema_of_another_entity_type_is_loaded_under_its_own_name(tmp_path: 
     result = run(RunOptions(scenario="create", duration=2, create_rate=20, schema=str(path), out=tmp_path,
                             run_id="m"))
     assert result.ledger_count == result.server_count == 40 and result.nothing_lost
+    assert result.meta["type_name"] == "member" and result.meta["schema_file"] == "schema.json"
+    path.unlink()                      # cleanup needs only the run folder, which holds a copy of the schema
+    cleaned = cleanup(result.run_dir, rate=None)      # the embedded sandbox restarted with the member type
+    assert (cleaned.deleted, cleaned.skipped, cleaned.refused) == (40, 0, 0) and cleaned.complete
+    assert cleanup(result.run_dir, rate=None).skipped == 40

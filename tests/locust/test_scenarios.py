@@ -50,9 +50,9 @@ def test_locustfile_runs_to_the_end_of_its_stage(locustfile: str, extra: list[st
         row = stats_row(tmp_path, request_type, name)
         assert int(row["Request Count"]) == count and int(row["Failure Count"]) == 0
     created = records(sandbox)
-    assert merge_ledgers(tmp_path) == created == creates + bulks * size
-    entry = next(read_ledger(tmp_path / "ledger.jsonl"))
-    assert set(entry) == {"uuid", "id", "email", "time", "worker"} and "@" in entry["email"]
+    assert len(merge_ledgers(tmp_path).entries) == created == creates + bulks * size
+    entry = next(iter(read_ledger(tmp_path / "ledger.jsonl").entries.values()))
+    assert (entry.type_name, entry.key) == ("user", "email") and entry.value is not None and "@" in entry.value
     assert sandbox.client_secret not in (tmp_path / "ledger.jsonl").read_text()
     summary = json.loads((tmp_path / "locust_run.json").read_text())
     assert summary["stop_reasons"] == ["the last stage ended"] and summary["records"] == created
@@ -86,7 +86,7 @@ def test_server_errors_at_http_200_are_failures_named_by_code(sandbox_factory: C
     assert create_failed > 0 and create_failed + bulk_failed == injected
     assert failures.get(("bulkCreate records", "500 unexpected_error"), 0) == 10 * bulk_failed
     assert int(stats_row(tmp_path, "POST", "create")["Failure Count"]) == create_failed
-    assert merge_ledgers(tmp_path) == records(sandbox) == 120 + 60 - create_failed - 10 * bulk_failed
+    assert len(merge_ledgers(tmp_path).entries) == records(sandbox) == 120 + 60 - create_failed - 10 * bulk_failed
 
 
 def test_max_records_stops_the_run_cleanly(sandbox_factory: Callable[..., Sandbox], tmp_path: Path) -> None:
@@ -94,7 +94,7 @@ def test_max_records_stops_the_run_cleanly(sandbox_factory: Callable[..., Sandbo
     proc = run_locust("mixed.py", sandbox, tmp_path, "--create-rate", "50", "--bulk-rate", "4",
                       "--bulk-size", "40", "--max-records", "250", "--processes", "2", timeout=60)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert records(sandbox) == 250 == merge_ledgers(tmp_path)
+    assert records(sandbox) == 250 == len(merge_ledgers(tmp_path).entries)
     summary = json.loads((tmp_path / "locust_run.json").read_text())
     assert any("--max-records reached" in r for r in summary["stop_reasons"])
     assert summary["ended_at"] - summary["started_at"] < 30      # not the 60 s run time
