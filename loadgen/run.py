@@ -378,17 +378,25 @@ def _check_files(opts: RunOptions) -> str:
     from loadgen.profiles import ProfileFactory, load_profile
     from loadgen.schema import default_schema, load_schema
 
-    schema = load_schema(opts.schema) if opts.schema else default_schema()
+    schema = load_schema(opts.schema, type_name=opts.type_name or None) if opts.schema else default_schema()
     ProfileFactory(schema, load_profile(opts.profile), seed=opts.seed)  # it refuses what it cannot generate
     return opts.type_name or schema.name
 
 
-def _keep_schema(schema: str | None, run_dir: Path) -> str | None:
-    """Copy the run's ``--schema`` into the run folder (its name in it), so clean-up never depends on the original."""
+def _keep_schema(schema: str | None, type_name: str, run_dir: Path) -> str | None:
+    """Keep the run's ``--schema`` in the run folder, so clean-up never depends on the original.
+
+    Written as ``{"name": ..., "attr_defs": [...]}`` with the run's type name in it: a bare attr_defs list
+    named by its file (or ``--type-name``) would otherwise be named ``schema`` when read back from the copy.
+    """
     if not schema:
         return None
+    from loadgen.schema import load_schema
+    from loadgen.wire import dumps
+
+    raw = {**load_schema(schema, type_name=type_name).raw, "name": type_name}
     try:
-        (run_dir / SCHEMA_FILE).write_bytes(Path(schema).read_bytes())
+        (run_dir / SCHEMA_FILE).write_text(dumps(raw), encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"--schema {schema}: cannot copy it into {run_dir}: {exc.strerror or exc}") from None
     return SCHEMA_FILE
@@ -437,9 +445,11 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
         "bulk_size": opts.bulk_size, "workers": opts.workers, "users": users,
         "max_records": opts.max_records, "capture_auth": opts.capture_auth, "thresholds": list(opts.thresholds),
         "versions": _versions(), "embedded_sandbox": not opts.url,
-        "type_name": opts.type_name, "schema_file": _keep_schema(opts.schema, run_dir),
+        "type_name": opts.type_name, "schema_file": _keep_schema(opts.schema, opts.type_name, run_dir),
         "ledger_version": LEDGER_VERSION,
     }
+    if meta["schema_file"]:  # the sandbox and Locust load the named copy: one type name on both sides
+        opts = replace(opts, schema=str(run_dir / SCHEMA_FILE))
     with _target(opts, remote, run_dir) as (url, client_id, secret, sandbox):
         meta["host"] = url
         try:

@@ -227,3 +227,16 @@ def test_a_schema_of_another_entity_type_is_loaded_under_its_own_name(tmp_path: 
     cleaned = cleanup(result.run_dir, rate=None)      # the embedded sandbox restarted with the member type
     assert (cleaned.deleted, cleaned.skipped, cleaned.refused) == (40, 0, 0) and cleaned.complete
     assert cleanup(result.run_dir, rate=None).skipped == 40
+
+
+def test_a_bare_attr_defs_list_runs_and_cleans_under_the_type_name_given(tmp_path: Path) -> None:
+    schema = json.loads((ROOT / "profiles" / "user.schema.json").read_text(encoding="utf-8"))
+    path = tmp_path / "attrs.json"   # as Janrain's SDKs keep a type: the attr_defs list alone, no name
+    path.write_text(json.dumps(schema["schema"]["attr_defs"]), encoding="utf-8")
+    result = run(RunOptions(scenario="create", duration=2, create_rate=10, schema=str(path), type_name="member",
+                            out=tmp_path, run_id="bare"))
+    assert result.ledger_count == result.server_count == 20 and result.nothing_lost
+    kept = json.loads((result.run_dir / "schema.json").read_text(encoding="utf-8"))
+    assert result.meta["type_name"] == kept["name"] == "member"
+    cleaned = cleanup(result.run_dir, rate=None)      # the sandbox restarted from the copy serves "member"
+    assert (cleaned.deleted, cleaned.refused) == (20, 0) and cleaned.complete
