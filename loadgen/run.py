@@ -36,6 +36,7 @@ from loadgen.locust.options import (
     new_run_id,
 )
 from loadgen.locust.pacing import Schedule, Stage, endpoint_schedule, parse_stages
+from loadgen.report.document import Report
 from loadgen.report.recorder import Recorder
 
 #: scenario -> (locustfile name, endpoints it drives)
@@ -83,7 +84,7 @@ class RunResult:
 
     run_dir: Path
     meta: dict[str, Any]
-    report: dict[str, Any]
+    report: Report
     recorder: Recorder
     ledger_count: int
     server_count: int | None

@@ -20,6 +20,7 @@ from typing import Any
 
 from loadgen.errors import Code
 from loadgen.report.build import META_JSON, RECORDER_JSON, build_report
+from loadgen.report.document import Report
 from loadgen.report.recorder import Recorder
 
 #: Median service time (ms) of each endpoint on an unloaded sandbox, and its log-spread.
@@ -124,7 +125,7 @@ def synthetic_meta(spec: SyntheticRun, run_id: str) -> dict[str, Any]:
 
 
 def write_synthetic_run(run_dir: str | os.PathLike[str], spec: SyntheticRun = SyntheticRun(), *,
-                        run_id: str | None = None, thresholds: Iterable[str] = ()) -> dict[str, Any]:
+                        run_id: str | None = None, thresholds: Iterable[str] = ()) -> Report:
     """Write recorder.json and meta.json like a real run (``thresholds`` as ``loadgen run --threshold``), then
     build its reports."""
     folder = Path(run_dir)

@@ -54,7 +54,7 @@ def test_report_counts_the_records_the_sandbox_created(sandbox: Sandbox, tmp_pat
     report = build_report(tmp_path, recorder, {"run_id": "count", "host": sandbox.url})
 
     held = sandbox.stats()["records"]["user"]
-    assert report["summary"]["records"] == held == 30 + 3 * 40
-    assert report["endpoints"]["create"]["failures"] == {"361 unique_violation": 1}
-    assert report["endpoints"]["bulkCreate"]["records"] == 120
-    assert report["endpoints"]["bulkCreate"]["failures"] == {"361 unique_violation": 3}
+    assert report.summary.records == held == 30 + 3 * 40
+    assert report.endpoints["create"].failures == {"361 unique_violation": 1}
+    assert report.endpoints["bulkCreate"].records == 120
+    assert report.endpoints["bulkCreate"].failures == {"361 unique_violation": 3}
