@@ -46,7 +46,7 @@ class SyntheticRun:
     start: float = 1_764_000_000.0
 
 
-def _stages(spec: SyntheticRun) -> list[dict[str, Any]]:
+def _stages(spec: SyntheticRun) -> list[dict[str, float]]:
     """``loadgen run --stages`` in the main (create) endpoint's units: a linear ramp, then steady."""
     return [{"duration_s": spec.ramp_s, "rate": spec.create_rate},
             {"duration_s": spec.duration_s - spec.ramp_s, "rate": spec.create_rate}]
