@@ -99,10 +99,9 @@ def report_command(run_dir: Path, thresholds: tuple[str, ...], thresholds_file: 
     report = rebuild(run_dir, extra, from_recorder=from_recorder)
     for name in ("report.json", "report.html", "report.md"):
         click.echo(run_dir / name)
-    for verdict in report["thresholds"]:
-        if not verdict["ok"]:
-            click.echo(f"threshold breached: {verdict['expression']} ({describe(verdict)})", err=True)
-    click.echo(f"verdict: {report['verdict']}")
+    for verdict in report.breaches:
+        click.echo(f"threshold breached: {verdict.expression} ({describe(verdict)})", err=True)
+    click.echo(f"verdict: {report.verdict}")
     sys.exit(exit_code(report))
 
 
@@ -416,10 +415,10 @@ def _print_run_summary(result: Any) -> None:
         console.print(f"ledger {result.ledger_count:,} records (clean up: loadgen cleanup {result.run_dir})")
     from loadgen.report.thresholds import describe
 
-    for verdict in result.report.get("thresholds", []):
-        status = "pass" if verdict.get("ok") else "FAIL"
-        console.print(f"threshold {verdict['expression']}: {status} ({describe(verdict)})")
-    for warning in result.report.get("warnings", []):   # dropped or late arrivals, Ctrl-C, lost records...
+    for verdict in result.report.thresholds:
+        status = "pass" if verdict.ok else "FAIL"
+        console.print(f"threshold {verdict.expression}: {status} ({describe(verdict)})")
+    for warning in result.report.warnings:   # dropped or late arrivals, Ctrl-C, lost records...
         console.print(f"warning: {warning}", markup=False)
     console.print(f"report: {result.run_dir / 'report.html'}")
     console.print(f"        {result.run_dir / 'report.md'}")

@@ -37,6 +37,7 @@ from loadgen.locust.options import (
     new_run_id,
 )
 from loadgen.locust.pacing import Schedule, Stage, endpoint_schedule, parse_stages
+from loadgen.report.document import Report
 from loadgen.report.recorder import Recorder
 
 T = TypeVar("T")
@@ -93,7 +94,7 @@ class RunResult:
 
     run_dir: Path
     meta: dict[str, Any]
-    report: dict[str, Any]
+    report: Report
     recorder: Recorder
     ledger_count: int
     server_count: int | None

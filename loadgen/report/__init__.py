@@ -6,11 +6,11 @@ Never imports Locust: everything here works on a run folder, on any machine.
 from loadgen.report.baselines import baseline_path, list_baselines, save_baseline
 from loadgen.report.build import build_report, load_report, rebuild, write_outputs
 from loadgen.report.compare import Comparison, Gate, compare_reports, compare_runs, format_table, junit_xml
-from loadgen.report.model import SCHEMA_VERSION, make_report
+from loadgen.report.document import SCHEMA_VERSION, Report, ReportFormatError, Verdict
+from loadgen.report.model import make_report
 from loadgen.report.recorder import Recorder
 from loadgen.report.thresholds import (
     Threshold,
-    Verdict,
     apply_thresholds,
     evaluate,
     exit_code,
@@ -23,6 +23,8 @@ __all__ = [
     "Comparison",
     "Gate",
     "Recorder",
+    "Report",
+    "ReportFormatError",
     "Threshold",
     "Verdict",
     "apply_thresholds",

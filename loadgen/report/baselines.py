@@ -54,7 +54,7 @@ def save_baseline(run_dir: str | os.PathLike[str], name: str, *, root: str | os.
     for file in ("report.json", "report.html", "report.md"):
         if (source / file).is_file():
             shutil.copy2(source / file, tmp / file)
-    info = {"name": name, "run_id": report["run"]["run_id"], "scenario": report["run"]["scenario"],
+    info = {"name": name, "run_id": report.run.run_id, "scenario": report.run.scenario,
             "source": str(source.resolve()),
             "saved_at": iso_utc()}
     (tmp / "baseline.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")

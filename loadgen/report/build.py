@@ -14,7 +14,8 @@ from typing import Any
 
 from loadgen.errors import UsageError
 from loadgen.report import html, md
-from loadgen.report.model import check_report, make_report
+from loadgen.report.document import Report
+from loadgen.report.model import make_report
 from loadgen.report.recorder import Recorder
 from loadgen.report.thresholds import apply_thresholds
 
@@ -23,32 +24,31 @@ RECORDER_JSON = "recorder.json"
 META_JSON = "meta.json"
 
 
-def write_json(report: Mapping[str, Any], run_dir: Path) -> Path:
+def write_json(report: Report, run_dir: Path) -> Path:
     path = run_dir / REPORT_JSON
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(report, indent=1, allow_nan=False) + "\n", encoding="utf-8")
+    tmp.write_text(json.dumps(report.to_json(), indent=1, allow_nan=False) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
 
 
-WRITERS: tuple[Callable[[Mapping[str, Any], Path], Path], ...] = (write_json, html.write, md.write)
+WRITERS: tuple[Callable[[Report, Path], Path], ...] = (write_json, html.write, md.write)
 
 
-def write_outputs(report: Mapping[str, Any], run_dir: str | os.PathLike[str]) -> list[Path]:
+def write_outputs(report: Report, run_dir: str | os.PathLike[str]) -> list[Path]:
     """Write report.json, report.html and report.md into ``run_dir``; return their paths."""
     folder = Path(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     return [writer(report, folder) for writer in WRITERS]
 
 
-def build_report(run_dir: str | os.PathLike[str], recorder: Recorder, meta: Mapping[str, Any]) -> dict[str, Any]:
+def build_report(run_dir: str | os.PathLike[str], recorder: Recorder, meta: Mapping[str, Any]) -> Report:
     """Make the report of a finished run, judge its thresholds (``meta["thresholds"]``) and write all outputs.
 
-    The caller decides the exit code from ``report["verdict"]`` (or
+    The caller decides the exit code from ``report.verdict`` (or
     :func:`loadgen.report.thresholds.exit_code`).
     """
-    report = make_report(recorder, meta)
-    apply_thresholds(report, meta.get("thresholds") or [])
+    report = apply_thresholds(make_report(recorder, meta), meta.get("thresholds") or [])
     write_outputs(report, run_dir)
     return report
 
@@ -62,18 +62,18 @@ def _read_json(path: Path) -> Any:
         raise UsageError(f"{path}: not valid JSON ({exc})") from exc
 
 
-def load_report(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A report.json (or the run folder holding one), checked for kind and schema version."""
+def load_report(path: str | os.PathLike[str]) -> Report:
+    """A report.json (or the run folder holding one), checked field by field (:meth:`Report.from_json`)."""
     file = Path(path)
     if file.is_dir():
         file = file / REPORT_JSON
     if not file.exists():
         raise UsageError(f"{file}: no report here (run `loadgen report RUN_DIR` first)")
-    return check_report(_read_json(file), str(file))
+    return Report.from_json(_read_json(file), str(file))
 
 
 def rebuild(run_dir: str | os.PathLike[str], thresholds: Iterable[str] = (),
-            *, from_recorder: bool = False) -> dict[str, Any]:
+            *, from_recorder: bool = False) -> Report:
     """Redraw a run folder's HTML and Markdown, judging the run's own thresholds plus ``thresholds``.
 
     Uses report.json when present; otherwise (or with ``from_recorder``) recomputes it from
@@ -90,7 +90,7 @@ def rebuild(run_dir: str | os.PathLike[str], thresholds: Iterable[str] = (),
             raise UsageError(f"{folder}: neither {REPORT_JSON} nor {RECORDER_JSON} found")
         report = make_report(Recorder.from_snapshots([_read_json(folder / RECORDER_JSON)]), meta or {})
     # the run's own gates (meta.json) plus these; an earlier rebuild's extras are replaced, not piled up
-    own = (meta.get("thresholds") or []) if meta is not None else [t["expression"] for t in report["thresholds"]]
-    apply_thresholds(report, list(dict.fromkeys([*own, *thresholds])))
+    own = (meta.get("thresholds") or []) if meta is not None else [t.expression for t in report.thresholds]
+    report = apply_thresholds(report, list(dict.fromkeys([*own, *thresholds])))
     write_outputs(report, folder)
     return report

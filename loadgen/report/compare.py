@@ -19,11 +19,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from loadgen.errors import UsageError
 from loadgen.report.build import load_report
+from loadgen.report.document import Report
 from loadgen.report.recorder import ENDPOINTS
 from loadgen.report.stats import MIN_SAMPLES, bootstrap_interval, mann_whitney_greater, median
 from loadgen.report.thresholds import format_metric
@@ -39,6 +40,7 @@ _LIMIT = re.compile(r"^\s*(?:(?P<scope>\w+)\.)?(?P<metric>[\w]+)\s*=\s*(?P<num>[
 #: run fields that must match for a comparison to mean anything.
 _COMPAT = ("scenario", "targets", "stages", "schema_fingerprint", "host")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,11 +102,12 @@ def _target(host: object) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}" if parts.scheme else str(host or "")
 
 
-def incompatibilities(base: Mapping[str, Any], run: Mapping[str, Any]) -> list[str]:
+def incompatibilities(base: Report, run: Report) -> list[str]:
     """Why two reports should not be compared (empty when they may be)."""
     reasons = []
+    fields_a, fields_b = base.run.to_json(), run.run.to_json()   # as written in report.json, for the message
     for key in _COMPAT:
-        a, b = base["run"].get(key), run["run"].get(key)
+        a, b = fields_a[key], fields_b[key]
         if key == "host" and _target(a) == _target(b):
             continue
         if a != b:
@@ -112,31 +115,33 @@ def incompatibilities(base: Mapping[str, Any], run: Mapping[str, Any]) -> list[s
     return reasons
 
 
-def _trim(values: Sequence[Any]) -> list[Any]:
+def _trim(values: Sequence[T]) -> list[T]:
     """Drop the first and last second (partial) of a series."""
     return list(values[1:-1]) if len(values) > 2 else []
 
 
-def _per_second(report: Mapping[str, Any], endpoint: str, metric: str) -> list[float]:
-    series = report["series"]["endpoints"].get(endpoint)
+def _per_second(report: Report, endpoint: str, metric: str) -> list[float]:
+    series = report.series.endpoints.get(endpoint)
     if series is None:
         return []
     if metric == "error_rate":
-        requests = series["requests"]
-        failed = [sum(col) for col in zip(*series["failures"].values(), strict=True)] or [0] * len(requests)
+        requests = series.requests
+        failed = [sum(col) for col in zip(*series.failures.values(), strict=True)] or [0] * len(requests)
         pairs = _trim(list(zip(failed, requests, strict=True)))
         return [f / n for f, n in pairs if n]
     if metric in _HIGHER_IS_BETTER:
-        return [float(v) for v in _trim(series["requests" if metric == "requests_per_s" else "records"])]
-    return [float(v) for v in _trim(series[metric]) if v is not None]
+        return [float(v) for v in _trim(series.requests if metric == "requests_per_s" else series.records)]
+    return [float(v) for v in _trim(series.latency(metric)) if v is not None]
 
 
-def _value(report: Mapping[str, Any], endpoint: str, metric: str) -> float | None:
-    entry = report["endpoints"].get(endpoint)
+def _value(report: Report, endpoint: str, metric: str) -> float | None:
+    entry = report.endpoints.get(endpoint)
     if entry is None:
         return None
-    value = entry["latency"]["service"].get(metric) if metric in _LATENCY else entry.get(metric)
-    return None if value is None else float(value)
+    if metric in _LATENCY:
+        return entry.latency.service.value(metric)
+    return {"requests_per_s": entry.requests_per_s, "records_per_s": entry.records_per_s,
+            "error_rate": entry.error_rate}[metric]
 
 
 def _change(metric: str, base: float, run: float) -> float:
@@ -162,7 +167,7 @@ def _allowed(metric: str, base: list[float], run: list[float], limit: float) -> 
     return [v * (1 + limit) for v in base], run
 
 
-def _gate(base: Mapping[str, Any], run: Mapping[str, Any], endpoint: str, metric: str, limit: float) -> Gate:
+def _gate(base: Report, run: Report, endpoint: str, metric: str, limit: float) -> Gate:
     b, r = _value(base, endpoint, metric), _value(run, endpoint, metric)
     sa, sb = _per_second(base, endpoint, metric), _per_second(run, endpoint, metric)
     seconds = (len(sa), len(sb))
@@ -188,21 +193,21 @@ def _gate(base: Mapping[str, Any], run: Mapping[str, Any], endpoint: str, metric
     return Gate(endpoint, metric, b, r, change, limit, p_value, interval, seconds, verdict)
 
 
-def compare_reports(base: Mapping[str, Any], run: Mapping[str, Any], *,
+def compare_reports(base: Report, run: Report, *,
                     limits: Mapping[tuple[str, str], float] | None = None, force: bool = False) -> Comparison:
     """Compare two report.json documents gate by gate (endpoints with traffic in both runs)."""
     limits = dict(limits or {})
-    result = Comparison(str(base["run"].get("run_id", "")), str(run["run"].get("run_id", "")),
+    result = Comparison(base.run.run_id, run.run.run_id,
                         incompatible=incompatibilities(base, run), forced=force)
     if result.incompatible and not force:
         return result
     metrics = list(dict.fromkeys([*DEFAULT_LIMITS, *(m for _, m in limits)]))
-    for endpoint in base["endpoints"]:
-        if not base["endpoints"][endpoint]["requests"]:
+    for endpoint, entry in base.endpoints.items():
+        if not entry.requests:
             continue
         for metric in metrics:
             limit = limits.get((endpoint, metric), limits.get(("all", metric), DEFAULT_LIMITS.get(metric)))
-            if metric == "records_per_s" and not base["endpoints"][endpoint]["records"]:
+            if metric == "records_per_s" and not entry.records:
                 continue
             if limit is not None:
                 result.gates.append(_gate(base, run, endpoint, metric, limit))

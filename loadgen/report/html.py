@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
-from typing import Any
 
+from loadgen.report.document import SCHEMA_VERSION, Report, Stage, Target
 from loadgen.report.model import PERCENTILES, SERIES_QUANTILES
 from loadgen.report.recorder import NS_PER_MS, decode_histogram
 from loadgen.report.svg import PALETTE, Series, hbars, line_chart, percentile_chart, stacked_bars
@@ -68,62 +68,62 @@ def _downsample(values: Sequence[float | None], size: int, *, total: bool) -> li
     return out
 
 
-def _axis(report: Mapping[str, Any]) -> tuple[list[float], int]:
-    n = int(report["series"]["length"])
+def _axis(report: Report) -> tuple[list[float], int]:
+    n = report.series.length
     size = max(1, -(-n // MAX_POINTS))
     return [float(i) for i in range(0, n, size)], size
 
 
-def _active(report: Mapping[str, Any]) -> list[str]:
-    return [name for name, e in report["endpoints"].items() if e["requests"] or e["dropped"]]
+def _active(report: Report) -> list[str]:
+    return [name for name, e in report.endpoints.items() if e.requests or e.dropped]
 
 
 def _color(name: str, i: int) -> str:
     return ENDPOINT_COLORS.get(name, PALETTE[i % len(PALETTE)])
 
 
-def throughput_charts(report: Mapping[str, Any]) -> tuple[str, str]:
+def throughput_charts(report: Report) -> tuple[str, str]:
     """Requests/s per endpoint and records/s, each against its target (dashed)."""
     x, size = _axis(report)
     req: list[Series] = []
     rec: list[Series] = []
     for i, name in enumerate(_active(report)):
-        s = report["series"]["endpoints"][name]
+        s = report.series.endpoints[name]
         color = _color(name, i)
-        req.append(Series(name, _downsample(s["requests"], size, total=True), color))
-        if any(v is not None for v in s["target"]):
-            req.append(Series(f"{name} target", _downsample(s["target"], size, total=False), color, dashed=True,
+        req.append(Series(name, _downsample(s.requests, size, total=True), color))
+        if any(v is not None for v in s.target):
+            req.append(Series(f"{name} target", _downsample(s.target, size, total=False), color, dashed=True,
                               width=1.5))
-        if any(s["records"]):
-            rec.append(Series(name, _downsample(s["records"], size, total=True), color))
-            entry = report["endpoints"][name]
-            per_request = (entry["target_records_per_s"] or 0) / (entry["target_requests_per_s"] or 1)
+        if any(s.records):
+            rec.append(Series(name, _downsample(s.records, size, total=True), color))
+            entry = report.endpoints[name]
+            per_request = (entry.target_records_per_s or 0) / (entry.target_requests_per_s or 1)
             if per_request:
-                target = [None if t is None else t * per_request for t in s["target"]]
+                target = [None if t is None else t * per_request for t in s.target]
                 rec.append(Series(f"{name} target", _downsample(target, size, total=False), color,
                                   dashed=True, width=1.5))
     return (line_chart(x, req, title="Throughput", y_label="requests / s"),
             line_chart(x, rec, title="Records created", y_label="records / s"))
 
 
-def latency_chart(report: Mapping[str, Any], name: str) -> str:
+def latency_chart(report: Report, name: str) -> str:
     """Service-time percentiles per second, plus p99 from the intended start (dashed)."""
     x, size = _axis(report)
-    s = report["series"]["endpoints"][name]
+    s = report.series.endpoints[name]
     colors = ("#60a5fa", "#2563eb", "#7c3aed", "#111827")
-    series = [Series(key, _downsample(s[key], size, total=False), c) for (key, _), c
+    series = [Series(key, _downsample(s.latency(key), size, total=False), c) for (key, _), c
               in zip(SERIES_QUANTILES, colors, strict=True)]
-    series.append(Series("p99 from intended start", _downsample(s["ip99"], size, total=False), "#f59e0b",
+    series.append(Series("p99 from intended start", _downsample(s.ip99, size, total=False), "#f59e0b",
                          dashed=True))
     return line_chart(x, series, title=f"{name} latency", y_label="latency (ms, log scale)", log_y=True)
 
 
-def distribution_chart(report: Mapping[str, Any]) -> str:
+def distribution_chart(report: Report) -> str:
     """Latency by percentile for each endpoint, service time solid and intended-start dashed."""
     curves = []
     for i, name in enumerate(_active(report)):
-        for kind, dashed in (("service", False), ("intended", True)):
-            blob = report["endpoints"][name]["histograms"][kind]
+        histograms = report.endpoints[name].histograms
+        for kind, blob, dashed in (("service", histograms.service, False), ("intended", histograms.intended, True)):
             if not blob:
                 continue
             hist = decode_histogram(blob)
@@ -134,19 +134,19 @@ def distribution_chart(report: Mapping[str, Any]) -> str:
     return percentile_chart(curves, title="Latency distribution", log_y=True)
 
 
-def error_charts(report: Mapping[str, Any]) -> tuple[str, str]:
+def error_charts(report: Report) -> tuple[str, str]:
     """Errors per second stacked by code, and the totals by endpoint and code."""
     x, size = _axis(report)
     per_label: dict[str, list[float]] = {}
     totals: list[tuple[str, float, str]] = []
     for name in _active(report):
-        for label, values in report["series"]["endpoints"][name]["failures"].items():
+        for label, values in report.series.endpoints[name].failures.items():
             acc = per_label.setdefault(label, [0.0] * len(values))
             per_label[label] = [a + v for a, v in zip(acc, values, strict=True)]
     colors = {label: PALETTE[(i + 3) % len(PALETTE)] for i, label in enumerate(sorted(per_label))}
     series = [Series(label, _downsample(v, size, total=True), colors[label]) for label, v in sorted(per_label.items())]
     for name in _active(report):
-        for label, count in report["endpoints"][name]["failures"].items():
+        for label, count in report.endpoints[name].failures.items():
             totals.append((f"{name} · {label}", float(count), colors.get(label, PALETTE[0])))
     totals.sort(key=lambda item: -item[1])
     return (stacked_bars(x, series, title="Errors over time", y_label="errors / s"),
@@ -163,37 +163,37 @@ def _kpi(label: str, value: str, note: str = "") -> str:
             f'<div class="n">{escape(note)}</div></div>')
 
 
-def _banner(report: Mapping[str, Any]) -> str:
-    verdicts = report.get("thresholds", [])
-    failed = [v for v in verdicts if not v["ok"]]
+def _banner(report: Report) -> str:
+    verdicts = report.thresholds
+    failed = report.breaches
     if not verdicts:
         return ('<div class="banner none"><b>NO THRESHOLDS</b><span>Measured only: set --threshold to '
                 "gate this run.</span></div>")
     if failed:
-        names = ", ".join(escape(v["expression"]) for v in failed)
+        names = ", ".join(escape(v.expression) for v in failed)
         return (f'<div class="banner fail"><b>FAIL</b><span>{len(failed)} of {len(verdicts)} thresholds '
                 f"breached: {names}</span></div>")
     return f'<div class="banner pass"><b>PASS</b><span>All {len(verdicts)} thresholds met.</span></div>'
 
 
-def _summary_table(report: Mapping[str, Any]) -> str:
+def _summary_table(report: Report) -> str:
     head = ["endpoint", "requests", "records", "req/s (target)", "achieved", "records/s", "errors",
             *(k for k, _ in PERCENTILES), "max", "mean", "p99 intended", "late/dropped"]
     rows = []
     for name in _active(report):
-        e = report["endpoints"][name]
-        lat, ilat = e["latency"]["service"], e["latency"]["intended"]
-        target = e["target_requests_per_s"]
-        ratio = e["achieved_ratio"]
+        e = report.endpoints[name]
+        lat = e.latency.service
+        target = e.target_requests_per_s
+        ratio = e.achieved_ratio
         cls = "ok" if ratio is None or ratio >= 0.95 else "bad"
-        err_cls = "bad" if e["error_rate"] > 0.01 else ""
+        err_cls = "bad" if e.error_rate > 0.01 else ""
         rows.append([
-            f"<b>{escape(name)}</b>", f"{e['requests']:,}", f"{e['records']:,}",
-            f"{e['requests_per_s']:,.1f}" + ("" if target is None else f' <span class="dim">({target:,.4g})</span>'),
+            f"<b>{escape(name)}</b>", f"{e.requests:,}", f"{e.records:,}",
+            f"{e.requests_per_s:,.1f}" + ("" if target is None else f' <span class="dim">({target:,.4g})</span>'),
             f'<span class="{cls}">{"–" if ratio is None else f"{ratio * 100:.1f}%"}</span>',
-            f"{e['records_per_s']:,.1f}", f'<span class="{err_cls}">{e["error_rate"] * 100:.2f}%</span>',
-            *(format_ms(lat[k]) for k, _ in PERCENTILES), format_ms(lat["max"]), format_ms(lat["mean"]),
-            format_ms(ilat["p99"]), f"{e['late']:,} / {e['dropped']:,}"])
+            f"{e.records_per_s:,.1f}", f'<span class="{err_cls}">{e.error_rate * 100:.2f}%</span>',
+            *(format_ms(lat.value(k)) for k, _ in PERCENTILES), format_ms(lat.max), format_ms(lat.mean),
+            format_ms(e.latency.intended.p99), f"{e.late:,} / {e.dropped:,}"])
     return _table(head, rows)
 
 
@@ -203,89 +203,81 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return f'<div class="tbl"><table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
-def _thresholds_table(report: Mapping[str, Any]) -> str:
-    rows = [[escape(v["expression"]), escape(describe(v)),
-             '<span class="ok">pass</span>' if v["ok"] else '<span class="bad">breached</span>']
-            for v in report.get("thresholds", [])]
+def _thresholds_table(report: Report) -> str:
+    rows = [[escape(v.expression), escape(describe(v)),
+             '<span class="ok">pass</span>' if v.ok else '<span class="bad">breached</span>']
+            for v in report.thresholds]
     return _table(["threshold", "actual", "verdict"], rows) if rows else ""
 
 
-def _rates(targets: Mapping[str, Any]) -> str:
+def _rates(targets: Mapping[str, Target]) -> str:
     parts = []
     for name, value in targets.items():
-        if isinstance(value, Mapping):
-            value = ", ".join(f"{v:.4g} {k.replace('_per_s', '/s')}" for k, v in value.items())
-        parts.append(f"{name} {value}")
+        shown = (", ".join(f"{v:.4g} {k.replace('_per_s', '/s')}" for k, v in value.items())
+                 if isinstance(value, Mapping) else value)
+        parts.append(f"{name} {shown}")
     return "; ".join(parts)
 
 
-def _stages(stages: Sequence[Any]) -> str:
+def _stages(stages: Sequence[Stage]) -> str:
     """``loadgen run --stages`` as people wrote them: ramp to each rate over each duration."""
-    parts = []
-    for stage in stages:
-        if isinstance(stage, Mapping):
-            length = stage.get("duration_s", stage.get("duration", "?"))
-            parts.append(f"{length:g} s → {stage.get('rate', 0):g}/s" if isinstance(length, int | float)
-                         else str(dict(stage)))
-        else:
-            parts.append(str(stage))
-    return ", ".join(parts) or "constant rate"
+    return ", ".join(f"{s.duration_s:g} s → {s.rate:g}/s" for s in stages) or "constant rate"
 
 
-def _environment(report: Mapping[str, Any]) -> str:
-    run, env = report["run"], report["environment"]
-    versions = ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v)
-    items = [("Run id", run["run_id"]), ("Scenario", run["scenario"]), ("Target host", run["host"]),
-             ("Started → ended", f"{run['started_at']} → {run['ended_at']}"),
-             ("Duration", f"{run['duration_s'] if run['duration_s'] is not None else '–'} s planned, "
-                          f"{run['elapsed_s']:.1f} s measured"),
-             ("Target rates (mean)", _rates(run["targets"])), ("Stages", _stages(run["stages"])),
-             ("Profile", run["profile"]), ("Seed", run["seed"]),
-             ("Schema fingerprint", run["schema_fingerprint"]), ("Versions", versions),
-             ("Platform", env["platform"])]
+def _environment(report: Report) -> str:
+    run, env = report.run, report.environment
+    versions = ", ".join(f"{k} {v}" for k, v in env.versions.items() if v)
+    items: list[tuple[str, object]] = [
+        ("Run id", run.run_id), ("Scenario", run.scenario), ("Target host", run.host),
+        ("Started → ended", f"{run.started_at} → {run.ended_at}"),
+        ("Duration", f"{run.duration_s if run.duration_s is not None else '–'} s planned, "
+                     f"{run.elapsed_s:.1f} s measured"),
+        ("Target rates (mean)", _rates(run.targets)), ("Stages", _stages(run.stages)),
+        ("Profile", run.profile), ("Seed", run.seed),
+        ("Schema fingerprint", run.schema_fingerprint), ("Versions", versions),
+        ("Platform", env.platform)]
     return "<dl>" + "".join(f"<dt>{escape(k)}</dt><dd>{escape(str(v if v not in (None, '') else '–'))}</dd>"
                             for k, v in items) + "</dl>"
 
 
-def _cpu(report: Mapping[str, Any]) -> str:
-    cpu = report["load_generator"]["workers_cpu"]
+def _cpu(report: Report) -> str:
+    cpu = report.load_generator.workers_cpu
     items = [(f"worker {k}", v, "#ef4444" if v > 90 else "#64748b") for k, v in sorted(cpu.items())]
     return hbars(items, title="Load generator CPU", unit="%", limit=90.0) if items else (
         '<p class="sub">No CPU figures were recorded for the load generator.</p>')
 
 
-def render(report: Mapping[str, Any]) -> str:
+def render(report: Report) -> str:
     """The whole page as a string."""
-    run, summary = report["run"], report["summary"]
-    busiest = max(report["endpoints"], key=lambda n: (n == "create", report["endpoints"][n]["requests"]))
-    main_lat = report["endpoints"][busiest]["latency"]
-    ratios = [e["achieved_ratio"] for e in report["endpoints"].values() if e.get("achieved_ratio") is not None]
+    run, summary = report.run, report.summary
+    busiest = max(report.endpoints, key=lambda n: (n == "create", report.endpoints[n].requests))
+    main_lat = report.endpoints[busiest].latency
+    ratios = [e.achieved_ratio for e in report.endpoints.values() if e.achieved_ratio is not None]
     kpis = "".join([
-        _kpi("Requests", f"{summary['requests']:,}", f"{summary['requests_per_s']:,.1f}/s"),
-        _kpi("Records created", f"{summary['records']:,}", f"{summary['records_per_s']:,.1f}/s"),
-        _kpi("Error rate", f"{summary['error_rate'] * 100:.2f}%", f"{summary['failed']:,} failed"),
-        _kpi(f"{busiest} p95", format_ms(main_lat["service"]["p95"]),
-             f"p50 {format_ms(main_lat['service']['p50'])}"),
-        _kpi(f"{busiest} p99", format_ms(main_lat["service"]["p99"]),
-             f"{format_ms(main_lat['intended']['p99'])} from intended start"),
+        _kpi("Requests", f"{summary.requests:,}", f"{summary.requests_per_s:,.1f}/s"),
+        _kpi("Records created", f"{summary.records:,}", f"{summary.records_per_s:,.1f}/s"),
+        _kpi("Error rate", f"{summary.error_rate * 100:.2f}%", f"{summary.failed:,} failed"),
+        _kpi(f"{busiest} p95", format_ms(main_lat.service.p95), f"p50 {format_ms(main_lat.service.p50)}"),
+        _kpi(f"{busiest} p99", format_ms(main_lat.service.p99),
+             f"{format_ms(main_lat.intended.p99)} from intended start"),
         _kpi("Achieved vs target", f"{min(ratios) * 100:.0f}%" if ratios else "–",
-             f"{summary['late']:,} late · {summary['dropped']:,} dropped"),
+             f"{summary.late:,} late · {summary.dropped:,} dropped"),
     ])
-    warnings = "".join(f'<div class="warn">⚠ {escape(w)}</div>' for w in report.get("warnings", []))
+    warnings = "".join(f'<div class="warn">⚠ {escape(w)}</div>' for w in report.warnings)
     throughput, records = throughput_charts(report)
     errors_time, errors_total = error_charts(report)
     lat_cards = "".join(_card(f"{n}: latency per second", "service-time percentiles; dashed: p99 from the "
                               "intended start", latency_chart(report, n))
-                        for n in _active(report) if report["endpoints"][n]["requests"])
+                        for n in _active(report) if report.endpoints[n].requests)
     thresholds = _thresholds_table(report)
-    title = f"Load test report · {run['scenario'] or 'run'} · {run['run_id']}"
+    title = f"Load test report · {run.scenario or 'run'} · {run.run_id}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>{escape(title)}</title><style>{CSS}</style></head><body><main>
-<header><div><div class="brand">capture-loadgen</div><h1>Load test report: {escape(run['scenario'] or 'run')}</h1>
-<div class="sub">Run <b>{escape(run['run_id'])}</b> against {escape(run['host'] or 'unknown host')} ·
-{escape(run['started_at'])} → {escape(run['ended_at'])}</div></div>
-<div class="sub">report schema v{report['schema_version']}</div></header>
+<header><div><div class="brand">capture-loadgen</div><h1>Load test report: {escape(run.scenario or 'run')}</h1>
+<div class="sub">Run <b>{escape(run.run_id)}</b> against {escape(run.host or 'unknown host')} ·
+{escape(run.started_at)} → {escape(run.ended_at)}</div></div>
+<div class="sub">report schema v{SCHEMA_VERSION}</div></header>
 {_banner(report)}{warnings}
 <div class="kpis">{kpis}</div>
 {'<h2>Thresholds</h2>' + thresholds if thresholds else ''}
@@ -304,13 +296,13 @@ def render(report: Mapping[str, Any]) -> str:
 <h2>Load generator and environment</h2><div class="grid">
 {_card("Load generator CPU per worker", "above 90% the generator itself limits the results", _cpu(report))}
 {_card("Environment", "", _environment(report))}</div>
-<footer>Generated by capture-loadgen {escape(str(report['environment']['versions'].get('tool') or ''))} at
-{escape(report.get('generated_at', ''))}. Rebuild with <code>loadgen report RUN_DIR</code>.</footer>
+<footer>Generated by capture-loadgen {escape(report.environment.versions.get('tool') or '')} at
+{escape(report.generated_at)}. Rebuild with <code>loadgen report RUN_DIR</code>.</footer>
 </main></body></html>
 """
 
 
-def write(report: Mapping[str, Any], run_dir: Path) -> Path:
+def write(report: Report, run_dir: Path) -> Path:
     path = run_dir / "report.html"
     path.write_text(render(report), encoding="utf-8")
     return path

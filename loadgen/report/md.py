@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from loadgen.report.document import Report
 from loadgen.report.thresholds import describe, format_ms
 
 _BADGE = {"pass": "✅ PASS", "fail": "❌ FAIL", "none": "➖ no thresholds"}
@@ -17,38 +17,38 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
             *("| " + " | ".join(row) + " |" for row in rows)]
 
 
-def render(report: Mapping[str, Any]) -> str:
-    run, summary = report["run"], report["summary"]
-    lines = [f"### Load test `{run['run_id']}`: {_BADGE.get(report.get('verdict', 'none'), '')}", "",
-             f"Scenario **{run['scenario'] or '–'}** against `{run['host'] or '–'}`, "
-             f"{run['started_at']} → {run['ended_at']} ({run['elapsed_s']:.0f} s). "
-             f"**{summary['requests']:,}** requests, **{summary['records']:,}** records created "
-             f"({summary['records_per_s']:,.1f}/s), error rate **{summary['error_rate'] * 100:.2f}%**.", ""]
+def render(report: Report) -> str:
+    run, summary = report.run, report.summary
+    lines = [f"### Load test `{run.run_id}`: {_BADGE.get(report.verdict, '')}", "",
+             f"Scenario **{run.scenario or '–'}** against `{run.host or '–'}`, "
+             f"{run.started_at} → {run.ended_at} ({run.elapsed_s:.0f} s). "
+             f"**{summary.requests:,}** requests, **{summary.records:,}** records created "
+             f"({summary.records_per_s:,.1f}/s), error rate **{summary.error_rate * 100:.2f}%**.", ""]
     rows = []
-    for name, e in report["endpoints"].items():
-        if not e["requests"] and not e["dropped"]:
+    for name, e in report.endpoints.items():
+        if not e.requests and not e.dropped:
             continue
-        lat = e["latency"]["service"]
-        ratio = e["achieved_ratio"]
-        rows.append([name, f"{e['requests']:,}", f"{e['records']:,}", f"{e['requests_per_s']:,.1f}",
-                     "–" if ratio is None else f"{ratio * 100:.0f}%", f"{e['error_rate'] * 100:.2f}%",
-                     format_ms(lat["p50"]), format_ms(lat["p95"]), format_ms(lat["p99"]),
-                     format_ms(lat["p99.9"]), format_ms(lat["max"]),
-                     format_ms(e["latency"]["intended"]["p99"]), f"{e['late'] + e['dropped']:,}"])
+        lat = e.latency.service
+        ratio = e.achieved_ratio
+        rows.append([name, f"{e.requests:,}", f"{e.records:,}", f"{e.requests_per_s:,.1f}",
+                     "–" if ratio is None else f"{ratio * 100:.0f}%", f"{e.error_rate * 100:.2f}%",
+                     format_ms(lat.p50), format_ms(lat.p95), format_ms(lat.p99),
+                     format_ms(lat.p99_9), format_ms(lat.max),
+                     format_ms(e.latency.intended.p99), f"{e.late + e.dropped:,}"])
     lines += _table(["endpoint", "requests", "records", "req/s", "vs target", "errors", "p50", "p95", "p99",
                      "p99.9", "max", "p99 intended", "late+dropped"], rows)
-    if report.get("thresholds"):
+    if report.thresholds:
         lines += ["", *_table(["threshold", "actual", "verdict"],
-                              [[f"`{v['expression']}`", describe(v), "pass" if v["ok"] else "**breached**"]
-                               for v in report["thresholds"]])]
-    if summary["failures"]:
-        lines += ["", "Failures: " + ", ".join(f"{label} × {n:,}" for label, n in summary["failures"].items())]
-    if report.get("warnings"):
-        lines += ["", *(f"> ⚠ {w}  " for w in report["warnings"])]
+                              [[f"`{v.expression}`", describe(v), "pass" if v.ok else "**breached**"]
+                               for v in report.thresholds])]
+    if summary.failures:
+        lines += ["", "Failures: " + ", ".join(f"{label} × {n:,}" for label, n in summary.failures.items())]
+    if report.warnings:
+        lines += ["", *(f"> ⚠ {w}  " for w in report.warnings)]
     return "\n".join(lines) + "\n"
 
 
-def write(report: Mapping[str, Any], run_dir: Path) -> Path:
+def write(report: Report, run_dir: Path) -> Path:
     path = run_dir / "report.md"
     path.write_text(render(report), encoding="utf-8")
     return path

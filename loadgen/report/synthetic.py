@@ -20,6 +20,7 @@ from typing import Any
 
 from loadgen.errors import Code
 from loadgen.report.build import META_JSON, RECORDER_JSON, build_report
+from loadgen.report.document import Report
 from loadgen.report.recorder import Recorder
 
 #: Median service time (ms) of each endpoint on an unloaded sandbox, and its log-spread.
@@ -45,7 +46,7 @@ class SyntheticRun:
     start: float = 1_764_000_000.0
 
 
-def _stages(spec: SyntheticRun) -> list[dict[str, Any]]:
+def _stages(spec: SyntheticRun) -> list[dict[str, float]]:
     """``loadgen run --stages`` in the main (create) endpoint's units: a linear ramp, then steady."""
     return [{"duration_s": spec.ramp_s, "rate": spec.create_rate},
             {"duration_s": spec.duration_s - spec.ramp_s, "rate": spec.create_rate}]
@@ -124,7 +125,7 @@ def synthetic_meta(spec: SyntheticRun, run_id: str) -> dict[str, Any]:
 
 
 def write_synthetic_run(run_dir: str | os.PathLike[str], spec: SyntheticRun = SyntheticRun(), *,
-                        run_id: str | None = None, thresholds: Iterable[str] = ()) -> dict[str, Any]:
+                        run_id: str | None = None, thresholds: Iterable[str] = ()) -> Report:
     """Write recorder.json and meta.json like a real run (``thresholds`` as ``loadgen run --threshold``), then
     build its reports."""
     folder = Path(run_dir)

@@ -19,12 +19,12 @@ import operator
 import os
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from loadgen.errors import UsageError
+from loadgen.report.document import EndpointStats, Report, Totals, Verdict
 from loadgen.report.recorder import ENDPOINTS
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -49,22 +49,6 @@ class Threshold:
     metric: str           # canonical: "p95", "intended_p99", "error_rate", "records_per_s", ...
     op: str
     limit: float
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """The outcome of one threshold on one report; ``actual`` None means there was no data."""
-
-    expression: str
-    scope: str
-    metric: str
-    op: str
-    limit: float
-    actual: float | None
-    ok: bool
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _canonical(metric: str) -> str:
@@ -141,23 +125,31 @@ def load_threshold_file(path: str | os.PathLike[str]) -> list[str]:
     return expressions
 
 
-def metric_value(report: Mapping[str, Any], scope: str, metric: str) -> float | None:
-    """Read a canonical metric of an endpoint (or of ``all``) from a report dict."""
-    block = report["summary"] if scope == "all" else report["endpoints"].get(scope)
-    if block is None or (metric == "error_rate" and not block.get("requests")):
+#: Rates and counts every block (summary or endpoint) carries, by canonical metric name.
+_PLAIN: dict[str, Callable[[Totals], float]] = {
+    "requests": lambda b: b.requests, "records": lambda b: b.records, "failed": lambda b: b.failed,
+    "dropped": lambda b: b.dropped, "late": lambda b: b.late, "error_rate": lambda b: b.error_rate,
+    "requests_per_s": lambda b: b.requests_per_s, "records_per_s": lambda b: b.records_per_s}
+
+
+def metric_value(report: Report, scope: str, metric: str) -> float | None:
+    """Read a canonical metric of an endpoint (or of ``all``) from a report."""
+    block: Totals | None = report.summary if scope == "all" else report.endpoints.get(scope)
+    if block is None or (metric == "error_rate" and not block.requests):
         return None  # no requests: no error rate, as no latency (its rates and drops are real zeros and counts)
+    value: float | None
     if metric.removeprefix("intended_") in _LATENCY:
-        kind = "intended" if metric.startswith("intended_") else "service"
-        value = block["latency"][kind].get(metric.removeprefix("intended_"))
-    elif metric == "achieved_ratio" and scope == "all":
-        ratios = [e["achieved_ratio"] for e in report["endpoints"].values() if e.get("achieved_ratio") is not None]
-        value = min(ratios) if ratios else None
+        latency = block.latency.intended if metric.startswith("intended_") else block.latency.service
+        value = latency.value(metric.removeprefix("intended_"))
+    elif metric == "achieved_ratio":
+        ratios = [e.achieved_ratio for e in report.endpoints.values() if e.achieved_ratio is not None]
+        value = block.achieved_ratio if isinstance(block, EndpointStats) else min(ratios, default=None)
     else:
-        value = block.get(metric)
+        value = _PLAIN[metric](block)
     return None if value is None else float(value)
 
 
-def evaluate(report: Mapping[str, Any], thresholds: Iterable[Threshold]) -> list[Verdict]:
+def evaluate(report: Report, thresholds: Iterable[Threshold]) -> list[Verdict]:
     """One verdict per threshold. A metric with no data fails: a gate must see what it guards."""
     verdicts = []
     for t in thresholds:
@@ -167,28 +159,19 @@ def evaluate(report: Mapping[str, Any], thresholds: Iterable[Threshold]) -> list
     return verdicts
 
 
-def apply_thresholds(report: dict[str, Any], expressions: Iterable[str]) -> list[Verdict]:
-    """Evaluate expressions and store them in the report (``thresholds``, ``verdict``)."""
-    verdicts = evaluate(report, parse_thresholds(expressions))
-    report["thresholds"] = [v.to_json() for v in verdicts]
-    report["verdict"] = "none" if not verdicts else ("pass" if all(v.ok for v in verdicts) else "fail")
-    return verdicts
+def apply_thresholds(report: Report, expressions: Iterable[str]) -> Report:
+    """The report judged by these expressions (its ``thresholds`` replaced, so its ``verdict`` too)."""
+    return replace(report, thresholds=tuple(evaluate(report, parse_thresholds(expressions))))
 
 
-def breaches(report: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The failed threshold entries stored in a report."""
-    return [t for t in report.get("thresholds", []) if not t.get("ok")]
-
-
-def exit_code(report: Mapping[str, Any]) -> int:
+def exit_code(report: Report) -> int:
     """3 when any stored threshold failed, else 0 (what ``loadgen run`` exits with)."""
-    return 3 if breaches(report) else 0
+    return 3 if report.breaches else 0
 
 
-def describe(verdict: Mapping[str, Any]) -> str:
+def describe(verdict: Verdict) -> str:
     """``create.p95<300ms: 312 ms`` style text of the actual value, in the threshold's units."""
-    actual = verdict.get("actual")
-    return "no data" if actual is None else format_metric(str(verdict["metric"]), float(actual))
+    return "no data" if verdict.actual is None else format_metric(verdict.metric, verdict.actual)
 
 
 def format_metric(metric: str, value: float) -> str:

@@ -6,7 +6,6 @@ import itertools
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -17,6 +16,7 @@ from loadgen.cli import cli
 from loadgen.errors import UsageError
 from loadgen.report import (
     Recorder,
+    Report,
     compare_reports,
     compare_runs,
     junit_xml,
@@ -31,13 +31,13 @@ from loadgen.report.synthetic import SyntheticRun, synthetic_meta, synthetic_rec
 SPEC = SyntheticRun(duration_s=30, stall_at=None)
 
 
-def _report(spec: SyntheticRun) -> dict[str, Any]:
+def _report(spec: SyntheticRun) -> Report:
     master = Recorder.from_snapshots(w.snapshot() for w in synthetic_recorders(spec))
     return make_report(master, synthetic_meta(spec, f"seed{spec.seed}-x{spec.latency_factor}"))
 
 
 @pytest.fixture(scope="module")
-def clean_runs() -> list[dict[str, Any]]:
+def clean_runs() -> list[Report]:
     return [_report(replace(SPEC, seed=seed)) for seed in range(1, 7)]
 
 
@@ -64,14 +64,14 @@ def test_bootstrap_interval_covers_the_true_change() -> None:
     assert low <= 0.3 <= high and high - low < 0.2
 
 
-def test_runs_differing_only_by_noise_pass(clean_runs: list[dict[str, Any]]) -> None:
+def test_runs_differing_only_by_noise_pass(clean_runs: list[Report]) -> None:
     for base, run in itertools.pairwise(clean_runs):
         result = compare_reports(base, run)
         assert result.exit_code == 0, [(g.endpoint, g.metric, g.change, g.p_value) for g in result.gates if g.failed]
         assert not any(g.verdict == "thin" for g in result.gates)
 
 
-def test_injected_latency_is_a_regression(clean_runs: list[dict[str, Any]]) -> None:
+def test_injected_latency_is_a_regression(clean_runs: list[Report]) -> None:
     slow = _report(replace(SPEC, seed=42, latency_factor=1.4))
     result = compare_reports(clean_runs[0], slow)
     assert result.exit_code == 3
@@ -82,19 +82,21 @@ def test_injected_latency_is_a_regression(clean_runs: list[dict[str, Any]]) -> N
     assert create_p95.p_value is not None and create_p95.p_value < 0.01
 
 
-def test_a_change_within_the_allowance_passes(clean_runs: list[dict[str, Any]]) -> None:
+def test_a_change_within_the_allowance_passes(clean_runs: list[Report]) -> None:
     slow = _report(replace(SPEC, seed=42, latency_factor=1.4))
     generous = compare_reports(clean_runs[0], slow, limits=parse_limits(["p50=80%", "p95=80%", "p99=80%",
                                                                           "mean=80%"]))
     assert generous.exit_code == 0
 
 
-def test_lost_throughput_and_errors_are_regressions(clean_runs: list[dict[str, Any]]) -> None:
+def test_lost_throughput_and_errors_are_regressions(clean_runs: list[Report]) -> None:
     base = clean_runs[0]
     slow = _report(replace(SPEC, seed=9))
-    for series in slow["series"]["endpoints"]["create"]["records"], slow["series"]["endpoints"]["create"]["requests"]:
-        series[:] = [v // 2 for v in series]
-    slow["endpoints"]["create"]["records_per_s"] /= 2
+    series, entry = slow.series.endpoints["create"], slow.endpoints["create"]
+    halved = replace(series, records=tuple(v // 2 for v in series.records),
+                     requests=tuple(v // 2 for v in series.requests))
+    slow = replace(slow, series=replace(slow.series, endpoints={**slow.series.endpoints, "create": halved}),
+                   endpoints={**slow.endpoints, "create": replace(entry, records_per_s=entry.records_per_s / 2)})
     result = compare_reports(base, slow)
     assert ("create", "records_per_s") in {(g.endpoint, g.metric) for g in result.gates if g.failed}
 
@@ -109,23 +111,23 @@ def test_short_runs_are_inconclusive_not_passed_or_failed(tmp_path: Path) -> Non
     assert len(skipped) == len(thin) and all(s.get("message") == "evidence too thin" for s in skipped)
 
 
-def test_incompatible_runs_exit_2_unless_forced(clean_runs: list[dict[str, Any]]) -> None:
+def test_incompatible_runs_exit_2_unless_forced(clean_runs: list[Report]) -> None:
     other = _report(replace(SPEC, seed=2, create_rate=80.0))
-    other["run"]["scenario"] = "create-only"
+    other = replace(other, run=replace(other.run, scenario="create-only"))
     result = compare_reports(clean_runs[0], other)
     assert result.exit_code == 2 and not result.gates
     assert any("scenario differs" in r for r in result.incompatible)
     assert any("targets differ" in r or "targets differs" in r for r in result.incompatible)
     moved = _report(replace(SPEC, seed=2))
-    moved["run"]["host"] = "http://127.0.0.1:40123/"  # the embedded sandbox on another free port
+    moved = replace(moved, run=replace(moved.run, host="http://127.0.0.1:40123/"))  # the sandbox on another port
     assert compare_reports(clean_runs[0], moved).incompatible == []
-    moved["run"]["host"] = "https://acme.us.janraincapture.com"
+    moved = replace(moved, run=replace(moved.run, host="https://acme.us.janraincapture.com"))
     assert compare_reports(clean_runs[0], moved).exit_code == 2
     forced = compare_reports(clean_runs[0], other, force=True)
     assert forced.gates and forced.exit_code in (0, 3)
 
 
-def test_junit_has_one_testcase_per_gate(clean_runs: list[dict[str, Any]]) -> None:
+def test_junit_has_one_testcase_per_gate(clean_runs: list[Report]) -> None:
     slow = _report(replace(SPEC, seed=42, latency_factor=1.4))
     result = compare_reports(clean_runs[0], slow)
     suite = ET.fromstring(junit_xml(result))

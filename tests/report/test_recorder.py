@@ -36,15 +36,17 @@ def test_percentiles_survive_snapshot_merge_and_report_within_0_1_percent(tmp_pa
     # the snapshots travel as JSON, as in a Locust worker message
     master = Recorder.from_snapshots(json.loads(json.dumps(w.snapshot())) for w in workers)
     build_report(tmp_path, master, {"run_id": "accuracy", "targets": {"create": 333}})
-    latency = load_report(tmp_path)["endpoints"]["create"]["latency"]
+    latency = load_report(tmp_path).endpoints["create"].latency
 
     for key, pct in (("p50", 50), ("p90", 90), ("p95", 95), ("p99", 99), ("p99.9", 99.9)):
         exact = _exact(raw, pct)
-        assert abs(latency["service"][key] - exact) / exact <= 0.001, (key, latency["service"][key], exact)
-        assert abs(latency["intended"][key] - exact * 1.5) / (exact * 1.5) <= 0.001, key
-    assert latency["service"]["max"] == pytest.approx(max(raw), rel=1e-12)
-    assert latency["service"]["mean"] == pytest.approx(sum(raw) / len(raw), rel=1e-9)
-    assert latency["service"]["count"] == len(raw)
+        service, intended = latency.service.value(key), latency.intended.value(key)
+        assert service is not None and intended is not None
+        assert abs(service - exact) / exact <= 0.001, (key, service, exact)
+        assert abs(intended - exact * 1.5) / (exact * 1.5) <= 0.001, key
+    assert latency.service.max == pytest.approx(max(raw), rel=1e-12)
+    assert latency.service.mean == pytest.approx(sum(raw) / len(raw), rel=1e-9)
+    assert latency.service.count == len(raw)
 
 
 def test_per_second_series_add_up_across_workers() -> None:

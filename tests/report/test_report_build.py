@@ -6,14 +6,13 @@ import json
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
 from loadgen.cli import cli
 from loadgen.errors import UsageError
-from loadgen.report import SCHEMA_VERSION, Recorder, build_report, load_report, rebuild
+from loadgen.report import SCHEMA_VERSION, Recorder, Report, build_report, load_report, rebuild
 from loadgen.report.compare import incompatibilities
 from loadgen.report.model import safe_host, stage_shape, target_curve
 from loadgen.report.synthetic import SyntheticRun, write_synthetic_run
@@ -29,55 +28,56 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def report(run_dir: Path) -> dict[str, Any]:
+def report(run_dir: Path) -> Report:
     return load_report(run_dir)
 
 
-def test_run_folder_holds_all_three_outputs(run_dir: Path, report: dict[str, Any]) -> None:
+def test_run_folder_holds_all_three_outputs(run_dir: Path, report: Report) -> None:
     assert {p.name for p in run_dir.iterdir()} >= {"report.json", "report.html", "report.md", "recorder.json"}
-    assert report["schema_version"] == SCHEMA_VERSION
-    assert report["verdict"] == "pass"
+    assert json.loads((run_dir / "report.json").read_text(encoding="utf-8"))["schema_version"] == SCHEMA_VERSION
+    assert report.verdict == "pass"
 
 
-def test_endpoint_entries_carry_counts_rates_and_latency(report: dict[str, Any]) -> None:
-    create = report["endpoints"]["create"]
-    assert set(report["endpoints"]) == {"create", "bulkCreate", "malformed"}
-    assert create["requests"] == create["ok"] + create["failed"]
-    assert sum(create["failures"].values()) == create["failed"]
-    assert all(re.fullmatch(r"\d{3} \w+", label) for label in create["failures"])
-    assert create["records"] == create["ok"]
-    assert set(create["latency"]["service"]) >= {"p50", "p90", "p95", "p99", "p99.9", "max", "mean"}
-    assert create["histograms"]["service"] and create["histograms"]["intended"]
+def test_endpoint_entries_carry_counts_rates_and_latency(report: Report) -> None:
+    create = report.endpoints["create"]
+    assert set(report.endpoints) == {"create", "bulkCreate", "malformed"}
+    assert create.requests == create.ok + create.failed
+    assert sum(create.failures.values()) == create.failed
+    assert all(re.fullmatch(r"\d{3} \w+", label) for label in create.failures)
+    assert create.records == create.ok
+    assert set(create.latency.service.to_json()) >= {"p50", "p90", "p95", "p99", "p99.9", "max", "mean"}
+    assert create.histograms.service and create.histograms.intended
     # targets are the run's mean rates; achieved is judged against the staged (ramping) schedule
     mean = SPEC.create_rate * (SPEC.duration_s - SPEC.ramp_s / 2) / SPEC.duration_s
-    assert create["target_requests_per_s"] == pytest.approx(mean)
-    assert 0.95 < create["achieved_ratio"] <= 1.01
-    assert create["dropped"] > 0 and create["late"] > 0
-    bulk = report["endpoints"]["bulkCreate"]
-    assert bulk["target_records_per_s"] == pytest.approx(bulk["target_requests_per_s"] * SPEC.bulk_size)
-    assert report["summary"]["records"] == sum(e["records"] for e in report["endpoints"].values())
+    assert create.target_requests_per_s == pytest.approx(mean)
+    assert create.achieved_ratio is not None and 0.95 < create.achieved_ratio <= 1.01
+    assert create.dropped > 0 and create.late > 0
+    bulk = report.endpoints["bulkCreate"]
+    assert bulk.target_requests_per_s is not None
+    assert bulk.target_records_per_s == pytest.approx(bulk.target_requests_per_s * SPEC.bulk_size)
+    assert report.summary.records == sum(e.records for e in report.endpoints.values())
 
 
-def test_series_cover_the_run_second_by_second(report: dict[str, Any]) -> None:
-    series = report["series"]
-    create = series["endpoints"]["create"]
-    assert series["length"] >= SPEC.duration_s
-    assert sum(create["requests"]) == report["endpoints"]["create"]["requests"]
-    assert sum(create["records"]) == report["endpoints"]["create"]["records"]
+def test_series_cover_the_run_second_by_second(report: Report) -> None:
+    series = report.series
+    create = series.endpoints["create"]
+    assert series.length >= SPEC.duration_s
+    assert sum(create.requests) == report.endpoints["create"].requests
+    assert sum(create.records) == report.endpoints["create"].records
     # the k6-style ramp from 0 to 40/s over 10 s, sampled mid-second, then steady
-    assert create["target"][0] == pytest.approx(SPEC.create_rate * 0.5 / SPEC.ramp_s)
-    assert create["target"][20] == pytest.approx(SPEC.create_rate)
-    assert create["target"][-1] is None or create["target"][-1] == pytest.approx(SPEC.create_rate)
-    assert {len(v) for k, v in create.items() if isinstance(v, list)} == {series["length"]}
+    assert create.target[0] == pytest.approx(SPEC.create_rate * 0.5 / SPEC.ramp_s)
+    assert create.target[20] == pytest.approx(SPEC.create_rate)
+    assert create.target[-1] is None or create.target[-1] == pytest.approx(SPEC.create_rate)
+    assert set(create.lengths().values()) == {series.length}
 
 
-def test_environment_is_complete_and_has_no_credentials(run_dir: Path, report: dict[str, Any]) -> None:
-    run = report["run"]
+def test_environment_is_complete_and_has_no_credentials(run_dir: Path, report: Report) -> None:
+    run = report.run.to_json()
     assert run["host"] == "http://127.0.0.1:8765/"
     for key in ("run_id", "scenario", "profile", "seed", "schema_fingerprint", "stages", "duration_s",
                 "started_at", "ended_at", "targets"):
         assert run[key] not in (None, "", []), key
-    assert {"tool", "python", "locust"} <= set(report["environment"]["versions"])
+    assert {"tool", "python", "locust"} <= set(report.environment.versions)
     for name in ("report.json", "report.html", "report.md"):
         text = (run_dir / name).read_text(encoding="utf-8")
         assert "s3cret" not in text and "token=" not in text, name
@@ -85,8 +85,8 @@ def test_environment_is_complete_and_has_no_credentials(run_dir: Path, report: d
 
 def test_generator_cpu_above_90_percent_warns(tmp_path: Path) -> None:
     hot = write_synthetic_run(tmp_path / "hot", replace(SPEC, duration_s=12, cpu=(97.0, 40.0)))
-    assert hot["load_generator"]["max_cpu"] == 97.0
-    assert any("worker 0 used 97% CPU" in w for w in hot["warnings"])
+    assert hot.load_generator.max_cpu == 97.0
+    assert any("worker 0 used 97% CPU" in w for w in hot.warnings)
     assert "worker 0 used 97% CPU" in (tmp_path / "hot" / "report.html").read_text(encoding="utf-8")
 
 
@@ -112,16 +112,16 @@ def test_rebuild_judges_the_runs_own_thresholds_plus_the_given_ones(tmp_path: Pa
     write_synthetic_run(folder, replace(SPEC, duration_s=12), thresholds=["error_rate<1%"])
     before = load_report(folder)
     again = rebuild(folder, ["create.p50<0.001ms"])
-    assert [t["expression"] for t in again["thresholds"]] == ["error_rate<1%", "create.p50<0.001ms"]
-    assert again["verdict"] == "fail"
+    assert [t.expression for t in again.thresholds] == ["error_rate<1%", "create.p50<0.001ms"]
+    assert again.verdict == "fail"
     # an earlier rebuild's extra gate is replaced, not piled up: the run's own one stays
-    assert [t["expression"] for t in rebuild(folder)["thresholds"]] == ["error_rate<1%"]
-    assert load_report(folder)["verdict"] == "pass"
+    assert [t.expression for t in rebuild(folder).thresholds] == ["error_rate<1%"]
+    assert load_report(folder).verdict == "pass"
     again = rebuild(folder, ["create.p50<0.001ms"])
-    assert again["endpoints"] == before["endpoints"]
+    assert again.endpoints == before.endpoints
     (folder / "report.json").unlink()
     from_recorder = rebuild(folder)
-    assert from_recorder["endpoints"]["create"]["requests"] == before["endpoints"]["create"]["requests"]
+    assert from_recorder.endpoints["create"].requests == before.endpoints["create"].requests
 
 
 def test_cli_report_prints_paths_and_exits_3_on_a_breach(tmp_path: Path) -> None:
@@ -151,8 +151,8 @@ def test_unreadable_reports_are_one_line_usage_errors(tmp_path: Path) -> None:
 
 def test_an_empty_run_still_renders_and_says_why(tmp_path: Path) -> None:
     empty = build_report(tmp_path, Recorder(start=1_764_000_000.0), {"run_id": "empty"})
-    assert empty["verdict"] == "none" and empty["series"]["length"] == 0
-    assert any("no requests were recorded" in w for w in empty["warnings"])
+    assert empty.verdict == "none" and empty.series.length == 0
+    assert any("no requests were recorded" in w for w in empty.warnings)
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "NO THRESHOLDS" in page and "no data" in page
 
@@ -175,8 +175,11 @@ def test_hosts_lose_credentials_and_ipv6_keeps_its_brackets(url: str, shown: str
     assert safe_host(url) == shown
 
 
-def test_embedded_sandboxes_on_new_ports_stay_comparable() -> None:
-    base = {"run": {"host": safe_host("http://[::1]:8080/")}}
+def test_embedded_sandboxes_on_new_ports_stay_comparable(report: Report) -> None:
+    def on(host: str) -> Report:
+        return replace(report, run=replace(report.run, host=safe_host(host)))
+
+    base = on("http://[::1]:8080/")
     for other in ("http://[::1]:9090/", "http://127.0.0.1:9090/"):
-        assert incompatibilities(base, {"run": {"host": safe_host(other)}}) == []
-    assert incompatibilities(base, {"run": {"host": "https://app.us.janraincapture.com"}})
+        assert incompatibilities(base, on(other)) == []
+    assert incompatibilities(base, on("https://app.us.janraincapture.com"))

@@ -15,7 +15,7 @@ from loadgen.auth import make_auth
 from loadgen.client import CaptureClient
 from loadgen.errors import CaptureError
 from loadgen.profiles import default_factory
-from loadgen.report import Recorder, build_report
+from loadgen.report import Recorder, build_report, load_report
 from loadgen.sandbox import Sandbox
 
 
@@ -54,7 +54,8 @@ def test_report_counts_the_records_the_sandbox_created(sandbox: Sandbox, tmp_pat
     report = build_report(tmp_path, recorder, {"run_id": "count", "host": sandbox.url})
 
     held = sandbox.stats()["records"]["user"]
-    assert report["summary"]["records"] == held == 30 + 3 * 40
-    assert report["endpoints"]["create"]["failures"] == {"361 unique_violation": 1}
-    assert report["endpoints"]["bulkCreate"]["records"] == 120
-    assert report["endpoints"]["bulkCreate"]["failures"] == {"361 unique_violation": 3}
+    assert report.summary.records == held == 30 + 3 * 40
+    assert report.endpoints["create"].failures == {"361 unique_violation": 1}
+    assert report.endpoints["bulkCreate"].records == 120
+    assert report.endpoints["bulkCreate"].failures == {"361 unique_violation": 3}
+    assert load_report(tmp_path) == report  # what was written reads back as the same typed report

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from loadgen.errors import UsageError
-from loadgen.report import Recorder, apply_thresholds, exit_code, load_threshold_file, make_report, parse_threshold
+from loadgen.report import (
+    Recorder,
+    Report,
+    apply_thresholds,
+    exit_code,
+    load_threshold_file,
+    make_report,
+    parse_threshold,
+)
 from loadgen.report.thresholds import format_ms
 
 T0 = 1_764_000_000.0
@@ -71,7 +78,7 @@ def test_threshold_files_in_both_formats(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def report() -> dict[str, Any]:
+def report() -> Report:
     rec = Recorder(start=T0)
     for i in range(100):  # create: 1..100 ms, 4 failures; 10 s long
         rec.record("create", service_ms=float(i + 1), records=0 if i < 4 else 1,
@@ -80,10 +87,10 @@ def report() -> dict[str, Any]:
     return make_report(rec, {"run_id": "t", "targets": {"create": 10}})
 
 
-def test_verdicts_compare_the_reported_values(report: dict[str, Any]) -> None:
-    verdicts = apply_thresholds(report, ["create.p95<300ms", "create.p50<=50.1ms", "error_rate<1%",
-                                         "create.records_per_s>9", "bulkCreate.p95<1ms", "create.achieved_ratio>0.99"])
-    got = {v.expression: (v.ok, v.actual) for v in verdicts}
+def test_verdicts_compare_the_reported_values(report: Report) -> None:
+    report = apply_thresholds(report, ["create.p95<300ms", "create.p50<=50.1ms", "error_rate<1%",
+                                       "create.records_per_s>9", "bulkCreate.p95<1ms", "create.achieved_ratio>0.99"])
+    got = {v.expression: (v.ok, v.actual) for v in report.thresholds}
     assert got["create.p95<300ms"] == (True, pytest.approx(95, rel=1e-3))
     # HDR reports the top of the value's 3-significant-figure bucket: 50 ms reads as 50.004 ms
     assert got["create.p50<=50.1ms"] == (True, pytest.approx(50, rel=1e-3))
@@ -91,8 +98,8 @@ def test_verdicts_compare_the_reported_values(report: dict[str, Any]) -> None:
     assert got["create.records_per_s>9"] == (True, pytest.approx(9.6))
     assert got["bulkCreate.p95<1ms"] == (False, None)  # no data never passes a gate
     assert got["create.achieved_ratio>0.99"][0] is True
-    assert report["verdict"] == "fail"
-    assert [t["expression"] for t in report["thresholds"] if not t["ok"]] == ["error_rate<1%", "bulkCreate.p95<1ms"]
+    assert report.verdict == "fail"
+    assert [t.expression for t in report.thresholds if not t.ok] == ["error_rate<1%", "bulkCreate.p95<1ms"]
     assert exit_code(report) == 3
 
 
@@ -103,17 +110,17 @@ def test_an_endpoint_that_sent_nothing_has_no_error_rate_and_no_latency() -> Non
     rec.end = T0 + 10
     report = make_report(rec, {"run_id": "t", "targets": {"create": {"requests_per_s": 10},
                                                           "bulkCreate": {"requests_per_s": 1}}})
-    assert report["endpoints"]["bulkCreate"]["requests"] == 0
+    assert report.endpoints["bulkCreate"].requests == 0
     verdicts = apply_thresholds(report, ["bulkCreate.error_rate<1%", "bulkCreate.p95<1s", "create.error_rate<1%",
-                                         "bulkCreate.requests_per_s>0.5"])
+                                         "bulkCreate.requests_per_s>0.5"]).thresholds
     assert [(v.ok, v.actual) for v in verdicts] == [(False, None), (False, None), (True, 0.0), (False, 0.0)]
 
 
-def test_all_passing_thresholds_exit_0(report: dict[str, Any]) -> None:
-    apply_thresholds(report, ["create.p99<1s"])
-    assert report["verdict"] == "pass" and exit_code(report) == 0
-    apply_thresholds(report, [])
-    assert report["verdict"] == "none" and exit_code(report) == 0
+def test_all_passing_thresholds_exit_0(report: Report) -> None:
+    report = apply_thresholds(report, ["create.p99<1s"])
+    assert report.verdict == "pass" and exit_code(report) == 0
+    report = apply_thresholds(report, [])
+    assert report.verdict == "none" and exit_code(report) == 0
 
 
 @pytest.mark.parametrize(("ms", "text"), [(0.4123, "0.412 ms"), (46.0, "46.0 ms"), (5.834, "5.83 ms"),
