@@ -55,12 +55,14 @@ _STRICT = json.JSONDecoder(strict=True, parse_constant=_reject_constant, parse_f
                            object_pairs_hook=_unique_pairs)
 
 
-def loads_strict(data: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
+def loads_strict(data: str | bytes, *, max_depth: int = MAX_DEPTH, max_items: int | None = None) -> Any:
     """Parse RFC 8259 JSON and nothing else.
 
     Python's ``json`` accepts NaN and Infinity, keeps the last of duplicate keys and lets lone
     surrogates (``"\\ud800"``) through; each of those is rejected here, as are a BOM, trailing
     garbage, control characters in strings, invalid UTF-8 and nesting deeper than ``max_depth``.
+    ``max_items`` bounds the elements of a top-level array: parsing stops at the first one past it, so
+    two million tiny elements cost no more than ``max_items`` of them.
 
     >>> loads_strict('{"a": [1, 2.5, null]}')
     {'a': [1, 2.5, None]}
@@ -77,7 +79,9 @@ def loads_strict(data: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     else:
         text = data
     try:
-        value = _STRICT.decode(text)
+        value = _STRICT.decode(text) if max_items is None else _bounded(text, max_items)
+    except _TooMany:
+        raise JSONSyntaxError(f"the array holds more than {max_items} elements") from None
     except JSONSyntaxError as exc:
         raise JSONSyntaxError(f"the JSON is not syntactically valid: {exc}") from None
     except RecursionError:
@@ -89,6 +93,46 @@ def loads_strict(data: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     if "\\u" in text and re.search(r"\\u[dD][89a-fA-F]", text) and not _utf8_clean(value):
         raise JSONSyntaxError("the JSON is not syntactically valid: a lone surrogate escape")
     return value
+
+
+class _TooMany(Exception):
+    pass
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace
+
+
+def _skip(text: str, at: int) -> int:
+    """The index of the first non-whitespace character from ``at`` on."""
+    space = _SPACE.match(text, at)
+    return space.end() if space else at
+
+
+def _bounded(text: str, max_items: int) -> Any:
+    """``_STRICT.decode(text)``, element by element if it is an array, raising ``_TooMany`` past ``max_items``."""
+    at = _skip(text, 0)
+    if not text.startswith("[", at):
+        return _STRICT.decode(text)
+    items: list[Any] = []
+    at = _skip(text, at + 1)
+    if text.startswith("]", at):
+        end = at + 1
+    else:
+        while True:
+            item, at = _STRICT.raw_decode(text, at)
+            items.append(item)
+            if len(items) > max_items:
+                raise _TooMany
+            at = _skip(text, at)
+            if text.startswith("]", at):
+                end = at + 1
+                break
+            if not text.startswith(",", at):
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+            at = _skip(text, at + 1)
+    if _skip(text, end) != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return items
 
 
 #: ``_depth`` keeps quotes and brackets only, with objects folded into arrays (nesting is nesting).
