@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import hashlib
 import hmac
 import json
@@ -277,7 +278,36 @@ class _Fallback(Exception):
     """The fast path met something it does not decode exactly like ``parse_qsl``."""
 
 
+#: Large fields are decoded a slice at a time: no single C call then holds the GIL for long (the sandbox
+#: decodes large bodies on a worker thread while its event loop serves the others).
+_SLICE = 256 * 1024
+
+
 def _unquote_plus(raw: bytes, checked: bool) -> str:
+    if len(raw) <= _SLICE:
+        try:
+            return _unquote_slice(raw, checked).decode("utf-8")
+        except UnicodeDecodeError:
+            raise FormError("the body is not valid form-urlencoded UTF-8 text") from None
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    pieces: list[str] = []
+    start = 0
+    while start < len(raw):
+        end = min(start + _SLICE, len(raw))
+        while end < len(raw) and b"%" in raw[end - 2:end]:  # never cut an escape in two
+            end -= 1
+        if end - start < _SLICE // 2:  # a run of '%': the general path decodes it
+            raise _Fallback
+        try:
+            pieces.append(decoder.decode(_unquote_slice(raw[start:end], checked), final=end == len(raw)))
+        except UnicodeDecodeError:
+            raise FormError("the body is not valid form-urlencoded UTF-8 text") from None
+        start = end
+    return "".join(pieces)
+
+
+def _unquote_slice(raw: bytes, checked: bool) -> bytes:
+    """Plus and percent decoding of ``raw``, whose last two bytes are no part of an escape."""
     raw = raw.replace(b"+", b" ")
     if b"%" in raw:
         if raw[-1:] == b"%" or raw[-2:-1] == b"%":
@@ -287,10 +317,7 @@ def _unquote_plus(raw: bytes, checked: bool) -> str:
         raw = binascii.a2b_qp(raw.replace(b"%", b"="))
         if not checked and b"=" in raw:
             raise _Fallback
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise FormError("the body is not valid form-urlencoded UTF-8 text") from None
+    return raw
 
 
 def _fast_pairs(body: bytes) -> list[tuple[str, str]] | None:

@@ -54,6 +54,10 @@ _READS = frozenset({"entity", "entity.find", "entity.count", "entityType"})
 _FORM = "application/x-www-form-urlencoded"
 #: Bodies and query strings up to this size are served on the server's loop (a thread hop costs more).
 _INLINE = 64 * 1024
+#: No parameter but ``all_attributes`` may be longer, and ``all_attributes`` must end an object in every
+#: run of this length: no record is that large, and the JSON parser, one C call (holding the GIL) from
+#: one Python callback to the next, then never keeps the server's loop waiting for long.
+_MAX_FIELD = 1024 * 1024
 
 
 def new_request_id() -> str:
@@ -224,8 +228,23 @@ async def _request(state: SandboxState, request: Request, op: str, request_id: s
     return params, found, large or op == "entity.find"
 
 
+def _screen(params: dict[str, str], request_id: str) -> None:
+    """Refuse the fields ``_MAX_FIELD`` rules out (checked on large requests, before their JSON is parsed)."""
+    for name, value in params.items():
+        if len(value) <= _MAX_FIELD:
+            continue
+        if name != "all_attributes":
+            raise capture_error(Code.INVALID_ARGUMENT, f"{name} is longer than {_MAX_FIELD} characters",
+                                argument_name=name[:100], request_id=request_id)
+        if any("}" not in value[at:at + _MAX_FIELD] for at in range(0, len(value) - _MAX_FIELD + 1, _MAX_FIELD)):
+            raise capture_error(Code.INVALID_ARGUMENT, f"all_attributes holds a record longer than {_MAX_FIELD} "
+                                "characters", argument_name=name, request_id=request_id)
+
+
 async def _answer(state: SandboxState, op: str, params: dict[str, str], client: ClientSpec,
-                  request_id: str) -> Response:
+                  request_id: str, large: bool) -> Response:
+    if large:
+        _screen(params, request_id)
     return _json_response(await state.ops.run(op, params, client, request_id))
 
 
@@ -242,7 +261,7 @@ async def _call(state: SandboxState, op: str, request: Request) -> Response:
         params, client, large = await _request(state, request, op, request_id, client)
         authorize(client, op, request_id)
         injector = state.injector(client)
-        answer = partial(_answer, state, op, params, client, request_id)
+        answer = partial(_answer, state, op, params, client, request_id, large)
         if injector is None:
             return await (state.worker.run(answer()) if large else answer())
         async with injector.call(request_id):
