@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
 import json
 import shutil
 import socket
@@ -70,10 +71,8 @@ def _hostile(port: int, requests: list[tuple[str, bytes]], stop: threading.Event
             if stop.is_set():
                 return
             with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-                try:
+                with contextlib.suppress(OSError):  # refused from its headers: closed before the whole body
                     sock.sendall(request)
-                except OSError:
-                    pass  # refused from its headers: the server closed before taking the whole body
                 reply = b""
                 try:
                     while b'"stat"' not in reply and len(reply) < 65536:
