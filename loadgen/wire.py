@@ -271,35 +271,79 @@ def decode_form(body: bytes | str) -> dict[str, str]:
     return params
 
 
-_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})").search
+_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 
 
 class _Fallback(Exception):
     """The fast path met something it does not decode exactly like ``parse_qsl``."""
 
 
-#: Large fields are decoded a slice at a time: no single C call then holds the GIL for long (the sandbox
-#: decodes large bodies on a worker thread while its event loop serves the others).
+#: Large bodies are scanned and decoded a slice at a time: no single C call then holds the GIL for long
+#: (the sandbox decodes them on a worker thread while its event loop serves the others).
 _SLICE = 256 * 1024
 
 
-def _unquote_plus(raw: bytes, checked: bool) -> str:
-    if len(raw) <= _SLICE:
+def _has(body: bytes, needle: bytes) -> bool:
+    """``needle in body``, a slice at a time."""
+    if len(body) <= _SLICE:
+        return needle in body
+    over = len(needle) - 1
+    return any(body.find(needle, at, at + _SLICE + over) >= 0 for at in range(0, len(body), _SLICE))
+
+
+def _reaches(body: bytes, byte: bytes, count: int) -> bool:
+    """``body.count(byte) >= count``, a slice at a time."""
+    if len(body) <= _SLICE:
+        return body.count(byte) >= count
+    found = 0
+    for at in range(0, len(body), _SLICE):
+        found += body.count(byte, at, at + _SLICE)
+        if found >= count:
+            return True
+    return False
+
+
+def _utf8(body: bytes) -> bool:
+    """Whether ``body`` is valid UTF-8, a slice at a time."""
+    if len(body) <= _SLICE and body.isascii():
+        return True
+    if all(body[at:at + _SLICE].isascii() for at in range(0, len(body), _SLICE)):
+        return True
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    try:
+        for at in range(0, len(body), _SLICE):
+            decoder.decode(body[at:at + _SLICE], final=at + _SLICE >= len(body))
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _bad_escape(body: bytes) -> bool:
+    """Whether a '%' starts no valid escape, a slice at a time (each search sees two bytes past its slice)."""
+    for at in range(0, len(body), _SLICE):
+        found = _BAD_ESCAPE.search(body, at, at + _SLICE + 2)
+        if found is not None and found.start() < at + _SLICE:
+            return True
+    return False
+
+
+def _unquote_plus(body: bytes, start: int, stop: int, checked: bool) -> str:
+    """``body[start:stop]`` plus- and percent-decoded, as UTF-8 text."""
+    if stop - start <= _SLICE:
         try:
-            return _unquote_slice(raw, checked).decode("utf-8")
+            return _unquote_slice(body[start:stop], checked).decode("utf-8")
         except UnicodeDecodeError:
             raise FormError("the body is not valid form-urlencoded UTF-8 text") from None
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
     pieces: list[str] = []
-    start = 0
-    while start < len(raw):
-        end = min(start + _SLICE, len(raw))
-        while end < len(raw) and b"%" in raw[end - 2:end]:  # never cut an escape in two
+    while start < stop:
+        end = min(start + _SLICE, stop)
+        while end < stop and body.find(b"%", end - 2, end) >= 0:  # never cut an escape in two
             end -= 1
-        if end - start < _SLICE // 2:  # a run of '%': the general path decodes it
+        if end - start < _SLICE // 2 and end < stop:  # a run of '%': the general path decodes it
             raise _Fallback
         try:
-            pieces.append(decoder.decode(_unquote_slice(raw[start:end], checked), final=end == len(raw)))
+            pieces.append(decoder.decode(_unquote_slice(body[start:end], checked), final=end == stop))
         except UnicodeDecodeError:
             raise FormError("the body is not valid form-urlencoded UTF-8 text") from None
         start = end
@@ -322,25 +366,27 @@ def _unquote_slice(raw: bytes, checked: bool) -> bytes:
 
 def _fast_pairs(body: bytes) -> list[tuple[str, str]] | None:
     """``parse_qsl``'s pairs for the common body, or None to take the general path."""
-    if b"\n" in body or b"\r" in body or body.count(b"&") >= 1000:
+    if _has(body, b"\n") or _has(body, b"\r") or _reaches(body, b"&", 1000):
         return None
-    if not body.isascii():  # raw UTF-8 must be valid on its own, as in the text parse_qsl reads
-        try:
-            body.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-    checked = b"%3D" in body or b"%3d" in body
-    if checked and _BAD_ESCAPE(body):
+    if not _utf8(body):  # raw UTF-8 must be valid on its own, as in the text parse_qsl reads
+        return None
+    checked = _has(body, b"%3D") or _has(body, b"%3d")
+    if checked and _bad_escape(body):
         return None
     pairs: list[tuple[str, str]] = []
+    at = 0
     try:
-        for piece in body.split(b"&"):
-            if not piece:
-                continue
-            name, _, value = piece.partition(b"=")
-            if b"=" in value:
-                return None
-            pairs.append((_unquote_plus(name, checked), _unquote_plus(value, checked)))
+        while at <= len(body):
+            amp = body.find(b"&", at)
+            stop = len(body) if amp < 0 else amp
+            if stop > at:
+                equals = body.find(b"=", at, stop)
+                name_stop, value_start = (stop, stop) if equals < 0 else (equals, equals + 1)
+                if body.find(b"=", value_start, stop) >= 0:
+                    return None
+                pairs.append((_unquote_plus(body, at, name_stop, checked),
+                              _unquote_plus(body, value_start, stop, checked)))
+            at = stop + 1
     except _Fallback:
         return None
     return pairs

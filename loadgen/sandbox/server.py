@@ -11,6 +11,7 @@ import asyncio
 import multiprocessing
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -30,6 +31,9 @@ from loadgen.sandbox.config import SandboxConfig
 from loadgen.schema import Schema, load_schema
 
 _START_TIMEOUT = 20.0
+#: In a process of its own, the sandbox lets a thread waiting for the GIL in after 0.5 ms (Python's
+#: default: 5 ms), so its event loop is not kept waiting while the worker parses a large body.
+_SWITCH_INTERVAL = 0.0005
 
 
 @dataclass
@@ -218,6 +222,7 @@ def _child(config: SandboxConfig, host: str, port: int, conn: Connection, parent
     (after Locust's in-flight requests are answered). It also stops if that parent dies without a word.
     """
     os.setsid()
+    sys.setswitchinterval(_SWITCH_INTERVAL)
     sock = _listen(host, port)
     server, state = uvicorn_server(config)
     _stop_with_parent(server, parent_pid)
@@ -287,6 +292,7 @@ def serve(*, schema: Schema | str | os.PathLike[str] | None = None, db: str | os
 
 def run_foreground(config: SandboxConfig, host: str, port: int) -> tuple[uvicorn.Server, socket.socket, Any]:
     """Bind and build the server for ``loadgen sandbox``; the caller prints the client and calls ``run``."""
+    sys.setswitchinterval(_SWITCH_INTERVAL)
     sock = _listen(host, port)
     server, state = uvicorn_server(config, log_level="info")
     return server, sock, state
