@@ -221,3 +221,17 @@ def test_memory_comes_back_after_a_round_of_big_bodies(tmp_path: Path) -> None:
     peak = max(samples)
     assert peak > before + 16 * 1024 * 1024                      # the round did take memory (the body alone)
     assert after < before + 48 * 1024 * 1024, (before, peak, after)  # and gave it back
+
+
+def test_the_default_limits_take_a_datalib_batch_of_2000_realistic_records(sandbox: Sandbox) -> None:
+    from loadgen.profiles import ProfileFactory
+    from loadgen.schema import default_schema
+
+    sandbox.reset()
+    records = [dict(r, aboutMe="x" * 700) for r in ProfileFactory(default_schema(), seed=10).batch(2000)]
+    body = {"type_name": "user", "all_attributes": wire.dumps(records)}
+    assert 3_000_000 < len(wire.encode_form(body)) < 16 * 1024 * 1024    # about 1.6 KB a record, as sent
+    answer = httpx.post(f"{sandbox.url}/entity.bulkCreate", data=body, auth=(sandbox.client_id, sandbox.client_secret),
+                        timeout=120).json()
+    assert answer["stat"] == "ok" and all(isinstance(u, str) for u in answer["uuid_results"]), str(answer)[:300]
+    assert sandbox.stats()["records"]["user"] == 2000
