@@ -251,6 +251,7 @@ async def _answer(state: SandboxState, op: str, params: dict[str, str], client: 
 async def _call(state: SandboxState, op: str, request: Request) -> Response:
     request_id = new_request_id()
     state.requests[op] += 1
+    state.loop = state.loop or asyncio.get_running_loop()  # the lifespan sets it; an app run without one too
     try:
         if request.method != "POST" and op not in _READS:
             raise capture_error(Code.INVALID_ARGUMENT, f"{op} must be called with POST", request_id=request_id)

@@ -89,8 +89,9 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-#: Bytes of request line and headers a request may send (httptools sets no limit of its own).
-MAX_HEAD = 64 * 1024
+#: Bytes of request line and headers a request may send (httptools sets no limit of its own): room for a
+#: GET with the longest filter (65,536 characters, percent-encoded).
+MAX_HEAD = 256 * 1024
 
 
 class _GuardedProtocol(HttpToolsProtocol):
