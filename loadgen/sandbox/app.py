@@ -76,7 +76,8 @@ class _Worker:
     """A thread running its own event loop, where large requests are decoded, parsed and answered.
 
     One thread, so large requests queue among themselves instead of taking turns with the server's loop
-    for the GIL; pure-Python work there lets the server's loop in every switch interval (5 ms).
+    for the GIL; pure-Python work there lets the server's loop in every switch interval (5 ms by default,
+    0.5 ms in a sandbox process), and large inputs are handled in slices between such points.
     """
 
     def __init__(self) -> None:
