@@ -54,10 +54,11 @@ _READS = frozenset({"entity", "entity.find", "entity.count", "entityType"})
 _FORM = "application/x-www-form-urlencoded"
 #: Bodies and query strings up to this size are served on the server's loop (a thread hop costs more).
 _INLINE = 64 * 1024
-#: No parameter but ``all_attributes`` may be longer, and ``all_attributes`` must end an object in every
-#: run of this length: no record is that large, and the JSON parser, one C call (holding the GIL) from
-#: one Python callback to the next, then never keeps the server's loop waiting for long.
+#: No JSON parameter but ``all_attributes`` may be longer, and ``all_attributes`` must end an object in
+#: every run of this length: no record is that large, and the JSON parser, one C call (holding the GIL)
+#: from one Python callback to the next, then never keeps the server's loop waiting for long.
 _MAX_FIELD = 1024 * 1024
+_JSON_FIELDS = frozenset({"attributes", "value", "key_value", "sort_on"})
 
 
 def new_request_id() -> str:
@@ -230,13 +231,13 @@ async def _request(state: SandboxState, request: Request, op: str, request_id: s
 
 
 def _screen(params: dict[str, str], request_id: str) -> None:
-    """Refuse the fields ``_MAX_FIELD`` rules out (checked on large requests, before their JSON is parsed)."""
+    """Refuse the JSON fields ``_MAX_FIELD`` rules out (checked on large requests, before they are parsed)."""
     for name, value in params.items():
-        if len(value) <= _MAX_FIELD:
+        if len(value) <= _MAX_FIELD or (name not in _JSON_FIELDS and name != "all_attributes"):
             continue
         if name != "all_attributes":
             raise capture_error(Code.INVALID_ARGUMENT, f"{name} is longer than {_MAX_FIELD} characters",
-                                argument_name=name[:100], request_id=request_id)
+                                argument_name=name, request_id=request_id)
         if any("}" not in value[at:at + _MAX_FIELD] for at in range(0, len(value) - _MAX_FIELD + 1, _MAX_FIELD)):
             raise capture_error(Code.INVALID_ARGUMENT, f"all_attributes holds a record longer than {_MAX_FIELD} "
                                 "characters", argument_name=name, request_id=request_id)

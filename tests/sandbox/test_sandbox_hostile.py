@@ -136,6 +136,7 @@ CASES = [
     _arg("attributes lone surrogate", "entity.create", "attributes", attributes='{"aboutMe": "\\ud800"}'),
     _arg("attributes over 1 MiB", "entity.create", "attributes",
          attributes='{"aboutMe": "' + "a" * (1024 * 1024 + 10) + '"}'),
+    _arg("sort_on over 1 MiB", "entity.find", "sort_on", sort_on='["' + "a" * (1024 * 1024 + 10) + '"]'),
     _arg("a record over 1 MiB in a batch", "entity.bulkCreate", "all_attributes",
          all_attributes='[{"aboutMe": [' + ",".join(['"x"'] * 700_000) + "]}]"),
     Hostile("type_name of 5,000 characters", "entity.create", 222, "type_name",
