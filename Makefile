@@ -28,6 +28,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/profiles.py
 	$(BIN)/python bench/strategies.py
 	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/hostile.py
 	$(BIN)/python bench/locust_overhead.py
 
 clean:

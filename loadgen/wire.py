@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import codecs
 import hashlib
 import hmac
 import json
@@ -55,12 +56,14 @@ _STRICT = json.JSONDecoder(strict=True, parse_constant=_reject_constant, parse_f
                            object_pairs_hook=_unique_pairs)
 
 
-def loads_strict(data: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
+def loads_strict(data: str | bytes, *, max_depth: int = MAX_DEPTH, max_items: int | None = None) -> Any:
     """Parse RFC 8259 JSON and nothing else.
 
     Python's ``json`` accepts NaN and Infinity, keeps the last of duplicate keys and lets lone
     surrogates (``"\\ud800"``) through; each of those is rejected here, as are a BOM, trailing
     garbage, control characters in strings, invalid UTF-8 and nesting deeper than ``max_depth``.
+    ``max_items`` bounds the elements of a top-level array: parsing stops at the first one past it, so
+    two million tiny elements cost no more than ``max_items`` of them.
 
     >>> loads_strict('{"a": [1, 2.5, null]}')
     {'a': [1, 2.5, None]}
@@ -77,7 +80,9 @@ def loads_strict(data: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     else:
         text = data
     try:
-        value = _STRICT.decode(text)
+        value = _STRICT.decode(text) if max_items is None else _bounded(text, max_items)
+    except _TooMany:
+        raise JSONSyntaxError(f"the array holds more than {max_items} elements") from None
     except JSONSyntaxError as exc:
         raise JSONSyntaxError(f"the JSON is not syntactically valid: {exc}") from None
     except RecursionError:
@@ -89,6 +94,46 @@ def loads_strict(data: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     if "\\u" in text and re.search(r"\\u[dD][89a-fA-F]", text) and not _utf8_clean(value):
         raise JSONSyntaxError("the JSON is not syntactically valid: a lone surrogate escape")
     return value
+
+
+class _TooMany(Exception):
+    pass
+
+
+_SPACE = re.compile(r"[ \t\n\r]*")  # JSON's whitespace
+
+
+def _skip(text: str, at: int) -> int:
+    """The index of the first non-whitespace character from ``at`` on."""
+    space = _SPACE.match(text, at)
+    return space.end() if space else at
+
+
+def _bounded(text: str, max_items: int) -> Any:
+    """``_STRICT.decode(text)``, element by element if it is an array, raising ``_TooMany`` past ``max_items``."""
+    at = _skip(text, 0)
+    if not text.startswith("[", at):
+        return _STRICT.decode(text)
+    items: list[Any] = []
+    at = _skip(text, at + 1)
+    if text.startswith("]", at):
+        end = at + 1
+    else:
+        while True:
+            item, at = _STRICT.raw_decode(text, at)
+            items.append(item)
+            if len(items) > max_items:
+                raise _TooMany
+            at = _skip(text, at)
+            if text.startswith("]", at):
+                end = at + 1
+                break
+            if not text.startswith(",", at):
+                raise json.JSONDecodeError("Expecting ',' delimiter", text, at)
+            at = _skip(text, at + 1)
+    if _skip(text, end) != len(text):
+        raise json.JSONDecodeError("Extra data", text, end)
+    return items
 
 
 #: ``_depth`` keeps quotes and brackets only, with objects folded into arrays (nesting is nesting).
@@ -202,16 +247,18 @@ def form_escape_lean(value: bytes) -> bytes:
 
 
 def decode_form(body: bytes | str) -> dict[str, str]:
-    """Decode a form body strictly: invalid UTF-8 or percent-escapes that decode to it raise ``FormError``.
+    """Decode a form body strictly: invalid UTF-8, raw or behind percent-escapes, raises ``FormError``.
 
-    A repeated field keeps its first value (Capture takes one value per parameter). Plain ASCII bodies
-    take a C-speed path (``binascii.a2b_qp``) that decodes exactly as ``parse_qsl`` does; a bulkCreate
-    body of 100 records is mostly percent-escapes, and ``parse_qsl`` spends milliseconds on it.
+    Raw UTF-8 is accepted as well as escaped (``curl -d 'attributes={"givenName":"José"}'`` sends it
+    raw). A repeated field keeps its first value (Capture takes one value per parameter). Most bodies
+    take a C-speed path (``binascii.a2b_qp``) that decodes exactly as ``parse_qsl`` does on the UTF-8
+    text; a bulkCreate body of 100 records is mostly percent-escapes, and ``parse_qsl`` spends
+    milliseconds on it.
     """
     pairs = _fast_pairs(body) if isinstance(body, bytes) else None
     if pairs is None:
         try:
-            text = body.decode("ascii") if isinstance(body, bytes) else body
+            text = body.decode("utf-8") if isinstance(body, bytes) else body
             pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False,
                               encoding="utf-8", errors="strict", max_num_fields=1000)
         except UnicodeDecodeError:
@@ -224,14 +271,87 @@ def decode_form(body: bytes | str) -> dict[str, str]:
     return params
 
 
-_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})").search
+_BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 
 
 class _Fallback(Exception):
     """The fast path met something it does not decode exactly like ``parse_qsl``."""
 
 
-def _unquote_plus(raw: bytes, checked: bool) -> str:
+#: Large bodies are scanned and decoded a slice at a time: no single C call then holds the GIL for long
+#: (the sandbox decodes them on a worker thread while its event loop serves the others).
+_SLICE = 256 * 1024
+
+
+def _has(body: bytes, needle: bytes) -> bool:
+    """``needle in body``, a slice at a time."""
+    if len(body) <= _SLICE:
+        return needle in body
+    over = len(needle) - 1
+    return any(body.find(needle, at, at + _SLICE + over) >= 0 for at in range(0, len(body), _SLICE))
+
+
+def _reaches(body: bytes, byte: bytes, count: int) -> bool:
+    """``body.count(byte) >= count``, a slice at a time."""
+    if len(body) <= _SLICE:
+        return body.count(byte) >= count
+    found = 0
+    for at in range(0, len(body), _SLICE):
+        found += body.count(byte, at, at + _SLICE)
+        if found >= count:
+            return True
+    return False
+
+
+def _utf8(body: bytes) -> bool:
+    """Whether ``body`` is valid UTF-8, a slice at a time."""
+    if len(body) <= _SLICE and body.isascii():
+        return True
+    if all(body[at:at + _SLICE].isascii() for at in range(0, len(body), _SLICE)):
+        return True
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    try:
+        for at in range(0, len(body), _SLICE):
+            decoder.decode(body[at:at + _SLICE], final=at + _SLICE >= len(body))
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _bad_escape(body: bytes) -> bool:
+    """Whether a '%' starts no valid escape, a slice at a time (each search sees two bytes past its slice)."""
+    for at in range(0, len(body), _SLICE):
+        found = _BAD_ESCAPE.search(body, at, at + _SLICE + 2)
+        if found is not None and found.start() < at + _SLICE:
+            return True
+    return False
+
+
+def _unquote_plus(body: bytes, start: int, stop: int, checked: bool) -> str:
+    """``body[start:stop]`` plus- and percent-decoded, as UTF-8 text."""
+    if stop - start <= _SLICE:
+        try:
+            return _unquote_slice(body[start:stop], checked).decode("utf-8")
+        except UnicodeDecodeError:
+            raise FormError("the body is not valid form-urlencoded UTF-8 text") from None
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    pieces: list[str] = []
+    while start < stop:
+        end = min(start + _SLICE, stop)
+        while end < stop and body.find(b"%", end - 2, end) >= 0:  # never cut an escape in two
+            end -= 1
+        if end - start < _SLICE // 2 and end < stop:  # a run of '%': the general path decodes it
+            raise _Fallback
+        try:
+            pieces.append(decoder.decode(_unquote_slice(body[start:end], checked), final=end == stop))
+        except UnicodeDecodeError:
+            raise FormError("the body is not valid form-urlencoded UTF-8 text") from None
+        start = end
+    return "".join(pieces)
+
+
+def _unquote_slice(raw: bytes, checked: bool) -> bytes:
+    """Plus and percent decoding of ``raw``, whose last two bytes are no part of an escape."""
     raw = raw.replace(b"+", b" ")
     if b"%" in raw:
         if raw[-1:] == b"%" or raw[-2:-1] == b"%":
@@ -241,28 +361,32 @@ def _unquote_plus(raw: bytes, checked: bool) -> str:
         raw = binascii.a2b_qp(raw.replace(b"%", b"="))
         if not checked and b"=" in raw:
             raise _Fallback
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise FormError("the body is not valid form-urlencoded UTF-8 text") from None
+    return raw
 
 
 def _fast_pairs(body: bytes) -> list[tuple[str, str]] | None:
     """``parse_qsl``'s pairs for the common body, or None to take the general path."""
-    if not body.isascii() or b"\n" in body or b"\r" in body or body.count(b"&") >= 1000:
+    if _has(body, b"\n") or _has(body, b"\r") or _reaches(body, b"&", 1000):
         return None
-    checked = b"%3D" in body or b"%3d" in body
-    if checked and _BAD_ESCAPE(body):
+    if not _utf8(body):  # raw UTF-8 must be valid on its own, as in the text parse_qsl reads
+        return None
+    checked = _has(body, b"%3D") or _has(body, b"%3d")
+    if checked and _bad_escape(body):
         return None
     pairs: list[tuple[str, str]] = []
+    at = 0
     try:
-        for piece in body.split(b"&"):
-            if not piece:
-                continue
-            name, _, value = piece.partition(b"=")
-            if b"=" in value:
-                return None
-            pairs.append((_unquote_plus(name, checked), _unquote_plus(value, checked)))
+        while at <= len(body):
+            amp = body.find(b"&", at)
+            stop = len(body) if amp < 0 else amp
+            if stop > at:
+                equals = body.find(b"=", at, stop)
+                name_stop, value_start = (stop, stop) if equals < 0 else (equals, equals + 1)
+                if body.find(b"=", value_start, stop) >= 0:
+                    return None
+                pairs.append((_unquote_plus(body, at, name_stop, checked),
+                              _unquote_plus(body, value_start, stop, checked)))
+            at = stop + 1
     except _Fallback:
         return None
     return pairs

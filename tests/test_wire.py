@@ -135,7 +135,11 @@ def test_decode_form_keeps_blank_fields_and_the_first_of_repeated_ones() -> None
     assert decode_form("") == {}
 
 
-@pytest.mark.parametrize("body", [b"a=%ff", b"a=%ed%a0%80", "a=é".encode(),
+def test_decode_form_takes_raw_utf8_like_escaped() -> None:
+    assert decode_form("a=José&b=%C3%A9+€".encode()) == {"a": "José", "b": "é €"}
+
+
+@pytest.mark.parametrize("body", [b"a=%ff", b"a=%ed%a0%80", b"a=\xc3", b"a=\xed\xa0\x80", b"a=\xc3%a9",
                                   "&".join(f"k{i}=1" for i in range(1001)).encode()])
 def test_decode_form_rejects_bodies_that_are_not_utf8_forms(body: bytes) -> None:
     with pytest.raises(FormError):

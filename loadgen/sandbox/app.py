@@ -1,10 +1,16 @@
 """The starlette app: routes, the request pipeline and the turning of errors into Capture error bodies.
 
-Pipeline of every API call, in capture-api.md's classification order: read and decode the form
-(query string and body), authenticate (402/205), apply the client's faults (510/500/504, latency),
-check the permission table (403), then the operation itself: missing parameters (100), ``type_name``
-(222), parsing (200), validation (223...234), uniqueness (361). Every API error is HTTP 200 with the
-Capture error object; the only exception is the optional HTTP 510 of the concurrency-limit fault.
+Pipeline of every API call, in capture-api.md's classification order: check what the headers alone
+settle (Basic credentials and their permission, or a signed request's client, Date and skew: 402/205/403
+before any body is read), read the body (bounded in size and time) and decode the form (query string
+and body), check the signature or legacy credentials and the permission (402/403), apply the client's
+faults (510/500/504, latency), then the operation itself: missing parameters (100), ``type_name`` (222),
+parsing (200), validation (223...234), uniqueness (361). Every API error is HTTP 200 with the Capture
+error object; the only exception is the optional HTTP 510 of the concurrency-limit fault.
+
+No request may stall the others: a large one (body or query above ``_INLINE`` bytes, and every
+``entity.find``, which renders rows) is decoded, parsed, validated and answered on the worker thread's
+event loop, while the server's loop goes on serving; its store calls come back to the server's loop.
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ import base64
 import logging
 import os
 import random
+import threading
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from functools import partial
@@ -45,6 +52,13 @@ _BODY_ARGUMENT = {"entity.bulkCreate": "all_attributes", "entity.create": "attri
                   "entity.update": "attributes", "entity.replace": "attributes"}
 _READS = frozenset({"entity", "entity.find", "entity.count", "entityType"})
 _FORM = "application/x-www-form-urlencoded"
+#: Bodies and query strings up to this size are served on the server's loop (a thread hop costs more).
+_INLINE = 64 * 1024
+#: No JSON parameter but ``all_attributes`` may be longer, and ``all_attributes`` must end an object in
+#: every run of this length: no record is that large, and the JSON parser, one C call (holding the GIL)
+#: from one Python callback to the next, then never keeps the server's loop waiting for long.
+_MAX_FIELD = 1024 * 1024
+_JSON_FIELDS = frozenset({"attributes", "value", "key_value", "sort_on"})
 
 
 def new_request_id() -> str:
@@ -52,9 +66,37 @@ def new_request_id() -> str:
     return base64.b32encode(os.urandom(10)).decode("ascii").lower()
 
 
-def _json_response(body: dict[str, Any], status: int = 200) -> Response:
+def _json_response(body: dict[str, Any], status: int = 200, *, close: bool = False) -> Response:
     text = compact_json(body)
-    return Response(text.encode("utf-8", "surrogatepass"), status_code=status, media_type="application/json")
+    headers = {"connection": "close"} if close else None
+    return Response(text.encode("utf-8", "surrogatepass"), status_code=status, media_type="application/json",
+                    headers=headers)
+
+
+class _Worker:
+    """A thread running its own event loop, where large requests are decoded, parsed and answered.
+
+    One thread, so large requests queue among themselves instead of taking turns with the server's loop
+    for the GIL; pure-Python work there lets the server's loop in every switch interval (5 ms by default,
+    0.5 ms in a sandbox process), and large inputs are handled in slices between such points.
+    """
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    async def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=self._loop.run_forever, name="sandbox-worker", daemon=True)
+            self._thread.start()
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
+
+    def close(self) -> None:
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()
 
 
 class SandboxState:
@@ -74,6 +116,8 @@ class SandboxState:
         self.errors: Counter[str] = Counter()
         self._lock = asyncio.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-db")
+        self.worker = _Worker()
+        self.loop: asyncio.AbstractEventLoop | None = None  # the server's, set when the app starts
         self.ops = Operations(self)
 
     def faults_for(self, client: ClientSpec) -> Faults:
@@ -90,7 +134,11 @@ class SandboxState:
 
     async def db(self, fn: Callable[..., T], *args: Any, offload: bool = False, **kwargs: Any) -> T:
         """Run a store method, one at a time. Writes run inline (cheaper than a thread hop); ``offload``
-        moves scans of unbounded length (find, count) to the DB thread, where SQLite runs without the GIL."""
+        moves scans of unbounded length (find, count) to the DB thread, where SQLite runs without the GIL.
+        A call from the worker's loop (a large request) is handed to the server's loop and offloaded."""
+        if self.loop is not None and asyncio.get_running_loop() is not self.loop:
+            future = asyncio.run_coroutine_threadsafe(self.db(fn, *args, offload=True, **kwargs), self.loop)
+            return await asyncio.wrap_future(future)
         if not offload and not self._lock.locked():  # nothing on the DB thread, and no await until done
             return fn(*args, **kwargs)
         async with self._lock:
@@ -99,6 +147,7 @@ class SandboxState:
             return await asyncio.get_running_loop().run_in_executor(self._pool, partial(fn, *args, **kwargs))
 
     def close(self) -> None:
+        self.worker.close()
         self._pool.shutdown(wait=True)
         self.store.close()
 
@@ -112,66 +161,116 @@ class SandboxState:
                 "errors": dict(self.errors)}
 
 
-async def _read_body(request: Request, limit: int, op: str, request_id: str) -> bytes:
-    """The body, refusing more than ``limit`` bytes without reading them all."""
+class _BodyError(Exception):
+    """The body is too large or too slow: answered with ``connection: close``, the rest never read."""
+
+    def __init__(self, error: CaptureError) -> None:
+        self.error = error
+
+
+async def _read_body(request: Request, config: SandboxConfig, op: str, request_id: str) -> bytes:
+    """The body, refusing more than ``max_body`` bytes without reading them, or a body slower than
+    ``body_timeout`` seconds."""
+    limit = config.max_body
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit():
-        if int(declared) > limit:
-            raise _too_big(limit, op, request_id)
-        return await request.body()  # the HTTP parser stops at the declared length
+    if declared is not None and declared.isdigit() and (len(declared) > 15 or int(declared) > limit):
+        raise _body_error(f"the request body is larger than {limit} bytes", op, request_id)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_big(limit, op, request_id)
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(config.body_timeout):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _body_error(f"the request body is larger than {limit} bytes", op, request_id)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise _body_error(f"the request body did not arrive within {config.body_timeout:g} s", op,
+                          request_id) from None
     return b"".join(chunks)
 
 
-def _too_big(limit: int, op: str, request_id: str) -> CaptureError:
-    return capture_error(Code.INVALID_ARGUMENT, f"the request body is larger than {limit} bytes",
-                         argument_name=_BODY_ARGUMENT.get(op), request_id=request_id)
+def _body_error(message: str, op: str, request_id: str) -> _BodyError:
+    return _BodyError(capture_error(Code.INVALID_ARGUMENT, message, argument_name=_BODY_ARGUMENT.get(op),
+                                    request_id=request_id))
 
 
-async def _params(request: Request, state: SandboxState, op: str, request_id: str) -> dict[str, str]:
+def _form(query: bytes, body: bytes, ctype: str, op: str, request_id: str) -> dict[str, str]:
     """Query string and form body, decoded strictly (a body field wins over a query one)."""
     try:
-        query = request.scope.get("query_string")
         params = wire.decode_form(query) if query else {}
-        if request.method == "POST":
-            body = await _read_body(request, state.config.max_body, op, request_id)
-            ctype = request.headers.get("content-type", _FORM).split(";")[0].strip().lower()
-            if body and ctype != _FORM:
-                raise capture_error(Code.INVALID_ARGUMENT, f"the body must be {_FORM}, not {ctype[:60]!r}",
-                                    request_id=request_id)
-            if body:
-                params.update(wire.decode_form(body))
+        if body and ctype != _FORM:
+            raise capture_error(Code.INVALID_ARGUMENT, f"the body must be {_FORM}, not {ctype[:60]!r}",
+                                request_id=request_id)
+        if body:
+            params.update(wire.decode_form(body))
     except FormError as exc:
         raise capture_error(Code.INVALID_ARGUMENT, str(exc), argument_name=_BODY_ARGUMENT.get(op),
                             request_id=request_id) from None
     return params
 
 
+async def _request(state: SandboxState, request: Request, op: str, request_id: str,
+                   client: ClientSpec | None) -> tuple[dict[str, str], ClientSpec, bool]:
+    """The parameters and the authenticated (not yet authorised) client, and whether the call is large
+    (see the module doc)."""
+    query: bytes = request.scope.get("query_string") or b""
+    body = await _read_body(request, state.config, op, request_id) if request.method == "POST" else b""
+    ctype = request.headers.get("content-type", _FORM).split(";")[0].strip().lower()
+    large = len(body) + len(query) > _INLINE
+    path: str = request.scope["path"]
+
+    async def decode() -> tuple[dict[str, str], ClientSpec]:
+        params = _form(query, body, ctype, op, request_id)
+        headers = request.headers
+        return params, client or state.auth.authenticate(headers.get("authorization"), headers.get("date"), path,
+                                                         params, request_id)
+
+    params, found = await (state.worker.run(decode()) if large else decode())
+    return params, found, large or op == "entity.find"
+
+
+def _screen(params: dict[str, str], request_id: str) -> None:
+    """Refuse the JSON fields ``_MAX_FIELD`` rules out (checked on large requests, before they are parsed)."""
+    for name, value in params.items():
+        if len(value) <= _MAX_FIELD or (name not in _JSON_FIELDS and name != "all_attributes"):
+            continue
+        if name != "all_attributes":
+            raise capture_error(Code.INVALID_ARGUMENT, f"{name} is longer than {_MAX_FIELD} characters",
+                                argument_name=name, request_id=request_id)
+        if any("}" not in value[at:at + _MAX_FIELD] for at in range(0, len(value) - _MAX_FIELD + 1, _MAX_FIELD)):
+            raise capture_error(Code.INVALID_ARGUMENT, f"all_attributes holds a record longer than {_MAX_FIELD} "
+                                "characters", argument_name=name, request_id=request_id)
+
+
+async def _answer(state: SandboxState, op: str, params: dict[str, str], client: ClientSpec,
+                  request_id: str, large: bool) -> Response:
+    if large:
+        _screen(params, request_id)
+    return _json_response(await state.ops.run(op, params, client, request_id))
+
+
 async def _call(state: SandboxState, op: str, request: Request) -> Response:
     request_id = new_request_id()
     state.requests[op] += 1
+    state.loop = state.loop or asyncio.get_running_loop()  # the lifespan sets it; an app run without one too
     try:
         if request.method != "POST" and op not in _READS:
             raise capture_error(Code.INVALID_ARGUMENT, f"{op} must be called with POST", request_id=request_id)
-        params = await _params(request, state, op, request_id)
-        headers = request.headers
-        client = state.auth.authenticate(headers.get("authorization"), headers.get("date"),
-                                         request.scope["path"], params, request_id)
+        client = state.auth.from_headers(request.headers.get("authorization"), request.headers.get("date"),
+                                         request_id)
+        if client is not None:
+            authorize(client, op, request_id)  # before the body is read, and before any fault
+        params, client, large = await _request(state, request, op, request_id, client)
+        authorize(client, op, request_id)
         injector = state.injector(client)
+        answer = partial(_answer, state, op, params, client, request_id, large)
         if injector is None:
-            authorize(client, op, request_id)
-            body = await state.ops.run(op, params, client, request_id)
-        else:
-            async with injector.call(request_id):
-                authorize(client, op, request_id)
-                body = await state.ops.run(op, params, client, request_id)
-        return _json_response(body)
+            return await (state.worker.run(answer()) if large else answer())
+        async with injector.call(request_id):
+            return await (state.worker.run(answer()) if large else answer())
+    except _BodyError as exc:
+        return _error_response(state, exc.error, request_id, close=True)
     except CaptureError as exc:
         return _error_response(state, exc, request_id)
     except Exception:  # a bug or a broken database: still a Capture error object, never a traceback page
@@ -179,11 +278,11 @@ async def _call(state: SandboxState, op: str, request: Request) -> Response:
         return _error_response(state, capture_error(Code.UNEXPECTED_ERROR, "unexpected error"), request_id)
 
 
-def _error_response(state: SandboxState, exc: CaptureError, request_id: str) -> Response:
+def _error_response(state: SandboxState, exc: CaptureError, request_id: str, *, close: bool = False) -> Response:
     if exc.request_id is None:
         exc.request_id = request_id
     state.errors[str(exc.code)] += 1
-    return _json_response(exc.to_body(), exc.http_status or 200)
+    return _json_response(exc.to_body(), exc.http_status or 200, close=close)
 
 
 def _endpoint(state: SandboxState, op: str) -> Callable[[Request], Awaitable[Response]]:
@@ -203,12 +302,32 @@ def create_app(config: SandboxConfig) -> Starlette:
                             request_id=request_id)
         return _error_response(state, err, request_id)
 
+    async def admin(request: Request, action: Callable[[], dict[str, Any]]) -> Response:
+        """An admin endpoint: for an owner client only (Basic or signed, 402/403 otherwise)."""
+        request_id = new_request_id()
+        try:
+            client = state.auth.from_headers(request.headers.get("authorization"), request.headers.get("date"),
+                                             request_id)
+            if client is None:
+                client = (await _request(state, request, "_sandbox", request_id, None))[1]
+            if "owner" not in client.features:
+                raise capture_error(Code.CLIENT_PERMISSION_ERROR, "the admin endpoints need an owner client",
+                                    request_id=request_id)
+            return _json_response(await state.db(action))
+        except _BodyError as exc:
+            return _error_response(state, exc.error, request_id, close=True)
+        except CaptureError as exc:
+            return _error_response(state, exc, request_id)
+
+    def cleared() -> dict[str, Any]:
+        state.reset()
+        return {"stat": "ok"}
+
     async def stats(request: Request) -> Response:
-        return _json_response(await state.db(state.stats))
+        return await admin(request, state.stats)
 
     async def reset(request: Request) -> Response:
-        await state.db(state.reset)
-        return _json_response({"stat": "ok"})
+        return await admin(request, cleared)
 
     async def on_capture_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, CaptureError)
@@ -222,6 +341,7 @@ def create_app(config: SandboxConfig) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state.loop = asyncio.get_running_loop()
         yield
         state.close()
 

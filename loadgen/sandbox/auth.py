@@ -1,8 +1,10 @@
 """Who is calling, and may they: Basic, janrain-signed and legacy form credentials, then the permission table.
 
 Verification uses ``wire.verify_signature``, the same code the client signs with, so the two sides
-cannot drift. Secrets are compared in constant time, and an unknown client id is compared against a
-dummy secret so that timing does not reveal which ids exist.
+cannot drift. Secrets are compared in constant time, and an unknown Basic or legacy client id is
+compared against a dummy secret so that timing does not reveal which ids exist. A signed request's
+client id, Date and skew are checked from its headers before its body is read (an unknown id answers
+like a wrong signature); the HMAC, which covers the body, after.
 """
 
 from __future__ import annotations
@@ -52,18 +54,40 @@ class Authenticator:
                                 request_id=request_id)
         return client
 
+    def from_headers(self, authorization: str | None, date_header: str | None, request_id: str,
+                     now: datetime | None = None) -> ClientSpec | None:
+        """What the headers alone settle, before any body is read: the client of Basic credentials, or
+        None when the proof is in the form (a signature over it, or legacy parameters).
+
+        A wrong scheme, Basic credentials, signed client id, Date or skew is refused here (402/205), so
+        an unknown client's 16 MB body is never read; only the HMAC waits for the body it covers.
+        """
+        if not authorization:
+            return None
+        scheme, _, rest = authorization.strip().partition(" ")
+        scheme = scheme.lower()
+        if scheme == "basic":
+            return self._basic(rest.strip(), request_id)
+        if scheme == "signature":
+            self._signer(rest.strip(), date_header, request_id, now)
+            return None
+        raise capture_error(Code.INVALID_AUTH_METHOD, f"the {scheme[:20]!r} authorization scheme is not "
+                            "accepted (use Basic or janrain-signed)", request_id=request_id)
+
     def authenticate(self, authorization: str | None, date_header: str | None, path: str,
                      params: Mapping[str, str], request_id: str, now: datetime | None = None) -> ClientSpec:
         """The calling client. 402 for bad credentials or signature, 205 for an unaccepted scheme."""
-        if authorization:
-            scheme, _, rest = authorization.strip().partition(" ")
-            scheme = scheme.lower()
-            if scheme == "basic":
-                return self._basic(rest.strip(), request_id)
-            if scheme == "signature":
-                return self._signed(rest.strip(), date_header, path, params, request_id, now)
-            raise capture_error(Code.INVALID_AUTH_METHOD, f"the {scheme[:20]!r} authorization scheme is not "
-                                "accepted (use Basic or janrain-signed)", request_id=request_id)
+        client = self.from_headers(authorization, date_header, request_id, now)
+        if client is not None:
+            return client
+        if authorization:  # a signature, whose client, Date and skew from_headers has checked
+            client, given = self._signer(authorization.strip().partition(" ")[2].strip(), date_header,
+                                         request_id, now)
+            assert date_header is not None
+            if not wire.verify_signature(given, client.secret, path, date_header, params):
+                raise capture_error(Code.INVALID_CLIENT_CREDENTIALS, "the signature is not valid",
+                                    request_id=request_id)
+            return client
         if "client_id" in params or "client_secret" in params:
             if not self.legacy:
                 raise capture_error(Code.INVALID_AUTH_METHOD, "client credentials as parameters are disabled "
@@ -84,8 +108,12 @@ class Authenticator:
                                 request_id=request_id)
         return self._check(client_id, secret, request_id)
 
-    def _signed(self, token: str, date_header: str | None, path: str, params: Mapping[str, str],
-                request_id: str, now: datetime | None) -> ClientSpec:
+    def _signer(self, token: str, date_header: str | None, request_id: str,
+                now: datetime | None) -> tuple[ClientSpec, str]:
+        """The client a Signature header names and the signature it gives, once its Date is within the skew.
+
+        An unknown id gets the answer of a wrong signature, so the two cannot be told apart.
+        """
         client_id, sep, given = token.rpartition(":")
         if not sep or not client_id:
             raise capture_error(Code.INVALID_CLIENT_CREDENTIALS, "the Signature header must be id:signature",
@@ -101,12 +129,10 @@ class Authenticator:
                                 f"the Date header is {drift:.0f} s away from the server clock "
                                 f"(at most {self.skew:.0f} s allowed)", request_id=request_id)
         client = self._clients.get(client_id)
-        secret = client.secret if client else _DUMMY_SECRET
-        assert date_header is not None
-        if not wire.verify_signature(given, secret, path, date_header, params) or client is None:
+        if client is None:
             raise capture_error(Code.INVALID_CLIENT_CREDENTIALS, "the signature is not valid",
                                 request_id=request_id)
-        return client
+        return client, given
 
 
 def authorize(client: ClientSpec, operation: str, request_id: str) -> None:

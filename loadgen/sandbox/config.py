@@ -30,6 +30,7 @@ Without a clients file, one owner client is created at first start and kept in t
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -97,7 +98,16 @@ class ClientSpec:
 
 @dataclass(frozen=True)
 class SandboxConfig:
-    """Everything ``create_app`` needs. ``schemas`` empty means the shipped ``user`` schema."""
+    """Everything ``create_app`` and the server need. ``schemas`` empty means the shipped ``user`` schema.
+
+    The limits keep one hostile client from hurting the others: ``max_body`` bytes per request body
+    (2,000 realistic records of about 1.5 KB take 4-9 MB as a form), ``max_batch`` records per bulkCreate
+    (Janrain's datalib sends 2,000), ``max_connections`` open connections (more are answered 503),
+    ``header_timeout`` seconds to send a request's headers (also an idle new connection's limit),
+    ``body_timeout`` seconds to send its body, ``keep_alive`` seconds an idle connection stays open,
+    ``write_timeout`` seconds a client may leave an answer unread, and ``max_unread`` bytes of answers
+    that slow readers may hold in the server altogether (the largest holder is disconnected first).
+    """
 
     schemas: tuple[Schema, ...] = ()
     db: str = "sandbox.db"
@@ -105,10 +115,28 @@ class SandboxConfig:
     skew: float = 900.0
     legacy_auth: bool = True
     admin: bool = False
-    max_batch: int = 1000
+    max_batch: int = 2000
     max_body: int = 16 * 1024 * 1024
     max_results: int = 10_000
+    max_connections: int = 1000
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    keep_alive: int = 5
+    write_timeout: float = 30.0
+    max_unread: int = 256 * 1024 * 1024
     faults: Faults = Faults()
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.skew) and self.skew > 0):
+            raise UsageError(f"--skew must be a number of seconds above 0, got {self.skew!r}")
+        for name in ("max_batch", "max_body", "max_results", "max_connections", "keep_alive", "max_unread"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise UsageError(f"--{name.replace('_', '-')} must be a whole number above 0, got {value!r}")
+        for name in ("header_timeout", "body_timeout", "write_timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+                raise UsageError(f"--{name.replace('_', '-')} must be a number of seconds above 0, got {value!r}")
 
     def replace(self, **changes: Any) -> SandboxConfig:
         """A copy with ``changes``; ``faults`` may be given as a mapping of fault fields."""

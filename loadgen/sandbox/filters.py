@@ -21,8 +21,24 @@ from loadgen import wire
 from loadgen.errors import CaptureError, Code, capture_error
 from loadgen.schema import Attribute, Schema
 
-MAX_FILTER_LENGTH = 10_000
-MAX_NESTING = 64
+#: Room for cleanup's chunks of 1,000 ``uuid = '...'`` terms (about 50 characters each).
+MAX_FILTER_LENGTH = 65_536
+#: Parentheses and ``not``s, counted together: SQLite's parser stack overflows not far above this.
+MAX_NESTING = 32
+#: Comparisons and null tests in one filter.
+MAX_CONDITIONS = 1000
+#: ``sort_on`` terms (SQLite refuses long ORDER BY clauses with an error of its own).
+MAX_SORT_TERMS = 32
+_INT64 = range(-(2**63), 2**63)
+_GROUP = 32
+#: Upper bounds of what SQLite's parser stack holds open for a condition (more for an ``EXISTS`` over a
+#: plural or a function of a function) and a parenthesised chain; a filter above ``_STACK_BUDGET`` is
+#: refused before SQLite overflows its stack (100 entries, part of which the query around the filter
+#: uses; measured: the cheapest overflow costs 98). Checked by the nesting tests.
+_COST_CONDITION = 8
+_COST_JOIN = 3
+_STACK_BUDGET = 80
+_Sql = tuple[str, int]
 
 #: System attributes live in columns of the ``entities`` table.
 COLUMNS = {"id": "e.id", "uuid": "e.uuid", "created": "e.created", "lastUpdated": "e.last_updated"}
@@ -30,7 +46,7 @@ COLUMNS = {"id": "e.id", "uuid": "e.uuid", "created": "e.created", "lastUpdated"
 _TOKEN = re.compile(r"""
     (?P<ws>\s+)
   | (?P<str>'(?:[^'\\]|\\.|'')*')
-  | (?P<num>-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
+  | (?P<num>-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)
   | (?P<op>>=|<=|!=|=|<|>|!|\(|\))
   | (?P<word>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
 """, re.VERBOSE | re.DOTALL)
@@ -100,6 +116,7 @@ class _Parser:
         self.schema = schema
         self.params: list[Any] = []
         self.depth = 0
+        self.conditions = 0
 
     def peek(self) -> tuple[str, str] | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -116,32 +133,34 @@ class _Parser:
         if tok != (kind, value):
             raise _Bad(f"expected {value!r}, found {tok[1]!r}")
 
-    def or_expr(self) -> str:
+    def or_expr(self) -> _Sql:
         parts = [self.and_expr()]
         while self.peek() == ("kw", "or"):
             self.pos += 1
             parts.append(self.and_expr())
-        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+        return _joined(parts, "OR")
 
-    def and_expr(self) -> str:
+    def and_expr(self) -> _Sql:
         parts = [self.not_expr()]
         while self.peek() == ("kw", "and"):
             self.pos += 1
             parts.append(self.not_expr())
-        return parts[0] if len(parts) == 1 else "(" + " AND ".join(parts) + ")"
+        return _joined(parts, "AND")
 
-    def not_expr(self) -> str:
-        if self.peek() in (("kw", "not"), ("op", "!")):
+    def not_expr(self) -> _Sql:
+        negations = 0
+        while self.peek() in (("kw", "not"), ("op", "!")):  # a loop, not recursion: 'not not x' is x
             self.pos += 1
-            self.depth += 1
-            if self.depth > MAX_NESTING:
+            negations += 1
+            if negations > MAX_NESTING:
                 raise _Bad("the filter is nested too deeply")
-            inner = self.not_expr()
-            self.depth -= 1
-            return f"(NOT COALESCE({inner}, 0))"
-        return self.primary()
+        sql, cost = self.primary()
+        if not negations:
+            return sql, cost
+        # 'IS NOT 1' is true for false and for NULL (an unset attribute), and nests no function call
+        return (f"({sql}) IS NOT 1" if negations % 2 else f"({sql}) IS 1"), cost + 1
 
-    def primary(self) -> str:
+    def primary(self) -> _Sql:
         tok = self.take()
         if tok == ("op", "("):
             self.depth += 1
@@ -153,7 +172,11 @@ class _Parser:
             return inner
         if tok[0] != "word":
             raise _Bad(f"expected an attribute name, found {tok[1]!r}")
-        return self.condition(tok[1])
+        self.conditions += 1
+        if self.conditions > MAX_CONDITIONS:
+            raise _Bad(f"more than {MAX_CONDITIONS} conditions")
+        sql = self.condition(tok[1])
+        return sql, _COST_CONDITION + 12 * sql.startswith("EXISTS") + 6 * ("COALESCE(" in sql)
 
     def condition(self, name: str) -> str:
         chain, kind = resolve(self.schema, name)
@@ -202,13 +225,42 @@ class _Parser:
         if kind == "str":
             value: Any = _unquote(text)
         elif kind == "num":
-            value = float(text) if any(c in text for c in ".eE") else int(text)
+            value = _number(text)
         elif (kind, text) in (("kw", "true"), ("kw", "false")):
             value = text == "true"
         else:
             raise _Bad(f"expected a value after the comparison on {name!r}, found {text!r}")
         atype = attr.type if attr is not None else {"id": "id", "uuid": "uuid"}.get(name, "dateTime")
         return _coerce(value, atype, name)
+
+
+def _joined(parts: list[_Sql], op: str) -> _Sql:
+    """``parts`` joined by ``op``, flat in groups of at most ``_GROUP``, and the nesting cost of the result.
+
+    SQLite's parser stack grows with nested parentheses and pending operators, its expression tree with
+    the length of a chain (1,000 deep at most): a flat chain of 1,000 ORs is too deep, a balanced tree
+    of them too nested. Groups of groups keep both small, and the optimiser still sees one OR of terms
+    (uuid equalities become index lookups).
+    """
+    if len(parts) == 1:
+        return parts[0]
+    while len(parts) > 1:
+        parts = [(f"({f' {op} '.join(sql for sql, _ in parts[i:i + _GROUP])})",
+                  max(cost for _, cost in parts[i:i + _GROUP]) + _COST_JOIN) for i in range(0, len(parts), _GROUP)]
+    return parts[0]
+
+
+def _number(text: str) -> int | float:
+    """A numeric literal; integers must fit in 64 bits, as SQLite's do (and ``int()`` of 4,300 digits
+    raises), and floats must be finite."""
+    if not any(c in text for c in ".eE"):
+        if len(text) <= 20 and int(text) in _INT64:
+            return int(text)
+        raise _Bad(f"the number {text[:24]} is out of range")
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        raise _Bad(f"the number {text[:24]} is out of range")
+    return value
 
 
 def _coerce(value: Any, atype: str, name: str) -> Any:
@@ -265,7 +317,9 @@ def compile_filter(text: str, schema: Schema) -> tuple[str, list[Any]]:
         parser = _Parser(_tokens(text), schema)
         if not parser.tokens:
             raise _Bad("the filter is empty")
-        sql = parser.or_expr()
+        sql, cost = parser.or_expr()
+        if cost > _STACK_BUDGET:
+            raise _Bad("the filter is nested too deeply")
         if parser.peek() is not None:
             raise _Bad(f"unexpected {parser.peek()[1]!r} after the end of the expression")  # type: ignore[index]
     except _Bad as exc:
@@ -277,6 +331,9 @@ def compile_sort(names: object, schema: Schema) -> str:
     """ORDER BY terms for a ``sort_on`` JSON array (``-attr`` descends); always ends with the id."""
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise capture_error(Code.INVALID_ARGUMENT, "sort_on must be a JSON array of attribute names",
+                            argument_name="sort_on")
+    if len(names) > MAX_SORT_TERMS:
+        raise capture_error(Code.INVALID_ARGUMENT, f"sort_on has more than {MAX_SORT_TERMS} attributes",
                             argument_name="sort_on")
     terms: list[str] = []
     for raw in names:

@@ -8,6 +8,7 @@ validation (``schema.validate``, first violation reported), then uniqueness (361
 from __future__ import annotations
 
 import json
+import re
 import uuid as uuidlib
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from loadgen.sandbox.app import SandboxState
 
 _DEFAULT_MAX_RESULTS = 100
+_MAX_ID = 2**63 - 1
+#: An unsigned decimal integer short enough for ``int()`` to be cheap (ASCII digits only).
+_DIGITS = re.compile(r"[0-9]{1,19}")
 _KEYS = ("id", "uuid", "key_attribute")
 
 
@@ -87,7 +91,7 @@ class Operations:
                                 argument_name="type_name")
         return schema
 
-    def _json(self, params: dict[str, str], name: str, client: ClientSpec) -> Any:
+    def _json(self, params: dict[str, str], name: str, client: ClientSpec, max_items: int | None = None) -> Any:
         text = params[name]
         if self.state.faults_for(client).accept_nan:
             try:
@@ -95,9 +99,9 @@ class Operations:
             except ValueError:
                 pass
         try:
-            return wire.loads_strict(text)
+            return wire.loads_strict(text, max_items=max_items)
         except JSONSyntaxError as exc:
-            reason = str(exc) if "nested" in str(exc) or "duplicate" in str(exc) \
+            reason = str(exc) if any(word in str(exc) for word in ("nested", "duplicate", "more than")) \
                 else "the JSON is not syntactically valid"
             raise _invalid(name, reason) from None
 
@@ -117,7 +121,7 @@ class Operations:
         key = given[0]
         if key == "id":
             text = params["id"].strip()
-            if not text.isascii() or not text.isdigit() or len(text) > 18:
+            if not _DIGITS.fullmatch(text) or int(text) > _MAX_ID:
                 raise _invalid("id", "it must be an integer")
             by, value = "id", int(text)  # type: tuple[str, Any]
         elif key == "uuid":
@@ -135,11 +139,19 @@ class Operations:
     def _key(self, params: dict[str, str], schema: Schema, client: ClientSpec) -> tuple[str, Any]:
         name = params["key_attribute"]
         value = self._json(params, "key_value", client)
-        if name in ("id", "uuid"):
+        if name == "id":
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_ID:
+                raise _invalid("key_value", "an id is a positive integer")
+            return name, value
+        if name == "uuid":
+            if not isinstance(value, str):
+                raise _invalid("key_value", "a uuid is a JSON string")
             return name, value
         attr = schema.get(name)
         if attr is None or attr not in schema.unique:
             raise _invalid("key_attribute", f"{name[:100]!r} is not a unique attribute of {schema.name}")
+        if isinstance(value, dict | list):
+            raise _invalid("key_value", "it must be a JSON string, number or boolean")
         return name, unique_key(attr, value) if isinstance(value, str) else wire.dumps(value)
 
     def _require_key(self, params: dict[str, str]) -> None:
@@ -178,11 +190,11 @@ class Operations:
     async def bulk_create(self, params: dict[str, str], client: ClientSpec) -> dict[str, Any]:
         _missing(params, "type_name", "all_attributes")
         schema = self._schema(params)
-        records = self._json(params, "all_attributes", client)
+        limit = self.state.config.max_batch
+        records = self._json(params, "all_attributes", client, max_items=limit)  # stops past the limit
         if not isinstance(records, list):
             raise _invalid("all_attributes", "it must be a JSON array of attribute objects")
-        limit = self.state.config.max_batch
-        if len(records) > limit:
+        if len(records) > limit:  # the accept_nan test switch parses without the bound
             raise _invalid("all_attributes", f"{len(records)} records is more than the maximum of {limit}")
         items: list[Any] = []
         for record in records:
@@ -299,7 +311,7 @@ class Operations:
         text = params.get(name, "").strip()
         if not text:
             return default
-        if not text.lstrip("-").isdigit() or not text.isascii() or len(text) > 12 or not low <= int(text) <= high:
+        if not _DIGITS.fullmatch(text.removeprefix("-")) or not low <= int(text) <= high:
             raise _invalid(name, f"it must be an integer from {low} to {high}")
         return int(text)
 

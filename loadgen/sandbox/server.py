@@ -7,9 +7,11 @@ a test ``kill -9`` it. Both hand back a ``Sandbox`` once the socket is listening
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,10 +19,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from loadgen.errors import UsageError
 from loadgen.sandbox.app import create_app
@@ -28,6 +31,9 @@ from loadgen.sandbox.config import SandboxConfig
 from loadgen.schema import Schema, load_schema
 
 _START_TIMEOUT = 20.0
+#: In a process of its own, the sandbox lets a thread waiting for the GIL in after 0.5 ms (Python's
+#: default: 5 ms), so its event loop is not kept waiting while the worker parses a large body.
+_SWITCH_INTERVAL = 0.0005
 
 
 @dataclass
@@ -40,18 +46,24 @@ class Sandbox:
     pid: int | None = None
 
     def stats(self) -> dict[str, Any]:
-        """Records per type, requests per operation, errors per code (needs ``admin``)."""
-        response = httpx.get(f"{self.url}/_sandbox/stats", timeout=10)
+        """Records per type, requests per operation, errors per code (needs ``admin`` and an owner client)."""
+        response = httpx.get(f"{self.url}/_sandbox/stats", auth=(self.client_id, self.client_secret), timeout=10)
         result: dict[str, Any] = response.json()
         if "records" not in result:
-            raise UsageError("the sandbox runs without admin endpoints (start it with admin=True)")
+            raise _admin_error(result)
         return result
 
     def reset(self) -> None:
-        """Delete all records and counters (needs ``admin``)."""
-        body = httpx.post(f"{self.url}/_sandbox/reset", timeout=10).json()
+        """Delete all records and counters (needs ``admin`` and an owner client)."""
+        body = httpx.post(f"{self.url}/_sandbox/reset", auth=(self.client_id, self.client_secret), timeout=10).json()
         if body.get("stat") != "ok" or "code" in body:
-            raise UsageError("the sandbox runs without admin endpoints (start it with admin=True)")
+            raise _admin_error(body)
+
+
+def _admin_error(body: dict[str, Any]) -> UsageError:
+    if body.get("code") in (402, 403):
+        return UsageError(f"the sandbox refused its admin endpoint: {body.get('error_description', '')}")
+    return UsageError("the sandbox runs without admin endpoints (start it with admin=True)")
 
 
 def build_config(*, schema: Schema | str | os.PathLike[str] | None = None, db: str | os.PathLike[str] = ":memory:",
@@ -77,11 +89,98 @@ def _listen(host: str, port: int) -> socket.socket:
     return sock
 
 
+#: Bytes of request line and headers a request may send (httptools sets no limit of its own): room for a
+#: GET with the longest filter (65,536 characters, percent-encoded).
+MAX_HEAD = 256 * 1024
+
+
+class _GuardedProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with the limits it lacks, from ``limits`` (a subclass per server).
+
+    uvicorn times out only idle keep-alive connections: here a connection must also send each request's
+    headers within ``header_timeout`` (an idle new one is closed then too), at most ``MAX_HEAD`` bytes
+    of them. uvicorn queues a whole answer for a client that does not read it: here an answer left
+    unread for ``write_timeout`` seconds drops the connection, and when the answers waiting for slow
+    readers pass ``max_unread`` bytes altogether, the largest holder is dropped at once.
+    """
+
+    limits: ClassVar[SandboxConfig]
+    slow: ClassVar[set[_GuardedProtocol]]
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._write_timer: asyncio.TimerHandle | None = None
+        self._head = 0
+        super().connection_made(transport)
+        self._expect_head()
+
+    def _expect_head(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        self._head = 0
+        self._head_timer = self.loop.call_later(self.limits.header_timeout, self._drop)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._expect_head()
+
+    def _count_head(self, size: int) -> None:
+        self._head += size
+        if self._head > MAX_HEAD:
+            raise ValueError("request head too large")  # httptools stops; uvicorn answers 400 and closes
+
+    def on_url(self, url: bytes) -> None:
+        self._count_head(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count_head(len(name) + len(value))
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        super().on_headers_complete()
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        self.slow.add(self)
+        self._write_timer = self.loop.call_later(self.limits.write_timeout, self._drop)
+        held = {p: p.transport.get_write_buffer_size() for p in self.slow}
+        if sum(held.values()) > self.limits.max_unread:
+            max(held, key=held.__getitem__)._drop()
+
+    def resume_writing(self) -> None:
+        self._stop_write_timer()
+        super().resume_writing()
+
+    def _stop_write_timer(self) -> None:
+        self.slow.discard(self)
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_write_timer()
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+        super().connection_lost(exc)
+
+    def _drop(self) -> None:
+        """Close at once, dropping whatever answer is still queued for the client."""
+        self._stop_write_timer()
+        self.transport.abort()
+
+
 def uvicorn_server(config: SandboxConfig, *, log_level: str = "warning") -> tuple[uvicorn.Server, Any]:
     """A uvicorn server (uvloop + httptools, one worker) for the app, and the app's state."""
     app = create_app(config)
-    server = uvicorn.Server(uvicorn.Config(app, loop="uvloop", http="httptools", lifespan="on",
-                                           log_level=log_level, access_log=False, timeout_graceful_shutdown=3))
+    protocol = type("SandboxProtocol", (_GuardedProtocol,), {"limits": config, "slow": set()})
+    server = uvicorn.Server(uvicorn.Config(app, loop="uvloop", http=protocol, lifespan="on",
+                                           log_level=log_level, access_log=False, timeout_graceful_shutdown=3,
+                                           limit_concurrency=config.max_connections,
+                                           timeout_keep_alive=config.keep_alive))
     return server, app.state.sandbox
 
 
@@ -124,6 +223,7 @@ def _child(config: SandboxConfig, host: str, port: int, conn: Connection, parent
     (after Locust's in-flight requests are answered). It also stops if that parent dies without a word.
     """
     os.setsid()
+    sys.setswitchinterval(_SWITCH_INTERVAL)
     sock = _listen(host, port)
     server, state = uvicorn_server(config)
     _stop_with_parent(server, parent_pid)
@@ -193,6 +293,7 @@ def serve(*, schema: Schema | str | os.PathLike[str] | None = None, db: str | os
 
 def run_foreground(config: SandboxConfig, host: str, port: int) -> tuple[uvicorn.Server, socket.socket, Any]:
     """Bind and build the server for ``loadgen sandbox``; the caller prints the client and calls ``run``."""
+    sys.setswitchinterval(_SWITCH_INTERVAL)
     sock = _listen(host, port)
     server, state = uvicorn_server(config, log_level="info")
     return server, sock, state

@@ -97,7 +97,7 @@ def test_bulk_create_envelope_errors_create_nothing(sandbox: Sandbox, call: Call
         ({"type_name": "nope", "all_attributes": good}, 222, "type_name"),
         ({"type_name": "user", "all_attributes": '[{"email": "a@x.com"},'}, 200, "all_attributes"),
         ({"type_name": "user", "all_attributes": {"email": "a@x.com"}}, 200, "all_attributes"),
-        ({"type_name": "user", "all_attributes": [{"email": "a@x.com"}] * 1001}, 200, "all_attributes"),
+        ({"type_name": "user", "all_attributes": [{"email": "a@x.com"}] * 2001}, 200, "all_attributes"),
     ]
     for params, code, argument in cases:
         body = call("entity.bulkCreate", **params)

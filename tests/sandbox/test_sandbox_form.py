@@ -11,12 +11,13 @@ from loadgen.errors import FormError
 
 PIECES = [b"a", b"b", b"=", b"&", b"+", b"%", b"%2", b"%41", b"%3d", b"%3D", b"%e2%82%ac", b"%ff", b"%ED%A0%80",
           b" ", b"\t", b"\n", b"\xc3\xa9", b"%0A", b"%26", b";", b"_", b"%%", b"%zz", b"% ", b"%\t", b"%2 ",
-          b"%a", b"%0", b"%=", b"%0d", b"%0D%0A", b"%20", b"\x0b", b"%3", b"%09", b"\r"]
+          b"%a", b"%0", b"%=", b"%0d", b"%0D%0A", b"%20", b"\x0b", b"%3", b"%09", b"\r",
+          b"\xc3", b"\xa9", b"\xe2\x82\xac", b"\xed\xa0\x80", b"\xff"]
 
 
 def _reference(body: bytes) -> dict[str, str] | str:
     try:
-        pairs = parse_qsl(body.decode("ascii"), keep_blank_values=True, encoding="utf-8", errors="strict",
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, encoding="utf-8", errors="strict",
                           max_num_fields=1000)
     except (UnicodeDecodeError, ValueError):
         return "error"
