@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from loadgen.sandbox import Sandbox, serve
-from loadgen.sandbox.filters import compile_filter
+from loadgen.sandbox.filters import compile_filter, compile_sort
 from loadgen.schema import load_schema
 
 Call = Callable[..., dict[str, Any]]
@@ -383,3 +383,16 @@ def test_datetimes_stored_without_a_fraction_compare_as_moments() -> None:
             where, args = compile_filter(f"{name} {test}", schema)
             rows = db.execute(f"SELECT id FROM entities e WHERE {where} ORDER BY id", args).fetchall()
             assert [r[0] for r in rows] == expected, (name, test)
+
+
+def test_sort_on_a_datetime_orders_by_moment_whatever_its_stored_shape() -> None:
+    """``18:44:04 +0000`` (no fraction) sorts before ``18:44:04.5 +0000`` although ``' ' > '.'`` loses as text."""
+    schema = load_schema(DATA / "member.schema.json")
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE entities (id INTEGER, data TEXT)")
+    stored = ["2013-07-16 18:44:04.5 +0000", "2013-07-16 18:44:05 +0000", "2013-07-16 18:44:04 +0000",
+              "2013-07-16 18:44:04.25 +0000"]
+    db.executemany("INSERT INTO entities VALUES (?, ?)", [(i, json.dumps({"seen": s})) for i, s in enumerate(stored)])
+    for sort_on, expected in ((["seen"], [2, 3, 0, 1]), (["-seen"], [1, 0, 3, 2])):
+        rows = db.execute(f"SELECT id FROM entities e ORDER BY {compile_sort(sort_on, schema)}").fetchall()
+        assert [r[0] for r in rows] == expected, sort_on
