@@ -347,8 +347,6 @@ def compile_sort(names: object, schema: Schema) -> str:
             raise capture_error(Code.INVALID_ARGUMENT, f"cannot sort on the plural {name!r}",
                                 argument_name="sort_on")
         expr = COLUMNS[name] if kind == "column" else f"json_extract(e.data, '{json_path([a.name for a in chain])}')"
-        if kind == "value" and chain[-1].type == "dateTime":  # as moments: values stored with or without a fraction
-            expr = _comparable(expr)
         terms.append(f"{expr} {'DESC' if desc else 'ASC'}")
     terms.append("e.id ASC")
     return ", ".join(terms)
