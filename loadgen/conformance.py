@@ -16,12 +16,12 @@ observed exactly as the server produced them.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
 import secrets
 import signal
 import threading
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -44,7 +44,7 @@ from hypothesis.stateful import (
 
 from loadgen.auth import BasicAuth
 from loadgen.client import CaptureClient, Created
-from loadgen.errors import CaptureError, Code, JSONSyntaxError, NotFoundError
+from loadgen.errors import CaptureError, Code, JSONSyntaxError, NotFoundError, TransportError
 from loadgen.schema import Attribute, Schema, normalize, unique_key
 from loadgen.strategies import bulk_payloads, malformed_json, schema_violations, valid_records, wrong_shape
 from loadgen.wire import dumps, loads_strict
@@ -75,34 +75,27 @@ class PropertyResult:
 
 
 class Tracker:
-    """Every uuid the fuzzers created, deleted at the end of the session (or at once, see ``delete``)."""
+    """Every uuid the fuzzers created, deleted at the end of the session."""
 
     def __init__(self, client: CaptureClient) -> None:
         self.client = client
         self.uuids: list[str] = []
-        self.outcomes: dict[str, str] = {}  # uuid -> "deleted", "gone" or "failed"
 
     def add(self, uuid: str) -> None:
         self.uuids.append(uuid)
 
-    def delete(self, uuid: str) -> None:
-        """Delete one record unless it already is; a failure is noted (cleanup retries it), never raised."""
-        if self.outcomes.get(uuid) in ("deleted", "gone"):
-            return
-        try:
-            self.client.delete(uuid=uuid)
-            self.outcomes[uuid] = "deleted"
-        except NotFoundError:
-            self.outcomes[uuid] = "gone"
-        except Exception:  # report and carry on: the rest must still be deleted
-            self.outcomes[uuid] = "failed"
-
     def cleanup(self) -> str:
+        deleted = gone = failed = 0
         for uuid in dict.fromkeys(self.uuids):
-            self.delete(uuid)
-        counts = Counter(self.outcomes.values())
-        return (f"capture: the fuzzers created {len(set(self.uuids))} records: {counts['deleted']} deleted, "
-                f"{counts['gone']} already gone, {counts['failed']} could not be deleted")
+            try:
+                self.client.delete(uuid=uuid)
+                deleted += 1
+            except NotFoundError:
+                gone += 1
+            except Exception:  # report and carry on: the rest must still be deleted
+                failed += 1
+        return (f"capture: the fuzzers created {len(set(self.uuids))} records: {deleted} deleted, "
+                f"{gone} already gone, {failed} could not be deleted")
 
 
 class Fuzzer:
@@ -281,10 +274,11 @@ class Fuzzer:
     def track(self, answer: Answer, *, keep: bool = True) -> None:
         """Track anything a (wrongly) successful answer created, so cleanup removes it.
 
-        ``keep=False`` deletes what a ``stat ok`` answer created at once, for properties where creating
-        is the failure: the seed records repeat their unique values, so a record kept would turn the
-        next example's answer (a shrink candidate's, the shrunk failure's replay) into a 361. Only
-        ``stat ok``: an error answer that still created a record must stay for the count check.
+        ``keep=False`` also deletes what a ``stat ok`` answer created at once, for properties where
+        creating is the failure: the seed records repeat their unique values, so a record kept would
+        turn the next example's answer (a shrink candidate's, the shrunk failure's replay) into a 361.
+        Only ``stat ok``: an error answer that still created a record must stay for the count check.
+        Cleanup then counts the record as already gone, or retries it if this delete failed.
         """
         body = answer.body or {}
         uuids = body.get("uuid_results") if isinstance(body.get("uuid_results"), list) else [body.get("uuid")]
@@ -292,7 +286,8 @@ class Fuzzer:
             if isinstance(uuid, str):
                 self.tracker.add(uuid)
                 if not keep and body.get("stat") == "ok":
-                    self.tracker.delete(uuid)
+                    with contextlib.suppress(CaptureError, TransportError):
+                        self.client.delete(uuid=uuid)
 
 
 def _nested_unique(attrs: tuple[Attribute, ...], parents: tuple[Attribute, ...] = ()

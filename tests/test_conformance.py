@@ -92,7 +92,7 @@ def test_what_a_malformed_example_wrongly_created_is_gone_before_the_next_one(
             fz.track(answer, keep=False)
             assert answer.body is not None and answer.body.get("stat") == "ok", answer  # the second: no 361
         assert broken.stats()["records"].get("user", 0) == 0
-        assert fz.tracker.cleanup().endswith("created 2 records: 2 deleted, 0 already gone, 0 could not be deleted")
+        assert fz.tracker.cleanup().endswith("created 2 records: 0 deleted, 2 already gone, 0 could not be deleted")
     finally:
         fz.close()
         client.close()
