@@ -241,6 +241,10 @@ def _pick_attrs(attrs: tuple[Attribute, ...], rnd: random.Random, most: int) -> 
     return required + rnd.sample(optional, min(len(optional), rnd.randint(1, most)))
 
 
+#: The one choice that picks a seed record (0, the simplest, is where a shrunk example ends).
+SEED_NUMBERS = st.integers(0, SEEDS - 1)
+
+
 @functools.lru_cache(maxsize=4 * SEEDS)
 def seed_text(schema: Schema, seed: int) -> str:
     """Compact JSON of valid record number ``seed``: the unique attributes (the email) plus 0 to 4 others."""

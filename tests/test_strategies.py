@@ -5,7 +5,9 @@ from __future__ import annotations
 import calendar
 import contextlib
 import json
+import random
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +134,20 @@ def test_the_docs_own_bug_is_the_simplest_dropped_quote() -> None:
     text = find(malformed_json(SCHEMA, kinds=["dropped_quote"]), lambda t: True,
                 settings=settings(database=None, derandomize=True))
     assert text == '{email":"x_10@test.org"}'
+
+
+@pytest.mark.parametrize("search", range(3))
+@pytest.mark.parametrize(("found", "minimal"), [
+    (lambda t: "NaN" in t, '{"email":NaN}'),
+    (lambda t: t.count('"email"') == 2, '{"email":"x_10@test.org","email":"x_10@test.org"}'),
+    (lambda t: "\\ud" in t, '{"\\ud800email":"x_10@test.org"}'),
+], ids=["nan", "duplicate_key", "lone_surrogate"])
+def test_a_failure_shrinks_to_the_simplest_record_wherever_it_was_found(
+        found: Callable[[str], bool], minimal: str, search: int) -> None:
+    """What a conformance failure reports: the simplest seed record, whichever record the search broke."""
+    text = find(malformed_json(SCHEMA), found, settings=settings(database=None, max_examples=300),
+                random=random.Random(search))
+    assert text == minimal
 
 
 @FAST
