@@ -15,8 +15,9 @@ import pytest
 from loadgen.auth import make_auth
 from loadgen.cleanup import BATCH, cleanup
 from loadgen.client import CaptureClient, Created
-from loadgen.locust.ledger import Ledger
+from loadgen.ledger import Ledger
 from loadgen.profiles import ProfileFactory
+from loadgen.runfolder import Meta, write_meta
 from loadgen.sandbox import Sandbox, serve
 from loadgen.schema import default_schema, load_schema
 
@@ -54,7 +55,8 @@ def write_run(run_dir: Path, created: list[tuple[Created, str]], type_name: str 
     for done, email in created:
         ledger.add(done.uuid, done.id, email)
     ledger.close()
-    (run_dir / "meta.json").write_text(json.dumps({"type_name": type_name, "ledger_records": len(created), **meta}))
+    write_meta(run_dir, Meta(run_id=run_dir.name, scenario="create", type_name=type_name,
+                             ledger_records=len(created), **meta))
     return run_dir
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from loadgen.auth import credentials
 from loadgen.errors import UsageError
-from loadgen.locust.ledger import Ledger, load_run_ledger, merge_ledgers, read_ledger
-from loadgen.locust.options import credentials, env_var, settings_from
+from loadgen.ledger import Ledger, load_run_ledger, merge_ledgers, read_ledger
+from loadgen.locust.options import env_var, settings_from
 from loadgen.locust.pacing import Stage
 
 
@@ -135,7 +136,7 @@ def test_run_rejects_a_bad_schema_before_starting(tmp_path: Path) -> None:
 
 
 def test_the_master_ledger_counts_what_each_worker_reported_but_never_sent(tmp_path: Path) -> None:
-    from loadgen.locust.ledger import MasterLedger, WorkerAccount
+    from loadgen.ledger import MasterLedger, WorkerAccount
 
     lines: list[str] = []
     part = Ledger(tmp_path / "ledger", 0, type_name="user", key="email", sink=lines.extend)
