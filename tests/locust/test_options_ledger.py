@@ -40,9 +40,9 @@ def test_bad_options_are_one_line_usage_errors(options: dict[str, object], messa
 
 
 def test_credentials_come_from_the_environment_only() -> None:
-    assert credentials({"CAPTURE_CLIENT_ID": "id", "CAPTURE_CLIENT_SECRET": "s"}) == ("id", "s")
+    assert credentials(env={"CAPTURE_CLIENT_ID": "id", "CAPTURE_CLIENT_SECRET": "s"}) == ("id", "s")
     with pytest.raises(UsageError, match=r"set CAPTURE_CLIENT_SECRET$"):
-        credentials({"CAPTURE_CLIENT_ID": "id"})
+        credentials(env={"CAPTURE_CLIENT_ID": "id"})
 
 
 def _uuid(n: int) -> str:
