@@ -30,7 +30,7 @@ from typing import Any
 
 from loadgen.errors import AuthError, CaptureError, LoadgenError, NotFoundError, TransportError, UsageError
 from loadgen.ledger import LedgerEntry, LedgerRead, load_run_ledger
-from loadgen.runfolder import CLEANUP_PROGRESS, LOCUST_RUN, SANDBOX_DB, Meta, ledger_part, read_json, read_meta
+from loadgen.runfolder import CLEANUP_PROGRESS, SANDBOX_DB, Meta, ledger_part, read_meta, read_summary
 
 DEFAULT_RATE = 20.0
 #: Records checked per ``entity.find`` (a filter of 100 uuids is about 5,000 characters).
@@ -139,14 +139,14 @@ def cleanup(run_dir: str | Path, *, url: str | None = None, rate: float | None =
     meta = read_meta(folder)
     # Locust's own account of the run: the records it created and, from a distributed run's master, the
     # creates each worker reported and who went missing
-    summary = read_json(folder / LOCUST_RUN)
-    workers = summary.get("ledger", {}).get("workers", {})
-    reported = sum(int(w.get("reported", 0)) for w in workers.values())
-    expected = max(meta.ledger_records if meta else 0, int(summary.get("records") or 0), reported)
+    summary = read_summary(folder)
+    workers = summary.ledger.workers if summary is not None and summary.ledger is not None else {}
+    reported = sum(w.reported for w in workers.values())
+    expected = max(meta.ledger_records if meta else 0, summary.records if summary else 0, reported)
     result = CleanupResult(total=len(read.entries), unreadable=len(read.damage),
                            damage=read.describe_damage() if read.damage else "",
                            unaccounted=unaccounted(read, expected),
-                           lost_workers=sorted(int(k) for k, w in workers.items() if w.get("missing")
+                           lost_workers=sorted(int(k) for k, w in workers.items() if w.missing
                                                and not (folder / ledger_part(k)).is_file()))
     done = _done(folder)
     by_type: dict[str, list[LedgerEntry]] = {}

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import IO
 
 from loadgen.errors import UsageError
-from loadgen.runfolder import LEDGER, LEDGER_PARTS, ledger_part
+from loadgen.runfolder import LEDGER, LEDGER_PARTS, WorkerAccount, ledger_part
 
 VERSION = 2
 #: Flush after this many lines or this many seconds, whichever comes first.
@@ -183,16 +183,6 @@ class Ledger:
             self.flush()
             self._file.close()
             self._file = None
-
-
-@dataclass(frozen=True)
-class WorkerAccount:
-    """What the master knows of one worker's ledger: creates it reported, lines received, the difference."""
-
-    reported: int
-    received: int
-    unconfirmed: int
-    missing: bool
 
 
 class MasterLedger:

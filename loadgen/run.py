@@ -44,13 +44,14 @@ from loadgen.runfolder import (
     LOCUST_CSV,
     LOCUST_HTML,
     LOCUST_LOG,
-    LOCUST_RUN,
     LOCUST_STDERR,
     RECORDER,
     SANDBOX_DB,
     SCHEMA,
+    LocustSummary,
     Meta,
     read_json,
+    read_summary,
     write_meta,
 )
 from loadgen.runfolder import Stage as PlannedStage
@@ -491,17 +492,20 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
             except (httpx.HTTPError, ValueError, LoadgenError) as exc:  # the run's files matter more
                 uncounted = (f"the sandbox's record count could not be read ({type(exc).__name__}): "
                              "'nothing lost' is unchecked")
-    if not (run_dir / LOCUST_RUN).exists() and not interrupted:
-        raise LoadgenError(f"locust stopped without a result: {_last_line(run_dir / LOCUST_STDERR)}")
-    summary = read_json(run_dir / LOCUST_RUN)
+    summary = read_summary(run_dir)
+    if summary is None:
+        if not interrupted:
+            raise LoadgenError(f"locust stopped without a result: {_last_line(run_dir / LOCUST_STDERR)}")
+        # Ctrl-C before Locust wrote its account: nothing it counted is known
+        summary = LocustSummary(run_id=run_id, workers=opts.workers, records=0, dropped={}, workers_cpu={},
+                                unanswered=0, stop_reasons=(), started_at=started_at, ended_at=ended_at,
+                                ledger_dir=str(run_dir / LEDGER_PARTS))
     meta = replace(
-        plan, started_at=started_at, ended_at=ended_at, workers_cpu=summary.get("workers_cpu", {}),
-        stop_reasons=tuple(summary.get("stop_reasons", [])), dropped=summary.get("dropped", {}),
-        ledger_records=ledger_count, server_records=server_count, locust_exit_code=code, interrupted=interrupted,
-        nothing_lost=None if server_count is None else server_count == ledger_count,
-        unanswered=int(summary.get("unanswered") or 0))
-    warnings = _run_warnings(meta) + ([uncounted] if uncounted else [])
-    warnings += [str(w) for w in summary.get("ledger_warnings", [])]
+        plan, started_at=started_at, ended_at=ended_at, workers_cpu=summary.workers_cpu,
+        stop_reasons=summary.stop_reasons, dropped=summary.dropped, ledger_records=ledger_count,
+        server_records=server_count, locust_exit_code=code, interrupted=interrupted,
+        nothing_lost=None if server_count is None else server_count == ledger_count, unanswered=summary.unanswered)
+    warnings = _run_warnings(meta) + ([uncounted] if uncounted else []) + list(summary.ledger_warnings)
     if ledger.damage:
         warnings.append(f"{ledger.describe_damage()}: the ledger files were left as they are; "
                         "cleanup reports what it cannot account for")

@@ -197,13 +197,104 @@ def _older(data: dict[str, object]) -> bool:
     return "kind" not in data and "format_version" not in data and "run_id" in data and "scenario" in data
 
 
+class SummaryFormatError(FieldError):
+    """A locust_run.json this tool cannot read; the message names the file and the field."""
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerAccount:
+    """What the master knows of one worker's ledger: creates it reported, lines received, the difference."""
+
+    reported: int
+    received: int
+    unconfirmed: int
+    missing: bool      # the worker stopped answering during the run
+
+    def to_json(self) -> dict[str, object]:
+        return {"reported": self.reported, "received": self.received, "unconfirmed": self.unconfirmed,
+                "missing": self.missing}
+
+    @classmethod
+    def from_json(cls, data: object, where: str) -> WorkerAccount:
+        o = Fields(data, where)
+        return cls(o.get("reported", as_int), o.get("received", as_int), o.get("unconfirmed", as_int),
+                   o.get("missing", as_bool))
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerAccount:
+    """A distributed run's ledger as the master kept it: its file, the lines received, each worker's account."""
+
+    file: str
+    received: int
+    workers: dict[str, WorkerAccount]
+
+    def to_json(self) -> dict[str, object]:
+        return {"file": self.file, "received": self.received,
+                "workers": {key: account.to_json() for key, account in self.workers.items()}}
+
+    @classmethod
+    def from_json(cls, data: object, where: str) -> LedgerAccount:
+        o = Fields(data, where)
+        return cls(o.get("file", as_str), o.get("received", as_int),
+                   o.get("workers", dict_of(WorkerAccount.from_json)))
+
+
+@dataclass(frozen=True, slots=True)
+class LocustSummary:
+    """``locust_run.json``: the Locust process's own account of the run, read by ``loadgen run`` and ``cleanup``.
+
+    Written by the master (or the only) Locust process; ``ledger`` and ``ledger_warnings`` only by the
+    master of a distributed run.
+    """
+
+    run_id: str
+    workers: int
+    records: int
+    dropped: dict[str, int]
+    workers_cpu: dict[str, float]
+    unanswered: int
+    stop_reasons: tuple[str, ...]
+    started_at: float | None
+    ended_at: float
+    ledger_dir: str
+    ledger: LedgerAccount | None = None
+    ledger_warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        data: dict[str, object] = {
+            "run_id": self.run_id, "workers": self.workers, "records": self.records, "dropped": dict(self.dropped),
+            "workers_cpu": dict(self.workers_cpu), "unanswered": self.unanswered,
+            "stop_reasons": list(self.stop_reasons), "started_at": self.started_at, "ended_at": self.ended_at,
+            "ledger_dir": self.ledger_dir}
+        if self.ledger is not None:
+            data.update(ledger=self.ledger.to_json(), ledger_warnings=list(self.ledger_warnings))
+        return data
+
+    @classmethod
+    def from_json(cls, data: object, source: str = LOCUST_RUN) -> LocustSummary:
+        """Check and read a loaded locust_run.json; anything off is one :class:`SummaryFormatError` line."""
+        try:
+            o = Fields(data, "")
+            ledger = o.get("ledger", or_null(LedgerAccount.from_json)) if "ledger" in o.data else None
+            return cls(
+                run_id=o.get("run_id", as_str), workers=o.get("workers", as_int), records=o.get("records", as_int),
+                dropped=o.get("dropped", dict_of(as_int)), workers_cpu=o.get("workers_cpu", dict_of(as_num)),
+                unanswered=o.get("unanswered", as_int), stop_reasons=o.get("stop_reasons", tuple_of(as_str)),
+                started_at=o.get("started_at", _opt_num), ended_at=o.get("ended_at", as_num),
+                ledger_dir=o.get("ledger_dir", as_str), ledger=ledger,
+                ledger_warnings=o.get("ledger_warnings", tuple_of(as_str)) if ledger is not None else ())
+        except FieldError as exc:
+            raise SummaryFormatError(f"{source}: {exc}") from None
+
+
 #: The JSON of each field's default: what an older meta.json without the field is read as.
 _DEFAULTS: dict[str, object] = {key: value for key, value in Meta(run_id="", scenario="").to_json().items()
                                 if key not in ("format_version", "kind", "run_id", "scenario")}
 
 
 def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """A JSON object file Locust's process wrote (its summary, the recorder); ``{}`` when missing or torn."""
+    """The recorder.json Locust's process wrote (``Recorder.snapshot()``); ``{}`` when missing or torn."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -214,17 +305,23 @@ def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
 def read_meta(run_dir: str | os.PathLike[str]) -> Meta | None:
     """The run folder's meta.json, checked (:meth:`Meta.from_json`); None when the folder has none."""
     path = Path(run_dir) / META
+    return Meta.from_json(_load(path, MetaFormatError), str(path)) if path.exists() else None
+
+
+def read_summary(run_dir: str | os.PathLike[str]) -> LocustSummary | None:
+    """The run folder's locust_run.json, checked; None when Locust wrote none (a run stopped before its end)."""
+    path = Path(run_dir) / LOCUST_RUN
+    return LocustSummary.from_json(_load(path, SummaryFormatError), str(path)) if path.exists() else None
+
+
+def _load(path: Path, error: type[FieldError]) -> object:
+    """The JSON of one of the run folder's files, or one line saying why it cannot be read."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
+        return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise MetaFormatError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    try:
-        data = json.loads(text)
+        raise error(f"{path}: cannot read ({exc.strerror or exc})") from None
     except ValueError as exc:
-        raise MetaFormatError(f"{path}: not valid JSON ({exc})") from None
-    return Meta.from_json(data, str(path))
+        raise error(f"{path}: not valid JSON ({exc})") from None
 
 
 def write_meta(run_dir: str | os.PathLike[str], meta: Meta) -> Path:
@@ -232,12 +329,12 @@ def write_meta(run_dir: str | os.PathLike[str], meta: Meta) -> Path:
     return _write(Path(run_dir) / META, json.dumps(meta.to_json(), indent=2))
 
 
-def write_locust_files(run_dir: str | os.PathLike[str], recorder: dict[str, Any], summary: dict[str, Any]) -> None:
+def write_locust_files(run_dir: str | os.PathLike[str], recorder: dict[str, Any], summary: LocustSummary) -> None:
     """What Locust's master (or only) process leaves in the run folder: :data:`RECORDER` and :data:`LOCUST_RUN`."""
     folder = Path(run_dir)
     folder.mkdir(parents=True, exist_ok=True)
     _write(folder / RECORDER, json.dumps(recorder))
-    _write(folder / LOCUST_RUN, json.dumps(summary, indent=2))
+    _write(folder / LOCUST_RUN, json.dumps(summary.to_json(), indent=2))
 
 
 def _write(path: Path, text: str) -> Path:

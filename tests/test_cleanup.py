@@ -17,7 +17,7 @@ from loadgen.cleanup import BATCH, cleanup
 from loadgen.client import CaptureClient, Created
 from loadgen.ledger import Ledger
 from loadgen.profiles import ProfileFactory
-from loadgen.runfolder import Meta, write_meta
+from loadgen.runfolder import LocustSummary, Meta, write_locust_files, write_meta
 from loadgen.sandbox import Sandbox, serve
 from loadgen.schema import default_schema, load_schema
 
@@ -194,7 +194,9 @@ def test_a_missing_tail_is_caught_by_the_runs_own_count(sandbox_with_env: Sandbo
     assert result.deleted == 7 and result.unaccounted == 3 and not result.complete
     assert count(sandbox) == 3
     (run_dir / "meta.json").unlink()                 # Locust's own summary counts the records too
-    (run_dir / "locust_run.json").write_text(json.dumps({"records": 10}))
+    summary = LocustSummary(run_id="r", workers=1, records=10, dropped={}, workers_cpu={}, unanswered=0,
+                            stop_reasons=(), started_at=None, ended_at=0.0, ledger_dir="ledger")
+    write_locust_files(run_dir, {}, summary)
     again = cleanup(run_dir, url=sandbox.url, rate=None)
     assert (again.skipped, again.unaccounted) == (7, 3)
 

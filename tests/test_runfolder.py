@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,21 @@ from loadgen.cli import cli
 from loadgen.errors import UsageError
 from loadgen.report import rebuild
 from loadgen.report.synthetic import write_synthetic_run
-from loadgen.runfolder import LEDGER, META, Meta, MetaFormatError, Stage, read_meta, write_meta
+from loadgen.runfolder import (
+    LEDGER,
+    LOCUST_RUN,
+    META,
+    LedgerAccount,
+    LocustSummary,
+    Meta,
+    MetaFormatError,
+    Stage,
+    WorkerAccount,
+    read_meta,
+    read_summary,
+    write_locust_files,
+    write_meta,
+)
 
 FULL = Meta(
     run_id="r1", scenario="mixed", host="http://127.0.0.1:8765", targets={"create": {"requests_per_s": 5.0}},
@@ -105,3 +120,23 @@ def test_loadgen_report_and_cleanup_exit_2_with_one_line_on_a_bad_meta_json(
         lines = [line for line in result.output.splitlines() if line.strip()]
         assert result.exit_code == 2, result.output
         assert len(lines) == 1 and lines[0].startswith(f"error: {tmp_path / META}: ") and message in lines[0], lines
+
+
+def test_locust_summary_round_trips_and_a_bad_one_is_one_line(tmp_path: Path) -> None:
+    """locust_run.json as the master of a distributed run writes it, then with a mistyped account."""
+    summary = LocustSummary(
+        run_id="r1", workers=2, records=10, dropped={"create": 1}, workers_cpu={"0": 12.5}, unanswered=0,
+        stop_reasons=("the last stage ended",), started_at=1.0, ended_at=2.0, ledger_dir="ledger",
+        ledger=LedgerAccount(LEDGER, 9, {"1": WorkerAccount(reported=5, received=4, unconfirmed=1, missing=True)}),
+        ledger_warnings=("worker 1 stopped answering",))
+    write_locust_files(tmp_path, {}, summary)
+    assert read_summary(tmp_path) == summary
+    local = replace(summary, ledger=None, ledger_warnings=())
+    assert "ledger" not in local.to_json() and LocustSummary.from_json(local.to_json()) == local
+    data = summary.to_json()
+    data["ledger"]["workers"]["1"]["missing"] = "yes"  # type: ignore[index]
+    (tmp_path / LOCUST_RUN).write_text(json.dumps(data))
+    with pytest.raises(UsageError) as caught:
+        read_summary(tmp_path)
+    assert str(caught.value) == (f"{tmp_path / LOCUST_RUN}: field 'ledger.workers.1.missing' must be true or "
+                                 "false, got 'yes'")

@@ -30,7 +30,6 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import Any
 
 import gevent
@@ -51,7 +50,7 @@ from loadgen.locust.options import OPTIONS, Settings, env_var, new_run_id, setti
 from loadgen.locust.state import state
 from loadgen.locust.swarm import Swarm, endpoints_of
 from loadgen.report.recorder import Recorder
-from loadgen.runfolder import LEDGER, write_locust_files
+from loadgen.runfolder import LEDGER, LedgerAccount, LocustSummary, write_locust_files
 
 log = logging.getLogger("loadgen.locust")
 
@@ -305,23 +304,22 @@ def _save(environment: Any) -> None:
 
 def _write_run_files(settings: Settings, runner: Any) -> None:
     assert state.recorder is not None
-    summary: dict[str, Any] = {
-        "run_id": settings.run_id, "workers": getattr(runner, "worker_count", 1) or len(state.cpu),
-        "records": state.records, "dropped": dict(state.dropped), "workers_cpu": state.cpu,
-        "unanswered": sum(state.unanswered.values()), "stop_reasons": sorted(set(state.reasons)),
-        "started_at": state.started_at, "ended_at": time.time(),
-        "ledger_dir": str(settings.ledger_path),
-    }
+    ended_at = time.time()
+    ledger: LedgerAccount | None = None
+    warnings: list[str] = []
     if isinstance(runner, MasterRunner):
         # a worker that quit is gone from ``clients``; one that stopped answering stays there, missing
         workers, warnings = state.ledger.accounting({c.id for c in runner.clients.all if c.state == STATE_MISSING})
-        summary["ledger"] = {"file": LEDGER, "received": sum(state.ledger.received.values()),
-                             "workers": {str(k): asdict(v) for k, v in workers.items()}}
-        summary["ledger_warnings"] = warnings
+        ledger = LedgerAccount(LEDGER, sum(state.ledger.received.values()), {str(k): v for k, v in workers.items()})
         for warning in warnings:
             if warning not in state.ledger.warned:
                 state.ledger.warned.add(warning)
                 log.warning("%s", warning)
+    summary = LocustSummary(
+        run_id=settings.run_id, workers=getattr(runner, "worker_count", 1) or len(state.cpu), records=state.records,
+        dropped=dict(state.dropped), workers_cpu=state.cpu, unanswered=sum(state.unanswered.values()),
+        stop_reasons=tuple(sorted(set(state.reasons))), started_at=state.started_at, ended_at=ended_at,
+        ledger_dir=str(settings.ledger_path), ledger=ledger, ledger_warnings=tuple(warnings))
     write_locust_files(settings.run_path, state.recorder.snapshot(), summary)
 
 

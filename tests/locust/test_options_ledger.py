@@ -136,7 +136,8 @@ def test_run_rejects_a_bad_schema_before_starting(tmp_path: Path) -> None:
 
 
 def test_the_master_ledger_counts_what_each_worker_reported_but_never_sent(tmp_path: Path) -> None:
-    from loadgen.ledger import MasterLedger, WorkerAccount
+    from loadgen.ledger import MasterLedger
+    from loadgen.runfolder import WorkerAccount
 
     lines: list[str] = []
     part = Ledger(tmp_path / "ledger", 0, type_name="user", key="email", sink=lines.extend)
