@@ -159,7 +159,7 @@ class Meta:
     def from_json(cls, data: object, source: str = META) -> Meta:
         """Check and read a loaded meta.json; anything off is one :class:`MetaFormatError` line.
 
-        A file without ``format_version`` is the format of capture-loadgen 0.2 and older: read when it
+        A file without ``format_version`` (capture-loadgen 0.1.0 wrote those) is read when it
         has the ``run_id`` and ``scenario`` every release wrote, a missing field taking its default.
         """
         if not isinstance(data, dict) or not (data.get("kind") == META_KIND or _older(data)):
