@@ -134,6 +134,23 @@ def make_auth(scheme: str, client_id: str, secret: str) -> CaptureAuth:
     return cls(client_id, secret)
 
 
+def credentials(client_id: str | None = None, secret: str | None = None,
+                *, env: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """(client id, secret): the arguments first, else ``CAPTURE_CLIENT_ID`` and ``CAPTURE_CLIENT_SECRET``.
+
+    The one place the environment's credentials are read (the client, ``loadgen run``, ``cleanup`` and
+    every Locust process). A missing value raises a one-line ``UsageError`` naming the variable to set.
+    """
+    source = os.environ if env is None else env
+    client_id = client_id or source.get("CAPTURE_CLIENT_ID", "")
+    secret = secret or source.get("CAPTURE_CLIENT_SECRET", "")
+    missing = [name for name, value in (("CAPTURE_CLIENT_ID", client_id),
+                                        ("CAPTURE_CLIENT_SECRET", secret)) if not value]
+    if missing:
+        raise UsageError(f"no client credentials: pass them or set {' and '.join(missing)}")
+    return client_id, secret
+
+
 def auth_from_env(client_id: str | None = None, secret: str | None = None, scheme: str | None = None,
                   *, env: Mapping[str, str] | None = None) -> CaptureAuth:
     """Arguments first, else ``CAPTURE_CLIENT_ID``, ``CAPTURE_CLIENT_SECRET``, ``CAPTURE_AUTH`` (default basic).
@@ -141,14 +158,8 @@ def auth_from_env(client_id: str | None = None, secret: str | None = None, schem
     A missing value raises a one-line ``UsageError`` naming the variable to set.
     """
     source = os.environ if env is None else env
-    client_id = client_id or source.get("CAPTURE_CLIENT_ID", "")
-    secret = secret or source.get("CAPTURE_CLIENT_SECRET", "")
-    scheme = scheme or source.get("CAPTURE_AUTH", "") or "basic"
-    missing = [name for name, value in (("CAPTURE_CLIENT_ID", client_id),
-                                        ("CAPTURE_CLIENT_SECRET", secret)) if not value]
-    if missing:
-        raise UsageError(f"no client credentials: pass them or set {' and '.join(missing)}")
-    return make_auth(scheme, client_id, secret)
+    client_id, secret = credentials(client_id, secret, env=source)
+    return make_auth(scheme or source.get("CAPTURE_AUTH", "") or "basic", client_id, secret)
 
 
 def resolve_url(base_url: str | None, *, insecure: bool = False) -> str:

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.errors import AuthError, CaptureError, LoadgenError, NotFoundError, TransportError, UsageError
-from loadgen.locust.ledger import PARTS, LedgerEntry, LedgerRead, load_run_ledger, read_json
+from loadgen.ledger import LedgerEntry, LedgerRead, load_run_ledger
+from loadgen.runfolder import CLEANUP_PROGRESS, SANDBOX_DB, Meta, ledger_part, read_meta, read_summary
 
-PROGRESS = "cleanup.jsonl"
 DEFAULT_RATE = 20.0
 #: Records checked per ``entity.find`` (a filter of 100 uuids is about 5,000 characters).
 BATCH = 100
@@ -69,7 +69,7 @@ class CleanupResult:
 
 
 def _done(run_dir: Path) -> set[str]:
-    path = run_dir / PROGRESS
+    path = run_dir / CLEANUP_PROGRESS
     done: set[str] = set()
     if path.is_file():
         for line in path.read_text(encoding="utf-8").splitlines():
@@ -82,7 +82,8 @@ def _done(run_dir: Path) -> set[str]:
 
 def embedded(run_dir: str | Path) -> bool:
     """Whether the run went to the embedded sandbox (cleaned by restarting it over its database)."""
-    return bool(read_json(Path(run_dir) / "meta.json").get("embedded_sandbox"))
+    meta = read_meta(run_dir)
+    return meta is not None and meta.embedded_sandbox
 
 
 def unaccounted(read: LedgerRead, expected: int) -> int:
@@ -101,28 +102,27 @@ def unaccounted(read: LedgerRead, expected: int) -> int:
 
 
 @contextlib.contextmanager
-def _target(run_dir: Path, meta: dict[str, Any], url: str | None,
+def _target(run_dir: Path, meta: Meta | None, url: str | None,
             insecure: bool) -> Iterator[tuple[str, str, str]]:
     """(url, client id, secret): ``--url``, else the run's host, else its embedded sandbox restarted."""
-    if url or not meta.get("embedded_sandbox"):
-        from loadgen.auth import resolve_url
-        from loadgen.locust.options import credentials
+    if url or meta is None or not meta.embedded_sandbox:
+        from loadgen.auth import credentials, resolve_url
 
-        target = url or meta.get("host")
+        target = url or (meta.host if meta is not None else None)
         if not target:
             raise UsageError(f"{run_dir}: no host in meta.json; pass --url")
         client_id, secret = credentials()
-        yield resolve_url(str(target), insecure=insecure), client_id, secret
+        yield resolve_url(target, insecure=insecure), client_id, secret
         return
-    db = run_dir / "sandbox.db"
+    db = run_dir / SANDBOX_DB
     if not db.is_file():
         raise UsageError(f"{run_dir}: ran against the embedded sandbox but {db.name} is gone; nothing to clean")
-    schema = meta.get("schema_file")
-    if schema and not (run_dir / str(schema)).is_file():
+    schema = meta.schema_file
+    if schema and not (run_dir / schema).is_file():
         raise UsageError(f"{run_dir}: the run's schema {schema} is gone; the sandbox cannot be restarted with it")
     from loadgen.sandbox import serve
 
-    with serve(db=db, admin=True, process=True, schema=run_dir / str(schema) if schema else None) as sandbox:
+    with serve(db=db, admin=True, process=True, schema=run_dir / schema if schema else None) as sandbox:
         yield sandbox.url, sandbox.client_id, sandbox.client_secret
 
 
@@ -136,18 +136,18 @@ def cleanup(run_dir: str | Path, *, url: str | None = None, rate: float | None =
     """
     folder = Path(run_dir)
     read = load_run_ledger(folder)
-    meta = read_json(folder / "meta.json")
+    meta = read_meta(folder)
     # Locust's own account of the run: the records it created and, from a distributed run's master, the
     # creates each worker reported and who went missing
-    summary = read_json(folder / "locust_run.json")
-    workers = summary.get("ledger", {}).get("workers", {})
-    reported = sum(int(w.get("reported", 0)) for w in workers.values())
-    expected = max(int(meta.get("ledger_records") or 0), int(summary.get("records") or 0), reported)
+    summary = read_summary(folder)
+    workers = summary.ledger.workers if summary is not None and summary.ledger is not None else {}
+    reported = sum(w.reported for w in workers.values())
+    expected = max(meta.ledger_records if meta else 0, summary.records if summary else 0, reported)
     result = CleanupResult(total=len(read.entries), unreadable=len(read.damage),
                            damage=read.describe_damage() if read.damage else "",
                            unaccounted=unaccounted(read, expected),
-                           lost_workers=sorted(int(k) for k, w in workers.items() if w.get("missing")
-                                               and not (folder / PARTS / f"worker-{k}.jsonl").is_file()))
+                           lost_workers=sorted(int(k) for k, w in workers.items() if w.missing
+                                               and not (folder / ledger_part(k)).is_file()))
     done = _done(folder)
     by_type: dict[str, list[LedgerEntry]] = {}
     for entry in read.entries.values():
@@ -158,7 +158,7 @@ def cleanup(run_dir: str | Path, *, url: str | None = None, rate: float | None =
     if not by_type:
         return result
     with _target(folder, meta, url, insecure) as (base, client_id, secret), \
-            (folder / PROGRESS).open("a", encoding="utf-8") as log:
+            (folder / CLEANUP_PROGRESS).open("a", encoding="utf-8") as log:
         deleter = _Deleter(log, result, rate, progress)
         try:
             for type_name, entries in by_type.items():

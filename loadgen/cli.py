@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from loadgen.errors import LoadgenError, UsageError
+from loadgen.runfolder import REPORT_HTML, REPORT_JSON, REPORT_MD, ledger_part
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -97,7 +98,7 @@ def report_command(run_dir: Path, thresholds: tuple[str, ...], thresholds_file: 
 
     extra = [*(load_threshold_file(thresholds_file) if thresholds_file else []), *thresholds]
     report = rebuild(run_dir, extra, from_recorder=from_recorder)
-    for name in ("report.json", "report.html", "report.md"):
+    for name in (REPORT_JSON, REPORT_HTML, REPORT_MD):
         click.echo(run_dir / name)
     for verdict in report.breaches:
         click.echo(f"threshold breached: {verdict.expression} ({describe(verdict)})", err=True)
@@ -407,7 +408,7 @@ def _print_run_summary(result: Any) -> None:
     def ms(value: float | None) -> str:
         return "-" if value is None else f"{value:.1f}"
 
-    table = Table(title=f"run {result.meta['run_id']}", title_justify="left")
+    table = Table(title=f"run {result.meta.run_id}", title_justify="left")
     for head in ("endpoint", "requests", "records", "req/s (target)", "dropped", "failures by code",
                  "p50 ms", "p95 ms", "p99 ms"):
         table.add_column(head, justify="left" if head in ("endpoint", "failures by code") else "right",
@@ -419,7 +420,7 @@ def _print_run_summary(result: Any) -> None:
                       str(row["dropped"]), failures, ms(row["p50"]), ms(row["p95"]), ms(row["p99"]))
     console = Console(width=None if sys.stdout.isatty() else 150)
     console.print(table)
-    reasons = [r for r in result.meta.get("stop_reasons", []) if "max-records" in r]
+    reasons = [r for r in result.meta.stop_reasons if "max-records" in r]
     if reasons or result.interrupted:
         console.print("stopped early: " + ("Ctrl-C" if result.interrupted else "--max-records reached"))
     if result.nothing_lost is not None:
@@ -434,9 +435,9 @@ def _print_run_summary(result: Any) -> None:
         console.print(f"threshold {verdict.expression}: {status} ({describe(verdict)})")
     for warning in result.report.warnings:   # dropped or late arrivals, Ctrl-C, lost records...
         console.print(f"warning: {warning}", markup=False)
-    console.print(f"report: {result.run_dir / 'report.html'}")
-    console.print(f"        {result.run_dir / 'report.md'}")
-    console.print(f"        {result.run_dir / 'report.json'}")
+    console.print(f"report: {result.run_dir / REPORT_HTML}")
+    console.print(f"        {result.run_dir / REPORT_MD}")
+    console.print(f"        {result.run_dir / REPORT_JSON}")
 
 
 @cli.command("cleanup")
@@ -472,7 +473,7 @@ def cleanup_command(run_dir: Path, url: str | None, rate: float | None, capture_
         click.echo(f"ledger damage: {damage}at least {result.unaccounted:,} records the run created could not be "
                    "accounted for and may be left on the server", err=True)
     for worker in result.lost_workers:
-        click.echo(f"worker {worker} stopped answering during the run and its ledger/worker-{worker}.jsonl is not "
+        click.echo(f"worker {worker} stopped answering during the run and its {ledger_part(worker)} is not "
                    "in the run folder: records it created after its last batch may be left on the server; copy "
                    "that file in from its machine and run cleanup again", err=True)
     if result.interrupted:

@@ -11,7 +11,6 @@ session) keeps answering; everything is still written.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import platform
@@ -26,8 +25,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from loadgen.errors import AuthError, CaptureError, LoadgenError, TransportError, UsageError
-from loadgen.locust.ledger import VERSION as LEDGER_VERSION
-from loadgen.locust.ledger import merge_ledgers, read_json
+from loadgen.ledger import VERSION as LEDGER_VERSION
+from loadgen.ledger import merge_ledgers
 from loadgen.locust.options import (
     AUTH_SCHEMES,
     DEFAULT_BULK_RATE,
@@ -38,7 +37,24 @@ from loadgen.locust.options import (
 )
 from loadgen.locust.pacing import Schedule, Stage, endpoint_schedule, parse_stages
 from loadgen.report.document import Report
+from loadgen.report.model import target_rates
 from loadgen.report.recorder import Recorder
+from loadgen.runfolder import (
+    LEDGER_PARTS,
+    LOCUST_CSV,
+    LOCUST_HTML,
+    LOCUST_LOG,
+    LOCUST_STDERR,
+    RECORDER,
+    SANDBOX_DB,
+    SCHEMA,
+    LocustSummary,
+    Meta,
+    read_json,
+    read_summary,
+    write_meta,
+)
+from loadgen.runfolder import Stage as PlannedStage
 
 T = TypeVar("T")
 
@@ -56,8 +72,6 @@ GRACE_S = 15.0
 TRANSIENT = frozenset({500, 503, 504, 510})
 PREFLIGHT_ATTEMPTS = 4
 PREFLIGHT_BACKOFF = 0.5
-#: The run's schema, copied into the run folder: clean-up restarts the embedded sandbox with it.
-SCHEMA_FILE = "schema.json"
 
 
 @dataclass
@@ -93,7 +107,7 @@ class RunResult:
     """What a run produced: the folder, the report, and the checks the summary prints."""
 
     run_dir: Path
-    meta: dict[str, Any]
+    meta: Meta
     report: Report
     recorder: Recorder
     ledger_count: int
@@ -174,12 +188,12 @@ def locust_command(opts: RunOptions, *, locustfile: Path, url: str, run_dir: Pat
     """The ``python -m locust`` command line of a run (no secrets: those travel in the environment)."""
     cmd = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--host", url,
            "-u", str(users), "-r", str(users), "-t", f"{math.ceil(duration + GRACE_S)}s",
-           "--stop-timeout", "30", "--csv", str(run_dir / "locust"), "--html", str(run_dir / "locust.html"),
-           "--only-summary", "--loglevel", "INFO", "--logfile", str(run_dir / "locust.log"),
+           "--stop-timeout", "30", "--csv", str(run_dir / LOCUST_CSV), "--html", str(run_dir / LOCUST_HTML),
+           "--only-summary", "--loglevel", "INFO", "--logfile", str(run_dir / LOCUST_LOG),
            "--create-rate", f"{opts.create_rate:g}", "--bulk-rate", f"{opts.bulk_rate:g}",
            "--bulk-size", str(opts.bulk_size), "--stages", _stages_text(stages),
            "--malformed-share", f"{opts.malformed_share:g}", "--seed", str(opts.seed), "--run-id", run_id,
-           "--run-dir", str(run_dir), "--ledger-dir", str(run_dir / "ledger"),
+           "--run-dir", str(run_dir), "--ledger-dir", str(run_dir / LEDGER_PARTS),
            "--capture-auth", opts.capture_auth, "--type-name", opts.type_name]
     if opts.workers > 1:
         cmd += ["--processes", str(opts.workers)]
@@ -255,8 +269,7 @@ def _remote(opts: RunOptions) -> tuple[str, str, str] | None:
     """(url, client id, secret) of ``--url``, checked before the run folder exists; None: embedded sandbox."""
     if not opts.url:
         return None
-    from loadgen.auth import resolve_url
-    from loadgen.locust.options import credentials
+    from loadgen.auth import credentials, resolve_url
 
     return (resolve_url(opts.url, insecure=opts.insecure).rstrip("/"), *credentials())
 
@@ -270,7 +283,7 @@ def _target(opts: RunOptions, remote: tuple[str, str, str] | None,
         return
     from loadgen.sandbox import serve
 
-    sandbox_kwargs: dict[str, Any] = {"db": run_dir / "sandbox.db", "admin": True, "process": True}
+    sandbox_kwargs: dict[str, Any] = {"db": run_dir / SANDBOX_DB, "admin": True, "process": True}
     if opts.schema:
         sandbox_kwargs["schema"] = opts.schema
     sandbox_kwargs.update(opts.sandbox_options)
@@ -397,10 +410,10 @@ def _keep_schema(schema: str | None, type_name: str, run_dir: Path) -> str | Non
 
     raw = {**load_schema(schema, type_name=type_name).raw, "name": type_name}
     try:
-        (run_dir / SCHEMA_FILE).write_text(dumps(raw), encoding="utf-8")
+        (run_dir / SCHEMA).write_text(dumps(raw), encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"--schema {schema}: cannot copy it into {run_dir}: {exc.strerror or exc}") from None
-    return SCHEMA_FILE
+    return SCHEMA
 
 
 def _versions() -> dict[str, str]:
@@ -439,38 +452,35 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
     except OSError as exc:
         raise UsageError(f"--out {opts.out}: cannot create {run_dir}: {exc.strerror or exc}") from None
     users = opts.users or default_users(opts, stages)
-    meta: dict[str, Any] = {
-        "run_id": run_id, "scenario": opts.scenario, "targets": targets(opts, stages),
-        "stages": [{"duration_s": s.duration, "rate": s.target} for s in stages] if opts.stages else [],
-        "duration_s": duration, "seed": opts.seed, "profile": opts.profile or "default",
-        "bulk_size": opts.bulk_size, "workers": opts.workers, "users": users,
-        "max_records": opts.max_records, "capture_auth": opts.capture_auth, "thresholds": list(opts.thresholds),
-        "versions": _versions(), "embedded_sandbox": not opts.url,
-        "type_name": opts.type_name, "schema_file": _keep_schema(opts.schema, opts.type_name, run_dir),
-        "ledger_version": LEDGER_VERSION,
-    }
-    if meta["schema_file"]:  # the sandbox and Locust load the named copy: one type name on both sides
-        opts = replace(opts, schema=str(run_dir / SCHEMA_FILE))
+    plan = Meta(
+        run_id=run_id, scenario=opts.scenario, targets=dict(targets(opts, stages)),
+        stages=tuple(PlannedStage(s.duration, s.target) for s in stages) if opts.stages else (),
+        duration_s=duration, seed=opts.seed, profile=opts.profile or "default", bulk_size=opts.bulk_size,
+        workers=opts.workers, users=users, max_records=opts.max_records, capture_auth=opts.capture_auth,
+        thresholds=opts.thresholds, versions=_versions(), embedded_sandbox=not opts.url, type_name=opts.type_name,
+        schema_file=_keep_schema(opts.schema, opts.type_name, run_dir), ledger_version=LEDGER_VERSION,
+    )
+    if plan.schema_file:  # the sandbox and Locust load the named copy: one type name on both sides
+        opts = replace(opts, schema=str(run_dir / SCHEMA))
     with _target(opts, remote, run_dir) as (url, client_id, secret, sandbox):
-        meta["host"] = url
         try:
             before = preflight(url, client_id, secret, scheme=opts.capture_auth, type_name=opts.type_name,
                                insecure=opts.insecure)
         except UsageError:
             with contextlib.suppress(OSError):
-                (run_dir / SCHEMA_FILE).unlink(missing_ok=True)
+                (run_dir / SCHEMA).unlink(missing_ok=True)
                 run_dir.rmdir()  # nothing was run: leave no empty folder behind
             raise
-        meta["schema_fingerprint"] = _fingerprint(opts.schema)
+        plan = replace(plan, host=url, schema_fingerprint=_fingerprint(opts.schema))
         env = {**os.environ, "CAPTURE_CLIENT_ID": client_id, "CAPTURE_CLIENT_SECRET": secret,
                "PYTHONUNBUFFERED": "1"}
         cmd = locust_command(opts, locustfile=locustfile, url=url, run_dir=run_dir, run_id=run_id,
                              stages=stages, duration=duration, users=users)
         if on_start is not None:
             on_start(url, run_dir)
-        meta["started_at"] = time.time()
-        code, interrupted = _run_locust(cmd, env, duration, run_dir / "locust.stderr", progress)
-        meta["ended_at"] = time.time()
+        started_at = time.time()
+        code, interrupted = _run_locust(cmd, env, duration, run_dir / LOCUST_STDERR, progress)
+        ended_at = time.time()
         ledger = merge_ledgers(run_dir)
         ledger_count = len(ledger.entries)
         server_count, uncounted = None, ""
@@ -482,28 +492,32 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
             except (httpx.HTTPError, ValueError, LoadgenError) as exc:  # the run's files matter more
                 uncounted = (f"the sandbox's record count could not be read ({type(exc).__name__}): "
                              "'nothing lost' is unchecked")
-    if not (run_dir / "locust_run.json").exists() and not interrupted:
-        raise LoadgenError(f"locust stopped without a result: {_last_line(run_dir / 'locust.stderr')}")
-    summary = read_json(run_dir / "locust_run.json")
-    meta.update({"workers_cpu": summary.get("workers_cpu", {}), "stop_reasons": summary.get("stop_reasons", []),
-                 "dropped": summary.get("dropped", {}), "ledger_records": ledger_count,
-                 "server_records": server_count, "locust_exit_code": code, "interrupted": interrupted})
-    if server_count is not None:
-        meta["nothing_lost"] = server_count == ledger_count
-    meta["unanswered"] = int(summary.get("unanswered") or 0)
-    meta["warnings"] = _run_warnings(meta) + ([uncounted] if uncounted else [])
-    meta["warnings"] += [str(w) for w in summary.get("ledger_warnings", [])]
+    summary = read_summary(run_dir)
+    if summary is None:
+        if not interrupted:
+            raise LoadgenError(f"locust stopped without a result: {_last_line(run_dir / LOCUST_STDERR)}")
+        # Ctrl-C before Locust wrote its account: nothing it counted is known
+        summary = LocustSummary(run_id=run_id, workers=opts.workers, records=0, dropped={}, workers_cpu={},
+                                unanswered=0, stop_reasons=(), started_at=started_at, ended_at=ended_at,
+                                ledger_dir=str(run_dir / LEDGER_PARTS))
+    meta = replace(
+        plan, started_at=started_at, ended_at=ended_at, workers_cpu=summary.workers_cpu,
+        stop_reasons=summary.stop_reasons, dropped=summary.dropped, ledger_records=ledger_count,
+        server_records=server_count, locust_exit_code=code, interrupted=interrupted,
+        nothing_lost=None if server_count is None else server_count == ledger_count, unanswered=summary.unanswered)
+    warnings = _run_warnings(meta) + ([uncounted] if uncounted else []) + list(summary.ledger_warnings)
     if ledger.damage:
-        meta["warnings"].append(f"{ledger.describe_damage()}: the ledger files were left as they are; "
-                                "cleanup reports what it cannot account for")
-    recorder_data = read_json(run_dir / "recorder.json")
-    recorder = Recorder.from_snapshots([recorder_data]) if recorder_data else Recorder(meta["started_at"])
-    (run_dir / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        warnings.append(f"{ledger.describe_damage()}: the ledger files were left as they are; "
+                        "cleanup reports what it cannot account for")
+    meta = replace(meta, warnings=tuple(warnings))
+    recorder_data = read_json(run_dir / RECORDER)
+    recorder = Recorder.from_snapshots([recorder_data]) if recorder_data else Recorder(started_at)
+    write_meta(run_dir, meta)
     from loadgen.report.build import build_report
 
     report = build_report(run_dir, recorder, meta)
     if not interrupted and not any(data.requests for data in recorder.endpoints.values()):
-        raise LoadgenError(f"no request was sent: {_first_error(run_dir / 'locust.log')}")
+        raise LoadgenError(f"no request was sent: {_first_error(run_dir / LOCUST_LOG)}")
     return RunResult(run_dir, meta, report, recorder, ledger_count, server_count, code, interrupted)
 
 
@@ -517,17 +531,17 @@ def _first_error(log_path: Path) -> str:
     return f"{found.strip()} (see {log_path})" if found else f"see {log_path}"
 
 
-def _run_warnings(meta: dict[str, Any]) -> list[str]:
-    """What the report must say about an interrupted or incomplete run (it reads ``meta["warnings"]``)."""
+def _run_warnings(meta: Meta) -> list[str]:
+    """What the report must say about an interrupted or incomplete run (it reads ``meta.warnings``)."""
     warnings = []
-    if meta.get("interrupted"):
+    if meta.interrupted:
         warnings.append("the run was stopped early by Ctrl-C: the rates cover only the time it ran")
-    if meta["unanswered"]:
-        warnings.append(f"{meta['unanswered']} requests got no answer (timeout or broken connection): records "
+    if meta.unanswered:
+        warnings.append(f"{meta.unanswered} requests got no answer (timeout or broken connection): records "
                         "they may have created are not in the ledger, and cleanup cannot remove them")
-    if meta.get("nothing_lost") is False:
-        warnings.append(f"records lost: the ledger holds {meta['ledger_records']} records, the sandbox "
-                        f"{meta['server_records']}")
+    if meta.nothing_lost is False:
+        warnings.append(f"records lost: the ledger holds {meta.ledger_records} records, the sandbox "
+                        f"{meta.server_records}")
     return warnings
 
 
@@ -558,10 +572,10 @@ def summary_rows(result: RunResult) -> list[dict[str, Any]]:
     # the recorder spans the first arrival to the last answer: right for full, stopped and interrupted runs
     elapsed = result.recorder.end - result.recorder.start
     if elapsed <= 0:
-        elapsed = max(1e-9, float(result.meta["ended_at"]) - float(result.meta["started_at"]))
+        elapsed = max(1e-9, (result.meta.ended_at or 0.0) - (result.meta.started_at or 0.0))
     rows = []
     for name, data in result.recorder.endpoints.items():
-        target = (result.meta["targets"].get(name) or {}).get("requests_per_s")
+        target, _ = target_rates(result.meta, name)
         hist = data.service.hist
         pct = {q: hist.get_value_at_percentile(q) / 1e6 if data.requests else None for q in (50, 95, 99)}
         rows.append({"endpoint": name, "requests": data.requests, "records": data.records,

@@ -15,8 +15,9 @@ import pytest
 from loadgen.auth import make_auth
 from loadgen.cleanup import BATCH, cleanup
 from loadgen.client import CaptureClient, Created
-from loadgen.locust.ledger import Ledger
+from loadgen.ledger import Ledger
 from loadgen.profiles import ProfileFactory
+from loadgen.runfolder import LocustSummary, Meta, write_locust_files, write_meta
 from loadgen.sandbox import Sandbox, serve
 from loadgen.schema import default_schema, load_schema
 
@@ -54,7 +55,8 @@ def write_run(run_dir: Path, created: list[tuple[Created, str]], type_name: str 
     for done, email in created:
         ledger.add(done.uuid, done.id, email)
     ledger.close()
-    (run_dir / "meta.json").write_text(json.dumps({"type_name": type_name, "ledger_records": len(created), **meta}))
+    write_meta(run_dir, Meta(run_id=run_dir.name, scenario="create", type_name=type_name,
+                             ledger_records=len(created), **meta))
     return run_dir
 
 
@@ -192,7 +194,9 @@ def test_a_missing_tail_is_caught_by_the_runs_own_count(sandbox_with_env: Sandbo
     assert result.deleted == 7 and result.unaccounted == 3 and not result.complete
     assert count(sandbox) == 3
     (run_dir / "meta.json").unlink()                 # Locust's own summary counts the records too
-    (run_dir / "locust_run.json").write_text(json.dumps({"records": 10}))
+    summary = LocustSummary(run_id="r", workers=1, records=10, dropped={}, workers_cpu={}, unanswered=0,
+                            stop_reasons=(), started_at=None, ended_at=0.0, ledger_dir="ledger")
+    write_locust_files(run_dir, {}, summary)
     again = cleanup(run_dir, url=sandbox.url, rate=None)
     assert (again.skipped, again.unaccounted) == (7, 3)
 

@@ -1,5 +1,8 @@
 """Locust event listeners: options, the per-process swarm, and the master's merge of worker reports.
 
+The listeners only: the data they share lives in :mod:`loadgen.locust.state`, and the run files
+are written through :mod:`loadgen.runfolder`.
+
 Registered once, when ``loadgen.locust.users`` is imported by a locustfile. The flow of one run:
 
 * ``init_command_line_parser`` adds our options (``locust --help``, web UI, ``locust.conf``, env).
@@ -21,15 +24,12 @@ Registered once, when ``loadgen.locust.users`` is imported by a locustfile. The 
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import signal
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 import gevent
@@ -45,10 +45,12 @@ from locust.runners import (
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from loadgen.errors import LoadgenError
-from loadgen.locust.ledger import FLUSH_SECONDS, MERGED, MasterLedger
+from loadgen.ledger import FLUSH_SECONDS, MasterLedger
 from loadgen.locust.options import OPTIONS, Settings, env_var, new_run_id, settings_from
+from loadgen.locust.state import state
 from loadgen.locust.swarm import Swarm, endpoints_of
 from loadgen.report.recorder import Recorder
+from loadgen.runfolder import LEDGER, LedgerAccount, LocustSummary, write_locust_files
 
 log = logging.getLogger("loadgen.locust")
 
@@ -58,34 +60,6 @@ DROPPED_TYPE = "DROPPED"
 DROPPED_LABEL = "dropped: no free user within 1s (raise --users)"
 #: Users finish the request in hand when the run stops, so every created record reaches the ledger.
 MIN_STOP_TIMEOUT = 30.0
-
-
-class _State:
-    """Module state of this process (one Locust environment per process)."""
-
-    def __init__(self) -> None:
-        self.swarm: Swarm | None = None
-        self.recorder: Recorder | None = None      # master / local: the merged view
-        self.records = 0
-        self.dropped: Counter[str] = Counter()
-        self.cpu: dict[str, float] = {}
-        self.totals: dict[str, tuple[int, Counter[str]]] = {}
-        self.unanswered: dict[str, int] = {}
-        self.done: set[str] = set()
-        self.reasons: list[str] = []
-        self.started_at: float | None = None
-        self.quitting = False
-        self.ledger = MasterLedger()
-        self.master: Any = None                    # the MasterRunner, in the master process
-
-
-state = _State()
-
-
-def current_swarm() -> Swarm:
-    if state.swarm is None:
-        raise LoadgenError("no load test is running in this process (test_start has not fired)")
-    return state.swarm
 
 
 def _settings(environment: Any) -> Settings:
@@ -110,7 +84,7 @@ def _on_init(environment: Any, **_: Any) -> None:
     try:
         settings = _settings(environment)
         if not isinstance(environment.runner, MasterRunner):
-            from loadgen.locust.options import credentials
+            from loadgen.auth import credentials
 
             credentials()
         if environment.host:
@@ -156,7 +130,7 @@ def _on_test_start(environment: Any, **_: Any) -> None:
         state.unanswered, state.quitting = {}, False
     if isinstance(runner, MasterRunner):
         state.ledger.close()
-        state.ledger = MasterLedger(_settings(environment).run_path / MERGED)
+        state.ledger = MasterLedger(_settings(environment).run_path / LEDGER)
         return
     try:
         settings = _settings(environment)
@@ -311,7 +285,7 @@ def _on_quitting(environment: Any, **_: Any) -> None:
 
 
 def _save(environment: Any) -> None:
-    """Write recorder.json and locust_run.json (master or local runner) into the run folder."""
+    """Write the run files (master or local runner) into the run folder, through :mod:`loadgen.runfolder`."""
     swarm = state.swarm
     if swarm is not None:  # local runner: this process's data is the whole run
         state.recorder = swarm.recorder
@@ -330,27 +304,23 @@ def _save(environment: Any) -> None:
 
 def _write_run_files(settings: Settings, runner: Any) -> None:
     assert state.recorder is not None
-    run_dir = settings.run_path
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "recorder.json").write_text(json.dumps(state.recorder.snapshot()), encoding="utf-8")
-    summary = {
-        "run_id": settings.run_id, "workers": getattr(runner, "worker_count", 1) or len(state.cpu),
-        "records": state.records, "dropped": dict(state.dropped), "workers_cpu": state.cpu,
-        "unanswered": sum(state.unanswered.values()), "stop_reasons": sorted(set(state.reasons)),
-        "started_at": state.started_at, "ended_at": time.time(),
-        "ledger_dir": str(settings.ledger_path),
-    }
+    ended_at = time.time()
+    ledger: LedgerAccount | None = None
+    warnings: list[str] = []
     if isinstance(runner, MasterRunner):
         # a worker that quit is gone from ``clients``; one that stopped answering stays there, missing
         workers, warnings = state.ledger.accounting({c.id for c in runner.clients.all if c.state == STATE_MISSING})
-        summary["ledger"] = {"file": MERGED, "received": sum(state.ledger.received.values()),
-                             "workers": {str(k): asdict(v) for k, v in workers.items()}}
-        summary["ledger_warnings"] = warnings
+        ledger = LedgerAccount(LEDGER, sum(state.ledger.received.values()), {str(k): v for k, v in workers.items()})
         for warning in warnings:
             if warning not in state.ledger.warned:
                 state.ledger.warned.add(warning)
                 log.warning("%s", warning)
-    (Path(run_dir) / "locust_run.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    summary = LocustSummary(
+        run_id=settings.run_id, workers=getattr(runner, "worker_count", 1) or len(state.cpu), records=state.records,
+        dropped=dict(state.dropped), workers_cpu=state.cpu, unanswered=sum(state.unanswered.values()),
+        stop_reasons=tuple(sorted(set(state.reasons))), started_at=state.started_at, ended_at=ended_at,
+        ledger_dir=str(settings.ledger_path), ledger=ledger, ledger_warnings=tuple(warnings))
+    write_locust_files(settings.run_path, state.recorder.snapshot(), summary)
 
 
 def _register() -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from loadgen.errors import UsageError
 from loadgen.locust.pacing import Stage, parse_stages
+from loadgen.runfolder import LEDGER_PARTS
 
 DEFAULT_CREATE_RATE = 50.0
 DEFAULT_BULK_RATE = 2.0
@@ -84,7 +85,7 @@ class Settings:
 
     @property
     def ledger_path(self) -> Path:
-        return Path(self.ledger_dir) if self.ledger_dir else self.run_path / "ledger"
+        return Path(self.ledger_dir) if self.ledger_dir else self.run_path / LEDGER_PARTS
 
 
 def _number(name: str, value: Any, kind: type, low: float, high: float = math.inf) -> Any:
@@ -128,13 +129,3 @@ def settings_from(options: object | Mapping[str, Any]) -> Settings:
         insecure=insecure if isinstance(insecure, bool) else str(insecure).lower() in ("1", "true", "yes", "on"),
     )
 
-
-def credentials(env: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """``CAPTURE_CLIENT_ID`` and ``CAPTURE_CLIENT_SECRET``, or a one-line ``UsageError``."""
-    source = os.environ if env is None else env
-    client_id = source.get("CAPTURE_CLIENT_ID", "")
-    secret = source.get("CAPTURE_CLIENT_SECRET", "")
-    missing = [n for n, v in (("CAPTURE_CLIENT_ID", client_id), ("CAPTURE_CLIENT_SECRET", secret)) if not v]
-    if missing:
-        raise UsageError(f"no client credentials: set {' and '.join(missing)}")
-    return client_id, secret

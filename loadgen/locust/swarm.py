@@ -15,10 +15,11 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from loadgen import wire
+from loadgen.auth import credentials
 from loadgen.errors import UsageError
-from loadgen.locust.ledger import Ledger
+from loadgen.ledger import Ledger
 from loadgen.locust.malformed import BadRequest, bad_requests
-from loadgen.locust.options import Settings, credentials
+from loadgen.locust.options import Settings
 from loadgen.locust.outcomes import Outcome
 from loadgen.locust.pacing import Arrival, Pacer, RecordBudget, endpoint_schedule, worker_share
 from loadgen.report.recorder import Recorder
@@ -59,7 +60,7 @@ class Swarm:
         self.worker = worker
         self.workers = max(1, workers)
         self.clock = clock
-        client_id, secret = credentials(env)
+        client_id, secret = credentials(env=env)
         self._signer = wire.Signer(client_id, secret)
         self._basic_headers = {"Authorization": wire.basic_authorization(client_id, secret), "Content-Type": _FORM}
         self.signed = settings.capture_auth == "signed"   # headers change per request

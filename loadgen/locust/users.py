@@ -15,10 +15,11 @@ from urllib.parse import urlsplit
 from locust import FastHttpUser, task
 from locust.contrib.fasthttp import FAILURE_EXCEPTIONS
 
-from loadgen.locust import hooks
+from loadgen.locust import hooks  # noqa: F401  (importing it registers the listeners)
 from loadgen.locust.outcomes import Outcome, judge_bulk, judge_create, judge_expected_error
 from loadgen.locust.pacing import Arrival
 from loadgen.locust.poster import FormPoster
+from loadgen.locust.state import current_swarm
 from loadgen.locust.swarm import BULK, CREATE, MALFORMED, Swarm
 from loadgen.wire import dumps_fast
 
@@ -47,7 +48,7 @@ class CaptureUser(FastHttpUser):
         An arrival due within ``EARLY_S`` is sent at once: at high rates a timer per arrival costs
         more CPU than the request, and a millisecond early changes no rate.
         """
-        endpoint, arrival, delay = hooks.current_swarm().claim(self.endpoints)
+        endpoint, arrival, delay = current_swarm().claim(self.endpoints)
         self._claimed = None if arrival is None else (endpoint, arrival)
         return delay if delay > EARLY_S else 0.0
 
@@ -57,7 +58,7 @@ class CaptureUser(FastHttpUser):
         if claimed is None:         # the first task runs before any claim: nothing to send yet
             return
         endpoint, arrival = claimed
-        swarm = hooks.current_swarm()
+        swarm = current_swarm()
         if swarm.stopping:          # claimed before the stop began: a request now could be killed unanswered
             return
         if endpoint == BULK:
@@ -161,7 +162,7 @@ class ErrorPathUser(CreateUser):
 
     def on_start(self) -> None:
         super().on_start()
-        hooks.current_swarm().bad_request(0)  # draw the catalogue at spawn, not in the middle of the run
+        current_swarm().bad_request(0)  # draw the catalogue at spawn, not in the middle of the run
 
     def send_create(self, swarm: Swarm, arrival: Arrival) -> None:
         if not swarm.malformed_turn(arrival):

@@ -15,8 +15,9 @@ import shutil
 from pathlib import Path
 
 from loadgen.errors import UsageError
-from loadgen.report.build import REPORT_JSON, load_report
+from loadgen.report.build import load_report
 from loadgen.report.model import iso_utc
+from loadgen.runfolder import REPORT_HTML, REPORT_JSON, REPORT_MD
 
 ENV_VAR = "LOADGEN_BASELINES"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -51,7 +52,7 @@ def save_baseline(run_dir: str | os.PathLike[str], name: str, *, root: str | os.
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     source = Path(run_dir)
-    for file in ("report.json", "report.html", "report.md"):
+    for file in (REPORT_JSON, REPORT_HTML, REPORT_MD):
         if (source / file).is_file():
             shutil.copy2(source / file, tmp / file)
     info = {"name": name, "run_id": report.run.run_id, "scenario": report.run.scenario,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +18,7 @@ from loadgen.report.document import Report
 from loadgen.report.model import make_report
 from loadgen.report.recorder import Recorder
 from loadgen.report.thresholds import apply_thresholds
-
-REPORT_JSON = "report.json"
-RECORDER_JSON = "recorder.json"
-META_JSON = "meta.json"
+from loadgen.runfolder import RECORDER, REPORT_JSON, Meta, read_meta
 
 
 def write_json(report: Report, run_dir: Path) -> Path:
@@ -42,13 +39,13 @@ def write_outputs(report: Report, run_dir: str | os.PathLike[str]) -> list[Path]
     return [writer(report, folder) for writer in WRITERS]
 
 
-def build_report(run_dir: str | os.PathLike[str], recorder: Recorder, meta: Mapping[str, Any]) -> Report:
-    """Make the report of a finished run, judge its thresholds (``meta["thresholds"]``) and write all outputs.
+def build_report(run_dir: str | os.PathLike[str], recorder: Recorder, meta: Meta) -> Report:
+    """Make the report of a finished run, judge its thresholds (``meta.thresholds``) and write all outputs.
 
     The caller decides the exit code from ``report.verdict`` (or
     :func:`loadgen.report.thresholds.exit_code`).
     """
-    report = apply_thresholds(make_report(recorder, meta), meta.get("thresholds") or [])
+    report = apply_thresholds(make_report(recorder, meta), meta.thresholds)
     write_outputs(report, run_dir)
     return report
 
@@ -82,15 +79,16 @@ def rebuild(run_dir: str | os.PathLike[str], thresholds: Iterable[str] = (),
     folder = Path(run_dir)
     if not folder.is_dir():
         raise UsageError(f"{folder}: not a run folder")
-    meta = _read_json(folder / META_JSON) if (folder / META_JSON).exists() else None
+    meta = read_meta(folder)
     if (folder / REPORT_JSON).exists() and not from_recorder:
         report = load_report(folder)
     else:
-        if not (folder / RECORDER_JSON).exists():
-            raise UsageError(f"{folder}: neither {REPORT_JSON} nor {RECORDER_JSON} found")
-        report = make_report(Recorder.from_snapshots([_read_json(folder / RECORDER_JSON)]), meta or {})
+        if not (folder / RECORDER).exists():
+            raise UsageError(f"{folder}: neither {REPORT_JSON} nor {RECORDER} found")
+        recorder = Recorder.from_snapshots([_read_json(folder / RECORDER)])
+        report = make_report(recorder, meta or Meta(run_id="", scenario=""))
     # the run's own gates (meta.json) plus these; an earlier rebuild's extras are replaced, not piled up
-    own = (meta.get("thresholds") or []) if meta is not None else [t.expression for t in report.thresholds]
+    own = list(meta.thresholds) if meta is not None else [t.expression for t in report.thresholds]
     report = apply_thresholds(report, list(dict.fromkeys([*own, *thresholds])))
     write_outputs(report, folder)
     return report

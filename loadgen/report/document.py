@@ -12,11 +12,11 @@ Units: latencies in ms, rates per second, ``error_rate`` and ``achieved_ratio`` 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NoReturn, TypeVar
 
-from loadgen.errors import UsageError
+from loadgen._fields import FieldError, Fields, as_bool, as_int, as_num, as_str, dict_of, or_null, tuple_of
+from loadgen.runfolder import Stage, Target, as_target
 
 SCHEMA_VERSION = 1
 KIND = "capture-loadgen.report"
@@ -25,80 +25,11 @@ LATENCY_KEYS = ("p50", "p90", "p95", "p99", "p99.9", "max", "min", "mean")
 #: Per-second latency series: service-time percentiles, their mean, and ``ip99`` (p99 from the intended start).
 SERIES_LATENCY_KEYS = ("mean", "p50", "p90", "p95", "p99", "ip99")
 
-T = TypeVar("T")
-Check = Callable[[object, str], T]
-
-
-class ReportFormatError(UsageError):
+class ReportFormatError(FieldError):
     """A report.json this tool cannot read; the message names the file and the field."""
 
 
-def _fail(where: str, expected: str, value: object) -> NoReturn:
-    shown = repr(value)
-    raise ReportFormatError(f"field {where!r} must be {expected}, got {shown[:40]}{'...' if len(shown) > 40 else ''}")
-
-
-def _int(value: object, where: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    _fail(where, "an integer", value)
-
-
-def _num(value: object, where: str) -> float:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return value
-    _fail(where, "a number", value)
-
-
-def _str(value: object, where: str) -> str:
-    if isinstance(value, str):
-        return value
-    _fail(where, "a string", value)
-
-
-def _bool(value: object, where: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    _fail(where, "true or false", value)
-
-
-def _or_null(check: Check[T]) -> Check[T | None]:
-    return lambda value, where: None if value is None else check(value, where)
-
-
-def _tuple_of(check: Check[T]) -> Check[tuple[T, ...]]:
-    def read(value: object, where: str) -> tuple[T, ...]:
-        if not isinstance(value, list):
-            _fail(where, "a list", value)
-        return tuple(check(item, f"{where}[{i}]") for i, item in enumerate(value))
-    return read
-
-
-def _dict_of(check: Check[T]) -> Check[dict[str, T]]:
-    def read(value: object, where: str) -> dict[str, T]:
-        if not isinstance(value, dict):
-            _fail(where, "an object", value)
-        return {str(key): check(item, f"{where}.{key}") for key, item in value.items()}
-    return read
-
-
-class _Object:
-    """One JSON object being read: each field is checked, and an error names its dotted path."""
-
-    def __init__(self, data: object, where: str) -> None:
-        if not isinstance(data, dict):
-            _fail(where or "(top level)", "an object", data)
-        self.data: dict[str, object] = data
-        self.where = where
-
-    def get(self, key: str, check: Check[T]) -> T:
-        where = f"{self.where}.{key}" if self.where else key
-        if key not in self.data:
-            raise ReportFormatError(f"field {where!r} is missing")
-        return check(self.data[key], where)
-
-
-_opt_num = _or_null(_num)
+_opt_num = or_null(as_num)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,8 +61,8 @@ class LatencyStats:
 
     @classmethod
     def from_json(cls, data: object, where: str) -> LatencyStats:
-        o = _Object(data, where)
-        return cls(o.get("count", _int), *(o.get(key, _opt_num) for key in LATENCY_KEYS))
+        o = Fields(data, where)
+        return cls(o.get("count", as_int), *(o.get(key, _opt_num) for key in LATENCY_KEYS))
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +77,7 @@ class Latencies:
 
     @classmethod
     def from_json(cls, data: object, where: str) -> Latencies:
-        o = _Object(data, where)
+        o = Fields(data, where)
         return cls(o.get("service", LatencyStats.from_json), o.get("intended", LatencyStats.from_json))
 
 
@@ -162,8 +93,8 @@ class Histograms:
 
     @classmethod
     def from_json(cls, data: object, where: str) -> Histograms:
-        o = _Object(data, where)
-        return cls(o.get("service", _str), o.get("intended", _str))
+        o = Fields(data, where)
+        return cls(o.get("service", as_str), o.get("intended", as_str))
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,11 +120,11 @@ class Totals:
 
     @classmethod
     def from_json(cls, data: object, where: str) -> Totals:
-        o = _Object(data, where)
-        return cls(requests=o.get("requests", _int), failed=o.get("failed", _int), records=o.get("records", _int),
-                   failures=o.get("failures", _dict_of(_int)), error_rate=o.get("error_rate", _num),
-                   requests_per_s=o.get("requests_per_s", _num), records_per_s=o.get("records_per_s", _num),
-                   dropped=o.get("dropped", _int), late=o.get("late", _int),
+        o = Fields(data, where)
+        return cls(requests=o.get("requests", as_int), failed=o.get("failed", as_int), records=o.get("records", as_int),
+                   failures=o.get("failures", dict_of(as_int)), error_rate=o.get("error_rate", as_num),
+                   requests_per_s=o.get("requests_per_s", as_num), records_per_s=o.get("records_per_s", as_num),
+                   dropped=o.get("dropped", as_int), late=o.get("late", as_int),
                    latency=o.get("latency", Latencies.from_json))
 
 
@@ -219,16 +150,16 @@ class EndpointStats(Totals):
 
     @classmethod
     def from_json(cls, data: object, where: str) -> EndpointStats:
-        o = _Object(data, where)
-        return cls(requests=o.get("requests", _int), failed=o.get("failed", _int), records=o.get("records", _int),
-                   failures=o.get("failures", _dict_of(_int)), error_rate=o.get("error_rate", _num),
-                   requests_per_s=o.get("requests_per_s", _num), records_per_s=o.get("records_per_s", _num),
-                   dropped=o.get("dropped", _int), late=o.get("late", _int),
-                   latency=o.get("latency", Latencies.from_json), ok=o.get("ok", _int),
+        o = Fields(data, where)
+        return cls(requests=o.get("requests", as_int), failed=o.get("failed", as_int), records=o.get("records", as_int),
+                   failures=o.get("failures", dict_of(as_int)), error_rate=o.get("error_rate", as_num),
+                   requests_per_s=o.get("requests_per_s", as_num), records_per_s=o.get("records_per_s", as_num),
+                   dropped=o.get("dropped", as_int), late=o.get("late", as_int),
+                   latency=o.get("latency", Latencies.from_json), ok=o.get("ok", as_int),
                    target_requests_per_s=o.get("target_requests_per_s", _opt_num),
                    target_records_per_s=o.get("target_records_per_s", _opt_num),
                    achieved_ratio=o.get("achieved_ratio", _opt_num),
-                   histograms=o.get("histograms", Histograms.from_json), clamped=o.get("clamped", _int))
+                   histograms=o.get("histograms", Histograms.from_json), clamped=o.get("clamped", as_int))
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,11 +194,11 @@ class EndpointSeries:
 
     @classmethod
     def from_json(cls, data: object, where: str) -> EndpointSeries:
-        o = _Object(data, where)
-        counts, values = _tuple_of(_int), _tuple_of(_opt_num)
+        o = Fields(data, where)
+        counts, values = tuple_of(as_int), tuple_of(_opt_num)
         return cls(requests=o.get("requests", counts), records=o.get("records", counts),
                    dropped=o.get("dropped", counts), late=o.get("late", counts),
-                   failures=o.get("failures", _dict_of(counts)), mean=o.get("mean", values),
+                   failures=o.get("failures", dict_of(counts)), mean=o.get("mean", values),
                    target=o.get("target", values), p50=o.get("p50", values), p90=o.get("p90", values),
                    p95=o.get("p95", values), p99=o.get("p99", values), ip99=o.get("ip99", values))
 
@@ -294,38 +225,14 @@ class PerSecond:
 
     @classmethod
     def from_json(cls, data: object, where: str) -> PerSecond:
-        o = _Object(data, where)
-        found = cls(o.get("t0", _int), o.get("length", _int), o.get("endpoints", _dict_of(EndpointSeries.from_json)))
+        o = Fields(data, where)
+        found = cls(o.get("t0", as_int), o.get("length", as_int), o.get("endpoints", dict_of(EndpointSeries.from_json)))
         for name, series in found.endpoints.items():
             for key, size in series.lengths().items():
                 if size != found.length:
                     raise ReportFormatError(f"field '{where}.endpoints.{name}.{key}' has {size} values, "
                                             f"not series.length {found.length}")
         return found
-
-
-@dataclass(frozen=True, slots=True)
-class Stage:
-    """A stage of ``loadgen run --stages``: ramp linearly to ``rate`` (main endpoint, per s) over ``duration_s``."""
-
-    duration_s: float
-    rate: float
-
-    def to_json(self) -> dict[str, object]:
-        return {"duration_s": self.duration_s, "rate": self.rate}
-
-    @classmethod
-    def from_json(cls, data: object, where: str) -> Stage:
-        o = _Object(data, where)
-        return cls(o.get("duration_s", _num), o.get("rate", _num))
-
-
-#: ``run.targets`` values: requests/s, or ``{"requests_per_s": r, "records_per_s": n}``.
-Target = float | dict[str, float]
-
-
-def _target(value: object, where: str) -> Target:
-    return _dict_of(_num)(value, where) if isinstance(value, dict) else _num(value, where)
 
 
 @dataclass(frozen=True, slots=True)
@@ -353,14 +260,14 @@ class RunInfo:
 
     @classmethod
     def from_json(cls, data: object, where: str) -> RunInfo:
-        o = _Object(data, where)
-        opt_str = _or_null(_str)
-        return cls(run_id=o.get("run_id", _str), scenario=o.get("scenario", _str), host=o.get("host", _str),
-                   profile=o.get("profile", opt_str), seed=o.get("seed", _or_null(_int)),
+        o = Fields(data, where)
+        opt_str = or_null(as_str)
+        return cls(run_id=o.get("run_id", as_str), scenario=o.get("scenario", as_str), host=o.get("host", as_str),
+                   profile=o.get("profile", opt_str), seed=o.get("seed", or_null(as_int)),
                    schema_fingerprint=o.get("schema_fingerprint", opt_str),
-                   targets=o.get("targets", _dict_of(_target)), stages=o.get("stages", _tuple_of(Stage.from_json)),
-                   duration_s=o.get("duration_s", _opt_num), elapsed_s=o.get("elapsed_s", _num),
-                   started_at=o.get("started_at", _str), ended_at=o.get("ended_at", _str))
+                   targets=o.get("targets", dict_of(as_target)), stages=o.get("stages", tuple_of(Stage.from_json)),
+                   duration_s=o.get("duration_s", _opt_num), elapsed_s=o.get("elapsed_s", as_num),
+                   started_at=o.get("started_at", as_str), ended_at=o.get("ended_at", as_str))
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,9 +285,9 @@ class Environment:
 
     @classmethod
     def from_json(cls, data: object, where: str) -> Environment:
-        o = _Object(data, where)
-        return cls(o.get("versions", _dict_of(_or_null(_str))), o.get("platform", _str), o.get("machine", _str),
-                   o.get("workers", _or_null(_int)))
+        o = Fields(data, where)
+        return cls(o.get("versions", dict_of(or_null(as_str))), o.get("platform", as_str), o.get("machine", as_str),
+                   o.get("workers", or_null(as_int)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,9 +303,9 @@ class LoadGenerator:
 
     @classmethod
     def from_json(cls, data: object, where: str) -> LoadGenerator:
-        o = _Object(data, where)
-        return cls(o.get("workers_cpu", _dict_of(_num)), o.get("max_cpu", _opt_num),
-                   o.get("warnings", _tuple_of(_str)))
+        o = Fields(data, where)
+        return cls(o.get("workers_cpu", dict_of(as_num)), o.get("max_cpu", _opt_num),
+                   o.get("warnings", tuple_of(as_str)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -419,9 +326,9 @@ class Verdict:
 
     @classmethod
     def from_json(cls, data: object, where: str) -> Verdict:
-        o = _Object(data, where)
-        return cls(o.get("expression", _str), o.get("scope", _str), o.get("metric", _str), o.get("op", _str),
-                   o.get("limit", _num), o.get("actual", _opt_num), o.get("ok", _bool))
+        o = Fields(data, where)
+        return cls(o.get("expression", as_str), o.get("scope", as_str), o.get("metric", as_str), o.get("op", as_str),
+                   o.get("limit", as_num), o.get("actual", _opt_num), o.get("ok", as_bool))
 
 
 def _verdict_of(thresholds: tuple[Verdict, ...]) -> str:
@@ -471,18 +378,18 @@ class Report:
                                     f"reads {SCHEMA_VERSION}; the file comes from {age} capture-loadgen): rebuild "
                                     "it with `loadgen report RUN_DIR --from-recorder`")
         try:
-            o = _Object(data, "")
-            report = cls(generated_at=o.get("generated_at", _str), run=o.get("run", RunInfo.from_json),
+            o = Fields(data, "")
+            report = cls(generated_at=o.get("generated_at", as_str), run=o.get("run", RunInfo.from_json),
                          environment=o.get("environment", Environment.from_json),
                          load_generator=o.get("load_generator", LoadGenerator.from_json),
                          summary=o.get("summary", Totals.from_json),
-                         endpoints=o.get("endpoints", _dict_of(EndpointStats.from_json)),
+                         endpoints=o.get("endpoints", dict_of(EndpointStats.from_json)),
                          series=o.get("series", PerSecond.from_json),
-                         thresholds=o.get("thresholds", _tuple_of(Verdict.from_json)),
-                         warnings=o.get("warnings", _tuple_of(_str)))
-            if o.get("verdict", _str) != report.verdict:
+                         thresholds=o.get("thresholds", tuple_of(Verdict.from_json)),
+                         warnings=o.get("warnings", tuple_of(as_str)))
+            if o.get("verdict", as_str) != report.verdict:
                 raise ReportFormatError(f"field 'verdict' is {data.get('verdict')!r} but its thresholds say "
                                         f"{report.verdict!r}")
-        except ReportFormatError as exc:
+        except FieldError as exc:
             raise ReportFormatError(f"{source}: {exc}") from None
         return report

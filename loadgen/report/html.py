@@ -10,11 +10,12 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 
-from loadgen.report.document import SCHEMA_VERSION, Report, Stage, Target
+from loadgen.report.document import SCHEMA_VERSION, Report
 from loadgen.report.model import PERCENTILES, SERIES_QUANTILES
 from loadgen.report.recorder import NS_PER_MS, decode_histogram
 from loadgen.report.svg import PALETTE, Series, hbars, line_chart, percentile_chart, stacked_bars
 from loadgen.report.thresholds import describe, format_ms
+from loadgen.runfolder import REPORT_HTML, Stage, Target
 
 #: Colours per endpoint, stable across charts.
 ENDPOINT_COLORS = {"create": "#2563eb", "bulkCreate": "#10b981", "malformed": "#8b5cf6"}
@@ -303,6 +304,6 @@ def render(report: Report) -> str:
 
 
 def write(report: Report, run_dir: Path) -> Path:
-    path = run_dir / "report.html"
+    path = run_dir / REPORT_HTML
     path.write_text(render(report), encoding="utf-8")
     return path

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from loadgen.report.document import Report
 from loadgen.report.thresholds import describe, format_ms
+from loadgen.runfolder import REPORT_MD
 
 _BADGE = {"pass": "✅ PASS", "fail": "❌ FAIL", "none": "➖ no thresholds"}
 
@@ -49,6 +50,6 @@ def render(report: Report) -> str:
 
 
 def write(report: Report, run_dir: Path) -> Path:
-    path = run_dir / "report.md"
+    path = run_dir / REPORT_MD
     path.write_text(render(report), encoding="utf-8")
     return path

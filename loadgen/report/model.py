@@ -13,7 +13,6 @@ import platform
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from hdrh.histogram import HdrHistogram
@@ -30,7 +29,6 @@ from loadgen.report.document import (
     PerSecond,
     Report,
     RunInfo,
-    Stage,
     Totals,
 )
 from loadgen.report.recorder import (
@@ -42,6 +40,7 @@ from loadgen.report.recorder import (
     new_histogram,
     sketch_quantile,
 )
+from loadgen.runfolder import Meta, Stage
 
 #: Percentiles every latency block carries, keyed as in report.json ("p99.9").
 PERCENTILES: tuple[tuple[str, float], ...] = tuple(zip(LATENCY_KEYS, (50.0, 90.0, 95.0, 99.0, 99.9), strict=False))
@@ -85,14 +84,14 @@ def histogram_block(hist: HdrHistogram, *, mean_ms: float | None = None, min_ms:
                         mean=mean_ms if mean_ms is not None else hist.get_mean_value() / NS_PER_MS)
 
 
-def _versions(given: Mapping[str, Any]) -> dict[str, str | None]:
+def _versions(given: Mapping[str, str]) -> dict[str, str | None]:
     found: dict[str, str | None] = {"python": platform.python_version()}
     for key, dist in (("tool", "capture-loadgen"), ("locust", "locust"), ("hdrhistogram", "hdrhistogram")):
         try:
             found[key] = metadata.version(dist)
         except metadata.PackageNotFoundError:
             found[key] = None
-    found.update({str(k): (None if v is None else str(v)) for k, v in given.items()})
+    found.update(given)
     return found
 
 
@@ -102,15 +101,9 @@ def iso_utc(epoch: float | None = None) -> str:
     return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _iso(moment: object, fallback: float) -> str:
-    if isinstance(moment, str) and moment:
-        return moment
-    return iso_utc(float(moment) if isinstance(moment, int | float) else fallback)
-
-
-def target_rates(meta: Mapping[str, Any], endpoint: str) -> tuple[float | None, float | None]:
+def target_rates(meta: Meta, endpoint: str) -> tuple[float | None, float | None]:
     """(requests/s, records/s) targets of an endpoint; ``targets`` values are a number or a dict."""
-    raw = (meta.get("targets") or {}).get(endpoint)
+    raw = meta.targets.get(endpoint)
     if isinstance(raw, Mapping):
         req, rec = raw.get("requests_per_s"), raw.get("records_per_s")
         return (float(req) if req is not None else None, float(rec) if rec is not None else None)
@@ -119,17 +112,16 @@ def target_rates(meta: Mapping[str, Any], endpoint: str) -> tuple[float | None, 
     return None, None
 
 
-def stage_shape(stages: Sequence[Mapping[str, Any]], seconds: int) -> list[float | None]:
+def stage_shape(stages: Sequence[Stage], seconds: int) -> list[float | None]:
     """Requests/s at the middle of each second of k6-style ramping stages (None after the last).
 
-    A stage ``{"duration_s": 30, "rate": 50}`` ramps linearly from the previous stage's rate (0 at
+    A stage ``Stage(duration_s=30, rate=50)`` ramps linearly from the previous stage's rate (0 at
     the start) to 50/s over 30 s; a stage of duration 0 is a step. This is ``loadgen run --stages``.
     """
     spans: list[tuple[float, float, float, float]] = []  # start, end, from, to
     start, previous = 0.0, 0.0
     for stage in stages:
-        length = float(stage.get("duration_s", stage.get("duration", 0)) or 0)
-        rate = float(stage.get("rate", 0) or 0)
+        length, rate = stage.duration_s, stage.rate
         if length > 0:
             spans.append((start, start + length, previous, rate))
         start, previous = start + length, rate
@@ -141,7 +133,7 @@ def stage_shape(stages: Sequence[Mapping[str, Any]], seconds: int) -> list[float
     return curve
 
 
-def target_curve(meta: Mapping[str, Any], endpoint: str, seconds: int) -> list[float | None]:
+def target_curve(meta: Meta, endpoint: str, seconds: int) -> list[float | None]:
     """Target requests/s of an endpoint for each second of the run.
 
     Without ``stages`` the target is constant. With them, ``stages`` give the shape (in the main
@@ -149,12 +141,10 @@ def target_curve(meta: Mapping[str, Any], endpoint: str, seconds: int) -> list[f
     the pacers of ``loadgen run`` do.
     """
     rate, _ = target_rates(meta, endpoint)
-    stages = meta.get("stages") or []
-    if rate is None or not isinstance(stages, Sequence) or not all(isinstance(s, Mapping) for s in stages) \
-            or not stages:
+    stages = meta.stages
+    if rate is None or not stages:
         return [rate] * seconds
-    full = stage_shape(stages, math.ceil(sum(float(s.get("duration_s", s.get("duration", 0)) or 0)
-                                             for s in stages)))
+    full = stage_shape(stages, math.ceil(sum(s.duration_s for s in stages)))
     values = [v for v in full if v is not None]
     mean = sum(values) / len(values) if values else 0.0
     factor = rate / mean if mean else 0.0
@@ -162,7 +152,7 @@ def target_curve(meta: Mapping[str, Any], endpoint: str, seconds: int) -> list[f
     return [None if v is None else v * factor for v in shape]
 
 
-def _endpoint_entry(name: str, data: EndpointData, elapsed: float, meta: Mapping[str, Any]) -> EndpointStats:
+def _endpoint_entry(name: str, data: EndpointData, elapsed: float, meta: Meta) -> EndpointStats:
     req_target, rec_target = target_rates(meta, name)
     failed = data.requests - data.ok
     achieved = data.requests / elapsed
@@ -181,7 +171,7 @@ def _endpoint_entry(name: str, data: EndpointData, elapsed: float, meta: Mapping
     )
 
 
-def _series(recorder: Recorder, datas: Mapping[str, EndpointData], meta: Mapping[str, Any]) -> PerSecond:
+def _series(recorder: Recorder, datas: Mapping[str, EndpointData], meta: Meta) -> PerSecond:
     keys = [s for data in datas.values() for s in data.seconds]
     t0 = min(keys) if keys else math.floor(recorder.start)
     n = (max(keys) - t0 + 1) if keys else 0
@@ -230,28 +220,22 @@ def _summary(endpoints: Mapping[str, EndpointStats], datas: Mapping[str, Endpoin
     )
 
 
-def _load_generator(meta: Mapping[str, Any]) -> LoadGenerator:
-    cpu = {str(k): float(v) for k, v in (meta.get("workers_cpu") or {}).items() if isinstance(v, int | float)}
+def _load_generator(meta: Meta) -> LoadGenerator:
+    cpu = dict(meta.workers_cpu)
     hot = sorted(k for k, v in cpu.items() if v > CPU_WARNING_PCT)
     warnings = tuple(f"load generator worker {k} used {cpu[k]:.0f}% CPU (above {CPU_WARNING_PCT:.0f}%): "
                      "latencies and rates are suspect, add workers or lower the rate" for k in hot)
     return LoadGenerator(cpu, max(cpu.values(), default=None), warnings)
 
 
-def _stages(meta: Mapping[str, Any]) -> tuple[Stage, ...]:
-    """meta.json's stages (``loadgen run --stages``), read as :func:`stage_shape` reads them."""
-    return tuple(Stage(s.get("duration_s", s.get("duration", 0)) or 0, s.get("rate", 0) or 0)
-                 for s in meta.get("stages") or () if isinstance(s, Mapping))
-
-
-def make_report(recorder: Recorder, meta: Mapping[str, Any]) -> Report:
+def make_report(recorder: Recorder, meta: Meta) -> Report:
     """The report.json document (without threshold verdicts, which :mod:`thresholds` adds)."""
     names = [*ENDPOINTS, *sorted(set(recorder.endpoints) - set(ENDPOINTS))]
     datas = {name: recorder.endpoints.get(name) or EndpointData() for name in names}
     elapsed = max(recorder.end - recorder.start, 1e-9)
     endpoints = {name: _endpoint_entry(name, data, elapsed, meta) for name, data in datas.items()}
     load_gen = _load_generator(meta)
-    warnings = [*(str(w) for w in meta.get("warnings") or ()), *load_gen.warnings]
+    warnings = [*meta.warnings, *load_gen.warnings]
     clamped = sum(e.clamped for e in endpoints.values())
     if clamped:
         warnings.append(f"{clamped} latencies above one hour were clamped to one hour")
@@ -261,14 +245,13 @@ def make_report(recorder: Recorder, meta: Mapping[str, Any]) -> Report:
     if late:
         warnings.append(f"{late} arrivals were late or dropped: the generator fell behind its schedule")
     run = RunInfo(
-        run_id=str(meta.get("run_id", "")), scenario=str(meta.get("scenario", "")),
-        host=safe_host(meta.get("host")), profile=meta.get("profile"), seed=meta.get("seed"),
-        schema_fingerprint=meta.get("schema_fingerprint"), targets=dict(meta.get("targets") or {}),
-        stages=_stages(meta), duration_s=meta.get("duration_s"), elapsed_s=elapsed,
-        started_at=_iso(meta.get("started_at"), recorder.start),
-        ended_at=_iso(meta.get("ended_at"), recorder.end),
+        run_id=meta.run_id, scenario=meta.scenario, host=safe_host(meta.host), profile=meta.profile,
+        seed=meta.seed, schema_fingerprint=meta.schema_fingerprint, targets=dict(meta.targets),
+        stages=meta.stages, duration_s=meta.duration_s, elapsed_s=elapsed,
+        started_at=iso_utc(recorder.start if meta.started_at is None else meta.started_at),
+        ended_at=iso_utc(recorder.end if meta.ended_at is None else meta.ended_at),
     )
-    environment = Environment(versions=_versions(meta.get("versions") or {}), platform=platform.platform(),
+    environment = Environment(versions=_versions(meta.versions), platform=platform.platform(),
                               machine=platform.machine(), workers=len(load_gen.workers_cpu) or None)
     return Report(generated_at=iso_utc(), run=run, environment=environment, load_generator=load_gen,
                   summary=_summary(endpoints, datas, elapsed), endpoints=endpoints,

@@ -14,14 +14,14 @@ import math
 import os
 import random
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from loadgen.errors import Code
-from loadgen.report.build import META_JSON, RECORDER_JSON, build_report
+from loadgen.report.build import build_report
 from loadgen.report.document import Report
 from loadgen.report.recorder import Recorder
+from loadgen.runfolder import RECORDER, Meta, Stage, write_meta
 
 #: Median service time (ms) of each endpoint on an unloaded sandbox, and its log-spread.
 _BASE_MS = {"create": 3.2, "bulkCreate": 48.0, "malformed": 1.4}
@@ -46,10 +46,9 @@ class SyntheticRun:
     start: float = 1_764_000_000.0
 
 
-def _stages(spec: SyntheticRun) -> list[dict[str, float]]:
+def _stages(spec: SyntheticRun) -> tuple[Stage, ...]:
     """``loadgen run --stages`` in the main (create) endpoint's units: a linear ramp, then steady."""
-    return [{"duration_s": spec.ramp_s, "rate": spec.create_rate},
-            {"duration_s": spec.duration_s - spec.ramp_s, "rate": spec.create_rate}]
+    return Stage(spec.ramp_s, spec.create_rate), Stage(spec.duration_s - spec.ramp_s, spec.create_rate)
 
 
 def _mean_rate(spec: SyntheticRun, rate: float) -> float:
@@ -109,19 +108,18 @@ def synthetic_recorders(spec: SyntheticRun = SyntheticRun()) -> list[Recorder]:
     return workers
 
 
-def synthetic_meta(spec: SyntheticRun, run_id: str) -> dict[str, Any]:
+def synthetic_meta(spec: SyntheticRun, run_id: str) -> Meta:
     """meta.json as loadgen run writes it (host with credentials, which the report must drop)."""
-    return {
-        "run_id": run_id, "scenario": "mixed", "host": "http://client:s3cret@127.0.0.1:8765/?token=x",
-        "targets": {name: {"requests_per_s": _mean_rate(spec, rate), "records_per_s": _mean_rate(spec, rate) * size}
-                    for name, rate, size in (("create", spec.create_rate, 1),
-                                             ("bulkCreate", spec.bulk_rate, spec.bulk_size),
-                                             ("malformed", spec.malformed_rate, 0))},
-        "stages": _stages(spec), "duration_s": spec.duration_s, "seed": spec.seed, "profile": "profiles/user.toml",
-        "schema_fingerprint": "3f9a1c0d5e7b", "started_at": spec.start, "ended_at": spec.start + spec.duration_s,
-        "workers_cpu": {str(i): pct for i, pct in enumerate(spec.cpu)},
-        "versions": {"locust": "2.47.0"}, "synthetic": asdict(spec),
-    }
+    return Meta(
+        run_id=run_id, scenario="mixed", host="http://client:s3cret@127.0.0.1:8765/?token=x",
+        targets={name: {"requests_per_s": _mean_rate(spec, rate), "records_per_s": _mean_rate(spec, rate) * size}
+                 for name, rate, size in (("create", spec.create_rate, 1),
+                                          ("bulkCreate", spec.bulk_rate, spec.bulk_size),
+                                          ("malformed", spec.malformed_rate, 0))},
+        stages=_stages(spec), duration_s=spec.duration_s, seed=spec.seed, profile="profiles/user.toml",
+        schema_fingerprint="3f9a1c0d5e7b", started_at=spec.start, ended_at=spec.start + spec.duration_s,
+        workers_cpu={str(i): pct for i, pct in enumerate(spec.cpu)}, versions={"locust": "2.47.0"},
+    )
 
 
 def write_synthetic_run(run_dir: str | os.PathLike[str], spec: SyntheticRun = SyntheticRun(), *,
@@ -132,7 +130,7 @@ def write_synthetic_run(run_dir: str | os.PathLike[str], spec: SyntheticRun = Sy
     folder.mkdir(parents=True, exist_ok=True)
     workers = synthetic_recorders(spec)
     master = Recorder.from_snapshots(w.snapshot() for w in workers)
-    meta = {**synthetic_meta(spec, run_id or folder.name), "thresholds": list(thresholds)}
-    (folder / RECORDER_JSON).write_text(json.dumps(master.snapshot()), encoding="utf-8")
-    (folder / META_JSON).write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    meta = replace(synthetic_meta(spec, run_id or folder.name), thresholds=tuple(thresholds))
+    (folder / RECORDER).write_text(json.dumps(master.snapshot()), encoding="utf-8")
+    write_meta(folder, meta)
     return build_report(folder, master, meta)

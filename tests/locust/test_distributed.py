@@ -17,7 +17,7 @@ from locust_support import LOCUSTFILES, ROOT, sandbox_env
 
 from loadgen.auth import make_auth
 from loadgen.client import CaptureClient
-from loadgen.locust.ledger import FLUSH_SECONDS, load_run_ledger, read_ledger
+from loadgen.ledger import FLUSH_SECONDS, load_run_ledger, read_ledger
 from loadgen.sandbox import Sandbox
 
 pytestmark = pytest.mark.slow

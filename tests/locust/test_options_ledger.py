@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from loadgen.auth import credentials
 from loadgen.errors import UsageError
-from loadgen.locust.ledger import Ledger, load_run_ledger, merge_ledgers, read_ledger
-from loadgen.locust.options import credentials, env_var, settings_from
+from loadgen.ledger import Ledger, load_run_ledger, merge_ledgers, read_ledger
+from loadgen.locust.options import env_var, settings_from
 from loadgen.locust.pacing import Stage
 
 
@@ -39,9 +40,9 @@ def test_bad_options_are_one_line_usage_errors(options: dict[str, object], messa
 
 
 def test_credentials_come_from_the_environment_only() -> None:
-    assert credentials({"CAPTURE_CLIENT_ID": "id", "CAPTURE_CLIENT_SECRET": "s"}) == ("id", "s")
+    assert credentials(env={"CAPTURE_CLIENT_ID": "id", "CAPTURE_CLIENT_SECRET": "s"}) == ("id", "s")
     with pytest.raises(UsageError, match=r"set CAPTURE_CLIENT_SECRET$"):
-        credentials({"CAPTURE_CLIENT_ID": "id"})
+        credentials(env={"CAPTURE_CLIENT_ID": "id"})
 
 
 def _uuid(n: int) -> str:
@@ -135,7 +136,8 @@ def test_run_rejects_a_bad_schema_before_starting(tmp_path: Path) -> None:
 
 
 def test_the_master_ledger_counts_what_each_worker_reported_but_never_sent(tmp_path: Path) -> None:
-    from loadgen.locust.ledger import MasterLedger, WorkerAccount
+    from loadgen.ledger import MasterLedger
+    from loadgen.runfolder import WorkerAccount
 
     lines: list[str] = []
     part = Ledger(tmp_path / "ledger", 0, type_name="user", key="email", sink=lines.extend)

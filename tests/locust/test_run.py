@@ -16,10 +16,11 @@ from pathlib import Path
 import pytest
 from locust_support import ROOT, locust_args, records, sandbox_env
 
-from loadgen.cleanup import PROGRESS, cleanup
+from loadgen.cleanup import cleanup
 from loadgen.errors import UsageError
-from loadgen.locust.ledger import merge_ledgers, read_ledger
+from loadgen.ledger import merge_ledgers, read_ledger
 from loadgen.run import RunOptions, run
+from loadgen.runfolder import CLEANUP_PROGRESS
 from loadgen.sandbox import Sandbox
 
 pytestmark = pytest.mark.slow
@@ -49,7 +50,7 @@ def test_rate_accuracy_200_creates_per_second(sandbox_factory: Callable[..., San
     steady = [per_second[s] for s in range(2, 18)]
     assert min(steady) >= 160 and max(steady) <= 240, steady
     assert sum(steady) == pytest.approx(16 * 200, rel=0.03)
-    assert result.ledger_count == created and not result.meta["dropped"]
+    assert result.ledger_count == created and not result.meta.dropped
 
 
 def _free_port() -> int:
@@ -182,7 +183,7 @@ def test_cleanup_is_idempotent_and_resumes(sandbox_factory: Callable[..., Sandbo
     resumed = cleanup(result.run_dir, url=sandbox.url, rate=None)
     assert (resumed.deleted, resumed.skipped, resumed.failed) == (55, 25, 0)
     assert records(sandbox) == 0
-    (result.run_dir / PROGRESS).unlink()              # forget the progress: every delete now answers 310
+    (result.run_dir / CLEANUP_PROGRESS).unlink()              # forget the progress: every delete now answers 310
     again = cleanup(result.run_dir, url=sandbox.url, rate=200)
     assert (again.deleted, again.skipped, again.failed) == (0, 80, 0)
 
@@ -197,7 +198,7 @@ def test_ctrl_c_in_cleanup_says_how_far_it_got_and_a_second_run_finishes(
                "--rate", "20"]
     proc = subprocess.Popen(command, env=sandbox_env(sandbox), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True)
-    progress = result.run_dir / PROGRESS
+    progress = result.run_dir / CLEANUP_PROGRESS
     deadline = time.monotonic() + 30
     while (not progress.exists() or progress.read_text().count("\n") < 5) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -222,7 +223,7 @@ def test_a_schema_of_another_entity_type_is_loaded_under_its_own_name(tmp_path: 
     result = run(RunOptions(scenario="create", duration=2, create_rate=20, schema=str(path), out=tmp_path,
                             run_id="m"))
     assert result.ledger_count == result.server_count == 40 and result.nothing_lost
-    assert result.meta["type_name"] == "member" and result.meta["schema_file"] == "schema.json"
+    assert result.meta.type_name == "member" and result.meta.schema_file == "schema.json"
     path.unlink()                      # cleanup needs only the run folder, which holds a copy of the schema
     cleaned = cleanup(result.run_dir, rate=None)      # the embedded sandbox restarted with the member type
     assert (cleaned.deleted, cleaned.skipped, cleaned.refused) == (40, 0, 0) and cleaned.complete
@@ -237,6 +238,6 @@ def test_a_bare_attr_defs_list_runs_and_cleans_under_the_type_name_given(tmp_pat
                             out=tmp_path, run_id="bare"))
     assert result.ledger_count == result.server_count == 20 and result.nothing_lost
     kept = json.loads((result.run_dir / "schema.json").read_text(encoding="utf-8"))
-    assert result.meta["type_name"] == kept["name"] == "member"
+    assert result.meta.type_name == kept["name"] == "member"
     cleaned = cleanup(result.run_dir, rate=None)      # the sandbox restarted from the copy serves "member"
     assert (cleaned.deleted, cleaned.refused) == (20, 0) and cleaned.complete

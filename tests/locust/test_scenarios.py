@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from locust_support import LOCUSTFILES, dropped, read_csv, records, run_locust, sandbox_env, stats_row
 
-from loadgen.locust.ledger import merge_ledgers, read_ledger
+from loadgen.ledger import merge_ledgers, read_ledger
 from loadgen.sandbox import Sandbox
 
 pytestmark = pytest.mark.slow

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from loadgen.errors import UsageError
 from loadgen.report import Recorder, build_report, load_report
 from loadgen.report.recorder import sketch_index, sketch_quantile, sketch_value
+from loadgen.runfolder import Meta
 
 T0 = 1_764_000_000.0
 
@@ -35,7 +36,7 @@ def test_percentiles_survive_snapshot_merge_and_report_within_0_1_percent(tmp_pa
         workers[i % 2].record("create", service_ms=ms, intended_ms=ms * 1.5, records=1, at=T0 + i * 0.003)
     # the snapshots travel as JSON, as in a Locust worker message
     master = Recorder.from_snapshots(json.loads(json.dumps(w.snapshot())) for w in workers)
-    build_report(tmp_path, master, {"run_id": "accuracy", "targets": {"create": 333}})
+    build_report(tmp_path, master, Meta("accuracy", "create", targets={"create": 333}))
     latency = load_report(tmp_path).endpoints["create"].latency
 
     for key, pct in (("p50", 50), ("p90", 90), ("p95", 95), ("p99", 99), ("p99.9", 99.9)):

@@ -16,6 +16,7 @@ from loadgen.report import SCHEMA_VERSION, Recorder, Report, build_report, load_
 from loadgen.report.compare import incompatibilities
 from loadgen.report.model import safe_host, stage_shape, target_curve
 from loadgen.report.synthetic import SyntheticRun, write_synthetic_run
+from loadgen.runfolder import Meta, Stage
 
 SPEC = SyntheticRun(duration_s=30, stall_at=20.0)
 
@@ -150,7 +151,7 @@ def test_unreadable_reports_are_one_line_usage_errors(tmp_path: Path) -> None:
 
 
 def test_an_empty_run_still_renders_and_says_why(tmp_path: Path) -> None:
-    empty = build_report(tmp_path, Recorder(start=1_764_000_000.0), {"run_id": "empty"})
+    empty = build_report(tmp_path, Recorder(start=1_764_000_000.0), Meta(run_id="empty", scenario="create"))
     assert empty.verdict == "none" and empty.series.length == 0
     assert any("no requests were recorded" in w for w in empty.warnings)
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
@@ -158,12 +159,12 @@ def test_an_empty_run_still_renders_and_says_why(tmp_path: Path) -> None:
 
 
 def test_target_curve_follows_loadgen_run_stages() -> None:
-    stages = [{"duration_s": 0, "rate": 200}, {"duration_s": 4, "rate": 200}, {"duration_s": 4, "rate": 0}]
+    stages = (Stage(0, 200), Stage(4, 200), Stage(4, 0))
     assert stage_shape(stages, 9) == [200, 200, 200, 200, 175, 125, 75, 25, None]
     # another endpoint follows the same shape, scaled to its mean rate (150/s main -> 1.5/s bulk)
-    meta = {"stages": stages, "targets": {"bulkCreate": {"requests_per_s": 1.5, "records_per_s": 150}}}
+    meta = Meta("r", "mixed", stages=stages, targets={"bulkCreate": {"requests_per_s": 1.5, "records_per_s": 150}})
     assert target_curve(meta, "bulkCreate", 3) == [pytest.approx(2.0)] * 3
-    assert target_curve({"targets": {"create": 10}}, "create", 2) == [10.0, 10.0]
+    assert target_curve(Meta("r", "create", targets={"create": 10}), "create", 2) == [10.0, 10.0]
 
 
 @pytest.mark.parametrize(("url", "shown"), [

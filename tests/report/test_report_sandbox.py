@@ -16,6 +16,7 @@ from loadgen.client import CaptureClient
 from loadgen.errors import CaptureError
 from loadgen.profiles import default_factory
 from loadgen.report import Recorder, build_report, load_report
+from loadgen.runfolder import Meta
 from loadgen.sandbox import Sandbox
 
 
@@ -51,7 +52,7 @@ def test_report_counts_the_records_the_sandbox_created(sandbox: Sandbox, tmp_pat
             recorder.record("bulkCreate", service_ms=(time.perf_counter() - started) * 1000,
                             records=len(result.created),
                             failure=labels.most_common(1)[0][0] if labels else None)
-    report = build_report(tmp_path, recorder, {"run_id": "count", "host": sandbox.url})
+    report = build_report(tmp_path, recorder, Meta(run_id="count", scenario="bulk_create", host=sandbox.url))
 
     held = sandbox.stats()["records"]["user"]
     assert report.summary.records == held == 30 + 3 * 40

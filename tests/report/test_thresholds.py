@@ -17,6 +17,7 @@ from loadgen.report import (
     parse_threshold,
 )
 from loadgen.report.thresholds import format_ms
+from loadgen.runfolder import Meta
 
 T0 = 1_764_000_000.0
 
@@ -84,7 +85,7 @@ def report() -> Report:
         rec.record("create", service_ms=float(i + 1), records=0 if i < 4 else 1,
                    failure="361 unique_violation" if i < 4 else None, at=T0 + i / 10)
     rec.end = T0 + 10
-    return make_report(rec, {"run_id": "t", "targets": {"create": 10}})
+    return make_report(rec, Meta("t", "create", targets={"create": 10}))
 
 
 def test_verdicts_compare_the_reported_values(report: Report) -> None:
@@ -108,8 +109,8 @@ def test_an_endpoint_that_sent_nothing_has_no_error_rate_and_no_latency() -> Non
     rec = Recorder(start=T0)
     rec.record("create", service_ms=1.0, records=1, failure=None, at=T0 + 0.5)
     rec.end = T0 + 10
-    report = make_report(rec, {"run_id": "t", "targets": {"create": {"requests_per_s": 10},
-                                                          "bulkCreate": {"requests_per_s": 1}}})
+    report = make_report(rec, Meta("t", "mixed", targets={"create": {"requests_per_s": 10},
+                                                           "bulkCreate": {"requests_per_s": 1}}))
     assert report.endpoints["bulkCreate"].requests == 0
     verdicts = apply_thresholds(report, ["bulkCreate.error_rate<1%", "bulkCreate.p95<1s", "create.error_rate<1%",
                                          "bulkCreate.requests_per_s>0.5"]).thresholds

@@ -13,7 +13,7 @@ never the profile.
 Each Locust process appends to its own ``ledger/worker-<n>.jsonl`` (no locking, no shared file
 across processes or machines). A worker also hands each flushed batch to a ``sink``: in a
 distributed run that sends it to the master, which writes the run's one ``ledger.jsonl`` as it
-goes (see ``hooks.py``). Readers take the union of ``ledger.jsonl`` and every part, and report each
+goes (see ``loadgen/locust/hooks.py``). Readers take the union of ``ledger.jsonl`` and every part, and report each
 line they cannot read (file, line number, why) instead of skipping it.
 
 Ledgers of capture-loadgen 0.1.0 have no ``v`` field and no entity type: they are refused with a
@@ -31,16 +31,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from json.encoder import encode_basestring as _encode_string  # what JSONEncoder.encode calls for a str
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 from loadgen.errors import UsageError
+from loadgen.runfolder import LEDGER, LEDGER_PARTS, WorkerAccount, ledger_part
 
 VERSION = 2
 #: Flush after this many lines or this many seconds, whichever comes first.
 FLUSH_LINES = 200
 FLUSH_SECONDS = 0.5
-MERGED = "ledger.jsonl"
-PARTS = "ledger"
 #: How many unreadable lines a message quotes (the count covers them all).
 EXAMPLES = 3
 #: A Capture uuid; anything else in a ledger line is damage (and never reaches a find filter).
@@ -142,7 +141,7 @@ class Ledger:
 
     def __init__(self, directory: str | Path, worker: int, *, type_name: str, key: str | None,
                  sink: Callable[[list[str]], None] | None = None) -> None:
-        self.path = Path(directory) / f"worker-{worker}.jsonl"
+        self.path = Path(directory) / Path(ledger_part(worker)).name
         self.worker = worker
         self.count = 0
         self.sink = sink
@@ -186,21 +185,11 @@ class Ledger:
             self._file = None
 
 
-@dataclass(frozen=True)
-class WorkerAccount:
-    """What the master knows of one worker's ledger: creates it reported, lines received, the difference."""
-
-    reported: int
-    received: int
-    unconfirmed: int
-    missing: bool
-
-
 class MasterLedger:
     """The master's side of a distributed run's ledger: the one file, and what each worker sent and said.
 
     Workers send batches of lines (``write``) and report their totals (``claim``); the difference is
-    what a worker acknowledged but the master never got. No Locust here: ``hooks.py`` feeds it.
+    what a worker acknowledged but the master never got. No Locust here: ``loadgen/locust/hooks.py`` feeds it.
     """
 
     def __init__(self, path: Path | None = None) -> None:
@@ -244,7 +233,7 @@ class MasterLedger:
                 why = "stopped answering (killed or cut off)" if missing else "did not send every line"
                 warnings.append(f"worker {worker} {why}: {unconfirmed} acknowledged creates not confirmed in the "
                                 f"master's ledger; creates after its last batch (about {FLUSH_SECONDS:g}s) are only "
-                                f"in its local part ledger/worker-{worker}.jsonl on its machine: copy it into the "
+                                f"in its local part {ledger_part(worker)} on its machine: copy it into the "
                                 "run folder's ledger/ before cleanup")
         return workers, warnings
 
@@ -298,10 +287,10 @@ def read_ledger(path: str | Path, into: LedgerRead | None = None) -> LedgerRead:
 
 def ledger_parts(run_dir: str | Path) -> list[Path]:
     """The per-worker ledgers of a run folder, in worker order."""
-    parts = Path(run_dir) / PARTS
-    if not parts.is_dir():
+    root = Path(run_dir)
+    if not (root / LEDGER_PARTS).is_dir():
         return []
-    return sorted(parts.glob("worker-*.jsonl"), key=lambda p: (len(p.name), p.name))
+    return sorted(root.glob(ledger_part("*")), key=lambda p: (len(p.name), p.name))
 
 
 def load_run_ledger(run_dir: str | Path) -> LedgerRead:
@@ -311,12 +300,12 @@ def load_run_ledger(run_dir: str | Path) -> LedgerRead:
         raise UsageError(f"no run folder at {root}")
     read = _union(root)
     if not read.sources:
-        raise UsageError(f"{root} holds no ledger ({MERGED} or {PARTS}/worker-*.jsonl)")
+        raise UsageError(f"{root} holds no ledger ({LEDGER} or {ledger_part('*')})")
     return read
 
 
 def _union(root: Path) -> LedgerRead:
-    merged = root / MERGED
+    merged = root / LEDGER
     read = LedgerRead()
     for source in ([merged] if merged.is_file() else []) + ledger_parts(root):
         read_ledger(source, into=read)
@@ -340,14 +329,6 @@ def merge_ledgers(run_dir: str | Path) -> LedgerRead:
     """
     read = _union(Path(run_dir))
     if read.sources and not read.damage:
-        write_ledger(Path(run_dir) / MERGED, sorted(read.entries.values(), key=lambda e: (e.time, e.uuid)))
+        write_ledger(Path(run_dir) / LEDGER, sorted(read.entries.values(), key=lambda e: (e.time, e.uuid)))
     return read
 
-
-def read_json(path: str | Path) -> dict[str, Any]:
-    """A JSON object file of a run folder (meta, summary, recorder); ``{}`` when missing or torn."""
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}

@@ -1,0 +1,44 @@
+"""What one Locust process knows of its run, between Locust's events: one object, ``state``.
+
+One Locust environment runs per process, so the listeners of :mod:`loadgen.locust.hooks` share
+this module-level state; the users reach the process's swarm through :func:`current_swarm`. No
+listener here and no file written: only the data.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from loadgen.errors import LoadgenError
+from loadgen.ledger import MasterLedger
+from loadgen.locust.swarm import Swarm
+from loadgen.report.recorder import Recorder
+
+
+class State:
+    """Module state of this process (one Locust environment per process)."""
+
+    def __init__(self) -> None:
+        self.swarm: Swarm | None = None
+        self.recorder: Recorder | None = None      # master / local: the merged view
+        self.records = 0
+        self.dropped: Counter[str] = Counter()
+        self.cpu: dict[str, float] = {}
+        self.totals: dict[str, tuple[int, Counter[str]]] = {}
+        self.unanswered: dict[str, int] = {}
+        self.done: set[str] = set()
+        self.reasons: list[str] = []
+        self.started_at: float | None = None
+        self.quitting = False
+        self.ledger = MasterLedger()
+        self.master: Any = None                    # the MasterRunner, in the master process
+
+
+state = State()
+
+
+def current_swarm() -> Swarm:
+    if state.swarm is None:
+        raise LoadgenError("no load test is running in this process (test_start has not fired)")
+    return state.swarm
