@@ -27,7 +27,15 @@ import httpx
 
 from loadgen import wire
 from loadgen.auth import CaptureAuth, auth_from_env, resolve_url
-from loadgen.errors import CaptureError, Code, JSONSyntaxError, LoadgenError, TransportError, UsageError
+from loadgen.errors import (
+    CaptureError,
+    JSONSyntaxError,
+    LoadgenError,
+    Replay,
+    TransportError,
+    UsageError,
+    status_replay,
+)
 
 _log = logging.getLogger("loadgen.client")
 
@@ -45,8 +53,8 @@ _MAYBE_PROCESSED = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError
 
 @dataclass(frozen=True)
 class Retry:
-    """Repeat calls that failed with 510 (simultaneous-call limit), 504 or a client-side timeout, or a
-    refused or broken connection.
+    """Repeat calls that failed with a retryable code (510 simultaneous-call limit, 500, 504), a 5xx
+    status, a client-side timeout, or a refused or broken connection (``errors.Replay`` decides which).
 
     ``attempts`` counts the first try. The n-th retry waits ``min(max_backoff, backoff * 2**(n-1))``
     plus up to ``jitter`` times that at random, so many workers hit by one 510 do not return in step.
@@ -55,7 +63,7 @@ class Retry:
     or a connection reset the server may already have committed the records, and a repeat would
     create them twice (or, with a unique email, fail with 361 and lose the ids of the first
     success), which corrupts exactly the counts a load test or a migration reports. So a create is
-    retried only when the server surely did nothing (510, connection refused), unless
+    retried only when the server surely did nothing (``Replay.ANY_CALL``: 510, connection refused), unless
     ``retry_creates=True`` says duplicates are acceptable. Load tests pass no ``Retry`` at all: they
     must see every error.
     """
@@ -75,33 +83,11 @@ class Retry:
         base = min(self.max_backoff, self.backoff * 2 ** (retry - 1))
         return float(base + rng.uniform(0.0, base * self.jitter))
 
-    def allows(self, exc: LoadgenError, *, creates: bool, attempt: int) -> bool:
-        """Whether the call that failed with ``exc`` on try ``attempt`` may be sent again."""
-        if attempt >= self.attempts:
+    def allows(self, exc: CaptureError | TransportError, *, creates: bool, attempt: int) -> bool:
+        """Whether the call that failed with ``exc`` on try ``attempt`` may be sent again (``exc.replay``)."""
+        if attempt >= self.attempts or exc.replay is None:
             return False
-        kind = _failure_kind(exc)
-        if kind is None:
-            return False
-        return kind == "not_processed" or not creates or self.retry_creates
-
-
-def _failure_kind(exc: LoadgenError) -> str | None:
-    """``not_processed`` / ``maybe_processed`` for a retryable failure, None for any other."""
-    if isinstance(exc, CaptureError):
-        code: int | None = exc.code
-    elif isinstance(exc, TransportError):
-        if isinstance(exc.__cause__, _NOT_PROCESSED):
-            return "not_processed"
-        if isinstance(exc.__cause__, _MAYBE_PROCESSED):
-            return "maybe_processed"
-        code = exc.status
-    else:
-        return None
-    if code == Code.API_LIMIT_ERROR:
-        return "not_processed"
-    if code == Code.TIMEOUT:
-        return "maybe_processed"
-    return None
+        return exc.replay is Replay.ANY_CALL or not creates or self.retry_creates
 
 
 @dataclass(frozen=True)
@@ -215,7 +201,7 @@ class _Base:
                 "an unexpected HTTP status" if status != 200 else 'an answer without "stat": "ok"')
         snippet = self._snippet(response.content[:_SNIPPET_SCAN].decode("utf-8", "replace"))
         raise TransportError(f"{call.op}: {what} from {self._url(call.op)}", status=status,
-                             snippet=snippet, retryable=status >= 500)
+                             snippet=snippet, replay=status_replay(status))
 
     def _transport_error(self, exc: httpx.TransportError, call: _Call) -> TransportError:
         url = self._url(call.op)
@@ -224,7 +210,9 @@ class _Base:
         else:
             what = "cannot connect to" if isinstance(exc, _NOT_PROCESSED) else "connection broken with"
             message = f"{call.op}: {what} {url}: {self._redact(str(exc)) or type(exc).__name__}"
-        return TransportError(message, retryable=isinstance(exc, _NOT_PROCESSED + _MAYBE_PROCESSED))
+        replay = (Replay.ANY_CALL if isinstance(exc, _NOT_PROCESSED) else
+                  Replay.IDEMPOTENT if isinstance(exc, _MAYBE_PROCESSED) else None)
+        return TransportError(message, replay=replay)
 
     def _url(self, op: str) -> str:
         return f"{self.base_url.rstrip('/')}/{op}"
@@ -273,7 +261,7 @@ class _Base:
                                 [uuid, id_])
         return BulkResult(outcomes, start, records)
 
-    def _retry_delay(self, exc: LoadgenError, call: _Call, attempt: int) -> float | None:
+    def _retry_delay(self, exc: CaptureError | TransportError, call: _Call, attempt: int) -> float | None:
         """Seconds to wait before trying ``call`` again, or None to give up and raise ``exc``."""
         if self.retry is None or not self.retry.allows(exc, creates=call.creates, attempt=attempt):
             return None
