@@ -26,10 +26,11 @@ from typing import Any, Self, TypeGuard, TypeVar, overload
 import httpx
 
 from loadgen import wire
+from loadgen.answers import BadSlot, bulk_slots, created, parse_answer
+from loadgen.answers import Created as Created  # what create() returns: importable from here too
 from loadgen.auth import CaptureAuth, auth_from_env, resolve_url
 from loadgen.errors import (
     CaptureError,
-    JSONSyntaxError,
     LoadgenError,
     Replay,
     TransportError,
@@ -91,15 +92,6 @@ class Retry:
 
 
 @dataclass(frozen=True)
-class Created:
-    """One created record: its server ids, and the full stored record when it was asked for."""
-
-    id: int
-    uuid: str
-    record: dict[str, Any] | None = None
-
-
-@dataclass(frozen=True)
 class BulkResult:
     """The answer to one ``entity.bulkCreate``: one outcome per input position, in input order.
 
@@ -108,7 +100,7 @@ class BulkResult:
     traced back to the record that caused it.
     """
 
-    outcomes: list[Created | CaptureError]
+    outcomes: list[Created | CaptureError]  # built by ``answers.bulk_slots``: slot = position in the batch
     start: int = 0
     records: Sequence[Mapping[str, Any]] = field(default=(), repr=False)
 
@@ -187,21 +179,17 @@ class _Base:
     # -- answers ------------------------------------------------------------------------------------
 
     def _parse(self, response: httpx.Response, call: _Call) -> dict[str, Any]:
-        """The body of a Capture ``stat: "ok"`` answer; anything else raises."""
+        """The body of a Capture ``stat: "ok"`` answer; anything else raises (``answers.parse_answer``)."""
         status = response.status_code
-        try:
-            body = wire.loads_strict(response.content)
-        except JSONSyntaxError:
-            body = None
-        if isinstance(body, dict) and body.get("stat") == "error":
-            raise CaptureError.from_body(self._redacted(body), http_status=status)
-        if status == 200 and isinstance(body, dict) and body.get("stat") == "ok":
-            return body
-        what = ("an answer that is not JSON" if body is None else
-                "an unexpected HTTP status" if status != 200 else 'an answer without "stat": "ok"')
-        snippet = self._snippet(response.content[:_SNIPPET_SCAN].decode("utf-8", "replace"))
-        raise TransportError(f"{call.op}: {what} from {self._url(call.op)}", status=status,
-                             snippet=snippet, replay=status_replay(status))
+        answer = parse_answer(status, response.content, self._redact)
+        if answer.error is not None:
+            raise answer.error
+        if answer.fault is not None:
+            snippet = self._snippet(response.content[:_SNIPPET_SCAN].decode("utf-8", "replace"))
+            raise TransportError(f"{call.op}: {answer.fault.value} from {self._url(call.op)}", status=status,
+                                 snippet=snippet, replay=status_replay(status))
+        assert answer.body is not None  # an ok answer is a JSON object
+        return answer.body
 
     def _transport_error(self, exc: httpx.TransportError, call: _Call) -> TransportError:
         url = self._url(call.op)
@@ -220,9 +208,6 @@ class _Base:
     def _redact(self, text: str) -> str:
         return self.auth.redact(text) if isinstance(self.auth, CaptureAuth) else text
 
-    def _redacted(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {k: self._redact(v) if isinstance(v, str) else v for k, v in body.items()}
-
     def _snippet(self, text: str) -> str:
         """The start of a server text for a message: redacted first, so a cut never leaves half a secret."""
         return self._redact(text)[:SNIPPET_BYTES]
@@ -231,34 +216,19 @@ class _Base:
         return TransportError(f"{op}: {what}", snippet=self._snippet(wire.dumps(body)))
 
     def _created(self, body: dict[str, Any], include_record: bool) -> Created:
-        id_, uuid = body.get("id"), body.get("uuid")
-        if not _is_int(id_) or not isinstance(uuid, str):
+        done = created(body, include_record=include_record)
+        if done is None:
             raise self._bad("entity.create", "the answer lacks an integer id and a string uuid", body)
-        record = body.get("result")
-        return Created(id_, uuid, record if include_record and isinstance(record, dict) else None)
+        return done
 
     def _bulk_result(self, body: dict[str, Any], records: list[Mapping[str, Any]], start: int) -> BulkResult:
-        """Map the positional ``uuid_results`` / ``results`` arrays to one outcome per input record.
-
-        A refused record holds an error object in both arrays; the ``uuid_results`` one is taken (as
-        Janrain's bulk loader does), and an error in either array alone still marks the slot failed.
-        """
-        uuids, ids = body.get("uuid_results"), body.get("results")
-        if not isinstance(uuids, list) or not isinstance(ids, list):
-            raise _malformed("entity.bulkCreate", "the answer lacks the uuid_results and results arrays")
-        if not len(uuids) == len(ids) == len(records):
-            raise _malformed("entity.bulkCreate", f"{len(records)} records sent but {len(uuids)} uuid_results "
-                             f"and {len(ids)} results received")
+        """One outcome per input record (``answers.bulk_slots``); a slot that is neither raises."""
         outcomes: list[Created | CaptureError] = []
-        for position, (uuid, id_) in enumerate(zip(uuids, ids, strict=True)):
-            error = next((s for s in (uuid, id_) if isinstance(s, dict) and s.get("stat") == "error"), None)
-            if error is not None:
-                outcomes.append(CaptureError.from_body(self._redacted(error)))
-            elif isinstance(uuid, str) and _is_int(id_):
-                outcomes.append(Created(id_, uuid))
-            else:
+        for position, slot in enumerate(bulk_slots(body, len(records), self._redact)):
+            if isinstance(slot, BadSlot):
                 raise self._bad("entity.bulkCreate", f"slot {position} is neither an (id, uuid) pair nor an error",
-                                [uuid, id_])
+                                list(slot))
+            outcomes.append(slot)
         return BulkResult(outcomes, start, records)
 
     def _retry_delay(self, exc: CaptureError | TransportError, call: _Call, attempt: int) -> float | None:

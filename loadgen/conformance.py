@@ -44,8 +44,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from loadgen.answers import Created
 from loadgen.auth import BasicAuth
-from loadgen.client import CaptureClient, Created
+from loadgen.client import CaptureClient
 from loadgen.errors import CaptureError, Code, JSONSyntaxError, NotFoundError, TransportError
 from loadgen.schema import Attribute, Schema, normalize, unique_key
 from loadgen.strategies import bulk_payloads, malformed_json, schema_violations, valid_records, wrong_shape
