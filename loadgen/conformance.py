@@ -44,10 +44,10 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from loadgen.answers import Created
+from loadgen.answers import Created, bulk_slots, parse_answer
 from loadgen.auth import BasicAuth
 from loadgen.client import CaptureClient
-from loadgen.errors import CaptureError, Code, JSONSyntaxError, NotFoundError, TransportError
+from loadgen.errors import CaptureError, Code, NotFoundError, TransportError
 from loadgen.schema import Attribute, Schema, normalize, unique_key
 from loadgen.strategies import bulk_payloads, malformed_json, schema_violations, valid_records, wrong_shape
 from loadgen.wire import dumps, loads_strict
@@ -119,13 +119,9 @@ class ServerErrorWatch(httpx.BaseTransport):
 
 def server_error(status: int, content: bytes) -> str:
     """The answer, quoted, when it is a server error (HTTP status >= 500, or code 500/503/504/510), else ""."""
-    try:
-        body = loads_strict(content)
-    except JSONSyntaxError:
-        body = None
-    code = body.get("code") if isinstance(body, dict) and body.get("stat") == "error" else None
-    if status >= 500 or code in SERVER_ERRORS:
-        return str(Answer(status, body if isinstance(body, dict) else None, content[:300].decode("utf-8", "replace")))
+    answer = parse_answer(status, content)
+    if status >= 500 or (answer.error is not None and answer.error.code in SERVER_ERRORS):
+        return str(Answer(status, answer.body, content[:300].decode("utf-8", "replace")))
     return ""
 
 
@@ -217,12 +213,9 @@ class Fuzzer:
         except httpx.TransportError as exc:
             self.last = Answer(None, None, f"connection failed: {type(exc).__name__}")
         else:
-            try:
-                parsed = loads_strict(response.content)
-            except JSONSyntaxError:
-                parsed = None
+            parsed = parse_answer(response.status_code, response.content)
             text = response.content[:400].decode("utf-8", "replace")
-            self.last = Answer(response.status_code, parsed if isinstance(parsed, dict) else None, text)
+            self.last = Answer(response.status_code, parsed.body, text)
         return self.last
 
     def count(self) -> int | None:
@@ -462,17 +455,18 @@ def test_schema_violations_get_their_code(capture_fuzz: Fuzzer) -> None:
         records = fz.tag_batch(records, [e is None or e[0] == Code.UNIQUE_VIOLATION for e in case.expected])
         answer = fz.send("entity.bulkCreate", {"all_attributes": dumps(records)})
         fz.track(answer)
-        body = answer.body or {}
-        uuids, ids = body.get("uuid_results"), body.get("results")
-        assert body.get("stat") == "ok" and isinstance(uuids, list) and isinstance(ids, list), str(answer)
-        assert len(uuids) == len(ids) == len(records), str(answer)
-        for pos, (record, expect, uuid) in enumerate(zip(records, case.expected, uuids, strict=True)):
+        assert answer.status == 200 and answer.body is not None and answer.body.get("stat") == "ok", str(answer)
+        try:
+            slots = bulk_slots(answer.body, len(records))
+        except TransportError as exc:
+            raise AssertionError(f"{exc}: {answer}") from None
+        for pos, (record, expect, slot) in enumerate(zip(records, case.expected, slots, strict=True)):
             if expect is None:
-                assert isinstance(uuid, str), f"position {pos}: expected a uuid, got {uuid!r}"
-                readback(fz, uuid, record)
+                assert isinstance(slot, Created), f"position {pos}: expected a uuid, got {slot!r}"
+                readback(fz, slot.uuid, record)
             else:
-                got = (uuid.get("code"), uuid.get("attribute_name")) if isinstance(uuid, dict) else uuid
-                assert got == expect, f"position {pos}: expected {expect[0].label} at {expect[1]}, got {uuid!r}"
+                got = (slot.code, slot.attribute_name) if isinstance(slot, CaptureError) else slot
+                assert got == expect, f"position {pos}: expected {expect[0].label} at {expect[1]}, got {slot!r}"
 
     fz.run("schema violation (entity.bulkCreate)", bulk_payloads(fz.schema, envelope=False), batch)
 
