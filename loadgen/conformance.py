@@ -47,10 +47,10 @@ from hypothesis.stateful import (
 from loadgen.answers import Created, bulk_slots, parse_answer
 from loadgen.auth import BasicAuth
 from loadgen.client import CaptureClient
-from loadgen.errors import CaptureError, Code, NotFoundError, TransportError
+from loadgen.errors import CaptureError, Code, ContractFailure, NotFoundError, TransportError
 from loadgen.schema import Attribute, Schema, normalize, unique_key
 from loadgen.strategies import bulk_payloads, malformed_json, schema_violations, valid_records, wrong_shape
-from loadgen.wire import dumps, loads_strict
+from loadgen.wire import curl_command, dumps, loads_strict
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,8 @@ class Answer:
     status: int | None
     body: dict[str, Any] | None
     text: str
+    #: the request again, as a curl command (credentials from the environment)
+    curl: str = ""
 
     def __str__(self) -> str:
         return f"HTTP {self.status}: {self.text[:300]}" if self.status is not None else self.text
@@ -77,6 +79,8 @@ class PropertyResult:
     interrupted: bool = False
     #: the first server error answer that stopped the property ("" when none)
     server_error: str = ""
+    #: the failing request as a curl command ("" when the failure was not in an answer)
+    curl: str = ""
 
 
 #: Capture codes and HTTP statuses that are the server's trouble: never the answer a property expects.
@@ -204,18 +208,20 @@ class Fuzzer:
     def send(self, op: str, params: dict[str, str | bytes]) -> Answer:
         """POST a raw form (values may be invalid UTF-8 bytes); never raises for what the server does."""
         self.checkpoint()
-        body = urlencode({"type_name": self.client.type_name, **params}).encode("ascii")
+        form = {"type_name": self.client.type_name, **params}
+        body = urlencode(form).encode("ascii")
+        curl = curl_command(f"{self.client.base_url.rstrip('/')}/{op}", form)
         try:
             response = self._http.post(f"/{op}", content=body,
                                        headers={"Content-Type": "application/x-www-form-urlencoded"})
         except httpx.TimeoutException as exc:
-            self.last = Answer(None, None, f"no answer within {self.client.timeout:g}s ({type(exc).__name__})")
+            self.last = Answer(None, None, f"no answer within {self.client.timeout:g}s ({type(exc).__name__})", curl)
         except httpx.TransportError as exc:
-            self.last = Answer(None, None, f"connection failed: {type(exc).__name__}")
+            self.last = Answer(None, None, f"connection failed: {type(exc).__name__}", curl)
         else:
             parsed = parse_answer(response.status_code, response.content)
             text = response.content[:400].decode("utf-8", "replace")
-            self.last = Answer(response.status_code, parsed.body, text)
+            self.last = Answer(response.status_code, parsed.body, text, curl)
         return self.last
 
     def count(self) -> int | None:
@@ -287,6 +293,7 @@ class Fuzzer:
             except Exception as exc:
                 result.failing = _show(value)
                 result.answer = str(self.last) if self.last is not None else _first_line(exc)
+                result.curl = exc.curl if isinstance(exc, ContractFailure) else ""
                 raise
 
         test = self.settings(given(strategy)(example))
@@ -330,12 +337,11 @@ class Fuzzer:
         result.passed = True
 
     def expect_invalid(self, answer: Answer, argument: str) -> None:
-        assert answer.status is not None, f"no answer: {answer}"
-        assert answer.status < 500, f"server error: {answer}"
+        """The answer must be exactly 200 invalid_argument at ``argument``; else a ``ContractFailure``."""
         body = answer.body or {}
         got = (body.get("stat"), body.get("code"), body.get("error"), body.get("argument_name"))
-        assert got == ("error", 200, "invalid_argument", argument), f"expected 200 invalid_argument " \
-            f"[{argument}], got {answer}"
+        if answer.status is None or answer.status >= 500 or got != ("error", 200, "invalid_argument", argument):
+            raise ContractFailure(f"expected 200 invalid_argument [{argument}], got {answer}", curl=answer.curl)
 
     def track(self, answer: Answer) -> None:
         """Track anything a (wrongly) successful answer created, so cleanup removes it."""

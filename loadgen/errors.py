@@ -11,6 +11,7 @@ Exception tree::
     │                            reached, a port in use, a corrupt data file (exit 1)
     ├── TransportError           the server did not answer like Capture: non-JSON body, odd HTTP status,
     │                            connection refused, timeout
+    ├── ContractFailure          the API under test broke its contract; ``curl`` sends the request again
     ├── JSONSyntaxError          text is not strict RFC 8259 JSON (``wire.loads_strict``)
     ├── FormError                a request body is not a decodable form (sandbox side)
     └── CaptureError             the API answered ``stat: "error"`` (whatever the HTTP status)
@@ -158,6 +159,20 @@ class RuntimeFailure(LoadgenError):
     """
 
     exit_code = ExitCode.FAILURE
+
+
+class ContractFailure(LoadgenError, AssertionError):
+    """The API under test answered what its contract rules out (a property of ``loadgen fuzz`` failed).
+
+    ``curl`` is a one-line command that sends the same request again (``wire.curl_command``), with the
+    credentials left as ``$CAPTURE_CLIENT_ID`` / ``$CAPTURE_CLIENT_SECRET``: the failure is reproduced
+    without the tool, and no secret is written down. An ``AssertionError`` too, so a property that
+    raises it fails like one that asserts.
+    """
+
+    def __init__(self, message: str, *, curl: str) -> None:
+        self.curl = curl
+        super().__init__(message)
 
 
 class TransportError(LoadgenError):

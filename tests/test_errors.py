@@ -9,6 +9,7 @@ from loadgen.errors import (
     AuthError,
     CaptureError,
     Code,
+    ContractFailure,
     ExitCode,
     InvalidArgumentError,
     NotFoundError,
@@ -103,3 +104,8 @@ def test_retryable_and_the_client_retry_policy_agree_on_every_status(status: int
     assert err.retryable == (status >= 500)
     assert Retry(attempts=2).allows(err, creates=False, attempt=1) == err.retryable
     assert Retry(attempts=2).allows(err, creates=True, attempt=1) == (status == 510)
+
+
+def test_a_contract_failure_carries_its_curl_and_fails_like_an_assert() -> None:
+    err = ContractFailure("expected 200 invalid_argument [attributes], got HTTP 200: {}", curl="curl -sS ...")
+    assert isinstance(err, AssertionError) and err.exit_code == ExitCode.FAILURE and err.curl == "curl -sS ..."
