@@ -11,7 +11,7 @@ a Hypothesis search inside it, so the number of examples and the seed come from 
 (``--capture-max-examples``, ``--capture-seed``) instead of being frozen at import time. Every
 record the fuzzers create is tracked and deleted when the session ends. Malformed input is sent as
 raw form bodies over httpx, not through ``CaptureClient``, so that the HTTP status and timeouts are
-observed exactly as the server produced them. A server error (HTTP 5xx, or code 500/503/504/510) is
+observed exactly as the server produced them. A server error (HTTP 5xx, or code 500/504/510) is
 the server's trouble, not a contract finding: it ends the property at once, and the summary row shows
 that answer (``ServerErrorWatch``).
 """
@@ -83,10 +83,6 @@ class PropertyResult:
     curl: str = ""
 
 
-#: Capture codes and HTTP statuses that are the server's trouble: never the answer a property expects.
-SERVER_ERRORS = frozenset({500, 503, 504, 510})
-
-
 class ServerErrorSeen(BaseException):
     """A server error answered in the middle of a property; it ends the property at once.
 
@@ -122,9 +118,10 @@ class ServerErrorWatch(httpx.BaseTransport):
 
 
 def server_error(status: int, content: bytes) -> str:
-    """The answer, quoted, when it is a server error (HTTP status >= 500, or code 500/503/504/510), else ""."""
+    """The answer, quoted, when it is the server's trouble, never the answer a property expects: HTTP status
+    >= 500, or a code a retry may fix (500, 504, 510: ``CaptureError.retryable``); else ""."""
     answer = parse_answer(status, content)
-    if status >= 500 or (answer.error is not None and answer.error.code in SERVER_ERRORS):
+    if status >= 500 or (answer.error is not None and answer.error.retryable):
         return str(Answer(status, answer.body, content[:300].decode("utf-8", "replace")))
     return ""
 
