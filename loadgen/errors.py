@@ -119,18 +119,18 @@ NOT_PROCESSED_CODES = frozenset({Code.API_LIMIT_ERROR})
 MAYBE_PROCESSED_CODES = frozenset({Code.UNEXPECTED_ERROR, Code.TIMEOUT})  # Janrain's bulk loader retries all three
 
 
-def replay_for(code_or_status: int) -> Replay | None:
-    """The :class:`Replay` of a Capture code, or of an HTTP status (>= 500 is the server's trouble;
-    HTTP 510, like code 510, is the call limit)."""
-    if code_or_status in NOT_PROCESSED_CODES:
+def replay_for(code: int) -> Replay | None:
+    """The :class:`Replay` of a Capture error code (None: a repeat would get the same answer)."""
+    if code in NOT_PROCESSED_CODES:
         return Replay.ANY_CALL
-    if code_or_status in MAYBE_PROCESSED_CODES:
+    if code in MAYBE_PROCESSED_CODES:
         return Replay.IDEMPOTENT
     return None
 
 
 def status_replay(status: int) -> Replay | None:
-    """The :class:`Replay` of a non-Capture answer with this HTTP status: any 5xx may pass, 510 surely did nothing."""
+    """The :class:`Replay` of a non-Capture answer with this HTTP status: any 5xx may pass, and HTTP 510
+    (which some proxies send for the call limit, like code 510) surely did nothing."""
     if status < 500:
         return None
     return replay_for(status) or Replay.IDEMPOTENT
