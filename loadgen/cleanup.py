@@ -28,7 +28,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loadgen.errors import AuthError, CaptureError, LoadgenError, NotFoundError, TransportError, UsageError
+from loadgen.errors import (
+    AuthError,
+    CaptureError,
+    NotFoundError,
+    RuntimeFailure,
+    TransportError,
+    UsageError,
+)
 from loadgen.ledger import LedgerEntry, LedgerRead, load_run_ledger
 from loadgen.runfolder import CLEANUP_PROGRESS, SANDBOX_DB, Meta, ledger_part, read_meta, read_summary
 
@@ -116,10 +123,10 @@ def _target(run_dir: Path, meta: Meta | None, url: str | None,
         return
     db = run_dir / SANDBOX_DB
     if not db.is_file():
-        raise UsageError(f"{run_dir}: ran against the embedded sandbox but {db.name} is gone; nothing to clean")
+        raise RuntimeFailure(f"{run_dir}: ran against the embedded sandbox but {db.name} is gone; nothing to clean")
     schema = meta.schema_file
     if schema and not (run_dir / schema).is_file():
-        raise UsageError(f"{run_dir}: the run's schema {schema} is gone; the sandbox cannot be restarted with it")
+        raise RuntimeFailure(f"{run_dir}: the run's schema {schema} is gone; the sandbox cannot be restarted with it")
     from loadgen.sandbox import serve
 
     with serve(db=db, admin=True, process=True, schema=run_dir / schema if schema else None) as sandbox:
@@ -259,7 +266,7 @@ def _lookup_errors() -> Iterator[None]:
     except AuthError as exc:
         raise UsageError(f"cleanup: credentials refused ({exc.label})") from None
     except (CaptureError, TransportError, TransientError) as exc:
-        raise LoadgenError(f"cleanup: cannot look the records up ({exc})") from None
+        raise RuntimeFailure(f"cleanup: cannot look the records up ({exc})") from None
 
 
 def _read(client: Any, key: dict[str, Any], attributes: list[str]) -> dict[str, Any] | None:
@@ -295,7 +302,7 @@ def _delete_one(client: Any, uuid: str, result: CleanupResult) -> str:
         client.delete(uuid=uuid)
     except NotFoundError as exc:
         if exc.code != 310:
-            raise UsageError(f"cleanup: the server answered {exc.label}") from None
+            raise RuntimeFailure(f"cleanup: the server answered {exc.label}") from None
         result.skipped += 1
         return "gone"
     except AuthError as exc:
@@ -305,7 +312,7 @@ def _delete_one(client: Any, uuid: str, result: CleanupResult) -> str:
         result.errors[label] = result.errors.get(label, 0) + 1
         result.failed += 1
         if result.failed >= 50 and result.deleted == 0:
-            raise LoadgenError(f"cleanup: giving up after {result.failed} failures ({exc})") from None
+            raise RuntimeFailure(f"cleanup: giving up after {result.failed} failures ({exc})") from None
         return "failed"
     result.deleted += 1
     return "deleted"

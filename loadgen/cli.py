@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
-from loadgen.errors import LoadgenError, UsageError
+from loadgen.errors import ExitCode, LoadgenError, UsageError
 from loadgen.runfolder import REPORT_HTML, REPORT_JSON, REPORT_MD, ledger_part
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,7 +34,7 @@ def friendly(func: F) -> F:
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
-            sys.exit(130)
+            sys.exit(ExitCode.INTERRUPTED)
 
     return wrapper  # type: ignore[return-value]
 
@@ -307,7 +307,7 @@ def generate(count: int, seed: int, schema_path: str | None, type_name: str | No
             raise
         out.close()
         click.echo(f"interrupted: {output} holds the profiles written before Ctrl-C", err=True)
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
     finally:
         if not to_stdout:
             out.close()
@@ -377,11 +377,11 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
         result = run(opts, progress=tick, on_start=announce)
     _print_run_summary(result)
     if result.interrupted:
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
     if result.nothing_lost is False:
         click.echo(f"error: the ledger holds {result.ledger_count} records but the sandbox "
                    f"{result.server_count}: records were lost", err=True)
-        sys.exit(1)
+        sys.exit(ExitCode.FAILURE)
     sys.exit(exit_code(result.report))
 
 
@@ -478,9 +478,9 @@ def cleanup_command(run_dir: Path, url: str | None, rate: float | None, capture_
                    "that file in from its machine and run cleanup again", err=True)
     if result.interrupted:
         click.echo("interrupted: the same command again resumes where this one stopped", err=True)
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
     if not result.complete:
-        sys.exit(1)
+        sys.exit(ExitCode.FAILURE)
 
 
 @contextmanager
@@ -546,7 +546,7 @@ def fuzz_command(url: str | None, max_examples: int, seed: int | None, junit: st
     if interrupted and code < 0 and url:
         click.echo(f"warning: the fuzzers were stopped before their clean-up: records they created may be "
                    f"left on {url}", err=True)
-    sys.exit(130 if interrupted else int(code))
+    sys.exit(ExitCode.INTERRUPTED if interrupted else int(code))
 
 
 def _fuzz_preflight(url: str) -> None:

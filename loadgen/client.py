@@ -26,8 +26,17 @@ from typing import Any, Self, TypeGuard, TypeVar, overload
 import httpx
 
 from loadgen import wire
+from loadgen.answers import BadSlot, bulk_slots, created, parse_answer
+from loadgen.answers import Created as Created  # what create() returns: importable from here too
 from loadgen.auth import CaptureAuth, auth_from_env, resolve_url
-from loadgen.errors import CaptureError, Code, JSONSyntaxError, LoadgenError, TransportError, UsageError
+from loadgen.errors import (
+    CaptureError,
+    LoadgenError,
+    Replay,
+    TransportError,
+    UsageError,
+    status_replay,
+)
 
 _log = logging.getLogger("loadgen.client")
 
@@ -45,8 +54,8 @@ _MAYBE_PROCESSED = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError
 
 @dataclass(frozen=True)
 class Retry:
-    """Repeat calls that failed with 510 (simultaneous-call limit), 504 or a client-side timeout, or a
-    refused or broken connection.
+    """Repeat calls that failed with a retryable code (510 simultaneous-call limit, 500, 504), a 5xx
+    status, a client-side timeout, or a refused or broken connection (``errors.Replay`` decides which).
 
     ``attempts`` counts the first try. The n-th retry waits ``min(max_backoff, backoff * 2**(n-1))``
     plus up to ``jitter`` times that at random, so many workers hit by one 510 do not return in step.
@@ -55,7 +64,7 @@ class Retry:
     or a connection reset the server may already have committed the records, and a repeat would
     create them twice (or, with a unique email, fail with 361 and lose the ids of the first
     success), which corrupts exactly the counts a load test or a migration reports. So a create is
-    retried only when the server surely did nothing (510, connection refused), unless
+    retried only when the server surely did nothing (``Replay.ANY_CALL``: 510, connection refused), unless
     ``retry_creates=True`` says duplicates are acceptable. Load tests pass no ``Retry`` at all: they
     must see every error.
     """
@@ -75,42 +84,11 @@ class Retry:
         base = min(self.max_backoff, self.backoff * 2 ** (retry - 1))
         return float(base + rng.uniform(0.0, base * self.jitter))
 
-    def allows(self, exc: LoadgenError, *, creates: bool, attempt: int) -> bool:
-        """Whether the call that failed with ``exc`` on try ``attempt`` may be sent again."""
-        if attempt >= self.attempts:
+    def allows(self, exc: CaptureError | TransportError, *, creates: bool, attempt: int) -> bool:
+        """Whether the call that failed with ``exc`` on try ``attempt`` may be sent again (``exc.replay``)."""
+        if attempt >= self.attempts or exc.replay is None:
             return False
-        kind = _failure_kind(exc)
-        if kind is None:
-            return False
-        return kind == "not_processed" or not creates or self.retry_creates
-
-
-def _failure_kind(exc: LoadgenError) -> str | None:
-    """``not_processed`` / ``maybe_processed`` for a retryable failure, None for any other."""
-    if isinstance(exc, CaptureError):
-        code: int | None = exc.code
-    elif isinstance(exc, TransportError):
-        if isinstance(exc.__cause__, _NOT_PROCESSED):
-            return "not_processed"
-        if isinstance(exc.__cause__, _MAYBE_PROCESSED):
-            return "maybe_processed"
-        code = exc.status
-    else:
-        return None
-    if code == Code.API_LIMIT_ERROR:
-        return "not_processed"
-    if code == Code.TIMEOUT:
-        return "maybe_processed"
-    return None
-
-
-@dataclass(frozen=True)
-class Created:
-    """One created record: its server ids, and the full stored record when it was asked for."""
-
-    id: int
-    uuid: str
-    record: dict[str, Any] | None = None
+        return exc.replay is Replay.ANY_CALL or not creates or self.retry_creates
 
 
 @dataclass(frozen=True)
@@ -122,7 +100,7 @@ class BulkResult:
     traced back to the record that caused it.
     """
 
-    outcomes: list[Created | CaptureError]
+    outcomes: list[Created | CaptureError]  # built by ``answers.bulk_slots``: slot = position in the batch
     start: int = 0
     records: Sequence[Mapping[str, Any]] = field(default=(), repr=False)
 
@@ -201,21 +179,17 @@ class _Base:
     # -- answers ------------------------------------------------------------------------------------
 
     def _parse(self, response: httpx.Response, call: _Call) -> dict[str, Any]:
-        """The body of a Capture ``stat: "ok"`` answer; anything else raises."""
+        """The body of a Capture ``stat: "ok"`` answer; anything else raises (``answers.parse_answer``)."""
         status = response.status_code
-        try:
-            body = wire.loads_strict(response.content)
-        except JSONSyntaxError:
-            body = None
-        if isinstance(body, dict) and body.get("stat") == "error":
-            raise CaptureError.from_body(self._redacted(body), http_status=status)
-        if status == 200 and isinstance(body, dict) and body.get("stat") == "ok":
-            return body
-        what = ("an answer that is not JSON" if body is None else
-                "an unexpected HTTP status" if status != 200 else 'an answer without "stat": "ok"')
-        snippet = self._snippet(response.content[:_SNIPPET_SCAN].decode("utf-8", "replace"))
-        raise TransportError(f"{call.op}: {what} from {self._url(call.op)}", status=status,
-                             snippet=snippet, retryable=status >= 500)
+        answer = parse_answer(status, response.content, self._redact)
+        if answer.error is not None:
+            raise answer.error
+        if answer.fault is not None:
+            snippet = self._snippet(response.content[:_SNIPPET_SCAN].decode("utf-8", "replace"))
+            raise TransportError(f"{call.op}: {answer.fault.value} from {self._url(call.op)}", status=status,
+                                 snippet=snippet, replay=status_replay(status))
+        assert answer.body is not None  # an ok answer is a JSON object
+        return answer.body
 
     def _transport_error(self, exc: httpx.TransportError, call: _Call) -> TransportError:
         url = self._url(call.op)
@@ -224,16 +198,15 @@ class _Base:
         else:
             what = "cannot connect to" if isinstance(exc, _NOT_PROCESSED) else "connection broken with"
             message = f"{call.op}: {what} {url}: {self._redact(str(exc)) or type(exc).__name__}"
-        return TransportError(message, retryable=isinstance(exc, _NOT_PROCESSED + _MAYBE_PROCESSED))
+        replay = (Replay.ANY_CALL if isinstance(exc, _NOT_PROCESSED) else
+                  Replay.IDEMPOTENT if isinstance(exc, _MAYBE_PROCESSED) else None)
+        return TransportError(message, replay=replay)
 
     def _url(self, op: str) -> str:
         return f"{self.base_url.rstrip('/')}/{op}"
 
     def _redact(self, text: str) -> str:
         return self.auth.redact(text) if isinstance(self.auth, CaptureAuth) else text
-
-    def _redacted(self, body: dict[str, Any]) -> dict[str, Any]:
-        return {k: self._redact(v) if isinstance(v, str) else v for k, v in body.items()}
 
     def _snippet(self, text: str) -> str:
         """The start of a server text for a message: redacted first, so a cut never leaves half a secret."""
@@ -243,37 +216,22 @@ class _Base:
         return TransportError(f"{op}: {what}", snippet=self._snippet(wire.dumps(body)))
 
     def _created(self, body: dict[str, Any], include_record: bool) -> Created:
-        id_, uuid = body.get("id"), body.get("uuid")
-        if not _is_int(id_) or not isinstance(uuid, str):
+        done = created(body, include_record=include_record)
+        if done is None:
             raise self._bad("entity.create", "the answer lacks an integer id and a string uuid", body)
-        record = body.get("result")
-        return Created(id_, uuid, record if include_record and isinstance(record, dict) else None)
+        return done
 
     def _bulk_result(self, body: dict[str, Any], records: list[Mapping[str, Any]], start: int) -> BulkResult:
-        """Map the positional ``uuid_results`` / ``results`` arrays to one outcome per input record.
-
-        A refused record holds an error object in both arrays; the ``uuid_results`` one is taken (as
-        Janrain's bulk loader does), and an error in either array alone still marks the slot failed.
-        """
-        uuids, ids = body.get("uuid_results"), body.get("results")
-        if not isinstance(uuids, list) or not isinstance(ids, list):
-            raise _malformed("entity.bulkCreate", "the answer lacks the uuid_results and results arrays")
-        if not len(uuids) == len(ids) == len(records):
-            raise _malformed("entity.bulkCreate", f"{len(records)} records sent but {len(uuids)} uuid_results "
-                             f"and {len(ids)} results received")
+        """One outcome per input record (``answers.bulk_slots``); a slot that is neither raises."""
         outcomes: list[Created | CaptureError] = []
-        for position, (uuid, id_) in enumerate(zip(uuids, ids, strict=True)):
-            error = next((s for s in (uuid, id_) if isinstance(s, dict) and s.get("stat") == "error"), None)
-            if error is not None:
-                outcomes.append(CaptureError.from_body(self._redacted(error)))
-            elif isinstance(uuid, str) and _is_int(id_):
-                outcomes.append(Created(id_, uuid))
-            else:
+        for position, slot in enumerate(bulk_slots(body, len(records), self._redact)):
+            if isinstance(slot, BadSlot):
                 raise self._bad("entity.bulkCreate", f"slot {position} is neither an (id, uuid) pair nor an error",
-                                [uuid, id_])
+                                list(slot))
+            outcomes.append(slot)
         return BulkResult(outcomes, start, records)
 
-    def _retry_delay(self, exc: LoadgenError, call: _Call, attempt: int) -> float | None:
+    def _retry_delay(self, exc: CaptureError | TransportError, call: _Call, attempt: int) -> float | None:
         """Seconds to wait before trying ``call`` again, or None to give up and raise ``exc``."""
         if self.retry is None or not self.retry.allows(exc, creates=call.creates, attempt=attempt):
             return None

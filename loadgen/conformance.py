@@ -11,7 +11,7 @@ a Hypothesis search inside it, so the number of examples and the seed come from 
 (``--capture-max-examples``, ``--capture-seed``) instead of being frozen at import time. Every
 record the fuzzers create is tracked and deleted when the session ends. Malformed input is sent as
 raw form bodies over httpx, not through ``CaptureClient``, so that the HTTP status and timeouts are
-observed exactly as the server produced them. A server error (HTTP 5xx, or code 500/503/504/510) is
+observed exactly as the server produced them. A server error (HTTP 5xx, or code 500/504/510) is
 the server's trouble, not a contract finding: it ends the property at once, and the summary row shows
 that answer (``ServerErrorWatch``).
 """
@@ -45,12 +45,13 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from loadgen.answers import Created, bulk_slots, parse_answer
 from loadgen.auth import BasicAuth
-from loadgen.client import CaptureClient, Created
-from loadgen.errors import CaptureError, Code, JSONSyntaxError, NotFoundError, TransportError
+from loadgen.client import CaptureClient
+from loadgen.errors import CaptureError, Code, ContractFailure, NotFoundError, TransportError
 from loadgen.schema import Attribute, Schema, normalize, unique_key
 from loadgen.strategies import bulk_payloads, malformed_json, schema_violations, valid_records, wrong_shape
-from loadgen.wire import dumps, loads_strict
+from loadgen.wire import curl_command, dumps, loads_strict
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class Answer:
     status: int | None
     body: dict[str, Any] | None
     text: str
+    #: the request again, as a curl command (credentials from the environment)
+    curl: str = ""
 
     def __str__(self) -> str:
         return f"HTTP {self.status}: {self.text[:300]}" if self.status is not None else self.text
@@ -77,10 +80,8 @@ class PropertyResult:
     interrupted: bool = False
     #: the first server error answer that stopped the property ("" when none)
     server_error: str = ""
-
-
-#: Capture codes and HTTP statuses that are the server's trouble: never the answer a property expects.
-SERVER_ERRORS = frozenset({500, 503, 504, 510})
+    #: the failing request as a curl command ("" when the failure was not in an answer)
+    curl: str = ""
 
 
 class ServerErrorSeen(BaseException):
@@ -118,14 +119,11 @@ class ServerErrorWatch(httpx.BaseTransport):
 
 
 def server_error(status: int, content: bytes) -> str:
-    """The answer, quoted, when it is a server error (HTTP status >= 500, or code 500/503/504/510), else ""."""
-    try:
-        body = loads_strict(content)
-    except JSONSyntaxError:
-        body = None
-    code = body.get("code") if isinstance(body, dict) and body.get("stat") == "error" else None
-    if status >= 500 or code in SERVER_ERRORS:
-        return str(Answer(status, body if isinstance(body, dict) else None, content[:300].decode("utf-8", "replace")))
+    """The answer, quoted, when it is the server's trouble, never the answer a property expects: HTTP status
+    >= 500, or a code a retry may fix (500, 504, 510: ``CaptureError.retryable``); else ""."""
+    answer = parse_answer(status, content)
+    if status >= 500 or (answer.error is not None and answer.error.retryable):
+        return str(Answer(status, answer.body, content[:300].decode("utf-8", "replace")))
     return ""
 
 
@@ -208,21 +206,20 @@ class Fuzzer:
     def send(self, op: str, params: dict[str, str | bytes]) -> Answer:
         """POST a raw form (values may be invalid UTF-8 bytes); never raises for what the server does."""
         self.checkpoint()
-        body = urlencode({"type_name": self.client.type_name, **params}).encode("ascii")
+        form = {"type_name": self.client.type_name, **params}
+        body = urlencode(form).encode("ascii")
+        curl = curl_command(f"{self.client.base_url.rstrip('/')}/{op}", form)
         try:
             response = self._http.post(f"/{op}", content=body,
                                        headers={"Content-Type": "application/x-www-form-urlencoded"})
         except httpx.TimeoutException as exc:
-            self.last = Answer(None, None, f"no answer within {self.client.timeout:g}s ({type(exc).__name__})")
+            self.last = Answer(None, None, f"no answer within {self.client.timeout:g}s ({type(exc).__name__})", curl)
         except httpx.TransportError as exc:
-            self.last = Answer(None, None, f"connection failed: {type(exc).__name__}")
+            self.last = Answer(None, None, f"connection failed: {type(exc).__name__}", curl)
         else:
-            try:
-                parsed = loads_strict(response.content)
-            except JSONSyntaxError:
-                parsed = None
+            parsed = parse_answer(response.status_code, response.content)
             text = response.content[:400].decode("utf-8", "replace")
-            self.last = Answer(response.status_code, parsed if isinstance(parsed, dict) else None, text)
+            self.last = Answer(response.status_code, parsed.body, text, curl)
         return self.last
 
     def count(self) -> int | None:
@@ -294,6 +291,7 @@ class Fuzzer:
             except Exception as exc:
                 result.failing = _show(value)
                 result.answer = str(self.last) if self.last is not None else _first_line(exc)
+                result.curl = exc.curl if isinstance(exc, ContractFailure) else ""
                 raise
 
         test = self.settings(given(strategy)(example))
@@ -337,12 +335,11 @@ class Fuzzer:
         result.passed = True
 
     def expect_invalid(self, answer: Answer, argument: str) -> None:
-        assert answer.status is not None, f"no answer: {answer}"
-        assert answer.status < 500, f"server error: {answer}"
+        """The answer must be exactly 200 invalid_argument at ``argument``; else a ``ContractFailure``."""
         body = answer.body or {}
         got = (body.get("stat"), body.get("code"), body.get("error"), body.get("argument_name"))
-        assert got == ("error", 200, "invalid_argument", argument), f"expected 200 invalid_argument " \
-            f"[{argument}], got {answer}"
+        if answer.status is None or answer.status >= 500 or got != ("error", 200, "invalid_argument", argument):
+            raise ContractFailure(f"expected 200 invalid_argument [{argument}], got {answer}", curl=answer.curl)
 
     def track(self, answer: Answer, *, keep: bool = True) -> None:
         """Track anything a (wrongly) successful answer created, so cleanup removes it.
@@ -472,17 +469,18 @@ def test_schema_violations_get_their_code(capture_fuzz: Fuzzer) -> None:
         records = fz.tag_batch(records, [e is None or e[0] == Code.UNIQUE_VIOLATION for e in case.expected])
         answer = fz.send("entity.bulkCreate", {"all_attributes": dumps(records)})
         fz.track(answer)
-        body = answer.body or {}
-        uuids, ids = body.get("uuid_results"), body.get("results")
-        assert body.get("stat") == "ok" and isinstance(uuids, list) and isinstance(ids, list), str(answer)
-        assert len(uuids) == len(ids) == len(records), str(answer)
-        for pos, (record, expect, uuid) in enumerate(zip(records, case.expected, uuids, strict=True)):
+        assert answer.status == 200 and answer.body is not None and answer.body.get("stat") == "ok", str(answer)
+        try:
+            slots = bulk_slots(answer.body, len(records))
+        except TransportError as exc:
+            raise AssertionError(f"{exc}: {answer}") from None
+        for pos, (record, expect, slot) in enumerate(zip(records, case.expected, slots, strict=True)):
             if expect is None:
-                assert isinstance(uuid, str), f"position {pos}: expected a uuid, got {uuid!r}"
-                readback(fz, uuid, record)
+                assert isinstance(slot, Created), f"position {pos}: expected a uuid, got {slot!r}"
+                readback(fz, slot.uuid, record)
             else:
-                got = (uuid.get("code"), uuid.get("attribute_name")) if isinstance(uuid, dict) else uuid
-                assert got == expect, f"position {pos}: expected {expect[0].label} at {expect[1]}, got {uuid!r}"
+                got = (slot.code, slot.attribute_name) if isinstance(slot, CaptureError) else slot
+                assert got == expect, f"position {pos}: expected {expect[0].label} at {expect[1]}, got {slot!r}"
 
     fz.run("schema violation (entity.bulkCreate)", bulk_payloads(fz.schema, envelope=False), batch)
 

@@ -5,10 +5,13 @@ and names below are the single source of truth.
 
 Exception tree::
 
-    LoadgenError                 base of everything this package raises
+    LoadgenError                 base of everything this package raises (exit 1)
     ├── UsageError               the tool was misused: bad flag, bad schema or profile file (exit 2)
+    ├── RuntimeFailure           used right, but the job could not be done: a target that cannot be
+    │                            reached, a port in use, a corrupt data file (exit 1)
     ├── TransportError           the server did not answer like Capture: non-JSON body, odd HTTP status,
     │                            connection refused, timeout
+    ├── ContractFailure          the API under test broke its contract; ``curl`` sends the request again
     ├── JSONSyntaxError          text is not strict RFC 8259 JSON (``wire.loads_strict``)
     ├── FormError                a request body is not a decodable form (sandbox side)
     └── CaptureError             the API answered ``stat: "error"`` (whatever the HTTP status)
@@ -17,8 +20,12 @@ Exception tree::
         ├── NotFoundError          codes 222, 310
         └── RateLimitError         code 510
 
-``ThresholdBreach``-style outcomes are not exceptions; exit codes travel on the classes
-(``exit_code``) so the CLI maps any of them to the right status without a table of its own.
+Exit codes travel on the classes (``exit_code``) so the CLI maps any of them to the right status
+without a table of its own. A breached threshold or a regression (3) and Ctrl-C (130) are outcomes,
+not exceptions of ours: their codes are the :class:`ExitCode` members, the only place they are written.
+
+Whether a failed call may be sent again is decided here too (:class:`Replay`), so the client's
+``Retry``, the fuzzers' clean-up and anyone reading ``exc.retryable`` agree.
 """
 
 from __future__ import annotations
@@ -81,14 +88,58 @@ class Code(enum.IntEnum):
         return f"{self.value} {self.error}"
 
 
-#: Codes that a retry may fix: server-side timeouts, the simultaneous-call limit, internal errors.
-RETRYABLE_CODES = frozenset({Code.UNEXPECTED_ERROR, Code.TIMEOUT, Code.API_LIMIT_ERROR})
+class ExitCode(enum.IntEnum):
+    """What ``loadgen`` exits with (as click and pytest do: 2 for misuse)."""
+
+    OK = 0
+    FAILURE = 1
+    USAGE = 2
+    #: a threshold was breached, or a run regressed against its baseline
+    THRESHOLD = 3
+    #: Ctrl-C (128 + SIGINT, as shells report it)
+    INTERRUPTED = 130
+
+
+class Replay(enum.Enum):
+    """Whether a call that failed may be sent again, and which calls.
+
+    ``entity.create`` and ``entity.bulkCreate`` are not idempotent: after an answer that may come
+    after the commit (a timeout, an internal error), only a read or an idempotent write is safe to repeat.
+    """
+
+    #: the server surely did nothing (510, connection refused): any call may be repeated
+    ANY_CALL = "not processed"
+    #: the server may have committed the call (500, 504, a broken connection): only idempotent calls
+    IDEMPOTENT = "maybe processed"
+
+
+#: Codes after which the server surely did nothing: the simultaneous-call limit.
+NOT_PROCESSED_CODES = frozenset({Code.API_LIMIT_ERROR})
+#: Codes a repeat may fix but that may come after a commit: internal errors, server-side timeouts.
+MAYBE_PROCESSED_CODES = frozenset({Code.UNEXPECTED_ERROR, Code.TIMEOUT})  # Janrain's bulk loader retries all three
+
+
+def replay_for(code: int) -> Replay | None:
+    """The :class:`Replay` of a Capture error code (None: a repeat would get the same answer)."""
+    if code in NOT_PROCESSED_CODES:
+        return Replay.ANY_CALL
+    if code in MAYBE_PROCESSED_CODES:
+        return Replay.IDEMPOTENT
+    return None
+
+
+def status_replay(status: int) -> Replay | None:
+    """The :class:`Replay` of a non-Capture answer with this HTTP status: any 5xx may pass, and HTTP 510
+    (which some proxies send for the call limit, like code 510) surely did nothing."""
+    if status < 500:
+        return None
+    return replay_for(status) or Replay.IDEMPOTENT
 
 
 class LoadgenError(Exception):
     """Base of every exception this package raises."""
 
-    exit_code: ClassVar[int] = 1
+    exit_code: ClassVar[int] = ExitCode.FAILURE
 
 
 class UsageError(LoadgenError):
@@ -97,23 +148,52 @@ class UsageError(LoadgenError):
     The message is one line that names the file or option and quotes the bad value.
     """
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
+
+
+class RuntimeFailure(LoadgenError):
+    """The tool was used right but could not do its job: the target cannot be reached or refuses the
+    credentials, a port is taken, a data file is corrupt, a server process did not start.
+
+    Not a ``UsageError``: the command line was fine, and running it again later may work.
+    """
+
+    exit_code = ExitCode.FAILURE
+
+
+class ContractFailure(LoadgenError, AssertionError):
+    """The API under test answered what its contract rules out (a property of ``loadgen fuzz`` failed).
+
+    ``curl`` is a one-line command that sends the same request again (``wire.curl_command``), with the
+    credentials left as ``$CAPTURE_CLIENT_ID`` / ``$CAPTURE_CLIENT_SECRET``: the failure is reproduced
+    without the tool, and no secret is written down. An ``AssertionError`` too, so a property that
+    raises it fails like one that asserts.
+    """
+
+    def __init__(self, message: str, *, curl: str) -> None:
+        self.curl = curl
+        super().__init__(message)
 
 
 class TransportError(LoadgenError):
     """The server did not answer like Capture: no connection, a timeout, a non-JSON body or an odd status.
 
     ``status`` is None when no response arrived. ``snippet`` holds the first bytes of the body.
+    ``replay`` says whether the call may be sent again (None: it may not).
     """
 
     def __init__(self, message: str, *, status: int | None = None, snippet: str = "",
-                 retryable: bool = False) -> None:
+                 replay: Replay | None = None) -> None:
         self.status = status
         self.snippet = snippet
-        self.retryable = retryable
+        self.replay = replay
         detail = f" (HTTP {status})" if status is not None else ""
         tail = f": {snippet!r}" if snippet else ""
         super().__init__(f"{message}{detail}{tail}")
+
+    @property
+    def retryable(self) -> bool:
+        return self.replay is not None
 
 
 class JSONSyntaxError(LoadgenError, ValueError):
@@ -148,8 +228,12 @@ class CaptureError(LoadgenError):
         return f"{self.code} {self.error}"
 
     @property
+    def replay(self) -> Replay | None:
+        return replay_for(self.code)
+
+    @property
     def retryable(self) -> bool:
-        return self.code in RETRYABLE_CODES
+        return self.replay is not None
 
     def to_body(self) -> dict[str, Any]:
         """The wire form, as the sandbox sends it and the client parses it."""

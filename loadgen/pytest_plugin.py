@@ -165,4 +165,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         elif row.passed is False and row.failing:
             write(f"    shrunk input:  {row.failing}")
             write(f"    server answer: {row.answer or '(no request: the check failed before or after it)'}")
+            if row.curl:
+                write(f"    reproduce:     {row.curl}")
     write(cleanup)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from loadgen.errors import AuthError, CaptureError, LoadgenError, TransportError, UsageError
+from loadgen.errors import AuthError, CaptureError, LoadgenError, RuntimeFailure, TransportError, UsageError
 from loadgen.ledger import VERSION as LEDGER_VERSION
 from loadgen.ledger import merge_ledgers
 from loadgen.locust.options import (
@@ -232,10 +232,10 @@ def check_target(client: Any) -> int:
         raise UsageError(f"preflight: {url} refused the credentials ({exc.label}); check "
                          "CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET and --capture-auth") from None
     except TransientError as exc:
-        raise UsageError(f"preflight: {url} answered a server error {PREFLIGHT_ATTEMPTS} times in a row, "
-                         f"the last: {exc}") from None
+        raise RuntimeFailure(f"preflight: {url} answered a server error {PREFLIGHT_ATTEMPTS} times in a row, "
+                             f"the last: {exc}") from None
     except TransportError as exc:
-        raise UsageError(f"preflight: cannot reach {url}: {exc}") from None
+        raise RuntimeFailure(f"preflight: cannot reach {url}: {exc}") from None
     except CaptureError as exc:
         raise UsageError(f"preflight: {url} answered {exc.label} to entityType/entity.count") from None
 
@@ -412,7 +412,7 @@ def _keep_schema(schema: str | None, type_name: str, run_dir: Path) -> str | Non
     try:
         (run_dir / SCHEMA).write_text(dumps(raw), encoding="utf-8")
     except OSError as exc:
-        raise UsageError(f"--schema {schema}: cannot copy it into {run_dir}: {exc.strerror or exc}") from None
+        raise RuntimeFailure(f"--schema {schema}: cannot copy it into {run_dir}: {exc.strerror or exc}") from None
     return SCHEMA
 
 
@@ -450,7 +450,7 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"--out {opts.out}: cannot create {run_dir}: {exc.strerror or exc}") from None
+        raise RuntimeFailure(f"--out {opts.out}: cannot create {run_dir}: {exc.strerror or exc}") from None
     users = opts.users or default_users(opts, stages)
     plan = Meta(
         run_id=run_id, scenario=opts.scenario, targets=dict(targets(opts, stages)),
@@ -466,7 +466,7 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
         try:
             before = preflight(url, client_id, secret, scheme=opts.capture_auth, type_name=opts.type_name,
                                insecure=opts.insecure)
-        except UsageError:
+        except LoadgenError:  # misuse (credentials) or a runtime failure (unreachable)
             with contextlib.suppress(OSError):
                 (run_dir / SCHEMA).unlink(missing_ok=True)
                 run_dir.rmdir()  # nothing was run: leave no empty folder behind

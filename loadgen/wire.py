@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import json
 import re
+import shlex
 import time
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -186,6 +187,17 @@ def dumps(value: Any) -> str:
 def encode_form(params: Mapping[str, str]) -> bytes:
     """``application/x-www-form-urlencoded`` bytes of string parameters."""
     return urlencode(params).encode("ascii")
+
+
+def curl_command(url: str, params: Mapping[str, str | bytes]) -> str:
+    """A one-line ``curl`` that POSTs ``params`` as a form to ``url`` with Basic auth from the environment.
+
+    The credentials stay ``$CAPTURE_CLIENT_ID:$CAPTURE_CLIENT_SECRET`` (expanded by the shell that runs
+    the line, never written into it); values may be bytes that are not UTF-8, sent as they were.
+    """
+    body = urlencode(params)  # only [A-Za-z0-9_.~%+=&-]: safe inside single quotes
+    return (f"curl -sS -u \"$CAPTURE_CLIENT_ID:$CAPTURE_CLIENT_SECRET\" "
+            f"-H 'Content-Type: application/x-www-form-urlencoded' --data-binary '{body}' {shlex.quote(url)}")
 
 
 _NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]+")

@@ -36,7 +36,7 @@ def test_run_rejects_bad_options_before_starting_anything(tmp_path: Path, flags:
 def test_fuzz_against_an_unreachable_domain_is_one_line(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "CAPTURE_CLIENT_ID": "qa", "CAPTURE_CLIENT_SECRET": "s3cret-value-xyz"}
     proc = _loadgen("fuzz", "--url", "https://127.0.0.1:9", "--allow-writes", cwd=tmp_path, env=env)
-    assert proc.returncode == 2
+    assert proc.returncode == 1  # a runtime failure, not a misuse
     assert proc.stderr.startswith("error: preflight: cannot reach https://127.0.0.1:9") and proc.stderr.count("\n") == 1
     assert "s3cret-value-xyz" not in proc.stderr + proc.stdout
 
@@ -49,7 +49,7 @@ def test_sandbox_port_out_of_range_is_a_usage_error(tmp_path: Path) -> None:
 def test_an_out_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
     (tmp_path / "file").write_text("x", encoding="utf-8")
     proc = _loadgen("run", "--duration", "5s", "--out", str(tmp_path / "file" / "runs"), cwd=tmp_path)
-    assert proc.returncode == 2 and proc.stderr.startswith("error: --out ") and proc.stderr.count("\n") == 1
+    assert proc.returncode == 1 and proc.stderr.startswith("error: --out ") and proc.stderr.count("\n") == 1
 
 
 def test_cleanup_against_an_unreachable_url_fails_fast_in_one_line(tmp_path: Path) -> None:
@@ -60,7 +60,7 @@ def test_cleanup_against_an_unreachable_url_fails_fast_in_one_line(tmp_path: Pat
                                           encoding="utf-8")
     env = {"PATH": "/usr/bin:/bin", "CAPTURE_CLIENT_ID": "qa", "CAPTURE_CLIENT_SECRET": "s3cret-value-xyz"}
     proc = _loadgen("cleanup", str(run_dir), "--url", "http://127.0.0.1:9", cwd=tmp_path, env=env)
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == 1, proc.stderr
     assert proc.stderr.startswith("error: preflight: cannot reach http://127.0.0.1:9") and proc.stderr.count("\n") == 1
     assert "s3cret-value-xyz" not in proc.stderr + proc.stdout
 

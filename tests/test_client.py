@@ -444,13 +444,27 @@ def test_reads_are_retried_after_resets_and_timeouts_until_attempts_run_out(fake
 
 
 @pytest.mark.parametrize("response", [httpx.Response(200, json=error_body(361, "unique_violation")),
-                                      httpx.Response(500, text="oops"),
+                                      httpx.Response(404, text="oops"),
                                       httpx.Response(200, json=error_body(402, "invalid_client_credentials"))])
 def test_other_failures_are_never_retried(fake: FakeCapture, response: httpx.Response) -> None:
     fake.script.append(response)
     with make_client(fake, retry=NO_WAIT) as client, pytest.raises(LoadgenError):
         client.count()
     assert len(fake.calls) == 1
+
+
+@pytest.mark.parametrize("response", [httpx.Response(500, text="oops"),
+                                      httpx.Response(200, json=error_body(500, "unexpected_error"))])
+def test_a_server_error_is_retried_for_a_read_but_not_for_a_create(fake: FakeCapture,
+                                                                   response: httpx.Response) -> None:
+    """``exc.retryable`` is the policy: a 500 may come after a commit, so only the read is repeated."""
+    fake.script.extend([response, httpx.Response(200, json={"stat": "ok", "total_count": 4}), response])
+    with make_client(fake, retry=NO_WAIT) as client:
+        assert client.count() == 4
+        with pytest.raises(LoadgenError) as info:
+            client.create({"email": "x@example.com"})
+    assert info.value.retryable  # type: ignore[attr-defined]
+    assert len(fake.calls) == 3
 
 
 def test_retry_delays_grow_with_jitter_and_cap() -> None:
@@ -474,14 +488,14 @@ def _all_text(exc: BaseException) -> str:
 def test_secrets_never_reach_messages_reprs_or_logs(fake: FakeCapture, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     texts: list[str] = []
-    echo = httpx.Response(500, text="")
+    echo = httpx.Response(404, text="")  # not retried (a 5xx would be: NO_WAIT retries reads)
 
     def echoing(request: httpx.Request) -> httpx.Response:
         return httpx.Response(500, content=b"<pre>" + request.content + b"</pre>")
 
     fake.script.extend([
         httpx.Response(200, json=error_body(402, "invalid_client_credentials", f"bad secret {SECRET}")),
-        httpx.Response(500, text=f"Authorization: Basic {TOKEN}"), echo,
+        httpx.Response(404, text=f"Authorization: Basic {TOKEN}"), echo,
     ])
     with make_client(fake, retry=NO_WAIT) as client:
         texts.append(repr(client))

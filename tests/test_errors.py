@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import pytest
 
+from loadgen.client import Retry
 from loadgen.errors import (
     AuthError,
     CaptureError,
     Code,
+    ContractFailure,
+    ExitCode,
     InvalidArgumentError,
     NotFoundError,
     RateLimitError,
+    Replay,
+    RuntimeFailure,
     TransportError,
     UsageError,
     capture_error,
+    status_replay,
 )
 
 
@@ -74,3 +80,32 @@ def test_the_code_table_is_the_sdks() -> None:
     assert {c.value: c.error for c in Code} == table
     err = CaptureError.from_body({"stat": "error", "code": 330, "error_description": "x"})
     assert err.error == "timestamp_mismatch" and type(err) is CaptureError and not err.retryable
+
+
+def test_misuse_runtime_failure_and_outcomes_have_their_own_exit_codes() -> None:
+    assert RuntimeFailure("cannot reach x").exit_code == ExitCode.FAILURE == 1
+    assert not isinstance(RuntimeFailure("x"), UsageError)
+    assert (ExitCode.USAGE, ExitCode.THRESHOLD, ExitCode.INTERRUPTED) == (2, 3, 130)
+
+
+@pytest.mark.parametrize("code", [c.value for c in Code])
+def test_retryable_and_the_client_retry_policy_agree_on_every_code(code: int) -> None:
+    err = CaptureError(code)
+    retry = Retry(attempts=2)
+    assert retry.allows(err, creates=False, attempt=1) == err.retryable
+    # a create is repeated only when the server surely did nothing
+    assert retry.allows(err, creates=True, attempt=1) == (err.replay is Replay.ANY_CALL)
+    assert (err.replay is Replay.ANY_CALL) == (code == 510)
+
+
+@pytest.mark.parametrize("status", [200, 400, 404, 500, 502, 503, 504, 510])
+def test_retryable_and_the_client_retry_policy_agree_on_every_status(status: int) -> None:
+    err = TransportError("odd answer", status=status, replay=status_replay(status))
+    assert err.retryable == (status >= 500)
+    assert Retry(attempts=2).allows(err, creates=False, attempt=1) == err.retryable
+    assert Retry(attempts=2).allows(err, creates=True, attempt=1) == (status == 510)
+
+
+def test_a_contract_failure_carries_its_curl_and_fails_like_an_assert() -> None:
+    err = ContractFailure("expected 200 invalid_argument [attributes], got HTTP 200: {}", curl="curl -sS ...")
+    assert isinstance(err, AssertionError) and err.exit_code == ExitCode.FAILURE and err.curl == "curl -sS ..."

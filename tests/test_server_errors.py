@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.errors import UsageError
+from loadgen.errors import RuntimeFailure
 from loadgen.run import RunOptions, preflight, run
 from loadgen.sandbox import Sandbox
 
@@ -53,7 +53,7 @@ def test_preflight_gives_up_after_a_few_tries_in_one_line_quoting_the_answer(
     monkeypatch.setenv("CAPTURE_CLIENT_ID", broken.client_id)
     monkeypatch.setenv("CAPTURE_CLIENT_SECRET", broken.client_secret)
     started = time.monotonic()
-    with pytest.raises(UsageError) as error:
+    with pytest.raises(RuntimeFailure) as error:
         run(RunOptions(url=broken.url, duration=5, out=tmp_path, run_id="broken"))
     message = str(error.value)
     assert message.startswith(f"preflight: {broken.url} answered a server error 4 times in a row, the last: "

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
@@ -12,9 +14,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loadgen.errors import FormError, JSONSyntaxError
+from loadgen.sandbox import Sandbox
 from loadgen.wire import (
     MAX_DEPTH,
     Signer,
+    curl_command,
     decode_form,
     dumps,
     encode_form,
@@ -325,3 +329,15 @@ def test_timestamps_round_trip(moment: datetime, zone: str) -> None:
     assert parse_datetime(format_timestamp(moment)) == moment
     iso = moment.replace(tzinfo=None).isoformat() + zone
     assert parse_datetime(iso) == moment
+
+
+def test_the_curl_command_replays_the_request_without_writing_the_secret(sandbox: Sandbox) -> None:
+    """The line a contract failure carries, run by a shell with the credentials in its environment."""
+    params: dict[str, str | bytes] = {"type_name": "user", "attributes": b'{"email": "a\xff\' b@x"}'}
+    line = curl_command(f"{sandbox.url}/entity.create", params)
+    assert sandbox.client_secret not in line and "$CAPTURE_CLIENT_SECRET" in line and "\n" not in line
+    env = {"PATH": os.environ["PATH"], "CAPTURE_CLIENT_ID": sandbox.client_id,
+           "CAPTURE_CLIENT_SECRET": sandbox.client_secret}
+    out = subprocess.run(["bash", "-c", line], capture_output=True, env=env, timeout=30, check=True).stdout
+    body = loads_strict(out)  # the invalid UTF-8 arrived as sent: refused as Capture refuses it
+    assert (body["stat"], body["code"], body["argument_name"]) == ("error", 200, "attributes"), body

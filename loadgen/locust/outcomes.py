@@ -5,6 +5,9 @@ answer becomes an :class:`Outcome`: ``failure`` is ``None`` for a success, other
 of bounded cardinality (``"361 unique_violation"``, ``"HTTP 503"``, ``"non-JSON body"``,
 ``"timeout"``) so the Locust failure table groups them. No Locust import: the judges take the HTTP
 status, the body bytes and the transport exception, and are unit-tested on plain values.
+
+The answer is read by :func:`loadgen.answers.parse_answer`, the parser the client and the conformance
+properties use too; ``judge_create`` puts a fast path in front of it for the common ok body.
 """
 
 from __future__ import annotations
@@ -14,24 +17,17 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
-from loadgen.errors import CaptureError, Code, JSONSyntaxError
-from loadgen.wire import loads_fast, loads_strict
+from loadgen.answers import Answer, BadSlot, Created, bulk_slots, created, parse_answer
+from loadgen.errors import CaptureError, Code, TransportError
+from loadgen.wire import loads_fast
 
 _NO_FAILURES: Mapping[str, int] = MappingProxyType({})
 
 
-# Created and Outcome are named tuples, not frozen dataclasses: one of each is made per request on
-# the load generator's hot path, and a tuple is built in half the time.
-class Created(NamedTuple):
-    """One record the server says it created; ``slot`` is its position in the request."""
-
-    id: int
-    uuid: str
-    slot: int = 0
-
-
+# An Outcome is a named tuple, not a frozen dataclass: one is made per request on the load
+# generator's hot path, and a tuple is built in half the time.
 class Outcome(NamedTuple):
     """What one request achieved.
 
@@ -76,48 +72,36 @@ def transport_label(error: BaseException) -> str:
     return f"no answer: {name}"
 
 
-def _body(status: int, content: bytes | None, error: BaseException | None) -> tuple[Any, str | None]:
-    """The parsed JSON body, or ``(None, failure label)`` when there is none to judge."""
-    if error is not None and not status:
-        return None, transport_label(error)
-    try:
-        body = loads_strict(content or b"")
-    except JSONSyntaxError:
-        return None, f"HTTP {status}" if status != 200 else "non-JSON body"
-    if not isinstance(body, dict):
-        return None, "non-object JSON body"
-    stat = body.get("stat")
-    if stat == "error":
-        return body, CaptureError.from_body(body).label
-    if status != 200:
-        return None, f"HTTP {status}"
-    if stat != "ok":
-        return None, "body without stat"
-    return body, None
+def create_outcome(answer: Answer) -> Outcome:
+    """``entity.create`` judged from its parsed answer: ``{"id": int, "uuid": str, "stat": "ok"}`` or a failure."""
+    body = answer.ok_body
+    if body is None:
+        return Outcome(answer.label)
+    done = created(body)
+    return Outcome(None, (done,)) if done is not None else Outcome("ok body without id/uuid")
 
 
 def judge_create(status: int, content: bytes | None, error: BaseException | None = None) -> Outcome:
     """``entity.create``: ``{"id": int, "uuid": str, "stat": "ok"}`` or an error object.
 
     The usual answer, a well-formed ok body, is read by the fast parser; anything else is judged
-    by the strict one, which names what is wrong with it.
+    by :func:`create_outcome` on the strict parse, which names what is wrong with it (both agree on
+    every answer: tests/locust/test_fast_paths.py).
     """
     if status == 200 and content:
         try:
             fast = loads_fast(content)
         except ValueError:
             fast = None
-        if type(fast) is dict and fast.get("stat") == "ok":
+        # Exactly the three keys, in exactly 5 strings (10 quotes): no duplicate key hid from orjson,
+        # which keeps the last of them where the strict parser refuses the body.
+        if type(fast) is dict and len(fast) == 3 and fast.get("stat") == "ok" and content.count(b'"') == 10:
             rid, uuid = fast.get("id"), fast.get("uuid")
             if type(rid) is int and type(uuid) is str:
                 return Outcome(None, (Created(rid, uuid),))
-    body, failure = _body(status, content, error)
-    if failure is not None:
-        return Outcome(failure)
-    rid, uuid = body.get("id"), body.get("uuid")
-    if not isinstance(rid, int) or isinstance(rid, bool) or not isinstance(uuid, str):
-        return Outcome("ok body without id/uuid")
-    return Outcome(None, (Created(rid, uuid),))
+    if error is not None and not status:
+        return Outcome(transport_label(error))
+    return create_outcome(parse_answer(status, content or b""))
 
 
 def judge_bulk(status: int, content: bytes | None, sent: int, error: BaseException | None = None) -> Outcome:
@@ -126,24 +110,27 @@ def judge_bulk(status: int, content: bytes | None, sent: int, error: BaseExcepti
     The request fails on an envelope error, a malformed answer, or when any record failed (named by
     the most frequent record error); ``record_failures`` counts every failed slot.
     """
-    body, failure = _body(status, content, error)
-    if failure is not None:
+    if error is not None and not status:
+        failure = transport_label(error)
         return Outcome(failure, (), Counter({failure: sent}))
-    uuids, ids = body.get("uuid_results"), body.get("results")
-    if not isinstance(uuids, list) or not isinstance(ids, list) or len(uuids) != len(ids) or len(ids) != sent:
+    answer = parse_answer(status, content or b"")
+    body = answer.ok_body
+    if body is None:
+        return Outcome(answer.label, (), Counter({str(answer.label): sent}))
+    try:
+        slots = bulk_slots(body, sent)
+    except TransportError:
         label = "ok body with bad result arrays"
         return Outcome(label, (), Counter({label: sent}))
-    created: list[Created] = []
+    made: list[Created] = []
     failures: Counter[str] = Counter()
-    for slot, (uuid, rid) in enumerate(zip(uuids, ids, strict=True)):
-        if isinstance(uuid, dict) and uuid.get("stat") == "error":
-            failures[CaptureError.from_body(uuid).label] += 1
-        elif isinstance(uuid, str) and isinstance(rid, int) and not isinstance(rid, bool):
-            created.append(Created(rid, uuid, slot))
+    for slot in slots:
+        if isinstance(slot, Created):
+            made.append(slot)
         else:
-            failures["bad result slot"] += 1
+            failures["bad result slot" if isinstance(slot, BadSlot) else slot.label] += 1
     worst = failures.most_common(1)[0][0] if failures else None
-    return Outcome(worst, tuple(created), failures)
+    return Outcome(worst, tuple(made), failures)
 
 
 def judge_expected_error(status: int, content: bytes | None, expected: Expectation,
@@ -151,19 +138,13 @@ def judge_expected_error(status: int, content: bytes | None, expected: Expectati
     """A deliberately bad request succeeds only if it got exactly the ``expected`` error."""
     if error is not None and not status:
         return Outcome(transport_label(error))
-    try:
-        body = loads_strict(content or b"")
-    except JSONSyntaxError:
-        return Outcome("non-JSON body" if status == 200 else f"HTTP {status}")
-    if not isinstance(body, dict):
-        return Outcome("non-object JSON body")
-    if body.get("stat") == "ok":
-        created = (Created(body["id"], body["uuid"]),) if isinstance(body.get("uuid"), str) and \
-            isinstance(body.get("id"), int) else ()
-        return Outcome(f"accepted a bad request (expected {expected.label})", created)
-    if body.get("stat") != "error":
-        return Outcome("body without stat")
-    got = CaptureError.from_body(body)
+    answer = parse_answer(status, content or b"")
+    got, body = answer.error, answer.ok_body
+    if got is None:
+        if body is None:
+            return Outcome(answer.label)
+        done = created(body)
+        return Outcome(f"accepted a bad request (expected {expected.label})", (done,) if done else ())
     if got.code != expected.code:
         return Outcome(f"got {got.label}, expected {expected.label}")
     for name in ("argument_name", "attribute_name"):

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
-from loadgen.errors import UsageError
+from loadgen.errors import ExitCode, UsageError
 from loadgen.report.build import load_report
 from loadgen.report.document import Report
 from loadgen.report.recorder import ENDPOINTS
@@ -74,8 +74,8 @@ class Comparison:
     @property
     def exit_code(self) -> int:
         if self.incompatible and not self.forced:
-            return 2
-        return 3 if any(g.failed for g in self.gates) else 0
+            return ExitCode.USAGE
+        return ExitCode.THRESHOLD if any(g.failed for g in self.gates) else ExitCode.OK
 
 
 def parse_limits(items: Iterable[str]) -> dict[tuple[str, str], float]:

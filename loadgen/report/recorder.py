@@ -24,7 +24,7 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from loadgen.errors import UsageError
+from loadgen.errors import RuntimeFailure, UsageError
 
 #: Version tag of :meth:`Recorder.snapshot`; a merge refuses anything else.
 SNAPSHOT_FORMAT = "loadgen-recorder/1"
@@ -70,7 +70,7 @@ def decode_histogram(blob: str) -> HdrHistogram:
             hist.decode_and_add(blob.encode("ascii"))
         return hist
     except Exception as exc:  # hdrh raises zlib, binascii and its own errors alike
-        raise UsageError(f"corrupt latency histogram in recorder data: {exc}") from exc
+        raise RuntimeFailure(f"corrupt latency histogram in recorder data: {exc}") from exc
 
 
 def sketch_index(ms: float) -> int:
@@ -286,7 +286,7 @@ class Recorder:
         """Add another recorder's snapshot (a worker's) into this one."""
         if not isinstance(snapshot, Mapping) or snapshot.get("format") != SNAPSHOT_FORMAT:
             found = snapshot.get("format") if isinstance(snapshot, Mapping) else type(snapshot).__name__
-            raise UsageError(f"recorder: cannot merge snapshot of format {found!r} (want {SNAPSHOT_FORMAT})")
+            raise RuntimeFailure(f"recorder: cannot merge snapshot of format {found!r} (want {SNAPSHOT_FORMAT})")
         self.start = min(self.start, float(snapshot["start"]))
         self.end = max(self.end, float(snapshot["end"]))
         for name, raw in snapshot.get("endpoints", {}).items():

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from loadgen.errors import UsageError
+from loadgen.errors import ExitCode, UsageError
 from loadgen.report.document import EndpointStats, Report, Totals, Verdict
 from loadgen.report.recorder import ENDPOINTS
 
@@ -166,7 +166,7 @@ def apply_thresholds(report: Report, expressions: Iterable[str]) -> Report:
 
 def exit_code(report: Report) -> int:
     """3 when any stored threshold failed, else 0 (what ``loadgen run`` exits with)."""
-    return 3 if report.breaches else 0
+    return ExitCode.THRESHOLD if report.breaches else ExitCode.OK
 
 
 def describe(verdict: Verdict) -> str:

@@ -25,7 +25,7 @@ import httpx
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from loadgen.errors import UsageError
+from loadgen.errors import RuntimeFailure, UsageError
 from loadgen.sandbox.app import create_app
 from loadgen.sandbox.config import SandboxConfig
 from loadgen.schema import Schema, load_schema
@@ -83,7 +83,7 @@ def _listen(host: str, port: int) -> socket.socket:
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        raise RuntimeFailure(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     sock.listen(2048)
     sock.set_inheritable(True)
     return sock
@@ -194,7 +194,7 @@ def _in_thread(config: SandboxConfig, host: str, port: int) -> Iterator[Sandbox]
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             sock.close()
-            raise UsageError("the sandbox did not start")
+            raise RuntimeFailure("the sandbox did not start")
         time.sleep(0.005)
     bound = sock.getsockname()
     try:
@@ -258,10 +258,10 @@ def _in_process(config: SandboxConfig, host: str, port: int) -> Iterator[Sandbox
     try:
         try:
             if not parent.poll(_START_TIMEOUT):
-                raise UsageError("the sandbox process did not start (see its output above)")
+                raise RuntimeFailure("the sandbox process did not start (see its output above)")
             info = parent.recv()
         except EOFError:
-            raise UsageError("the sandbox process exited while starting (see its output above)") from None
+            raise RuntimeFailure("the sandbox process exited while starting (see its output above)") from None
         finally:
             parent.close()
         yield Sandbox(info["url"], info["client_id"], info["client_secret"], pid=proc.pid)

@@ -12,8 +12,9 @@ from gevent.server import StreamServer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from loadgen.answers import Created, parse_answer
 from loadgen.locust.options import Settings
-from loadgen.locust.outcomes import Created, judge_create
+from loadgen.locust.outcomes import create_outcome, judge_create
 from loadgen.locust.poster import FormPoster
 from loadgen.locust.swarm import CREATE, Swarm
 from loadgen.profiles import default_factory
@@ -72,6 +73,47 @@ def test_judge_create_fast_path_agrees_with_the_strict_one() -> None:
     assert judge_create(500, ok).failure == "HTTP 500"
     assert judge_create(200, b'{"stat":"error","code":361,"error":"unique_violation"}').failure == \
         "361 unique_violation"
+
+
+#: Answers a load run meets: ok, errors, bulk answers (mixed slots), HTML pages, 5xx, empty, near-misses.
+ANSWER_CORPUS: list[tuple[int, bytes]] = [
+    (200, b'{"id":11649,"uuid":"02b0c68d-7d7a-49d8-a88d-022585b0f877","stat":"ok"}'),
+    (200, b'{"stat":"ok","id":7,"uuid":"u-7","result":{"email":"a@b.c"}}'),
+    (200, rb'{"stat": "ok", "id": 7, "uuid": "\u00e9t\u00e9"}'),
+    (200, b'{"stat":"ok","id":1.0,"uuid":"u"}'),
+    (200, b'{"stat":"ok","id":"1","uuid":"u"}'),
+    (200, b'{"stat":"ok","id":1,"uuid":null}'),
+    (200, b'{"id":true,"uuid":"u","stat":"ok"}'),
+    (200, b'{"stat":"ok","id":1,"uuid":"u","x":NaN}'),
+    (200, b'{"stat":"ok","id":1,"uuid":"u"} trailing'),
+    (200, b'{"stat":"ok","id":1,"id":2,"uuid":"u"}'),
+    (200, b'{"id" : 1, "id":2,"uuid":"u","stat":"ok"}'),
+    (200, b'{"stat":"ok","stat":"ok","id":1,"uuid":"u"}'),
+    (200, rb'{"stat":"ok","id":1,"uuid":"a\"b"}'),
+    (200, rb'{"stat":"ok","id":1,"uuid":"\ud800"}'),
+    (200, b'\xef\xbb\xbf{"stat":"ok","id":1,"uuid":"u"}'),
+    (200, b'{"stat":"ok","id":1,"uuid":"tab\there"}'),
+    (200, b'{"stat":"error","code":361,"error":"unique_violation","error_description":"dup"}'),
+    (500, b'{"stat":"error","code":500,"error":"unexpected_error"}'),
+    (200, b'{"stat":"error","code":"nope"}'),
+    (200, b'{"stat":"ok","uuid_results":["u1",{"stat":"error","code":361}],"results":[1,{"stat":"error","code":361}]}'),
+    (200, b'{"total_count":3}'),
+    (200, b'[1, 2]'),
+    (200, b'"ok"'),
+    (200, b"<html><body>maintenance</body></html>"),
+    (502, b"<html><head><title>502 Bad Gateway</title></head></html>"),
+    (503, b"Service Unavailable"),
+    (500, b'{"id":1,"uuid":"u","stat":"ok"}'),
+    (404, b'{"detail":"no route"}'),
+    (200, b""),
+    (204, b""),
+    (200, b"\xff\xfe{}"),
+]
+
+
+@pytest.mark.parametrize(("status", "content"), ANSWER_CORPUS)
+def test_the_fast_front_gives_what_the_plain_parser_gives(status: int, content: bytes) -> None:
+    assert judge_create(status, content) == create_outcome(parse_answer(status, content))
 
 
 def test_latency_add_fills_the_histogram_as_record_value_does() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+from loadgen.answers import Created
 from loadgen.errors import Code
 from loadgen.locust.outcomes import (
-    Created,
     Expectation,
     judge_bulk,
     judge_create,

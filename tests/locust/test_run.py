@@ -17,7 +17,7 @@ import pytest
 from locust_support import ROOT, locust_args, records, sandbox_env
 
 from loadgen.cleanup import cleanup
-from loadgen.errors import UsageError
+from loadgen.errors import RuntimeFailure, UsageError
 from loadgen.ledger import merge_ledgers, read_ledger
 from loadgen.run import RunOptions, run
 from loadgen.runfolder import CLEANUP_PROGRESS
@@ -154,7 +154,7 @@ def test_preflight_fails_fast_with_one_line(sandbox: Sandbox, tmp_path: Path,
     with pytest.raises(UsageError, match=r"refused the credentials \(402 invalid_client_credentials\)") as bad:
         run(RunOptions(url=sandbox.url, duration=5, out=tmp_path, run_id="bad-creds"))
     assert "\n" not in str(bad.value) and "wrong-secret" not in str(bad.value)
-    with pytest.raises(UsageError, match="cannot reach"):
+    with pytest.raises(RuntimeFailure, match="cannot reach"):
         run(RunOptions(url=f"http://127.0.0.1:{_free_port()}", duration=5, out=tmp_path, run_id="nobody"))
     with pytest.raises(UsageError, match="refusing plain http://"):
         run(RunOptions(url="http://capture.example.com", duration=5, out=tmp_path, run_id="clear"))

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loadgen.errors import UsageError
+from loadgen.errors import RuntimeFailure, UsageError
 from loadgen.report import Recorder, build_report, load_report
 from loadgen.report.recorder import sketch_index, sketch_quantile, sketch_value
 from loadgen.runfolder import Meta
@@ -96,13 +96,13 @@ def test_bad_inputs_are_usage_errors() -> None:
         with pytest.raises(UsageError, match="intended_ms"):
             rec.record("create", service_ms=1.0, intended_ms=bad)
     assert rec.endpoints.get("create") is None or rec.endpoints["create"].requests == 0  # nothing half-counted
-    with pytest.raises(UsageError, match="format"):
+    with pytest.raises(RuntimeFailure, match="format"):
         rec.merge({"format": "something-else"})
     snap = Recorder(start=T0)
     snap.record("create", service_ms=1.0, at=T0)
     data = snap.snapshot()
     data["endpoints"]["create"]["service"]["hdr"] = "bm90IGEgaGlzdG9ncmFt"
-    with pytest.raises(UsageError, match="corrupt latency histogram"):
+    with pytest.raises(RuntimeFailure, match="corrupt latency histogram"):
         rec.merge(data)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from loadgen.errors import UsageError
+from loadgen.errors import RuntimeFailure
 from loadgen.sandbox import Sandbox, serve
 from loadgen.schema import load_schema
 
@@ -72,7 +72,7 @@ def test_serve_with_another_schema_and_busy_port(sandbox: Sandbox) -> None:
         assert httpx.post(f"{sb.url}/entity.create", data=call, auth=auth).json()["code"] == 361
         assert httpx.post(f"{sb.url}/entity.count", data={"type_name": "user"}, auth=auth).json()["code"] == 222
     port = int(sandbox.url.rsplit(":", 1)[1])
-    with pytest.raises(UsageError, match="cannot listen"), serve(port=port):
+    with pytest.raises(RuntimeFailure, match="cannot listen"), serve(port=port):
         pass
 
 
