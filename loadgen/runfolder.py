@@ -30,6 +30,7 @@ from loadgen._fields import (
     or_null,
     tuple_of,
 )
+from loadgen.errors import UsageError
 
 #: ``loadgen run``'s plan and outcome (:class:`Meta`).
 META = "meta.json"
@@ -305,17 +306,17 @@ def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
 def read_meta(run_dir: str | os.PathLike[str]) -> Meta | None:
     """The run folder's meta.json, checked (:meth:`Meta.from_json`); None when the folder has none."""
     path = Path(run_dir) / META
-    return Meta.from_json(_load(path, MetaFormatError), str(path)) if path.exists() else None
+    return Meta.from_json(load_json(path, MetaFormatError), str(path)) if path.exists() else None
 
 
 def read_summary(run_dir: str | os.PathLike[str]) -> LocustSummary | None:
     """The run folder's locust_run.json, checked; None when Locust wrote none (a run stopped before its end)."""
     path = Path(run_dir) / LOCUST_RUN
-    return LocustSummary.from_json(_load(path, SummaryFormatError), str(path)) if path.exists() else None
+    return LocustSummary.from_json(load_json(path, SummaryFormatError), str(path)) if path.exists() else None
 
 
-def _load(path: Path, error: type[FieldError]) -> object:
-    """The JSON of one of the run folder's files, or one line saying why it cannot be read."""
+def load_json(path: Path, error: type[UsageError] = UsageError) -> object:
+    """The JSON of one of the run folder's files, or ``error`` with one line saying why it cannot be read."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

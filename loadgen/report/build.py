@@ -10,15 +10,14 @@ import json
 import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
 
 from loadgen.errors import UsageError
 from loadgen.report import html, md
-from loadgen.report.document import Report
+from loadgen.report.document import Report, ReportFormatError
 from loadgen.report.model import make_report
 from loadgen.report.recorder import Recorder
 from loadgen.report.thresholds import apply_thresholds
-from loadgen.runfolder import RECORDER, REPORT_JSON, Meta, read_meta
+from loadgen.runfolder import RECORDER, REPORT_JSON, Meta, load_json, read_meta
 
 
 def write_json(report: Report, run_dir: Path) -> Path:
@@ -50,15 +49,6 @@ def build_report(run_dir: str | os.PathLike[str], recorder: Recorder, meta: Meta
     return report
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read ({exc.strerror})") from exc
-    except ValueError as exc:
-        raise UsageError(f"{path}: not valid JSON ({exc})") from exc
-
-
 def load_report(path: str | os.PathLike[str]) -> Report:
     """A report.json (or the run folder holding one), checked field by field (:meth:`Report.from_json`)."""
     file = Path(path)
@@ -66,7 +56,7 @@ def load_report(path: str | os.PathLike[str]) -> Report:
         file = file / REPORT_JSON
     if not file.exists():
         raise UsageError(f"{file}: no report here (run `loadgen report RUN_DIR` first)")
-    return Report.from_json(_read_json(file), str(file))
+    return Report.from_json(load_json(file, ReportFormatError), str(file))
 
 
 def rebuild(run_dir: str | os.PathLike[str], thresholds: Iterable[str] = (),
@@ -85,7 +75,10 @@ def rebuild(run_dir: str | os.PathLike[str], thresholds: Iterable[str] = (),
     else:
         if not (folder / RECORDER).exists():
             raise UsageError(f"{folder}: neither {REPORT_JSON} nor {RECORDER} found")
-        recorder = Recorder.from_snapshots([_read_json(folder / RECORDER)])
+        snapshot = load_json(folder / RECORDER)
+        if not isinstance(snapshot, dict):
+            raise UsageError(f"{folder / RECORDER}: not a recorder snapshot (a JSON object)")
+        recorder = Recorder.from_snapshots([snapshot])
         report = make_report(recorder, meta or Meta(run_id="", scenario=""))
     # the run's own gates (meta.json) plus these; an earlier rebuild's extras are replaced, not piled up
     own = list(meta.thresholds) if meta is not None else [t.expression for t in report.thresholds]
