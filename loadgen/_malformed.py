@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 import random
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hypothesis import strategies as st
@@ -121,60 +121,89 @@ def _substitute(dice: Dice, lay: Layout, token: str, fallback_key: str) -> str:
     return _insert(text, brace + 1, f'"{fallback_key}":{token}{sep}')
 
 
+_Mutation = Callable[[Dice, Layout, str], "str | bytes"]
+
+
+def _dropped_quote(dice: Dice, lay: Layout, key: str) -> str:
+    a, b = dice.pick(lay.strings)
+    at = b - 1 if dice.below(2) else a
+    return lay.text[:at] + lay.text[at + 1:]
+
+
+def _single_quotes(dice: Dice, lay: Layout, key: str) -> str:
+    a, b = dice.pick(lay.strings)
+    text = lay.text
+    return f"{text[:a]}'{text[a + 1:b - 1]}'{text[b:]}"
+
+
+def _unquoted_key(dice: Dice, lay: Layout, key: str) -> str:
+    a, b = dice.pick(lay.keys)
+    return lay.text[:a] + lay.text[a + 1:b - 1] + lay.text[b:]
+
+
+def _doubled_comma(dice: Dice, lay: Layout, key: str) -> str:
+    commas = lay.outside(",")
+    return _insert(lay.text, dice.pick(commas), ",") if commas else _insert(lay.text, len(lay.text) - 1, ",,")
+
+
+def _missing_colon(dice: Dice, lay: Layout, key: str) -> str:
+    at = dice.pick(lay.outside(":"))
+    return lay.text[:at] + lay.text[at + 1:]
+
+
+def _deep_nesting(dice: Dice, lay: Layout, key: str) -> str:
+    depth = MAX_DEPTH + 1 + dice.below(3 * MAX_DEPTH)
+    return _substitute(dice, lay, "[" * depth + "0" + "]" * depth, key)
+
+
+def _duplicate_key(dice: Dice, lay: Layout, key: str) -> str:
+    a, b = dice.pick(lay.keys)
+    end = lay.value_end(b)
+    member = lay.text[a:end] if end is not None else lay.text[a:b] + ":null"
+    return _insert(lay.text, a, member + ",")
+
+
+def _invalid_utf8(dice: Dice, lay: Layout, key: str) -> bytes:
+    """Raw bytes that no UTF-8 decoder accepts, anywhere in the document."""
+    at = dice.below(len(lay.text) + 1)
+    return lay.text[:at].encode() + bytes(dice.pick(_BAD_UTF8)) + lay.text[at:].encode()
+
+
+def _token(kind: str) -> _Mutation:
+    def substitute(dice: Dice, lay: Layout, key: str) -> str:
+        return _substitute(dice, lay, dice.pick(_TOKENS[kind]), key)
+    return substitute
+
+
+#: Every mutation kind, each a small function of (dice, layout of the valid text, fallback key). The
+#: order is ``strategies.MALFORMED_KINDS``'s, which is drawn from it.
+MUTATIONS: dict[str, _Mutation] = {
+    "empty": lambda dice, lay, key: "",
+    "whitespace": lambda dice, lay, key: "".join(dice.pick(" \t\r\n") for _ in range(1 + dice.below(12))),
+    "truncated": lambda dice, lay, key: lay.text[: dice.below(len(lay.text))],
+    "unbalanced": lambda dice, lay, key: _insert(lay.text, _outside_point(dice, lay), dice.pick("{}[]")),
+    "dropped_quote": _dropped_quote,
+    "single_quotes": _single_quotes,
+    "unquoted_key": _unquoted_key,
+    "trailing_comma": lambda dice, lay, key: _insert(lay.text, dice.pick(lay.outside("}]")), ","),
+    "doubled_comma": _doubled_comma,
+    "missing_colon": _missing_colon,
+    **{kind: _token(kind) for kind in _TOKENS},
+    "comment": lambda dice, lay, key: _insert(lay.text, _outside_point(dice, lay), dice.pick(_COMMENTS)),
+    "control_char": lambda dice, lay, key: _insert(lay.text, _inside_point(dice, lay), chr(dice.below(32))),
+    "invalid_escape": lambda dice, lay, key: _insert(lay.text, _inside_point(dice, lay), dice.pick(_BAD_ESCAPES)),
+    "lone_surrogate": lambda dice, lay, key: _insert(lay.text, _inside_point(dice, lay), dice.pick(_SURROGATES)),
+    "bom": lambda dice, lay, key: "\ufeff" + lay.text,
+    "trailing_garbage": lambda dice, lay, key: lay.text + str(dice.pick(_GARBAGE)),
+    "deep_nesting": _deep_nesting,
+    "duplicate_key": _duplicate_key,
+    "invalid_utf8": _invalid_utf8,
+}
+
+
 def mutate(dice: Dice, kind: str, lay: Layout, key: str) -> str | bytes:
     """Apply one mutation kind to the valid compact JSON laid out in ``lay`` (it holds a key)."""
-    text = lay.text
-    if kind == "empty":
-        return ""
-    if kind == "whitespace":
-        return "".join(dice.pick(" \t\r\n") for _ in range(1 + dice.below(12)))
-    if kind == "truncated":
-        return text[: dice.below(len(text))]
-    if kind == "unbalanced":
-        return _insert(text, _outside_point(dice, lay), dice.pick("{}[]"))
-    if kind == "dropped_quote":
-        a, b = dice.pick(lay.strings)
-        at = b - 1 if dice.below(2) else a
-        return text[:at] + text[at + 1:]
-    if kind == "single_quotes":
-        a, b = dice.pick(lay.strings)
-        return f"{text[:a]}'{text[a + 1:b - 1]}'{text[b:]}"
-    if kind == "unquoted_key":
-        a, b = dice.pick(lay.keys)
-        return text[:a] + text[a + 1:b - 1] + text[b:]
-    if kind == "trailing_comma":
-        return _insert(text, dice.pick(lay.outside("}]")), ",")
-    if kind == "doubled_comma":
-        commas = lay.outside(",")
-        return _insert(text, dice.pick(commas), ",") if commas else _insert(text, len(text) - 1, ",,")
-    if kind == "missing_colon":
-        at = dice.pick(lay.outside(":"))
-        return text[:at] + text[at + 1:]
-    if kind in _TOKENS:
-        return _substitute(dice, lay, dice.pick(_TOKENS[kind]), key)
-    if kind == "comment":
-        return _insert(text, _outside_point(dice, lay), dice.pick(_COMMENTS))
-    if kind == "control_char":
-        return _insert(text, _inside_point(dice, lay), chr(dice.below(32)))
-    if kind == "invalid_escape":
-        return _insert(text, _inside_point(dice, lay), dice.pick(_BAD_ESCAPES))
-    if kind == "lone_surrogate":
-        return _insert(text, _inside_point(dice, lay), dice.pick(_SURROGATES))
-    if kind == "bom":
-        return "\ufeff" + text
-    if kind == "trailing_garbage":
-        return text + str(dice.pick(_GARBAGE))
-    if kind == "deep_nesting":
-        depth = MAX_DEPTH + 1 + dice.below(3 * MAX_DEPTH)
-        return _substitute(dice, lay, "[" * depth + "0" + "]" * depth, key)
-    if kind == "duplicate_key":
-        a, b = dice.pick(lay.keys)
-        end = lay.value_end(b)
-        member = text[a:end] if end is not None else text[a:b] + ":null"
-        return _insert(text, a, member + ",")
-    # invalid_utf8: raw bytes that no UTF-8 decoder accepts, anywhere in the document
-    at = dice.below(len(text) + 1)
-    return text[:at].encode() + bytes(dice.pick(_BAD_UTF8)) + text[at:].encode()
+    return MUTATIONS[kind](dice, lay, key)
 
 
 def unparseable(data: str | bytes) -> bool:

@@ -31,7 +31,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from loadgen._malformed import ROLLS, SEED_NUMBERS, Dice, Layout, mutate, seed_text, unparseable
+from loadgen._malformed import MUTATIONS, ROLLS, SEED_NUMBERS, Dice, Layout, mutate, seed_text, unparseable
 from loadgen.errors import Code
 from loadgen.schema import Attribute, Schema, unique_key
 from loadgen.wire import dumps
@@ -49,12 +49,7 @@ __all__ = [
 ]
 
 #: Every way ``malformed_json`` breaks a document. ``invalid_utf8`` needs ``binary=True``.
-MALFORMED_KINDS: tuple[str, ...] = (
-    "empty", "whitespace", "truncated", "unbalanced", "dropped_quote", "single_quotes", "unquoted_key",
-    "trailing_comma", "doubled_comma", "missing_colon", "nan", "infinity", "hex_number", "leading_zero",
-    "comment", "control_char", "invalid_escape", "lone_surrogate", "bom", "trailing_garbage",
-    "deep_nesting", "duplicate_key", "invalid_utf8",
-)
+MALFORMED_KINDS: tuple[str, ...] = tuple(MUTATIONS)
 
 #: The per-record codes ``schema_violations`` produces, in the API's classification order.
 VIOLATION_CODES: tuple[Code, ...] = (
