@@ -136,11 +136,7 @@ def prepare(record: Mapping[str, Any], schema: Schema, *, new: bool = True) -> P
     for name, value in record.items():
         if name in _SYSTEM:
             if new and value is not None:
-                if name == "uuid":
-                    out.uuid = str(uuidlib.UUID(str(value)))
-                elif name == "created":
-                    moment = wire.parse_datetime(str(value))
-                    out.created = wire.format_timestamp(moment) if moment else str(value)
+                _system(out, name, value)
         elif name in lay.passwords:
             out.secret[name] = hash_password(value)
         elif value is not None:
@@ -155,14 +151,29 @@ def prepare(record: Mapping[str, Any], schema: Schema, *, new: bool = True) -> P
         elif not new:
             data[name] = None
     if new:
-        for name, case_sensitive in lay.unique:
-            value = data.get(name)
-            if value is not None:
-                out.keys.append((name, (value if case_sensitive else value.casefold())
-                                 if isinstance(value, str) else wire.dumps(value)))
-        if not lay.nested_roots.isdisjoint(data):
-            out.keys.extend(nested_keys(data, schema))
+        _index_keys(out, lay, schema)
     return out
+
+
+def _system(out: Prepared, name: str, value: Any) -> None:
+    """A new record's own ``uuid`` or ``created`` (migrations keep them); ``id`` and ``lastUpdated`` were refused."""
+    if name == "uuid":
+        out.uuid = str(uuidlib.UUID(str(value)))
+    elif name == "created":
+        moment = wire.parse_datetime(str(value))
+        out.created = wire.format_timestamp(moment) if moment else str(value)
+
+
+def _index_keys(out: Prepared, lay: _Layout, schema: Schema) -> None:
+    """The unique index entries of a new record: its top-level unique values, then the nested ones."""
+    data = out.data
+    for name, case_sensitive in lay.unique:
+        value = data.get(name)
+        if value is not None:
+            out.keys.append((name, (value if case_sensitive else value.casefold())
+                             if isinstance(value, str) else wire.dumps(value)))
+    if not lay.nested_roots.isdisjoint(data):
+        out.keys.extend(nested_keys(data, schema))
 
 
 def stored(data: Mapping[str, Any]) -> dict[str, Any]:
