@@ -31,8 +31,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
                            "wrong_shape"),
     "loadgen.sandbox": ("Sandbox", "SandboxConfig", "serve"),
     "loadgen.report": ("Comparison", "Recorder", "Report", "build_report", "compare_runs"),
-    "loadgen.run": ("RunOptions", "RunResult", "run"),
-    "loadgen.cleanup": ("CleanupResult", "cleanup"),
+    "loadgen.runner": ("RunOptions", "RunResult", "run"),
+    "loadgen.cleaner": ("CleanupResult", "cleanup"),
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 
@@ -49,8 +49,8 @@ if TYPE_CHECKING:
     from loadgen.auth import LegacyParamAuth as LegacyParamAuth
     from loadgen.auth import SignedAuth as SignedAuth
     from loadgen.auth import make_auth as make_auth
-    from loadgen.cleanup import CleanupResult as CleanupResult
-    from loadgen.cleanup import cleanup as cleanup
+    from loadgen.cleaner import CleanupResult as CleanupResult
+    from loadgen.cleaner import cleanup as cleanup
     from loadgen.client import AsyncCaptureClient as AsyncCaptureClient
     from loadgen.client import BulkResult as BulkResult
     from loadgen.client import CaptureClient as CaptureClient
@@ -75,9 +75,9 @@ if TYPE_CHECKING:
     from loadgen.report import Report as Report
     from loadgen.report import build_report as build_report
     from loadgen.report import compare_runs as compare_runs
-    from loadgen.run import RunOptions as RunOptions
-    from loadgen.run import RunResult as RunResult
-    from loadgen.run import run as run
+    from loadgen.runner import RunOptions as RunOptions
+    from loadgen.runner import RunResult as RunResult
+    from loadgen.runner import run as run
     from loadgen.sandbox import Sandbox as Sandbox
     from loadgen.sandbox import SandboxConfig as SandboxConfig
     from loadgen.sandbox import serve as serve
@@ -101,11 +101,6 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'loadgen' has no attribute {name!r}")
     home = importlib.import_module(module)
     globals()[name] = value = getattr(home, name)
-    # Importing loadgen.run (or loadgen.cleanup) just set loadgen.run to the module: put the function
-    # back. An import of the submodule from elsewhere still does it (see the README's API section).
-    short = module.rpartition(".")[2]
-    if short in _WHERE and _WHERE[short] == module:
-        globals()[short] = getattr(home, short)
     return value
 
 

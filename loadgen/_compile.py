@@ -5,25 +5,27 @@ then made to honour ``required`` and ``length``; the profile file's fixed values
 sizes are checked against the schema here. Every generator is a closure over the factory's persona and
 ``random()``, and each object becomes one generated function, so the hot path holds no lookups by
 name. Private to ``loadgen.profiles``.
+
+Imports run one way, ``profiles`` -> ``_compile``: the compiler sees the factory only through the
+``Factory`` protocol below (the state its closures read and advance at run time, which changes when a
+forked child re-namespaces itself), so it never needs the ``ProfileFactory`` class.
 """
 
 from __future__ import annotations
 
 import copy
+import random
 import re
 import uuid
 from bisect import bisect
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from itertools import accumulate
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
-from loadgen._pools import DIGITS, LocalePool
+from loadgen._pools import DIGITS, Clock, LocalePool
 from loadgen.errors import UsageError
-from loadgen.schema import Attribute, validate
-
-if TYPE_CHECKING:
-    from loadgen.profiles import ProfileFactory
+from loadgen.schema import Attribute, Schema, validate
 
 DEFAULT_PLURALS: Final[Mapping[str, tuple[int, int]]] = {
     "statuses": (1, 3), "photos": (0, 2), "clients": (0, 2), "profiles": (0, 0),
@@ -57,6 +59,59 @@ _WORDS = ("alpha", "bravo", "cedar", "delta", "ember", "fable", "grove", "harbor
           "kelp", "lumen", "maple", "nectar", "opal", "pebble", "quill", "raven", "sable", "tundra")
 
 
+class Persona:
+    """The person behind the profile being made: names, email, address and phone share ``pool``.
+
+    ``lo``/``width``/``elem``/``rot`` describe the plural element being made (its time slot, index and
+    a per-plural rotation that keeps locally-unique picks distinct).
+    """
+
+    __slots__ = ("city", "elem", "first", "first_slug", "gender", "last", "last_slug", "lo", "male",
+                 "pool", "rot", "signup", "width")
+
+    def __init__(self, pool: LocalePool) -> None:
+        self.pool = pool
+        self.male = True
+        self.gender = self.first = self.last = self.first_slug = self.last_slug = self.city = ""
+        self.signup = self.lo = self.width = self.elem = self.rot = 0
+
+
+class ProfileSettings(Protocol):
+    """The parts of a ``loadgen.profiles.Profile`` (the profile file) the compiler reads."""
+
+    @property
+    def plurals(self) -> Mapping[str, tuple[int, int]]: ...
+    @property
+    def statuses(self) -> Mapping[str, float]: ...
+    @property
+    def email_domains(self) -> tuple[str, ...]: ...
+    @property
+    def fixed(self) -> Mapping[str, Any]: ...
+    @property
+    def omit(self) -> frozenset[str]: ...
+    @property
+    def source(self) -> str: ...
+
+
+class Factory(Protocol):
+    """The state of a ``ProfileFactory`` that the generated closures read and advance while it runs."""
+
+    schema: Schema
+    _p: Persona
+    _rng: random.Random
+    _pools: tuple[LocalePool, ...]
+    _clock: Clock
+    _ns: str
+    _seq: int
+    _unique_base: int
+
+    @property
+    def profile(self) -> ProfileSettings: ...
+    def _rnd(self) -> float: ...
+    def _next_seq(self) -> int: ...
+    def _unique_int(self) -> int: ...
+
+
 class Compiler:
     """Turns a schema into one generator closure per attribute (run once, when a factory is built).
 
@@ -65,7 +120,7 @@ class Compiler:
     constraints. Then it is made to honour the constraints, ``required`` and ``length``.
     """
 
-    def __init__(self, fac: ProfileFactory) -> None:
+    def __init__(self, fac: Factory) -> None:
         self.fac, self.p, self.rnd, self.pools = fac, fac._p, fac._rnd, fac._pools
         self.clock = fac._clock
         self.source = fac.profile.source

@@ -362,7 +362,7 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
     """Run a Locust load test headless and write runs/<run-id>/ (report, ledger, Locust CSV/HTML)."""
     from loadgen.locust.pacing import parse_duration
     from loadgen.report.thresholds import exit_code
-    from loadgen.run import RunOptions, run
+    from loadgen.runner import RunOptions, run
 
     opts = RunOptions(url=url, scenario=scenario, duration=parse_duration(duration), create_rate=create_rate,
                       bulk_rate=bulk_rate, bulk_size=bulk_size, stages=stages, workers=workers, users=users,
@@ -403,7 +403,7 @@ def _print_run_summary(result: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from loadgen.run import summary_rows
+    from loadgen.runner import summary_rows
 
     def ms(value: float | None) -> str:
         return "-" if value is None else f"{value:.1f}"
@@ -455,7 +455,7 @@ def cleanup_command(run_dir: Path, url: str | None, rate: float | None, capture_
     no longer matches its ledger line (refused, not deleted) or a ledger line could not be read,
     130 on Ctrl-C.
     """
-    from loadgen.cleanup import DEFAULT_RATE, cleanup, embedded
+    from loadgen.cleaner import DEFAULT_RATE, cleanup, embedded
 
     if rate is None:
         rate = None if embedded(run_dir) and not url else DEFAULT_RATE
@@ -526,7 +526,7 @@ def fuzz_command(url: str | None, max_examples: int, seed: int | None, junit: st
     import subprocess
 
     from loadgen.conformance import suite_args
-    from loadgen.run import wait_child
+    from loadgen.runner import wait_child
 
     if url and not allow_writes:
         raise UsageError(f"fuzzing {url} creates records there (deleted at the end): add --allow-writes")
@@ -554,7 +554,7 @@ def _fuzz_preflight(url: str) -> None:
     not five pytest errors."""
     from loadgen.auth import auth_from_env
     from loadgen.client import CaptureClient
-    from loadgen.run import check_target
+    from loadgen.runner import check_target
 
     with CaptureClient(url, auth_from_env(), timeout=10.0) as client:
         check_target(client)

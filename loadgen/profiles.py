@@ -34,8 +34,8 @@ from datetime import UTC, date, datetime
 from itertools import accumulate
 from typing import Any, Final, TextIO
 
-from loadgen._compile import DEFAULT_PLURALS, PLURAL_SIZE, Compiler, build_object, dotted
-from loadgen._pools import LocalePool, available_locales, clock, locale_pool
+from loadgen._compile import DEFAULT_PLURALS, PLURAL_SIZE, Compiler, Persona, build_object, dotted
+from loadgen._pools import available_locales, clock, locale_pool
 from loadgen.errors import UsageError
 from loadgen.schema import Schema, default_schema
 from loadgen.wire import dumps, encode_form
@@ -160,23 +160,6 @@ def _after_fork() -> None:
 os.register_at_fork(after_in_child=_after_fork)
 
 
-class _Persona:
-    """The person behind the profile being made: names, email, address and phone share ``pool``.
-
-    ``lo``/``width``/``elem``/``rot`` describe the plural element being made (its time slot, index and
-    a per-plural rotation that keeps locally-unique picks distinct).
-    """
-
-    __slots__ = ("city", "elem", "first", "first_slug", "gender", "last", "last_slug", "lo", "male",
-                 "pool", "rot", "signup", "width")
-
-    def __init__(self, pool: LocalePool) -> None:
-        self.pool = pool
-        self.male = True
-        self.gender = self.first = self.last = self.first_slug = self.last_slug = self.city = ""
-        self.signup = self.lo = self.width = self.elem = self.rot = 0
-
-
 class ProfileFactory:
     """Profiles for one schema and one worker: ``make()``, ``batch(n)`` (for bulkCreate), ``stream()``.
 
@@ -198,7 +181,7 @@ class ProfileFactory:
         self._locale_cw = tuple(accumulate(self.profile.locales.values()))
         self._rng = random.Random()
         self._rnd = self._rng.random
-        self._p = _Persona(self._pools[0])
+        self._p = Persona(self._pools[0])
         self._seq = 0
         self._pid: int | None = None
         self._epoch = _fork_epoch

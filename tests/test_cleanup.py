@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from loadgen.auth import make_auth
-from loadgen.cleanup import BATCH, cleanup
+from loadgen.cleaner import BATCH, cleanup
 from loadgen.client import CaptureClient, Created
 from loadgen.ledger import Ledger
 from loadgen.profiles import ProfileFactory

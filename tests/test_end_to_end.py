@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from loadgen.report import compare_runs, format_table
-from loadgen.run import RunOptions, run
+from loadgen.runner import RunOptions, run
 from loadgen.sandbox import Sandbox
 
 pytestmark = pytest.mark.slow

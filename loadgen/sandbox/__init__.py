@@ -4,7 +4,8 @@
 """
 
 from loadgen.sandbox.app import create_app
-from loadgen.sandbox.config import ClientSpec, Faults, SandboxConfig, load_clients
+from loadgen.sandbox.config import ClientSpec, SandboxConfig, load_clients
+from loadgen.sandbox.faults import Faults
 from loadgen.sandbox.server import Sandbox, serve
 
 __all__ = ["ClientSpec", "Faults", "Sandbox", "SandboxConfig", "create_app", "load_clients", "serve"]

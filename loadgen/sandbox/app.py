@@ -19,14 +19,10 @@ import asyncio
 import base64
 import logging
 import os
-import random
-import threading
-from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -35,17 +31,13 @@ from starlette.routing import Route
 
 from loadgen import wire
 from loadgen.errors import CaptureError, Code, FormError, capture_error
-from loadgen.sandbox.auth import PERMISSIONS, Authenticator, authorize
-from loadgen.sandbox.config import ClientSpec, Faults, SandboxConfig
-from loadgen.sandbox.faults import FaultInjector
+from loadgen.sandbox.auth import PERMISSIONS, authorize
+from loadgen.sandbox.config import ClientSpec, SandboxConfig
 from loadgen.sandbox.operations import Operations
-from loadgen.sandbox.store import Store, compact_json
-from loadgen.schema import Schema, default_schema
+from loadgen.sandbox.state import SandboxState
+from loadgen.sandbox.store import compact_json
 
 log = logging.getLogger("loadgen.sandbox")
-T = TypeVar("T")
-
-_rng = random.SystemRandom()
 
 #: The form field that a too-large or undecodable body is blamed on, per operation.
 _BODY_ARGUMENT = {"entity.bulkCreate": "all_attributes", "entity.create": "attributes",
@@ -71,94 +63,6 @@ def _json_response(body: dict[str, Any], status: int = 200, *, close: bool = Fal
     headers = {"connection": "close"} if close else None
     return Response(text.encode("utf-8", "surrogatepass"), status_code=status, media_type="application/json",
                     headers=headers)
-
-
-class _Worker:
-    """A thread running its own event loop, where large requests are decoded, parsed and answered.
-
-    One thread, so large requests queue among themselves instead of taking turns with the server's loop
-    for the GIL; pure-Python work there lets the server's loop in every switch interval (5 ms by default,
-    0.5 ms in a sandbox process), and large inputs are handled in slices between such points.
-    """
-
-    def __init__(self) -> None:
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-
-    async def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        if self._loop is None:
-            self._loop = asyncio.new_event_loop()
-            self._thread = threading.Thread(target=self._loop.run_forever, name="sandbox-worker", daemon=True)
-            self._thread.start()
-        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
-
-    def close(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(timeout=10)
-            self._loop.close()
-
-
-class SandboxState:
-    """Everything the routes share: config, store, clients, fault injectors and counters."""
-
-    def __init__(self, config: SandboxConfig) -> None:
-        self.config = config
-        schemas = config.schemas or (default_schema(),)
-        self.schemas: dict[str, Schema] = {s.name: s for s in schemas}
-        self.store = Store(config.db, self.schemas)
-        clients = config.clients or (self.store.demo_client(),)
-        self.client: ClientSpec = next((c for c in clients if "owner" in c.features), clients[0])
-        self.auth = Authenticator({c.client_id: c for c in clients}, skew=config.skew, legacy=config.legacy_auth)
-        self._injectors: dict[str, FaultInjector] = {}
-        self._fault_rng = random.Random(_rng.getrandbits(64))
-        self.requests: Counter[str] = Counter()
-        self.errors: Counter[str] = Counter()
-        self._lock = asyncio.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-db")
-        self.worker = _Worker()
-        self.loop: asyncio.AbstractEventLoop | None = None  # the server's, set when the app starts
-        self.ops = Operations(self)
-
-    def faults_for(self, client: ClientSpec) -> Faults:
-        return client.faults if client.faults is not None else self.config.faults
-
-    def injector(self, client: ClientSpec) -> FaultInjector | None:
-        faults = self.faults_for(client)
-        if not (faults.latency or faults.error_rate or faults.concurrency_limit):
-            return None
-        inj = self._injectors.get(client.client_id)
-        if inj is None:
-            inj = self._injectors[client.client_id] = FaultInjector(faults, self._fault_rng)
-        return inj
-
-    async def db(self, fn: Callable[..., T], *args: Any, offload: bool = False, **kwargs: Any) -> T:
-        """Run a store method, one at a time. Writes run inline (cheaper than a thread hop); ``offload``
-        moves scans of unbounded length (find, count) to the DB thread, where SQLite runs without the GIL.
-        A call from the worker's loop (a large request) is handed to the server's loop and offloaded."""
-        if self.loop is not None and asyncio.get_running_loop() is not self.loop:
-            future = asyncio.run_coroutine_threadsafe(self.db(fn, *args, offload=True, **kwargs), self.loop)
-            return await asyncio.wrap_future(future)
-        if not offload and not self._lock.locked():  # nothing on the DB thread, and no await until done
-            return fn(*args, **kwargs)
-        async with self._lock:
-            if not offload:
-                return fn(*args, **kwargs)
-            return await asyncio.get_running_loop().run_in_executor(self._pool, partial(fn, *args, **kwargs))
-
-    def close(self) -> None:
-        self.worker.close()
-        self._pool.shutdown(wait=True)
-        self.store.close()
-
-    def reset(self) -> None:
-        self.store.reset()
-        self.requests.clear()
-        self.errors.clear()
-
-    def stats(self) -> dict[str, Any]:
-        return {"records": self.store.records_per_type(), "requests": dict(self.requests),
-                "errors": dict(self.errors)}
 
 
 class _BodyError(Exception):
@@ -243,14 +147,14 @@ def _screen(params: dict[str, str], request_id: str) -> None:
                                 "characters", argument_name=name, request_id=request_id)
 
 
-async def _answer(state: SandboxState, op: str, params: dict[str, str], client: ClientSpec,
+async def _answer(ops: Operations, op: str, params: dict[str, str], client: ClientSpec,
                   request_id: str, large: bool) -> Response:
     if large:
         _screen(params, request_id)
-    return _json_response(await state.ops.run(op, params, client, request_id))
+    return _json_response(await ops.run(op, params, client, request_id))
 
 
-async def _call(state: SandboxState, op: str, request: Request) -> Response:
+async def _call(state: SandboxState, ops: Operations, op: str, request: Request) -> Response:
     request_id = new_request_id()
     state.requests[op] += 1
     state.loop = state.loop or asyncio.get_running_loop()  # the lifespan sets it; an app run without one too
@@ -264,7 +168,7 @@ async def _call(state: SandboxState, op: str, request: Request) -> Response:
         params, client, large = await _request(state, request, op, request_id, client)
         authorize(client, op, request_id)
         injector = state.injector(client)
-        answer = partial(_answer, state, op, params, client, request_id, large)
+        answer = partial(_answer, ops, op, params, client, request_id, large)
         if injector is None:
             return await (state.worker.run(answer()) if large else answer())
         async with injector.call(request_id):
@@ -285,15 +189,16 @@ def _error_response(state: SandboxState, exc: CaptureError, request_id: str, *, 
     return _json_response(exc.to_body(), exc.http_status or 200, close=close)
 
 
-def _endpoint(state: SandboxState, op: str) -> Callable[[Request], Awaitable[Response]]:
+def _endpoint(state: SandboxState, ops: Operations, op: str) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        return await _call(state, op, request)
+        return await _call(state, ops, op, request)
     return endpoint
 
 
 def create_app(config: SandboxConfig) -> Starlette:
     """The sandbox as an ASGI app. ``app.state.sandbox`` is its ``SandboxState`` (client, store, stats)."""
     state = SandboxState(config)
+    ops = Operations(state)
 
     async def unknown(request: Request) -> Response:
         request_id = new_request_id()
@@ -333,7 +238,7 @@ def create_app(config: SandboxConfig) -> Starlette:
         assert isinstance(exc, CaptureError)
         return _error_response(state, exc, exc.request_id or new_request_id())
 
-    routes = [Route(f"/{op}", _endpoint(state, op), methods=["GET", "POST"]) for op in PERMISSIONS]
+    routes = [Route(f"/{op}", _endpoint(state, ops, op), methods=["GET", "POST"]) for op in PERMISSIONS]
     if config.admin:
         routes += [Route("/_sandbox/stats", stats, methods=["GET"]),
                    Route("/_sandbox/reset", reset, methods=["POST"])]

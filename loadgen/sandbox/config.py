@@ -39,43 +39,11 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.errors import UsageError
+from loadgen.sandbox.faults import Faults
 from loadgen.schema import Schema
 
 #: Features a client may hold (capture-api.md, "Client permissions").
 FEATURES = frozenset({"owner", "direct_access", "direct_read_access", "access_issuer", "login_client"})
-
-
-@dataclass(frozen=True, slots=True)
-class Faults:
-    """Fault modes for rehearsing load tests; all off by default.
-
-    ``accept_nan`` is a test switch that deliberately breaks strict JSON parsing, so the fuzzers can
-    prove that their properties are able to fail.
-    """
-
-    latency: str = ""
-    error_rate: float = 0.0
-    error_code: int = 500
-    concurrency_limit: int = 0
-    limit_http_status: bool = False
-    read_lag: float = 0.0
-    accept_nan: bool = False
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.error_rate <= 1.0:
-            raise UsageError(f"faults: error_rate must be between 0 and 1, got {self.error_rate!r}")
-        if self.error_code not in (500, 504):
-            raise UsageError(f"faults: error_code must be 500 or 504, got {self.error_code!r}")
-        if self.concurrency_limit < 0 or self.read_lag < 0:
-            raise UsageError("faults: concurrency_limit and read_lag must not be negative")
-        if self.latency:
-            from loadgen.sandbox.faults import parse_latency
-
-            parse_latency(self.latency)
-
-    @property
-    def active(self) -> bool:
-        return self != Faults()
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +92,7 @@ class SandboxConfig:
     keep_alive: int = 5
     write_timeout: float = 30.0
     max_unread: int = 256 * 1024 * 1024
-    faults: Faults = Faults()
+    faults: Faults = field(default_factory=Faults)
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.skew) and self.skew > 0):

@@ -13,9 +13,9 @@ import random
 import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from loadgen.errors import CaptureError, Code, UsageError, capture_error
-from loadgen.sandbox.config import Faults
 
 _LATENCY = re.compile(
     r"\s*(?:(?P<fixed>\d+(?:\.\d+)?)(?:ms)?"
@@ -46,6 +46,37 @@ def parse_latency(spec: str) -> Callable[[random.Random], float]:
         return lambda rng: rng.expovariate(1 / mean) if mean > 0 else 0.0
     mu, sd = float(m["mu"]) / 1000, float(m["sd"]) / 1000
     return lambda rng: max(0.0, rng.gauss(mu, sd))
+
+
+@dataclass(frozen=True, slots=True)
+class Faults:
+    """Fault modes for rehearsing load tests; all off by default.
+
+    ``accept_nan`` is a test switch that deliberately breaks strict JSON parsing, so the fuzzers can
+    prove that their properties are able to fail.
+    """
+
+    latency: str = ""
+    error_rate: float = 0.0
+    error_code: int = 500
+    concurrency_limit: int = 0
+    limit_http_status: bool = False
+    read_lag: float = 0.0
+    accept_nan: bool = False
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.error_rate <= 1.0:
+            raise UsageError(f"faults: error_rate must be between 0 and 1, got {self.error_rate!r}")
+        if self.error_code not in (500, 504):
+            raise UsageError(f"faults: error_code must be 500 or 504, got {self.error_code!r}")
+        if self.concurrency_limit < 0 or self.read_lag < 0:
+            raise UsageError("faults: concurrency_limit and read_lag must not be negative")
+        if self.latency:
+            parse_latency(self.latency)
+
+    @property
+    def active(self) -> bool:
+        return self != Faults()
 
 
 class LimitReached(CaptureError):

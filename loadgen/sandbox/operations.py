@@ -11,7 +11,7 @@ import json
 import re
 import uuid as uuidlib
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from loadgen import wire
 from loadgen.errors import CaptureError, Code, JSONSyntaxError, capture_error
@@ -19,10 +19,8 @@ from loadgen.sandbox.config import ClientSpec
 from loadgen.sandbox.filters import compile_filter, compile_sort, filter_error
 from loadgen.sandbox.paths import Edit, Mode, Target, parse, wrap
 from loadgen.sandbox.records import forget_plural_ids, prepare, project, render
+from loadgen.sandbox.state import SandboxState
 from loadgen.schema import Schema, unique_key, validate
-
-if TYPE_CHECKING:
-    from loadgen.sandbox.app import SandboxState
 
 _DEFAULT_MAX_RESULTS = 100
 _MAX_ID = 2**63 - 1

@@ -110,7 +110,7 @@ def test_a_run_without_a_ledger_is_a_usage_error(tmp_path: Path) -> None:
 
 
 def test_run_plan_turns_a_duration_into_one_step_stage() -> None:
-    from loadgen.run import RunOptions, locust_command, plan_stages, targets
+    from loadgen.runner import RunOptions, locust_command, plan_stages, targets
 
     opts = RunOptions(duration=30, create_rate=50, bulk_rate=2, bulk_size=100)
     stages, duration = plan_stages(opts)
@@ -126,7 +126,7 @@ def test_run_plan_turns_a_duration_into_one_step_stage() -> None:
 
 
 def test_run_rejects_a_bad_schema_before_starting(tmp_path: Path) -> None:
-    from loadgen.run import RunOptions, run
+    from loadgen.runner import RunOptions, run
 
     bad = tmp_path / "bad.json"
     bad.write_text("{", encoding="utf-8")

@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from locust_support import ROOT, locust_args, records, sandbox_env
 
-from loadgen.cleanup import cleanup
+from loadgen.cleaner import cleanup
 from loadgen.errors import RuntimeFailure, UsageError
 from loadgen.ledger import merge_ledgers, read_ledger
-from loadgen.run import RunOptions, run
 from loadgen.runfolder import CLEANUP_PROGRESS
+from loadgen.runner import RunOptions, run
 from loadgen.sandbox import Sandbox
 
 pytestmark = pytest.mark.slow

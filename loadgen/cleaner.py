@@ -188,7 +188,7 @@ class _Deleter:
               entries: list[LedgerEntry]) -> None:
         from loadgen.auth import make_auth
         from loadgen.client import CaptureClient, Retry
-        from loadgen.run import preflight
+        from loadgen.runner import preflight
 
         # the run's preflight: a wrong URL, bad credentials or a missing entity type are one line at once
         preflight(base, client_id, secret, scheme=scheme, type_name=type_name, insecure=insecure)
@@ -201,7 +201,7 @@ class _Deleter:
 
     def _lookup(self, client: Any, batch: list[LedgerEntry]) -> list[dict[str, Any] | None]:
         """The stored ``uuid``/``id``/key of each entry (None: not found), one ``entity.find`` per batch."""
-        from loadgen.run import retry_transient
+        from loadgen.runner import retry_transient
 
         keys = sorted({e.key for e in batch if e.key})
         wanted = ["uuid", "id", *keys]
@@ -259,7 +259,7 @@ class _Deleter:
 @contextlib.contextmanager
 def _lookup_errors() -> Iterator[None]:
     """A lookup that failed (after retries) is one line: nothing is deleted unchecked."""
-    from loadgen.run import TransientError
+    from loadgen.runner import TransientError
 
     try:
         yield
@@ -274,7 +274,7 @@ def _read(client: Any, key: dict[str, Any], attributes: list[str]) -> dict[str, 
 
     Transient server errors are tried again (``retry_transient``).
     """
-    from loadgen.run import retry_transient
+    from loadgen.runner import retry_transient
 
     try:
         record: dict[str, Any] = retry_transient(lambda: client.entity(**key, attributes=attributes))
