@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from loadgen._fields import FieldError, Fields, as_bool, as_int, as_num, as_str, dict_of, or_null, tuple_of
 from loadgen.runfolder import Stage, Target, as_target
@@ -120,12 +121,22 @@ class Totals:
 
     @classmethod
     def from_json(cls, data: object, where: str) -> Totals:
-        o = Fields(data, where)
-        return cls(requests=o.get("requests", as_int), failed=o.get("failed", as_int), records=o.get("records", as_int),
-                   failures=o.get("failures", dict_of(as_int)), error_rate=o.get("error_rate", as_num),
-                   requests_per_s=o.get("requests_per_s", as_num), records_per_s=o.get("records_per_s", as_num),
-                   dropped=o.get("dropped", as_int), late=o.get("late", as_int),
-                   latency=o.get("latency", Latencies.from_json))
+        return cls(**_totals(Fields(data, where)))
+
+
+def _totals(o: Fields) -> dict[str, Any]:
+    """The fields every entry shares with ``summary`` (an endpoint entry adds its own to them)."""
+    return {"requests": o.get("requests", as_int), "failed": o.get("failed", as_int),
+            "records": o.get("records", as_int), "failures": o.get("failures", dict_of(as_int)),
+            "error_rate": o.get("error_rate", as_num), "requests_per_s": o.get("requests_per_s", as_num),
+            "records_per_s": o.get("records_per_s", as_num), "dropped": o.get("dropped", as_int),
+            "late": o.get("late", as_int), "latency": o.get("latency", Latencies.from_json)}
+
+
+#: An endpoint entry's keys in the order report.json has always written them (old files rewrite byte for byte).
+_ENDPOINT_KEYS = ("requests", "ok", "failed", "records", "failures", "error_rate", "requests_per_s", "records_per_s",
+                  "target_requests_per_s", "target_records_per_s", "achieved_ratio", "dropped", "late", "latency",
+                  "histograms", "clamped")
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,22 +151,16 @@ class EndpointStats(Totals):
     clamped: int                    # latencies above one hour recorded as one hour
 
     def to_json(self) -> dict[str, object]:
-        return {"requests": self.requests, "ok": self.ok, "failed": self.failed, "records": self.records,
-                "failures": dict(self.failures), "error_rate": self.error_rate,
-                "requests_per_s": self.requests_per_s, "records_per_s": self.records_per_s,
-                "target_requests_per_s": self.target_requests_per_s,
-                "target_records_per_s": self.target_records_per_s, "achieved_ratio": self.achieved_ratio,
-                "dropped": self.dropped, "late": self.late, "latency": self.latency.to_json(),
-                "histograms": self.histograms.to_json(), "clamped": self.clamped}
+        own = {"ok": self.ok, "target_requests_per_s": self.target_requests_per_s,
+               "target_records_per_s": self.target_records_per_s, "achieved_ratio": self.achieved_ratio,
+               "histograms": self.histograms.to_json(), "clamped": self.clamped}
+        both = {**Totals.to_json(self), **own}
+        return {key: both[key] for key in _ENDPOINT_KEYS}
 
     @classmethod
     def from_json(cls, data: object, where: str) -> EndpointStats:
         o = Fields(data, where)
-        return cls(requests=o.get("requests", as_int), failed=o.get("failed", as_int), records=o.get("records", as_int),
-                   failures=o.get("failures", dict_of(as_int)), error_rate=o.get("error_rate", as_num),
-                   requests_per_s=o.get("requests_per_s", as_num), records_per_s=o.get("records_per_s", as_num),
-                   dropped=o.get("dropped", as_int), late=o.get("late", as_int),
-                   latency=o.get("latency", Latencies.from_json), ok=o.get("ok", as_int),
+        return cls(**_totals(o), ok=o.get("ok", as_int),
                    target_requests_per_s=o.get("target_requests_per_s", _opt_num),
                    target_records_per_s=o.get("target_records_per_s", _opt_num),
                    achieved_ratio=o.get("achieved_ratio", _opt_num),
