@@ -4,7 +4,7 @@ Why it is built this way:
 
 - **Fast.** Faker is read once per locale into plain tuples (``loadgen._pools``); a profile is then a
   handful of ``random()`` calls and tuple lookups, never a Faker call. The schema is compiled into one
-  generator closure per attribute when the factory is built (``loadgen._compile``).
+  generator closure per attribute when the factory is built (``loadgen._profile_compiler``).
 - **Unique without coordination.** Every unique value (the email's local part, unique tokens) carries
   the namespace run id + worker index + a sequence number, so two workers, two processes or two runs
   cannot collide, whatever their random state.
@@ -34,8 +34,8 @@ from datetime import UTC, date, datetime
 from itertools import accumulate
 from typing import Any, Final, TextIO
 
-from loadgen._compile import DEFAULT_PLURALS, PLURAL_SIZE, Compiler, Persona, build_object, dotted
 from loadgen._pools import available_locales, clock, locale_pool
+from loadgen._profile_compiler import DEFAULT_PLURALS, PLURAL_SIZE, Compiler, Persona, build_object, dotted
 from loadgen.errors import UsageError
 from loadgen.schema import Schema, default_schema
 from loadgen.wire import dumps, encode_form

@@ -31,7 +31,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from loadgen._malformed import MUTATIONS, ROLLS, SEED_NUMBERS, Dice, Layout, mutate, seed_text, unparseable
+from loadgen._mutations import MUTATIONS, ROLLS, SEED_NUMBERS, Dice, Layout, mutate, seed_text, unparseable
 from loadgen.errors import Code
 from loadgen.schema import Attribute, Schema, unique_key
 from loadgen.wire import dumps

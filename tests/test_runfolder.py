@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from loadgen.cli import cli
 from loadgen.errors import UsageError
 from loadgen.report import rebuild
-from loadgen.report.synthetic import write_synthetic_run
+from synthetic_run import write_synthetic_run
 from loadgen.runfolder import (
     LEDGER,
     LOCUST_RUN,

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from loadgen._malformed import SEEDS, seed_text
+from loadgen._mutations import SEEDS, seed_text
 from loadgen.errors import Code, JSONSyntaxError
 from loadgen.schema import default_schema, load_schema, validate
 from loadgen.strategies import (

@@ -1,4 +1,4 @@
-"""Locust event listeners: options, the per-process swarm, and the master's merge of worker reports.
+"""Locust event listeners: options, the per-process load state, and the master's merge of worker reports.
 
 The listeners only: the data they share lives in :mod:`loadgen.locust.state`, and the run files
 are written through :mod:`loadgen.runfolder`.
@@ -9,7 +9,7 @@ Registered once, when ``loadgen.locust.users`` is imported by a locustfile. The 
 * ``init`` validates them and fails fast with one line (bad flag, no credentials, clear-text URL).
 * ``test_start`` on the master (or the local runner) fixes the run id and the number of workers
   into the options, which Locust ships to every worker in its spawn message; then every process
-  that runs users builds its :class:`~loadgen.locust.swarm.Swarm`.
+  that runs users builds its :class:`~loadgen.locust.load_state.LoadState`.
 * each worker stats report carries the recorder delta (``report_to_master``); the master merges
   them (``worker_report``) and writes ``recorder.json`` and ``locust_run.json`` when quitting.
 * a process with nothing left to send (last stage over, ``--max-records`` spent) tells the master,
@@ -46,9 +46,9 @@ from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from loadgen.errors import LoadgenError
 from loadgen.ledger import FLUSH_SECONDS, MasterLedger
+from loadgen.locust.load_state import LoadState, endpoints_of
 from loadgen.locust.options import OPTIONS, Settings, env_var, new_run_id, settings_from
 from loadgen.locust.state import state
-from loadgen.locust.swarm import Swarm, endpoints_of
 from loadgen.report.recorder import Recorder
 from loadgen.runfolder import LEDGER, LedgerAccount, LocustSummary, write_locust_files
 
@@ -110,8 +110,8 @@ def _on_sigint() -> None:
     Python's own handler raises KeyboardInterrupt in whichever greenlet runs when the signal lands,
     which may be a user holding an answered request whose records are not yet in the ledger.
     """
-    if state.swarm is not None:
-        state.swarm.stopping = True
+    if state.load is not None:
+        state.load.stopping = True
     hub = gevent.get_hub()
     hub.loop.run_callback(hub.parent.throw, KeyboardInterrupt)
 
@@ -136,13 +136,13 @@ def _on_test_start(environment: Any, **_: Any) -> None:
         settings = _settings(environment)
         workers = int(getattr(options, "loadgen_workers", 1) or 1)
         worker = max(0, int(getattr(runner, "worker_index", 0)))
-        previous = state.swarm
+        previous = state.load
         if previous is not None:
             previous.close()
         # a second test of the same run keeps the factory, so its email sequence does not restart
         keep = previous if previous is not None and _factory_key(previous) == (
             settings.seed, settings.run_id, worker, settings.profile, settings.schema) else None
-        state.swarm = Swarm(settings, endpoints=endpoints_of(environment.user_classes), worker=worker,
+        state.load = LoadState(settings, endpoints=endpoints_of(environment.user_classes), worker=worker,
                             workers=workers, factory=keep.factory if keep else None,
                             schema=keep.schema if keep else None)
     except LoadgenError as exc:
@@ -153,22 +153,22 @@ def _on_test_start(environment: Any, **_: Any) -> None:
     # The profile pools and Locust's own objects live for the whole run: keep them out of the
     # cyclic GC's scans, which the many short-lived profile dicts would otherwise trigger.
     gc.freeze()
-    state.swarm.on_done = lambda reason: _process_done(environment, reason)
-    state.swarm.on_dropped = lambda endpoint, n: _report_dropped(environment, endpoint, n)
+    state.load.on_done = lambda reason: _process_done(environment, reason)
+    state.load.on_dropped = lambda endpoint, n: _report_dropped(environment, endpoint, n)
     if isinstance(runner, WorkerRunner):
-        _send_ledger_to(runner, state.swarm)
+        _send_ledger_to(runner, state.load)
     log.info("worker %d of %d: run %s, ledger %s", worker, workers, settings.run_id, settings.ledger_path)
 
 
-def _send_ledger_to(runner: Any, swarm: Swarm) -> None:
+def _send_ledger_to(runner: Any, load: LoadState) -> None:
     """Each flushed ledger batch goes to the master too; a pump flushes at least every FLUSH_SECONDS."""
-    ledger = swarm.ledger
+    ledger = load.ledger
     sent = 0
 
     def send(lines: list[str]) -> None:
         nonlocal sent
         try:
-            runner.send_message(LEDGER_MESSAGE, {"worker": swarm.worker, "lines": lines, "sent": sent + len(lines)})
+            runner.send_message(LEDGER_MESSAGE, {"worker": load.worker, "lines": lines, "sent": sent + len(lines)})
         except Exception as exc:  # the lines stay in the local part; the master reports them unconfirmed
             log.error("could not send %d ledger lines to the master: %s", len(lines), exc)
             return
@@ -189,8 +189,8 @@ def _on_ledger_batch(environment: Any, msg: Any, **_: Any) -> None:
                        int(data.get("sent", 0)))
 
 
-def _factory_key(swarm: Swarm) -> tuple[object, ...]:
-    return (swarm.settings.seed, swarm.settings.run_id, swarm.worker, swarm.settings.profile, swarm.settings.schema)
+def _factory_key(load: LoadState) -> tuple[object, ...]:
+    return (load.settings.seed, load.settings.run_id, load.worker, load.settings.profile, load.settings.schema)
 
 
 def _report_dropped(environment: Any, endpoint: str, n: int) -> None:
@@ -226,8 +226,8 @@ def _quit_when_done(runner: Any) -> None:
 
 
 def _on_report_to_master(client_id: str, data: dict[str, Any], **_: Any) -> None:
-    if state.swarm is not None:
-        data["loadgen"] = state.swarm.report()
+    if state.load is not None:
+        data["loadgen"] = state.load.report()
 
 
 def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
@@ -249,15 +249,15 @@ def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
 def _on_test_stopping(environment: Any, **_: Any) -> None:
     """No new request once a stop begins: Locust kills a waiting user asynchronously, so one whose sleep
     has just ended could otherwise send its claimed arrival and be killed before the answer is ledgered."""
-    if state.swarm is not None:
-        state.swarm.stopping = True
+    if state.load is not None:
+        state.load.stopping = True
 
 
 def _on_test_stop(environment: Any, **_: Any) -> None:
-    if state.swarm is not None:   # the users are stopped: whatever is still in flight was killed
-        state.swarm.settle_overdue()
-        state.swarm.abandon_in_flight()
-        state.swarm.ledger.flush()
+    if state.load is not None:   # the users are stopped: whatever is still in flight was killed
+        state.load.settle_overdue()
+        state.load.abandon_in_flight()
+        state.load.ledger.flush()
     # a test stopped from the web UI gets its run files now, not only when Locust quits
     runner = environment.runner
     if isinstance(runner, LocalRunner):
@@ -268,13 +268,13 @@ def _on_test_stop(environment: Any, **_: Any) -> None:
 
 def _on_quitting(environment: Any, **_: Any) -> None:
     runner = environment.runner
-    if state.swarm is not None:
+    if state.load is not None:
         # Ctrl-C makes Locust fire ``quitting`` before it stops the users: stop them here, first. No new
         # arrivals, and each request in flight gets its answer into the ledger before the ledger closes.
-        state.swarm.stopping = True
+        state.load.stopping = True
         if runner is not None and runner.state != STATE_STOPPED:
             runner.stop()
-        state.swarm.close()
+        state.load.close()
     if isinstance(runner, WorkerRunner):
         return
     _save(environment)
@@ -286,14 +286,14 @@ def _on_quitting(environment: Any, **_: Any) -> None:
 
 def _save(environment: Any) -> None:
     """Write the run files (master or local runner) into the run folder, through :mod:`loadgen.runfolder`."""
-    swarm = state.swarm
-    if swarm is not None:  # local runner: this process's data is the whole run
-        state.recorder = swarm.recorder
-        state.records = swarm.records
-        state.dropped = Counter(swarm.dropped)
-        state.cpu = {str(swarm.worker): round(swarm.cpu_percent(), 1)}
-        state.unanswered = {str(swarm.worker): swarm.unanswered}
-        state.reasons = state.reasons or ([swarm.done_reason] if swarm.done_reason else [])
+    load = state.load
+    if load is not None:  # local runner: this process's data is the whole run
+        state.recorder = load.recorder
+        state.records = load.records
+        state.dropped = Counter(load.dropped)
+        state.cpu = {str(load.worker): round(load.cpu_percent(), 1)}
+        state.unanswered = {str(load.worker): load.unanswered}
+        state.reasons = state.reasons or ([load.done_reason] if load.done_reason else [])
     if state.recorder is None:
         return
     try:

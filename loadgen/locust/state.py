@@ -1,7 +1,7 @@
 """What one Locust process knows of its run, between Locust's events: one object, ``state``.
 
 One Locust environment runs per process, so the listeners of :mod:`loadgen.locust.hooks` share
-this module-level state; the users reach the process's swarm through :func:`current_swarm`. No
+this module-level state; the users reach the process's load state through :func:`current_load`. No
 listener here and no file written: only the data.
 """
 
@@ -12,7 +12,7 @@ from typing import Any
 
 from loadgen.errors import LoadgenError
 from loadgen.ledger import MasterLedger
-from loadgen.locust.swarm import Swarm
+from loadgen.locust.load_state import LoadState
 from loadgen.report.recorder import Recorder
 
 
@@ -20,7 +20,7 @@ class State:
     """Module state of this process (one Locust environment per process)."""
 
     def __init__(self) -> None:
-        self.swarm: Swarm | None = None
+        self.load: LoadState | None = None
         self.recorder: Recorder | None = None      # master / local: the merged view
         self.records = 0
         self.dropped: Counter[str] = Counter()
@@ -38,7 +38,7 @@ class State:
 state = State()
 
 
-def current_swarm() -> Swarm:
-    if state.swarm is None:
+def current_load() -> LoadState:
+    if state.load is None:
         raise LoadgenError("no load test is running in this process (test_start has not fired)")
-    return state.swarm
+    return state.load

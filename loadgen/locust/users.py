@@ -16,11 +16,11 @@ from locust import FastHttpUser, task
 from locust.contrib.fasthttp import FAILURE_EXCEPTIONS
 
 from loadgen.locust import hooks  # noqa: F401  (importing it registers the listeners)
+from loadgen.locust.load_state import BULK, CREATE, MALFORMED, LoadState
 from loadgen.locust.outcomes import Outcome, judge_bulk, judge_create, judge_expected_error
 from loadgen.locust.pacing import Arrival
 from loadgen.locust.poster import FormPoster
-from loadgen.locust.state import current_swarm
-from loadgen.locust.swarm import BULK, CREATE, MALFORMED, Swarm
+from loadgen.locust.state import current_load
 from loadgen.wire import dumps_fast
 
 __all__ = ["BulkCreateUser", "CaptureUser", "CreateUser", "ErrorPathUser", "MixedUser"]
@@ -48,7 +48,7 @@ class CaptureUser(FastHttpUser):
         An arrival due within ``EARLY_S`` is sent at once: at high rates a timer per arrival costs
         more CPU than the request, and a millisecond early changes no rate.
         """
-        endpoint, arrival, delay = current_swarm().claim(self.endpoints)
+        endpoint, arrival, delay = current_load().claim(self.endpoints)
         self._claimed = None if arrival is None else (endpoint, arrival)
         return delay if delay > EARLY_S else 0.0
 
@@ -58,37 +58,37 @@ class CaptureUser(FastHttpUser):
         if claimed is None:         # the first task runs before any claim: nothing to send yet
             return
         endpoint, arrival = claimed
-        swarm = current_swarm()
-        if swarm.stopping:          # claimed before the stop began: a request now could be killed unanswered
+        load = current_load()
+        if load.stopping:          # claimed before the stop began: a request now could be killed unanswered
             return
         if endpoint == BULK:
-            self.send_bulk(swarm, arrival)
+            self.send_bulk(load, arrival)
         else:
-            self.send_create(swarm, arrival)
+            self.send_create(load, arrival)
 
-    def send_create(self, swarm: Swarm, arrival: Arrival) -> None:
+    def send_create(self, load: LoadState, arrival: Arrival) -> None:
         """``entity.create`` of one generated profile."""
-        if not swarm.begin(CREATE, 1):
+        if not load.begin(CREATE, 1):
             return
-        record = swarm.factory.make()
-        status, content, error, elapsed = self._post(swarm, "/entity.create", "attributes", dumps_fast(record))
+        record = load.factory.make()
+        status, content, error, elapsed = self._post(load, "/entity.create", "attributes", dumps_fast(record))
         outcome = judge_create(status, content, error)
-        self._account(swarm, CREATE, arrival, 1, outcome, elapsed, content, "create", [swarm.key_of(record)])
+        self._account(load, CREATE, arrival, 1, outcome, elapsed, content, "create", [load.key_of(record)])
 
-    def send_bulk(self, swarm: Swarm, arrival: Arrival) -> None:
+    def send_bulk(self, load: LoadState, arrival: Arrival) -> None:
         """``entity.bulkCreate`` of ``--bulk-size`` profiles; every record's outcome is counted."""
-        size = swarm.begin(BULK, swarm.settings.bulk_size)
+        size = load.begin(BULK, load.settings.bulk_size)
         if not size:
             return
-        records = swarm.factory.batch(size)
-        status, content, error, elapsed = self._post(swarm, "/entity.bulkCreate", "all_attributes",
+        records = load.factory.batch(size)
+        status, content, error, elapsed = self._post(load, "/entity.bulkCreate", "all_attributes",
                                                      dumps_fast(records))
         outcome = judge_bulk(status, content, size, error)
         self._report(RECORDS_TYPE, RECORDS_NAME, elapsed, 0, None, times=len(outcome.created))
         for label, count in outcome.record_failures.items():
             self._report(RECORDS_TYPE, RECORDS_NAME, elapsed, 0, label, times=count)
-        self._account(swarm, BULK, arrival, size, outcome, elapsed, content, "bulkCreate",
-                      [swarm.key_of(r) for r in records])
+        self._account(load, BULK, arrival, size, outcome, elapsed, content, "bulkCreate",
+                      [load.key_of(r) for r in records])
 
     def on_start(self) -> None:
         """One keep-alive connection straight through geventhttpclient (what FastHttpSession wraps).
@@ -105,10 +105,10 @@ class CaptureUser(FastHttpUser):
     def on_stop(self) -> None:
         self._http.close()
 
-    def _post(self, swarm: Swarm, path: str, field: str, value: str | bytes
+    def _post(self, load: LoadState, path: str, field: str, value: str | bytes
               ) -> tuple[int, bytes | None, BaseException | None, float]:
         """POST ``type_name`` and ``field=value``: (status, body, transport error, response time in ms)."""
-        body, headers = swarm.form(path, field, value)
+        body, headers = load.form(path, field, value)
         started = time.perf_counter()
         status, content, error = 0, None, None
         try:
@@ -116,7 +116,7 @@ class CaptureUser(FastHttpUser):
         except FAILURE_EXCEPTIONS as exc:
             error = exc
             if not isinstance(exc, ConnectionRefusedError):   # the server may have acted on it, unseen
-                swarm.unanswered += 1
+                load.unanswered += 1
         return status, content, error, (time.perf_counter() - started) * 1000.0
 
     def _report(self, request_type: str, name: str, response_time: float, length: int,
@@ -126,12 +126,12 @@ class CaptureUser(FastHttpUser):
             fire(request_type=request_type, name=name, response_time=response_time, response_length=length,
                  exception=failure, context={})
 
-    def _account(self, swarm: Swarm, endpoint: str, arrival: Arrival, reserved: int, outcome: Outcome,
+    def _account(self, load: LoadState, endpoint: str, arrival: Arrival, reserved: int, outcome: Outcome,
                  elapsed: float, content: bytes | None, name: str, keys: list[object],
                  recorded: str | None = None) -> None:
         self._report("POST", name, elapsed, len(content) if content else 0, outcome.failure)
-        swarm.finish(endpoint, reserved, outcome, service_ms=elapsed,
-                     intended_ms=swarm.intended_ms(endpoint, arrival), keys=keys, recorded=recorded)
+        load.finish(endpoint, reserved, outcome, service_ms=elapsed,
+                     intended_ms=load.intended_ms(endpoint, arrival), keys=keys, recorded=recorded)
 
 
 class CreateUser(CaptureUser):
@@ -162,15 +162,15 @@ class ErrorPathUser(CreateUser):
 
     def on_start(self) -> None:
         super().on_start()
-        current_swarm().bad_request(0)  # draw the catalogue at spawn, not in the middle of the run
+        current_load().bad_request(0)  # draw the catalogue at spawn, not in the middle of the run
 
-    def send_create(self, swarm: Swarm, arrival: Arrival) -> None:
-        if not swarm.malformed_turn(arrival):
-            super().send_create(swarm, arrival)
+    def send_create(self, load: LoadState, arrival: Arrival) -> None:
+        if not load.malformed_turn(arrival):
+            super().send_create(load, arrival)
             return
-        bad = swarm.bad_request(arrival.index)  # before begin(): a failure here must not strand a reservation
-        if not swarm.begin(CREATE, 1):
+        bad = load.bad_request(arrival.index)  # before begin(): a failure here must not strand a reservation
+        if not load.begin(CREATE, 1):
             return
-        status, content, error, elapsed = self._post(swarm, "/entity.create", "attributes", bad.attributes)
+        status, content, error, elapsed = self._post(load, "/entity.create", "attributes", bad.attributes)
         outcome = judge_expected_error(status, content, bad.expected, error)
-        self._account(swarm, CREATE, arrival, 1, outcome, elapsed, content, "malformed", [None], recorded=MALFORMED)
+        self._account(load, CREATE, arrival, 1, outcome, elapsed, content, "malformed", [None], recorded=MALFORMED)

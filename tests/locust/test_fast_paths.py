@@ -13,10 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loadgen.answers import Created, parse_answer
+from loadgen.locust.load_state import CREATE, LoadState
 from loadgen.locust.options import Settings
 from loadgen.locust.outcomes import create_outcome, judge_create
 from loadgen.locust.poster import FormPoster
-from loadgen.locust.swarm import CREATE, Swarm
 from loadgen.profiles import default_factory
 from loadgen.report.recorder import HIGHEST_NS, NS_PER_MS, Latency, new_histogram
 from loadgen.wire import (
@@ -132,27 +132,27 @@ def test_latency_add_fills_the_histogram_as_record_value_does() -> None:
         reference.get_percentile_to_value_dict([1, 50, 99.9, 100])
 
 
-def _swarm(tmp_path: Any, auth: str) -> Swarm:
+def _load_state(tmp_path: Any, auth: str) -> LoadState:
     settings = Settings(create_rate=100.0, run_dir=str(tmp_path), run_id="fast", capture_auth=auth)
-    return Swarm(settings, endpoints=[CREATE], worker=0, workers=1, env=ENV)
+    return LoadState(settings, endpoints=[CREATE], worker=0, workers=1, env=ENV)
 
 
 @pytest.mark.parametrize("auth", ["basic", "signed"])
 def test_swarm_form_body_and_headers(tmp_path: Any, auth: str) -> None:
-    swarm = _swarm(tmp_path, auth)
-    record = swarm.factory.make()
-    body, headers = swarm.form("/entity.create", "attributes", dumps_fast(record))
+    load = _load_state(tmp_path, auth)
+    record = load.factory.make()
+    body, headers = load.form("/entity.create", "attributes", dumps_fast(record))
     params = decode_form(body)
     assert params == {"type_name": "user", "attributes": dumps(record)}
     assert headers["Content-Type"] == "application/x-www-form-urlencoded"
-    again = swarm.form("/entity.create", "attributes", "{}")[1]
+    again = load.form("/entity.create", "attributes", "{}")[1]
     if auth == "basic":
         assert again is headers and headers["Authorization"].startswith("Basic ")
     else:
-        assert again is not headers and swarm.signed
+        assert again is not headers and load.signed
         assert verify_signature(headers["Authorization"].rpartition(":")[2], ENV["CAPTURE_CLIENT_SECRET"],
                                 "/entity.create", headers["Date"], params)
-    swarm.close()
+    load.close()
 
 
 @pytest.fixture

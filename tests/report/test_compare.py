@@ -26,7 +26,7 @@ from loadgen.report import (
 )
 from loadgen.report.compare import parse_limits
 from loadgen.report.stats import bootstrap_interval, mann_whitney_greater, median
-from loadgen.report.synthetic import SyntheticRun, synthetic_meta, synthetic_recorders, write_synthetic_run
+from synthetic_run import SyntheticRun, synthetic_meta, synthetic_recorders, write_synthetic_run
 
 SPEC = SyntheticRun(duration_s=30, stall_at=None)
 

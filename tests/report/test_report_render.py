@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.report.synthetic import SyntheticRun, write_synthetic_run
+from synthetic_run import SyntheticRun, write_synthetic_run
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 

@@ -18,7 +18,7 @@ from loadgen import wire
 from loadgen.auth import credentials
 from loadgen.errors import UsageError
 from loadgen.ledger import Ledger
-from loadgen.locust.malformed import BadRequest, bad_requests
+from loadgen.locust.bad_requests import BadRequest, bad_requests
 from loadgen.locust.options import Settings
 from loadgen.locust.outcomes import Outcome
 from loadgen.locust.pacing import Arrival, Pacer, RecordBudget, endpoint_schedule, worker_share
@@ -50,7 +50,7 @@ def make_factory(settings: Settings, schema: Any, worker: int) -> Any:
                           worker=worker)
 
 
-class Swarm:
+class LoadState:
     """The per-process run state. Not thread-safe by design: one gevent thread drives it."""
 
     def __init__(self, settings: Settings, *, endpoints: Iterable[str], worker: int, workers: int,
@@ -97,7 +97,7 @@ class Swarm:
         self._wall0 = time.monotonic()
 
     def __repr__(self) -> str:
-        return f"<Swarm worker {self.worker}/{self.workers} run {self.settings.run_id!r}>"
+        return f"<LoadState worker {self.worker}/{self.workers} run {self.settings.run_id!r}>"
 
     # -- requests -----------------------------------------------------------------------------------
 

@@ -1,4 +1,4 @@
-"""A realistic, seeded run folder without Locust or a server: for demos, docs and tests.
+"""A realistic, seeded run folder without Locust or a server: a fixture of the report tests.
 
 It plays an open-model schedule (a ramp stage, then the steady rate) through two worker Recorders
 on a fake clock, with lognormal service times, a short server stall (late arrivals, a few drops and
