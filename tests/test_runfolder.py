@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from synthetic_run import write_synthetic_run
 
 from loadgen.cli import cli
 from loadgen.errors import UsageError
 from loadgen.report import rebuild
-from synthetic_run import write_synthetic_run
 from loadgen.runfolder import (
     LEDGER,
     LOCUST_RUN,

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from synthetic_run import SyntheticRun, write_synthetic_run
 
 from loadgen.cli import cli
 from loadgen.errors import UsageError
 from loadgen.report import SCHEMA_VERSION, Recorder, Report, build_report, load_report, rebuild
 from loadgen.report.compare import incompatibilities
 from loadgen.report.model import safe_host, stage_shape, target_curve
-from synthetic_run import SyntheticRun, write_synthetic_run
 from loadgen.runfolder import Meta, Stage
 
 SPEC = SyntheticRun(duration_s=30, stall_at=20.0)
