@@ -45,6 +45,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from loadgen._fast.hypothesis_seed import seed_and_key, seed_machine
 from loadgen.answers import Created, bulk_slots, parse_answer
 from loadgen.auth import BasicAuth
 from loadgen.client import CaptureClient
@@ -294,19 +295,16 @@ class Fuzzer:
                 result.curl = exc.curl if isinstance(exc, ContractFailure) else ""
                 raise
 
-        test = self.settings(given(strategy)(example))
-        # One database key per property (the inner functions share their source), and the seed set the
-        # way @seed sets it but without @seed switching the example database off: a failure found with
-        # --capture-seed is both reproducible and kept for the next run.
-        test._hypothesis_internal_database_key = f"loadgen.conformance:{name}".encode()  # type: ignore[attr-defined]
-        test._hypothesis_internal_use_seed = self.seed  # type: ignore[attr-defined]
+        # One database key per property (the inner functions share their source), and the seed kept with
+        # the database on: a failure found with --capture-seed is reproducible and replayed next run.
+        test = seed_and_key(self.settings(given(strategy)(example)), self.seed, f"loadgen.conformance:{name}")
         self._finish(result, test)
 
     def run_machine(self, name: str, machine: type[RuleBasedStateMachine]) -> None:
         result = self.results.setdefault(name, PropertyResult(name))
         steps = Settings(self.settings, max_examples=max(5, self.settings.max_examples // 10),
                          stateful_step_count=15)
-        machine._hypothesis_internal_use_seed = self.seed
+        seed_machine(machine, self.seed)
         self._finish(result, lambda: run_state_machine_as_test(machine, settings=steps))
 
     def _finish(self, result: PropertyResult, test: Callable[[], None]) -> None:
