@@ -17,6 +17,10 @@ is the only way to get a Hypothesis behaviour that has no public switch. The rul
 | ``builder`` | (none: our own generated code, ``exec``) | a loop over the generators |
 | ``hypothesis_seed`` | Hypothesis ``_hypothesis_internal_use_seed``, ``..._database_key`` | ``@seed`` |
 
+One reliance stays outside, because it is a whole module's idea rather than a trick: ``loadgen/_pools.py``
+reads Faker's locale data tables (``first_names_male``...) to draw names without calling Faker per field
+(faker pinned ``>=40,<42``; tests/test_profiles.py checks the names and locales it yields).
+
 Nothing is imported here: each caller imports the one module it needs, so the sandbox never pulls in
 geventhttpclient and ``import loadgen`` stays light.
 """
