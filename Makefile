@@ -30,6 +30,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/sandbox.py
 	$(BIN)/python bench/hostile.py
 	$(BIN)/python bench/locust_overhead.py
+	$(BIN)/python bench/fast.py
 
 clean:
 	rm -rf $(VENV) runs .mypy_cache .ruff_cache .pytest_cache

@@ -26,7 +26,8 @@ _EXPORTS: dict[str, tuple[str, ...]] = {
     "loadgen.answers": ("Answer", "BadSlot", "Created", "Fault", "bulk_slots", "parse_answer"),
     "loadgen.profiles": ("Profile", "ProfileFactory", "load_profile"),
     "loadgen.auth": ("BasicAuth", "LegacyParamAuth", "SignedAuth", "make_auth"),
-    "loadgen.client": ("AsyncCaptureClient", "BulkResult", "CaptureClient", "Retry"),
+    "loadgen.client": ("AsyncCaptureClient", "BulkResult", "CaptureClient"),
+    "loadgen.retry": ("Retry",),
     "loadgen.strategies": ("bulk_payloads", "malformed_json", "schema_violations", "valid_records",
                            "wrong_shape"),
     "loadgen.sandbox": ("Sandbox", "SandboxConfig", "serve"),
@@ -54,7 +55,6 @@ if TYPE_CHECKING:
     from loadgen.client import AsyncCaptureClient as AsyncCaptureClient
     from loadgen.client import BulkResult as BulkResult
     from loadgen.client import CaptureClient as CaptureClient
-    from loadgen.client import Retry as Retry
     from loadgen.errors import AuthError as AuthError
     from loadgen.errors import CaptureError as CaptureError
     from loadgen.errors import Code as Code
@@ -75,6 +75,7 @@ if TYPE_CHECKING:
     from loadgen.report import Report as Report
     from loadgen.report import build_report as build_report
     from loadgen.report import compare_runs as compare_runs
+    from loadgen.retry import Retry as Retry
     from loadgen.runner import RunOptions as RunOptions
     from loadgen.runner import RunResult as RunResult
     from loadgen.runner import run as run

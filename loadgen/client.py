@@ -7,7 +7,8 @@ with the status and the first bytes of the body. Secrets never reach a message: 
 carry credentials, and every quoted server text goes through the auth object's ``redact``.
 
 Every call is a form POST (reads too): a GET would put a legacy secret into the URL, and the URL
-is what httpx logs.
+is what httpx logs. When a failed call is sent again is ``retry.py``'s question; how ``find`` pages
+is ``_paging.py``'s.
 """
 
 from __future__ import annotations
@@ -21,11 +22,12 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, Self, TypeGuard, TypeVar, overload
+from typing import Any, Self, TypeVar, overload
 
 import httpx
 
 from loadgen import wire
+from loadgen._paging import Pages
 from loadgen.answers import BadSlot, bulk_slots, created, parse_answer
 from loadgen.answers import Created as Created  # what create() returns: importable from here too
 from loadgen.auth import CaptureAuth, auth_from_env, resolve_url
@@ -37,6 +39,8 @@ from loadgen.errors import (
     UsageError,
     status_replay,
 )
+from loadgen.retry import Retry as Retry  # the policy clients take: importable from here too
+from loadgen.retry import transport_replay
 
 _log = logging.getLogger("loadgen.client")
 
@@ -44,52 +48,6 @@ _log = logging.getLogger("loadgen.client")
 SNIPPET_BYTES = 200
 #: How much of the body is decoded and redacted before the cut (a secret straddling the cut is gone too).
 _SNIPPET_SCAN = 64 * 1024
-
-#: The server refused these without doing anything, so even a create may be repeated.
-_NOT_PROCESSED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-#: The connection broke, or the answer was late, after the request left: the server may have committed it.
-_MAYBE_PROCESSED = (httpx.ReadError, httpx.WriteError, httpx.RemoteProtocolError, httpx.ReadTimeout,
-                    httpx.WriteTimeout)
-
-
-@dataclass(frozen=True)
-class Retry:
-    """Repeat calls that failed with a retryable code (510 simultaneous-call limit, 500, 504), a 5xx
-    status, a client-side timeout, or a refused or broken connection (``errors.Replay`` decides which).
-
-    ``attempts`` counts the first try. The n-th retry waits ``min(max_backoff, backoff * 2**(n-1))``
-    plus up to ``jitter`` times that at random, so many workers hit by one 510 do not return in step.
-
-    Creates are special: ``entity.create`` and ``entity.bulkCreate`` are not idempotent. After a 504
-    or a connection reset the server may already have committed the records, and a repeat would
-    create them twice (or, with a unique email, fail with 361 and lose the ids of the first
-    success), which corrupts exactly the counts a load test or a migration reports. So a create is
-    retried only when the server surely did nothing (``Replay.ANY_CALL``: 510, connection refused), unless
-    ``retry_creates=True`` says duplicates are acceptable. Load tests pass no ``Retry`` at all: they
-    must see every error.
-    """
-
-    attempts: int = 3
-    backoff: float = 0.25
-    jitter: float = 0.5
-    max_backoff: float = 8.0
-    retry_creates: bool = False
-
-    def __post_init__(self) -> None:
-        if self.attempts < 1 or self.backoff < 0 or self.jitter < 0 or self.max_backoff < 0:
-            raise UsageError(f"bad retry policy {self!r}: attempts >= 1 and non-negative delays")
-
-    def delay(self, retry: int, rng: random.Random) -> float:
-        """Seconds to wait before the ``retry``-th retry (1-based)."""
-        base = min(self.max_backoff, self.backoff * 2 ** (retry - 1))
-        return float(base + rng.uniform(0.0, base * self.jitter))
-
-    def allows(self, exc: CaptureError | TransportError, *, creates: bool, attempt: int) -> bool:
-        """Whether the call that failed with ``exc`` on try ``attempt`` may be sent again (``exc.replay``)."""
-        if attempt >= self.attempts or exc.replay is None:
-            return False
-        return exc.replay is Replay.ANY_CALL or not creates or self.retry_creates
-
 
 @dataclass(frozen=True)
 class BulkResult:
@@ -192,14 +150,12 @@ class _Base:
         return answer.body
 
     def _transport_error(self, exc: httpx.TransportError, call: _Call) -> TransportError:
-        url = self._url(call.op)
+        url, replay = self._url(call.op), transport_replay(exc)
         if isinstance(exc, httpx.TimeoutException) and not isinstance(exc, httpx.ConnectTimeout):
             message = f"{call.op}: no answer from {url} within {self.timeout:g}s ({type(exc).__name__})"
         else:
-            what = "cannot connect to" if isinstance(exc, _NOT_PROCESSED) else "connection broken with"
+            what = "cannot connect to" if replay is Replay.ANY_CALL else "connection broken with"
             message = f"{call.op}: {what} {url}: {self._redact(str(exc)) or type(exc).__name__}"
-        replay = (Replay.ANY_CALL if isinstance(exc, _NOT_PROCESSED) else
-                  Replay.IDEMPOTENT if isinstance(exc, _MAYBE_PROCESSED) else None)
         return TransportError(message, replay=replay)
 
     def _url(self, op: str) -> str:
@@ -322,9 +278,10 @@ class CaptureClient(_Base):
     def find(self, filter: str | None = None, *, attributes: Sequence[str] | None = None,
              page_size: int = 1000, limit: int | None = None) -> Iterator[dict[str, Any]]:
         """Matching records in id order, fetched ``page_size`` at a time by ``id > last`` (never offsets)."""
-        pages = _Pages(self, filter, attributes, page_size, limit)
-        while (call := pages.next_call()) is not None:
-            yield from pages.take(self._send(call))
+        pages = Pages(filter, attributes, page_size, limit)
+        while (params := pages.next_params()) is not None:
+            body = self._send(self._typed("entity.find", params))
+            yield from pages.take(_field(body, "entity.find", "results", list))
 
     def count(self, filter: str | None = None) -> int:
         return _field(self._send(self._count_call(filter)), "entity.count", "total_count", int)
@@ -451,9 +408,10 @@ class AsyncCaptureClient(_Base):
 
     async def find(self, filter: str | None = None, *, attributes: Sequence[str] | None = None,
                    page_size: int = 1000, limit: int | None = None) -> AsyncIterator[dict[str, Any]]:
-        pages = _Pages(self, filter, attributes, page_size, limit)
-        while (call := pages.next_call()) is not None:
-            for record in pages.take(await self._send(call)):
+        pages = Pages(filter, attributes, page_size, limit)
+        while (params := pages.next_params()) is not None:
+            body = await self._send(self._typed("entity.find", params))
+            for record in pages.take(_field(body, "entity.find", "results", list)):
                 yield record
 
     async def count(self, filter: str | None = None) -> int:
@@ -547,10 +505,6 @@ def _malformed(op: str, what: str) -> TransportError:
     return TransportError(f"{op}: {what}")
 
 
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _part_result(body: dict[str, Any]) -> Any:
     """The ``result`` of an ``entity`` call with ``attribute_name``: any JSON value, null included."""
     if "result" not in body:
@@ -565,62 +519,6 @@ def _field(body: dict[str, Any], op: str, name: str, kind: type[T]) -> T:
             isinstance(value, list) and not all(isinstance(item, dict) for item in value)):
         raise _malformed(op, f"the answer lacks {name} ({kind.__name__})")
     return value
-
-
-class _Pages:
-    """The paging state of one ``find``, shared by both clients: ``id > last`` pages, never offsets.
-
-    Offsets skip or repeat records when writes land between pages; the last id does not.
-    """
-
-    def __init__(self, client: _Base, filter: str | None, attributes: Sequence[str] | None, page_size: int,
-                 limit: int | None) -> None:
-        if not 1 <= page_size <= 10_000 or (limit is not None and limit < 0):
-            raise UsageError(f"page_size must be 1 to 10000 (entity.find max_results) and limit not negative, "
-                             f"got {page_size} and {limit}")
-        self._client, self._filter, self._page_size, self._left, self._size = client, filter, page_size, limit, 0
-        self._attributes = None if attributes is None else (  # paging needs the id
-            wire.dumps([*attributes, *([] if "id" in attributes else ["id"])]))
-        self._after: int | None = None
-        self._started = False
-        self._last: dict[str, Any] | None = None  # the last record of the previous page, when it was full
-
-    def next_call(self) -> _Call | None:
-        """The call for the next page, or None when the last page has been taken."""
-        if self._started:
-            if self._last is None:
-                return None
-            self._after = self._next_after(self._last)
-        if self._left == 0:
-            return None
-        self._started = True
-        self._size = self._page_size if self._left is None else min(self._page_size, self._left)
-        clauses = [f"({self._filter})" if self._after is not None else self._filter] if self._filter else []
-        if self._after is not None:
-            clauses.append(f"id > {self._after}")
-        params = {"sort_on": '["id"]', "max_results": str(self._size)}
-        if clauses:
-            params["filter"] = " and ".join(clauses)
-        if self._attributes is not None:
-            params["attributes"] = self._attributes
-        return self._client._typed("entity.find", params)
-
-    def take(self, body: dict[str, Any]) -> list[dict[str, Any]]:
-        """The records of one answer (checked for where the next page starts only when it is asked for)."""
-        page = _field(body, "entity.find", "results", list)[:self._size]
-        if self._left is not None:
-            self._left -= len(page)
-        self._last = page[-1] if len(page) == self._size else None
-        return page
-
-    def _next_after(self, last: dict[str, Any]) -> int:
-        after = last.get("id")
-        if not _is_int(after):
-            raise _malformed("entity.find", "a result has no integer id, so the results cannot be paged")
-        if self._after is not None and after <= self._after:
-            raise _malformed("entity.find", f"the ids do not grow (id {after} after {self._after}): "
-                             "the filter was ignored")
-        return after
 
 
 def _short(exc: LoadgenError) -> str:

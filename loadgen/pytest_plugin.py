@@ -27,7 +27,7 @@ import pytest
 
 if TYPE_CHECKING:
     from loadgen.client import CaptureClient
-    from loadgen.conformance import Fuzzer, PropertyResult, ServerErrorWatch
+    from loadgen.fuzzer import Fuzzer, PropertyResult, ServerErrorWatch
     from loadgen.sandbox import Sandbox
     from loadgen.schema import Schema
 
@@ -69,7 +69,7 @@ def capture_sandbox(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
 @pytest.fixture(scope="session")
 def capture_server_errors() -> ServerErrorWatch:
     """The transport of the fuzzers' requests: a server error answered while a property runs ends it at once."""
-    from loadgen.conformance import ServerErrorWatch
+    from loadgen.fuzzer import ServerErrorWatch
 
     return ServerErrorWatch()
 
@@ -124,7 +124,7 @@ def capture_fuzz(request: pytest.FixtureRequest, capture_client: CaptureClient, 
     from hypothesis import HealthCheck, settings
 
     from loadgen.auth import is_loopback
-    from loadgen.conformance import Fuzzer
+    from loadgen.fuzzer import Fuzzer
 
     config = request.config
     seed = config.getoption("capture_seed")

@@ -30,12 +30,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from loadgen import wire
+from loadgen._fast.json_text import compact_json
 from loadgen.errors import CaptureError, Code, FormError, capture_error
 from loadgen.sandbox.auth import PERMISSIONS, authorize
 from loadgen.sandbox.config import ClientSpec, SandboxConfig
 from loadgen.sandbox.operations import Operations
 from loadgen.sandbox.state import SandboxState
-from loadgen.sandbox.store import compact_json
 
 log = logging.getLogger("loadgen.sandbox")
 

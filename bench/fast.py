@@ -1,0 +1,198 @@
+"""The speed tricks in ``loadgen/_fast`` against their plain twins: is each still worth its risk?
+
+Each trick and its twin run in this one process in interleaved rounds (fast, plain, plain, fast, ...),
+each a fixed amount of work per round timed in this process's CPU seconds; the ratio is taken round by
+round, so the shared machine's drift cancels out. Printed: every round, the median ratio and its spread. A trick
+whose median gain is below ``--keep`` (default 1.05x, on the whole operation it serves) fails the run.
+
+- ``http_head``: one POST of a profile-sized form body on a keep-alive connection, signed headers
+  (the server is a tiny fixed-answer server in a child process, so only the client's work counts);
+- ``hdr``: ``Latency.add`` with the inline counts index against one using ``record_value``;
+- ``json_text``: the sandbox's compact JSON of generated profiles;
+- ``builder``: ``ProfileFactory.make`` with the generated builder against the loop.
+
+    .venv/bin/python bench/fast.py [--rounds 21] [--keep 1.05]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import socket
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from loadgen._fast import builder, hdr, json_text
+from loadgen.profiles import default_factory
+from loadgen.report import recorder
+from loadgen.wire import dumps, encode_form_lean
+
+Work = Callable[[], None]
+ANSWER = b'{"id":1,"uuid":"u-1","stat":"ok"}'
+RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+    len(ANSWER), ANSWER)
+
+
+def paired(name: str, fast: Work, plain: Work, rounds: int) -> float:
+    """Run both in ABBA order for ``rounds`` pairs; print each round; return the median of plain/fast CPU time
+    (this process's: a preempted round does not count the other process's time; the HTTP server is a child)."""
+    fast(), plain()  # warm up
+    ratios = []
+    for i in range(rounds):
+        times = {}
+        for label, work in (("fast", fast), ("plain", plain)) if i % 2 == 0 else (("plain", plain), ("fast", fast)):
+            start = time.process_time()
+            work()
+            times[label] = time.process_time() - start
+        ratios.append(times["plain"] / times["fast"])
+        print(f"  {name} round {i + 1}: fast {times['fast']:.3f}s plain {times['plain']:.3f}s "
+              f"-> {ratios[-1]:.2f}x")
+    median = statistics.median(ratios)
+    print(f"{name}: fast is {median:.2f}x plain (median of {rounds}, spread {min(ratios):.2f}..{max(ratios):.2f})")
+    return median
+
+
+class _Fixed(asyncio.Protocol):
+    """Answers every request on a keep-alive connection with the same ok body."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: Any = transport
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while (end := self.buffer.find(b"\r\n\r\n")) >= 0:
+            head = self.buffer[:end].lower()
+            length = int(head.split(b"content-length: ")[1].split(b"\r\n")[0])
+            if len(self.buffer) < end + 4 + length:
+                return
+            self.buffer = self.buffer[end + 4 + length:]
+            self.transport.write(RESPONSE)
+
+
+def _serve(port: int) -> None:
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(loop.create_server(_Fixed, "127.0.0.1", port))
+    loop.run_forever()
+
+
+def bench_http_head(rounds: int, requests: int) -> float:
+    import gevent  # only here: the other subjects run without gevent
+
+    from loadgen._fast import http_head
+    from loadgen.locust.poster import FormPoster
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = multiprocessing.Process(target=_serve, args=(port,), daemon=True)
+    server.start()
+    try:
+        time.sleep(0.5)
+        url = f"http://127.0.0.1:{port}"
+        fast_poster = FormPoster(url, network_timeout=10, connection_timeout=10)
+        plain_poster = FormPoster(url, network_timeout=10, connection_timeout=10)
+        factory = default_factory(seed=1, run_id="bench")
+        body = encode_form_lean({"type_name": "user", "attributes": dumps(factory.make())})
+        headers = [{"Date": f"2026-12-02 20:{i // 60:02d}:{i % 60:02d}", "Authorization": f"Signature id:s{i}=",
+                    "Content-Type": "application/x-www-form-urlencoded"} for i in range(requests)]
+
+        def fast() -> None:
+            for h in headers:
+                fast_poster.post("/entity.create", body, h)
+
+        def plain() -> None:
+            for h in headers:
+                http_head.post_plain(plain_poster.client, "/entity.create", body, h).read()
+
+        with gevent.Timeout(600):
+            return paired("http_head", fast, plain, rounds)
+    finally:
+        server.terminate()
+        server.join(5)
+
+
+def bench_hdr(rounds: int, n: int) -> float:
+    values = [0.2 + (i * 7919 % 1000) / 37 for i in range(n)]
+    fast_latency = recorder.Latency()
+    plain_latency = recorder.Latency()
+
+    def fast() -> None:
+        add = fast_latency.add
+        for ms in values:
+            add(ms)
+
+    def plain() -> None:
+        saved = recorder._record
+        recorder._record = hdr.record_plain
+        try:
+            add = plain_latency.add
+            for ms in values:
+                add(ms)
+        finally:
+            recorder._record = saved
+
+    return paired("hdr", fast, plain, rounds)
+
+
+def bench_json_text(rounds: int, n: int) -> float:
+    records = default_factory(seed=2, run_id="bench").batch(n)
+    compact = json_text.compact_dumps()
+
+    def fast() -> None:
+        for record in records:
+            compact(record)
+
+    def plain() -> None:
+        for record in records:
+            json_text.compact_dumps_plain(record)
+
+    return paired("json_text", fast, plain, rounds)
+
+
+def bench_builder(rounds: int, n: int) -> float:
+    from loadgen import _profile_compiler
+
+    fast_factory = default_factory(seed=3, run_id="bench")
+    _profile_compiler.builder = builder.builder_plain  # every object and plural element, not only the top
+    try:
+        plain_factory = default_factory(seed=3, run_id="bench")
+    finally:
+        _profile_compiler.builder = builder.builder
+
+    def fast() -> None:
+        make = fast_factory.make
+        for _ in range(n):
+            make()
+
+    def plain() -> None:
+        make = plain_factory.make
+        for _ in range(n):
+            make()
+
+    return paired("builder", fast, plain, rounds)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=21)
+    parser.add_argument("--keep", type=float, default=1.05, help="smallest median gain that keeps a trick")
+    args = parser.parse_args(argv)
+    results = {
+        "hdr": bench_hdr(args.rounds, 50_000),
+        "json_text": bench_json_text(args.rounds, 2_000),
+        "builder": bench_builder(args.rounds, 5_000),
+        "http_head": bench_http_head(args.rounds, 1_000),
+    }
+    print("\ntrick      fast/plain  verdict")
+    for name, ratio in results.items():
+        print(f"{name:<10} {ratio:>9.2f}x  {'keep' if ratio >= args.keep else 'DROP'}")
+    return 0 if all(ratio >= args.keep for ratio in results.values()) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
