@@ -18,6 +18,7 @@ import click
 
 from loadgen.errors import ExitCode, LoadgenError, UsageError
 from loadgen.runfolder import REPORT_HTML, REPORT_JSON, REPORT_MD, ledger_part
+from loadgen.wire import AUTH_SCHEMES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -80,22 +81,20 @@ def cli() -> None:
 
 # -- the options every command that sends requests shares --------------------------------------------
 
-#: The auth schemes of ``--auth``: the client's (``loadgen.auth``) and the Locust users' alike.
-AUTH_CHOICES = ("basic", "signed", "legacy")
-
-
 def auth_option(func: F) -> F:
     """``--auth basic|signed|legacy`` (env CAPTURE_AUTH, default basic) as the ``scheme`` argument.
 
     ``--capture-auth``, the flag's earlier name on ``run`` and ``cleanup``, stays as a hidden alias.
     """
-    choice = click.Choice(AUTH_CHOICES, case_sensitive=False)
+    choice = click.Choice(AUTH_SCHEMES, case_sensitive=False)
 
     @wraps(func)
     def wrapper(*args: Any, auth: str | None, capture_auth: str | None, **kwargs: Any) -> Any:
-        if auth and capture_auth and auth.lower() != capture_auth.lower():
+        if capture_auth and (not auth or source_of("auth") == "CAPTURE_AUTH"):   # a flag beats the environment
+            auth = capture_auth
+        elif capture_auth and auth and auth.lower() != capture_auth.lower():
             raise click.UsageError(f"--auth {auth} and --capture-auth {capture_auth} disagree: give one")
-        return func(*args, scheme=(auth or capture_auth or "basic").lower(), **kwargs)
+        return func(*args, scheme=(auth or "basic").lower(), **kwargs)
 
     wrapper = click.option("--capture-auth", type=choice, hidden=True)(wrapper)
     wrapper = click.option("--auth", type=choice, envvar="CAPTURE_AUTH", show_envvar=True,
@@ -110,10 +109,14 @@ def url_option(default: str) -> Callable[[F], F]:
                         help=f"Capture app URL  [default: {default}]")
 
 
-def url_source(name: str = "url") -> str:
-    """Where ``--url`` came from, for messages: the flag or CAPTURE_URL."""
+#: The variable each shared option is read from when it is not given.
+_ENV = {"url": "CAPTURE_URL", "auth": "CAPTURE_AUTH"}
+
+
+def source_of(name: str) -> str:
+    """Where ``--url`` or ``--auth`` came from, for messages: the flag (``--url``) or its variable (``CAPTURE_URL``)."""
     source = click.get_current_context().get_parameter_source(name)
-    return "CAPTURE_URL" if source is click.core.ParameterSource.ENVIRONMENT else "--url"
+    return _ENV[name] if source is click.core.ParameterSource.ENVIRONMENT else f"--{name}"
 
 
 # -- ping (client) ----------------------------------------------------------------------------------
@@ -436,7 +439,7 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
                       out=out, run_id=run_id, seed=seed, profile=profile_path, schema=schema_path,
                       max_records=max_records, malformed_share=malformed_share, capture_auth=scheme,
                       insecure=insecure, thresholds=thresholds, locustfile=locustfile)
-    source = url_source()
+    source = source_of("url")
 
     def announce(target: str, run_dir: Path) -> None:
         where = f"{target} (from {source})" if url else f"the embedded sandbox at {target}"
@@ -611,8 +614,9 @@ def fuzz_command(url: str | None, scheme: str, max_examples: int, seed: int | No
     from loadgen.runner import wait_child
 
     if url and not allow_writes:
-        unset = " (or unset CAPTURE_URL to fuzz an embedded sandbox)" if url_source() == "CAPTURE_URL" else ""
-        raise UsageError(f"fuzzing {url} (from {url_source()}) creates records there (deleted at the end): "
+        source = source_of("url")
+        unset = " (or unset CAPTURE_URL to fuzz an embedded sandbox)" if source == "CAPTURE_URL" else ""
+        raise UsageError(f"fuzzing {url} (from {source}) creates records there (deleted at the end): "
                          f"add --allow-writes{unset}")
     if url:
         _fuzz_preflight(url, scheme)

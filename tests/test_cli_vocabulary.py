@@ -132,13 +132,17 @@ def _ledgered_records(sandbox: Sandbox, run_dir: Path, n: int) -> None:
     ledger.close()
 
 
-@pytest.mark.parametrize("auth", [["--auth", "legacy"], ["--capture-auth", "signed"], []])
+@pytest.mark.parametrize("auth", [["--auth", "basic"], ["--capture-auth", "signed"]])
 def test_cleanup_of_a_folder_with_no_host_uses_capture_url(sandbox_factory: Callable[..., Sandbox], tmp_path: Path,
                                                            auth: list[str]) -> None:
-    sandbox = sandbox_factory()
+    """CAPTURE_URL and CAPTURE_AUTH are read; a flag, the hidden --capture-auth too, beats the variable."""
+    sandbox = sandbox_factory(legacy_auth=False)
     _ledgered_records(sandbox, tmp_path / "plain", 5)
-    proc = _loadgen("cleanup", "plain", "--rate", "1000", *auth, cwd=tmp_path,
-                    env=_credentials(sandbox, CAPTURE_URL=sandbox.url, CAPTURE_AUTH="signed"))
+    env = _credentials(sandbox, CAPTURE_URL=sandbox.url, CAPTURE_AUTH="legacy")
+    refused = _loadgen("cleanup", "plain", "--rate", "1000", cwd=tmp_path, env=env)
+    assert refused.returncode == 2, refused.stderr      # legacy from CAPTURE_AUTH, which this sandbox refuses
+    assert _one_error_line(refused).startswith(f"error: preflight: {sandbox.url} refused the credentials")
+    proc = _loadgen("cleanup", "plain", "--rate", "1000", *auth, cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("deleted 5, skipped 0")
     assert int(sandbox.stats()["records"].get("user", 0)) == 0
@@ -170,3 +174,10 @@ def test_compare_of_incompatible_runs_names_each_difference_with_its_values(tmp_
         "create.requests_per_s: baseline 33.3333, run 66.6667",
         "incompatible: stages differ: baseline 10s:40/s 20s:40/s, run 10s:80/s 20s:80/s",
         "runs are incompatible: not compared (use --force to compare anyway)"]
+
+
+@pytest.mark.slow
+def test_fuzz_sends_with_the_auth_scheme_given(tmp_path: Path) -> None:
+    proc = _loadgen("fuzz", "--auth", "legacy", "--max-examples", "1", "--seed", "0", cwd=tmp_path, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert proc.stdout.splitlines()[-1] == "passed; repeat with: loadgen fuzz --seed 0 --max-examples 1 --auth legacy"

@@ -21,12 +21,12 @@ from typing import Any
 from loadgen.errors import UsageError
 from loadgen.locust.pacing import Stage, parse_stages
 from loadgen.runfolder import LEDGER_PARTS
+from loadgen.wire import AUTH_SCHEMES as AUTH_SCHEMES  # runner.py reads it here
 
 DEFAULT_CREATE_RATE = 50.0
 DEFAULT_BULK_RATE = 2.0
 DEFAULT_BULK_SIZE = 100
 DEFAULT_MALFORMED_SHARE = 0.1
-AUTH_SCHEMES = ("basic", "signed", "legacy")
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 
 #: (flag, type, default, help). ``bool`` flags are ``store_true``.
