@@ -268,11 +268,14 @@ def baseline_list(baselines_dir: Path | None) -> None:
 @click.option("--max-unread", type=int, default=256 * 1024 * 1024, show_default=True,
               help="bytes of answers that slow readers may hold altogether")
 @click.option("--latency", default=None, help="added latency in ms: 25, uniform:10-50, exp:20, normal:50,10")
-@click.option("--error-rate", type=float, default=None, help="share of calls answered with an error (0-1)")
+@click.option("--error-rate", type=click.FloatRange(0, 1), default=None,
+              help="share of calls answered with an error (0-1)")
 @click.option("--error-code", type=click.Choice(["500", "504"]), default=None, help="code of those errors")
-@click.option("--concurrency-limit", type=int, default=None, help="simultaneous calls per client before 510")
+@click.option("--concurrency-limit", type=click.IntRange(min=0), default=None,
+              help="simultaneous calls per client before 510 (0: no limit)")
 @click.option("--limit-http-status", is_flag=True, default=None, help="send 510 errors with HTTP status 510")
-@click.option("--read-lag", type=float, default=None, help="seconds before new records show in find/count")
+@click.option("--read-lag", type=click.FloatRange(min=0), default=None,
+              help="seconds before new records show in find/count")
 @friendly
 def sandbox_command(host: str, port: int, db: str, schemas: tuple[Path, ...], type_name: str | None,
                     clients: Path | None, admin: bool, no_legacy_auth: bool, skew: float, max_batch: int,

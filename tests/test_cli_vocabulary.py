@@ -51,6 +51,8 @@ def _one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
                                  "'basic', 'signed', 'legacy' (see loadgen ping --help)"),
     (["run", "--auth", "signed", "--capture-auth", "basic"],
      "error: --auth signed and --capture-auth basic disagree: give one (see loadgen run --help)"),
+    (["sandbox", "--error-rate", "2"], "error: Invalid value for '--error-rate': 2.0 is not in the range 0<=x<=1 "
+                                       "(see loadgen sandbox --help)"),
 ])
 def test_click_usage_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
     proc = _loadgen(*args, cwd=tmp_path)
