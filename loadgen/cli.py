@@ -442,10 +442,10 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
                       out=out, run_id=run_id, seed=seed, profile=profile_path, schema=schema_path,
                       max_records=max_records, malformed_share=malformed_share, capture_auth=scheme,
                       insecure=insecure, thresholds=thresholds, locustfile=locustfile)
-    source = source_of("url")
+    source = " (from CAPTURE_URL)" if source_of("url") == "CAPTURE_URL" else ""
 
     def announce(target: str, run_dir: Path) -> None:
-        where = f"{target} (from {source})" if url else f"the embedded sandbox at {target}"
+        where = f"{target}{source}" if url else f"the embedded sandbox at {target}"
         click.echo(f"load: {scenario} against {where} for {stages or duration}, into {run_dir}", err=True)
 
     with _run_progress(sys.stderr.isatty()) as tick:
@@ -617,10 +617,10 @@ def fuzz_command(url: str | None, scheme: str, max_examples: int, seed: int | No
     from loadgen.runner import wait_child
 
     if url and not allow_writes:
-        source = source_of("url")
-        unset = " (or unset CAPTURE_URL to fuzz an embedded sandbox)" if source == "CAPTURE_URL" else ""
-        raise UsageError(f"fuzzing {url} (from {source}) creates records there (deleted at the end): "
-                         f"add --allow-writes{unset}")
+        from_env = source_of("url") == "CAPTURE_URL"
+        where = f"{url} (from CAPTURE_URL)" if from_env else url
+        unset = " (or unset CAPTURE_URL to fuzz an embedded sandbox)" if from_env else ""
+        raise UsageError(f"fuzzing {where} creates records there (deleted at the end): add --allow-writes{unset}")
     if url:
         _fuzz_preflight(url, scheme)
     seed = random.SystemRandom().randrange(2**32) if seed is None else seed
