@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -87,6 +88,14 @@ def _done(run_dir: Path) -> set[str]:
     return done
 
 
+def recorded_target(run_dir: str | Path) -> str | None:
+    """Where the run folder says its records are: its host, ``"its embedded sandbox"``, or None (no meta.json)."""
+    meta = read_meta(run_dir)
+    if meta is None:
+        return None
+    return "its embedded sandbox" if meta.embedded_sandbox else meta.host
+
+
 def embedded(run_dir: str | Path) -> bool:
     """Whether the run went to the embedded sandbox (cleaned by restarting it over its database)."""
     meta = read_meta(run_dir)
@@ -111,13 +120,14 @@ def unaccounted(read: LedgerRead, expected: int) -> int:
 @contextlib.contextmanager
 def _target(run_dir: Path, meta: Meta | None, url: str | None,
             insecure: bool) -> Iterator[tuple[str, str, str]]:
-    """(url, client id, secret): ``--url``, else the run's host, else its embedded sandbox restarted."""
+    """(url, client id, secret): ``--url``, else the run's host, else its embedded sandbox restarted, else
+    ``CAPTURE_URL`` (a folder of a plain Locust run records no host)."""
     if url or meta is None or not meta.embedded_sandbox:
         from loadgen.auth import credentials, resolve_url
 
-        target = url or (meta.host if meta is not None else None)
+        target = url or (meta.host if meta is not None else None) or os.environ.get("CAPTURE_URL", "").strip()
         if not target:
-            raise UsageError(f"{run_dir}: no host in meta.json; pass --url")
+            raise UsageError(f"{run_dir}: no host in meta.json; pass --url or set CAPTURE_URL")
         client_id, secret = credentials()
         yield resolve_url(target, insecure=insecure), client_id, secret
         return

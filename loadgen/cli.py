@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
@@ -18,6 +18,7 @@ import click
 
 from loadgen.errors import ExitCode, LoadgenError, UsageError
 from loadgen.runfolder import REPORT_HTML, REPORT_JSON, REPORT_MD, ledger_part
+from loadgen.wire import AUTH_SCHEMES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -39,7 +40,36 @@ def friendly(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineErrors(click.Group):
+    """click's own usage errors (bad choice, unknown flag, missing argument) as one line, like every other
+    error of the CLI: ``error: ...`` and exit 2, not click's usage dump."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True, **extra: Any) -> Any:
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:   # `loadgen baseline` alone: its help, as click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"error: {one_line(exc)}", err=True)
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(ExitCode.INTERRUPTED)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def one_line(exc: click.ClickException) -> str:
+    """click's message on one line, pointing at the command's help for a usage error."""
+    message = " ".join(exc.format_message().split()).removesuffix(".")
+    ctx = exc.ctx if isinstance(exc, click.UsageError) else None
+    return f"{message} (see {ctx.command_path} --help)" if ctx is not None else message
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="capture-loadgen")
 def cli() -> None:
     """capture-loadgen: profiles, fuzzing, load and reports for the Capture Entity API."""
@@ -49,13 +79,51 @@ def cli() -> None:
 # report, compare, baseline). Keep each one thin: parse, call the capability, print, exit.
 
 
+# -- the options every command that sends requests shares --------------------------------------------
+
+def auth_option(func: F) -> F:
+    """``--auth basic|signed|legacy`` (env CAPTURE_AUTH, default basic) as the ``scheme`` argument.
+
+    ``--capture-auth``, the flag's earlier name on ``run`` and ``cleanup``, stays as a hidden alias.
+    """
+    choice = click.Choice(AUTH_SCHEMES, case_sensitive=False)
+
+    @wraps(func)
+    def wrapper(*args: Any, auth: str | None, capture_auth: str | None, **kwargs: Any) -> Any:
+        if capture_auth and (not auth or source_of("auth") == "CAPTURE_AUTH"):   # a flag beats the environment
+            auth = capture_auth
+        elif capture_auth and auth and auth.lower() != capture_auth.lower():
+            raise click.UsageError(f"--auth {auth} and --capture-auth {capture_auth} disagree: give one")
+        return func(*args, scheme=(auth or "basic").lower(), **kwargs)
+
+    wrapper = click.option("--capture-auth", type=choice, hidden=True)(wrapper)
+    wrapper = click.option("--auth", type=choice, envvar="CAPTURE_AUTH", show_envvar=True,
+                           help="auth scheme (credentials: CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET)  "
+                                "[default: basic]")(wrapper)
+    return wrapper  # type: ignore[return-value]
+
+
+def url_option(default: str) -> Callable[[F], F]:
+    """``--url`` read from CAPTURE_URL when not given, on every command that sends requests."""
+    return click.option("--url", envvar="CAPTURE_URL", show_envvar=True, metavar="URL",
+                        help=f"Capture app URL  [default: {default}]")
+
+
+#: The variable each shared option is read from when it is not given.
+_ENV = {"url": "CAPTURE_URL", "auth": "CAPTURE_AUTH"}
+
+
+def source_of(name: str) -> str:
+    """Where ``--url`` or ``--auth`` came from, for messages: the flag (``--url``) or its variable (``CAPTURE_URL``)."""
+    source = click.get_current_context().get_parameter_source(name)
+    return _ENV[name] if source is click.core.ParameterSource.ENVIRONMENT else f"--{name}"
+
+
 # -- ping (client) ----------------------------------------------------------------------------------
 
 @cli.command()
-@click.option("--url", envvar="CAPTURE_URL", help="Capture base URL  [env: CAPTURE_URL]")
-@click.option("--auth", "scheme", envvar="CAPTURE_AUTH", default="basic", show_default=True,
-              type=click.Choice(["basic", "signed", "legacy"], case_sensitive=False),
-              help="auth scheme  [env: CAPTURE_AUTH]")
+@url_option("required")
+@auth_option
 @click.option("--type-name", default="user", show_default=True, help="entity type to read")
 @click.option("--insecure", is_flag=True, help="allow plain http:// to a host other than loopback")
 @friendly
@@ -68,6 +136,8 @@ def ping(url: str | None, scheme: str, type_name: str, insecure: bool) -> None:
     from loadgen.auth import auth_from_env
     from loadgen.client import CaptureClient
 
+    if not url:
+        raise UsageError("no Capture URL: pass --url or set CAPTURE_URL")
     auth = auth_from_env(scheme=scheme)
     with CaptureClient(url, auth, type_name=type_name, insecure=insecure) as client:
         schema = client.entity_type()
@@ -198,11 +268,14 @@ def baseline_list(baselines_dir: Path | None) -> None:
 @click.option("--max-unread", type=int, default=256 * 1024 * 1024, show_default=True,
               help="bytes of answers that slow readers may hold altogether")
 @click.option("--latency", default=None, help="added latency in ms: 25, uniform:10-50, exp:20, normal:50,10")
-@click.option("--error-rate", type=float, default=None, help="share of calls answered with an error (0-1)")
+@click.option("--error-rate", type=click.FloatRange(0, 1), default=None,
+              help="share of calls answered with an error (0-1)")
 @click.option("--error-code", type=click.Choice(["500", "504"]), default=None, help="code of those errors")
-@click.option("--concurrency-limit", type=int, default=None, help="simultaneous calls per client before 510")
+@click.option("--concurrency-limit", type=click.IntRange(min=0), default=None,
+              help="simultaneous calls per client before 510 (0: no limit)")
 @click.option("--limit-http-status", is_flag=True, default=None, help="send 510 errors with HTTP status 510")
-@click.option("--read-lag", type=float, default=None, help="seconds before new records show in find/count")
+@click.option("--read-lag", type=click.FloatRange(min=0), default=None,
+              help="seconds before new records show in find/count")
 @friendly
 def sandbox_command(host: str, port: int, db: str, schemas: tuple[Path, ...], type_name: str | None,
                     clients: Path | None, admin: bool, no_legacy_auth: bool, skew: float, max_batch: int,
@@ -332,7 +405,7 @@ def _progress(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
 # -- run, cleanup (locust) --------------------------------------------------------------------------
 
 @cli.command("run")
-@click.option("--url", default=None, help="Capture app URL (default: start the embedded sandbox in the run folder).")
+@url_option("start the embedded sandbox in the run folder")
 @click.option("--scenario", type=click.Choice(["mixed", "create", "bulk_create", "error_path"]), default="mixed",
               show_default=True)
 @click.option("--duration", default="60s", show_default=True, help="How long to send load (30s, 2m, 1h...).")
@@ -341,7 +414,7 @@ def _progress(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
 @click.option("--bulk-size", type=int, default=100, show_default=True, help="Records per bulkCreate.")
 @click.option("--stages", default="", help="Ramp instead of --duration, e.g. '30s:10,60s:50,10s:0' (create/s).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Locust worker processes.")
-@click.option("--users", type=int, default=None, help="Concurrency cap (default: from the rates).")
+@click.option("--users", type=click.IntRange(min=1), default=None, help="Concurrency cap (default: from the rates).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True)
 @click.option("--run-id", default=None, help="Run folder name (default: a timestamp).")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -349,7 +422,7 @@ def _progress(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
 @click.option("--schema", "schema_path", default=None, help="Entity type schema JSON.")
 @click.option("--max-records", type=int, default=None, help="Stop cleanly once this many records exist.")
 @click.option("--malformed-share", type=float, default=0.1, show_default=True, help="error_path: bad share.")
-@click.option("--capture-auth", type=click.Choice(["basic", "signed"]), default="basic", show_default=True)
+@auth_option
 @click.option("--insecure", is_flag=True, help="Allow plain http:// to a non-loopback host.")
 @click.option("--threshold", "thresholds", multiple=True, help="e.g. 'create.p95<300ms' (repeatable).")
 @click.option("--locustfile", default=None, help="Run this locustfile instead of the scenario's.")
@@ -357,7 +430,7 @@ def _progress(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
 def run_command(url: str | None, scenario: str, duration: str, create_rate: float, bulk_rate: float,
                 bulk_size: int, stages: str, workers: int, users: int | None, out: Path, run_id: str | None,
                 seed: int, profile_path: str | None, schema_path: str | None, max_records: int | None,
-                malformed_share: float, capture_auth: str, insecure: bool, thresholds: tuple[str, ...],
+                malformed_share: float, scheme: str, insecure: bool, thresholds: tuple[str, ...],
                 locustfile: str | None) -> None:
     """Run a Locust load test headless and write runs/<run-id>/ (report, ledger, Locust CSV/HTML)."""
     from loadgen.locust.pacing import parse_duration
@@ -367,10 +440,12 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
     opts = RunOptions(url=url, scenario=scenario, duration=parse_duration(duration), create_rate=create_rate,
                       bulk_rate=bulk_rate, bulk_size=bulk_size, stages=stages, workers=workers, users=users,
                       out=out, run_id=run_id, seed=seed, profile=profile_path, schema=schema_path,
-                      max_records=max_records, malformed_share=malformed_share, capture_auth=capture_auth,
+                      max_records=max_records, malformed_share=malformed_share, capture_auth=scheme,
                       insecure=insecure, thresholds=thresholds, locustfile=locustfile)
+    source = " (from CAPTURE_URL)" if source_of("url") == "CAPTURE_URL" else ""
+
     def announce(target: str, run_dir: Path) -> None:
-        where = target if url else f"the embedded sandbox at {target}"
+        where = f"{target}{source}" if url else f"the embedded sandbox at {target}"
         click.echo(f"load: {scenario} against {where} for {stages or duration}, into {run_dir}", err=True)
 
     with _run_progress(sys.stderr.isatty()) as tick:
@@ -441,14 +516,15 @@ def _print_run_summary(result: Any) -> None:
 
 
 @cli.command("cleanup")
-@click.argument("run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--url", default=None, help="Capture app URL (default: the run's host or its embedded sandbox).")
-@click.option("--rate", type=float, default=None,
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--url", default=None, metavar="URL",
+              help="Capture app URL  [default: the run's host or its embedded sandbox, else $CAPTURE_URL]")
+@click.option("--rate", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Deletes/s (default 20; unlimited for the run's own embedded sandbox).")
-@click.option("--capture-auth", type=click.Choice(["basic", "signed"]), default="basic", show_default=True)
+@auth_option
 @click.option("--insecure", is_flag=True, help="Allow plain http:// to a non-loopback host.")
 @friendly
-def cleanup_command(run_dir: Path, url: str | None, rate: float | None, capture_auth: str, insecure: bool) -> None:
+def cleanup_command(run_dir: Path, url: str | None, rate: float | None, scheme: str, insecure: bool) -> None:
     """Delete every record a run created (its ledger), and only those; idempotent and resumable.
 
     Exits 0 when every ledgered record is deleted or already gone, 1 when a delete failed, a record
@@ -457,11 +533,12 @@ def cleanup_command(run_dir: Path, url: str | None, rate: float | None, capture_
     """
     from loadgen.cleaner import DEFAULT_RATE, cleanup, embedded
 
+    _note_unused_capture_url(run_dir, url)
     if rate is None:
         rate = None if embedded(run_dir) and not url else DEFAULT_RATE
     show = sys.stderr.isatty()
     with _cleanup_progress(show) as tick:
-        result = cleanup(run_dir, url=url, rate=rate, scheme=capture_auth, insecure=insecure, progress=tick)
+        result = cleanup(run_dir, url=url, rate=rate, scheme=scheme, insecure=insecure, progress=tick)
     errors = "".join(f", {n} x {label}" for label, n in result.errors.items())
     click.echo(f"deleted {result.deleted:,}, skipped {result.skipped:,} (already gone), "
                f"failed {result.failed:,}{errors}, refused {result.refused:,} of {result.total:,} ledgered records")
@@ -481,6 +558,17 @@ def cleanup_command(run_dir: Path, url: str | None, rate: float | None, capture_
         sys.exit(ExitCode.INTERRUPTED)
     if not result.complete:
         sys.exit(ExitCode.FAILURE)
+
+
+def _note_unused_capture_url(run_dir: Path, url: str | None) -> None:
+    """A run folder knows where its records are, and that wins over CAPTURE_URL: say so when they differ."""
+    from loadgen.cleaner import recorded_target
+
+    env = os.environ.get("CAPTURE_URL", "").strip()
+    own = None if url or not env else recorded_target(run_dir)
+    if own is not None and own.rstrip("/") != env.rstrip("/"):
+        click.echo(f"note: CAPTURE_URL is not used: the run's records are on {own} (meta.json); --url overrides "
+                   "that", err=True)
 
 
 @contextmanager
@@ -503,8 +591,8 @@ def _cleanup_progress(show: bool) -> Iterator[Callable[[Any], None] | None]:
 # -- fuzz (conformance properties) -----------------------------------------------------------------
 
 @cli.command("fuzz")
-@click.option("--url", default=None,
-              help="Capture app URL (default: an embedded sandbox). Credentials: CAPTURE_CLIENT_ID/SECRET.")
+@url_option("an embedded sandbox")
+@auth_option
 @click.option("--max-examples", type=click.IntRange(min=1), default=100, show_default=True,
               help="Examples per property.")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Repeat a run exactly (default: random).")
@@ -513,7 +601,7 @@ def _cleanup_progress(show: bool) -> Iterator[Callable[[Any], None] | None]:
 @click.option("--count-checks", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="Compare entity.count before and after; auto: only on loopback (a real domain's count lags).")
 @friendly
-def fuzz_command(url: str | None, max_examples: int, seed: int | None, junit: str | None,
+def fuzz_command(url: str | None, scheme: str, max_examples: int, seed: int | None, junit: str | None,
                  allow_writes: bool, count_checks: str) -> None:
     """Fuzz the invalid_argument path: run the conformance properties and print their table.
 
@@ -529,17 +617,21 @@ def fuzz_command(url: str | None, max_examples: int, seed: int | None, junit: st
     from loadgen.runner import wait_child
 
     if url and not allow_writes:
-        raise UsageError(f"fuzzing {url} creates records there (deleted at the end): add --allow-writes")
+        from_env = source_of("url") == "CAPTURE_URL"
+        where = f"{url} (from CAPTURE_URL)" if from_env else url
+        unset = " (or unset CAPTURE_URL to fuzz an embedded sandbox)" if from_env else ""
+        raise UsageError(f"fuzzing {where} creates records there (deleted at the end): add --allow-writes{unset}")
     if url:
-        _fuzz_preflight(url)
+        _fuzz_preflight(url, scheme)
     seed = random.SystemRandom().randrange(2**32) if seed is None else seed
-    args = suite_args(url=url, max_examples=max_examples, seed=seed, junit=junit, allow_writes=allow_writes,
-                      count_checks=count_checks)
+    args = suite_args(url=url, auth=scheme, max_examples=max_examples, seed=seed, junit=junit,
+                      allow_writes=allow_writes, count_checks=count_checks)
     with subprocess.Popen([sys.executable, "-m", "pytest", *args, "-q", "--tb=line", "--no-header"],
                           stdin=subprocess.DEVNULL, start_new_session=True) as proc:
         code, interrupted = wait_child(proc, grace=120.0)  # Ctrl-C: the child still deletes what it created
     again = f"loadgen fuzz --seed {seed} --max-examples {max_examples}"
     again += f" --url {url} --allow-writes" if url else ""
+    again += f" --auth {scheme}" if scheme != "basic" else ""
     again += f" --count-checks {count_checks}" if count_checks != "auto" else ""
     verdict = "interrupted" if interrupted else "passed" if code == 0 else "FAILED"
     click.echo(f"{verdict}; repeat with: {again}")
@@ -549,14 +641,14 @@ def fuzz_command(url: str | None, max_examples: int, seed: int | None, junit: st
     sys.exit(ExitCode.INTERRUPTED if interrupted else int(code))
 
 
-def _fuzz_preflight(url: str) -> None:
+def _fuzz_preflight(url: str, scheme: str) -> None:
     """The run's preflight first (transient 5xx tried again), so a wrong URL or bad credentials are one line,
     not five pytest errors."""
     from loadgen.auth import auth_from_env
     from loadgen.client import CaptureClient
     from loadgen.runner import check_target
 
-    with CaptureClient(url, auth_from_env(), timeout=10.0) as client:
+    with CaptureClient(url, auth_from_env(scheme=scheme), timeout=10.0) as client:
         check_target(client)
 
 

@@ -379,11 +379,14 @@ def plugin_args() -> list[str]:
     return [] if autoloaded else ["-p", "loadgen.pytest_plugin"]
 
 
-def suite_args(*, url: str | None = None, max_examples: int = 100, seed: int | None = None,
-               junit: str | None = None, allow_writes: bool = False, count_checks: str = "auto") -> list[str]:
+def suite_args(*, url: str | None = None, auth: str | None = None, max_examples: int = 100,
+               seed: int | None = None, junit: str | None = None, allow_writes: bool = False,
+               count_checks: str = "auto") -> list[str]:
     """The pytest arguments that run these properties (``loadgen fuzz`` and the tests use them)."""
     args = [*plugin_args(), "--pyargs", "loadgen.conformance", "-p", "no:cacheprovider", "-W", "error",
             f"--capture-max-examples={max_examples}", f"--capture-count-checks={count_checks}"]
+    if auth:
+        args.append(f"--capture-auth={auth}")
     if url:
         args.append(f"--capture-url={url}")
     if allow_writes:

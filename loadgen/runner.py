@@ -230,7 +230,7 @@ def check_target(client: Any) -> int:
         return int(retry_transient(client.count))
     except AuthError as exc:
         raise UsageError(f"preflight: {url} refused the credentials ({exc.label}); check "
-                         "CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET and --capture-auth") from None
+                         "CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET and --auth") from None
     except TransientError as exc:
         raise RuntimeFailure(f"preflight: {url} answered a server error {PREFLIGHT_ATTEMPTS} times in a row, "
                              f"the last: {exc}") from None
@@ -384,6 +384,20 @@ def _check_options(opts: RunOptions) -> None:
     parse_thresholds(opts.thresholds)
 
 
+def _check_load(opts: RunOptions, stages: tuple[Stage, ...]) -> None:
+    """Rates that send nothing are one line, not a sandbox and a Locust started for an empty report.
+
+    A ``--locustfile`` of one's own may pace its tasks by other options: not judged here.
+    """
+    if opts.locustfile or any(t["requests_per_s"] > 0 for t in targets(opts, stages).values()):
+        return
+    if opts.stages:
+        raise UsageError(f"--stages {opts.stages!r} sends nothing: every stage's rate is 0")
+    endpoints = SCENARIOS[opts.scenario][1]
+    flags = [flag for name, flag in (("create", "--create-rate"), ("bulkCreate", "--bulk-rate")) if name in endpoints]
+    raise UsageError(f"{' or '.join(flags)} must be > 0: the {opts.scenario} scenario would send nothing")
+
+
 def _check_files(opts: RunOptions) -> str:
     """Load the schema and profile and build a factory once here: a bad file is one line before anything starts.
 
@@ -435,12 +449,13 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
     if opts.scenario not in SCENARIOS and not opts.locustfile:
         raise UsageError(f"unknown scenario {opts.scenario!r}: choose one of {', '.join(SCENARIOS)}")
     if opts.capture_auth not in AUTH_SCHEMES:
-        raise UsageError(f"--capture-auth must be one of {', '.join(AUTH_SCHEMES)}")
+        raise UsageError(f"--auth must be one of {', '.join(AUTH_SCHEMES)}")
     if opts.workers < 1:
         raise UsageError(f"--workers must be >= 1, got {opts.workers}")
     locustfile = locustfile_for(opts.scenario, opts.locustfile)
     stages, duration = plan_stages(opts)
     _check_options(opts)
+    _check_load(opts, stages)
     opts = replace(opts, type_name=_check_files(opts))
     remote = _remote(opts)
     run_id = opts.run_id or new_run_id()

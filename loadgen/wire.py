@@ -441,6 +441,10 @@ def _sign(secret: str, text: str) -> str:
     return base64.b64encode(digest).decode("ascii")
 
 
+#: The ways a client proves who it is (``loadgen.auth``), the names of ``--auth`` and the Locust users' schemes.
+AUTH_SCHEMES = ("basic", "signed", "legacy")
+
+
 class Signer:
     """The ``Date`` and ``Authorization`` headers of janrain-signed requests for one client.
 

@@ -8,6 +8,7 @@ and stops them when the test ends.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from typing import Any
@@ -15,6 +16,11 @@ from typing import Any
 import pytest
 
 from loadgen.sandbox import Sandbox, serve
+
+# `loadgen run`, `fuzz` and `cleanup` read CAPTURE_URL and CAPTURE_AUTH: a developer's own settings must never
+# aim the tests' runs at a real app. Tests that want them set them for their own child process.
+for _name in ("CAPTURE_URL", "CAPTURE_AUTH"):
+    os.environ.pop(_name, None)
 
 
 @pytest.fixture(scope="session")

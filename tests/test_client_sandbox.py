@@ -144,7 +144,7 @@ def test_ping_command_checks_url_and_credentials(sandbox: Sandbox) -> None:
     assert bad.exit_code == 1
     assert bad.output.startswith("error: 402 invalid_client_credentials") and bad.output.count("\n") == 1
     missing = CliRunner().invoke(cli, ["ping"], env={**env, "CAPTURE_URL": ""})
-    assert (missing.exit_code, missing.output) == (2, "error: no Capture URL: pass base_url or set CAPTURE_URL\n")
+    assert (missing.exit_code, missing.output) == (2, "error: no Capture URL: pass --url or set CAPTURE_URL\n")
 
 
 def test_parts_of_a_record_and_include_record_sync_and_async(sandbox: Sandbox) -> None:

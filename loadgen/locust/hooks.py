@@ -30,6 +30,8 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -44,13 +46,13 @@ from locust.runners import (
 )
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
-from loadgen.errors import LoadgenError
+from loadgen.errors import LoadgenError, UsageError
 from loadgen.ledger import FLUSH_SECONDS, MasterLedger
 from loadgen.locust.load_state import LoadState, endpoints_of
 from loadgen.locust.options import OPTIONS, Settings, env_var, new_run_id, settings_from
 from loadgen.locust.state import state
 from loadgen.report.recorder import Recorder
-from loadgen.runfolder import LEDGER, LedgerAccount, LocustSummary, write_locust_files
+from loadgen.runfolder import LEDGER, LedgerAccount, LocustSummary, ledger_part, write_locust_files
 
 log = logging.getLogger("loadgen.locust")
 
@@ -91,8 +93,13 @@ def _on_init(environment: Any, **_: Any) -> None:
             from loadgen.auth import resolve_url
 
             resolve_url(environment.host, insecure=settings.insecure)
+        if not isinstance(environment.runner, WorkerRunner) and (settings.run_id or settings.run_dir):
+            _refuse_taken_ledger(settings)
     except LoadgenError as exc:
         sys.exit(f"error: {exc}")
+    _take_run_time(environment)
+    # spawning_complete carries no environment: this process's listener gets it bound here
+    environment.events.spawning_complete.add_listener(partial(_on_spawning_complete, environment))
     if (environment.stop_timeout or 0) < MIN_STOP_TIMEOUT:
         environment.stop_timeout = MIN_STOP_TIMEOUT
     runner = environment.runner
@@ -102,6 +109,43 @@ def _on_init(environment: Any, **_: Any) -> None:
         state.master = runner
     elif signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         gevent.signal_handler(signal.SIGINT, _on_sigint)
+
+
+def _refuse_taken_ledger(settings: Settings) -> None:
+    """A run folder holding another run's ledger is refused: appending would mix two runs in one ledger,
+    and its cleanup would delete the records of both. A second test of this process's own run goes on."""
+    if settings.run_path.resolve() in state.own_runs:
+        return
+    part = Path(ledger_part("*")).name
+    for path in (settings.run_path / LEDGER, *sorted(settings.ledger_path.glob(part))):
+        if path.is_file() and path.stat().st_size:
+            raise UsageError(f"{path} already holds the ledger of an earlier run: pick another --run-id "
+                             "or --run-dir (or clean that run up and remove its folder)")
+
+
+def _take_run_time(environment: Any) -> None:
+    """A headless ``-t`` counts load, not set-up: Locust arms it when the test starts, before the users are
+    spawned, so this process arms it itself when spawning completes (:func:`_on_spawning_complete`)."""
+    options = environment.parsed_options
+    if isinstance(environment.runner, WorkerRunner) or options is None or not getattr(options, "headless", False):
+        return
+    if getattr(options, "run_time", None):
+        state.run_time, options.run_time = float(options.run_time), None
+        log.info("-t %gs counts from the end of spawning", state.run_time)
+
+
+def _on_spawning_complete(environment: Any, **_: Any) -> None:
+    """Set-up is over: the arrival schedule starts now, and so does a headless ``-t``."""
+    if state.load is not None:
+        state.load.start_schedule()
+    run_time, state.run_time = state.run_time, None
+    if run_time is not None and environment.runner is not None:
+        gevent.spawn_later(run_time, _run_time_over, environment.runner)
+
+
+def _run_time_over(runner: Any) -> None:
+    log.info("--run-time limit reached, shutting down")
+    runner.quit()
 
 
 def _on_sigint() -> None:
@@ -120,20 +164,24 @@ def _on_test_start(environment: Any, **_: Any) -> None:
     runner = environment.runner
     options = environment.parsed_options
     if not isinstance(runner, WorkerRunner) and options is not None:
-        # each test started from the web UI is a new run, unless the user named the run
-        if not getattr(options, "run_id", "") or getattr(options, "loadgen_auto_run_id", False):
-            options.run_id = new_run_id()
-            options.loadgen_auto_run_id = True
+        _fix_run_id(options)
         options.loadgen_workers = runner.worker_count if isinstance(runner, MasterRunner) else 1
         state.recorder, state.records, state.started_at = Recorder(), 0, time.time()
         state.dropped, state.cpu, state.done, state.reasons, state.totals = Counter(), {}, set(), [], {}
         state.unanswered, state.quitting = {}, False
-    if isinstance(runner, MasterRunner):
-        state.ledger.close()
-        state.ledger = MasterLedger(_settings(environment).run_path / LEDGER)
-        return
     try:
         settings = _settings(environment)
+        if not isinstance(runner, WorkerRunner):
+            _refuse_taken_ledger(settings)
+            state.own_runs.add(settings.run_path.resolve())
+    except LoadgenError as exc:
+        _refuse_test(environment, exc)
+        return
+    if isinstance(runner, MasterRunner):
+        state.ledger.close()
+        state.ledger = MasterLedger(settings.run_path / LEDGER)
+        return
+    try:
         workers = int(getattr(options, "loadgen_workers", 1) or 1)
         worker = max(0, int(getattr(runner, "worker_index", 0)))
         previous = state.load
@@ -144,11 +192,9 @@ def _on_test_start(environment: Any, **_: Any) -> None:
             settings.seed, settings.run_id, worker, settings.profile, settings.schema) else None
         state.load = LoadState(settings, endpoints=endpoints_of(environment.user_classes), worker=worker,
                             workers=workers, factory=keep.factory if keep else None,
-                            schema=keep.schema if keep else None)
+                            schema=keep.schema if keep else None, held=runner is not None)
     except LoadgenError as exc:
-        log.error("error: %s", exc)
-        if runner is not None:
-            gevent.spawn(runner.quit)
+        _refuse_test(environment, exc)
         return
     # The profile pools and Locust's own objects live for the whole run: keep them out of the
     # cyclic GC's scans, which the many short-lived profile dicts would otherwise trigger.
@@ -158,6 +204,32 @@ def _on_test_start(environment: Any, **_: Any) -> None:
     if isinstance(runner, WorkerRunner):
         _send_ledger_to(runner, state.load)
     log.info("worker %d of %d: run %s, ledger %s", worker, workers, settings.run_id, settings.ledger_path)
+
+
+def _fix_run_id(options: Any) -> None:
+    """The run id of a test: the one given (command line or web UI form), else a new one.
+
+    The id this process made up for the previous test still sits in the options (and in the web UI's
+    form): a test given that id, or none, gets a new one; any other id given applies as it is.
+    """
+    given = str(getattr(options, "run_id", "") or "")
+    if not given or given == state.auto_run_id:
+        given = state.auto_run_id = new_run_id()
+    options.run_id = given
+
+
+def _refuse_test(environment: Any, exc: LoadgenError) -> None:
+    """A test that cannot run: one line in the log, no load state (users send nothing), and the test ends.
+
+    From the web UI only this test stops, so the form can be corrected; a headless Locust quits.
+    """
+    log.error("error: %s", exc)
+    if state.load is not None:
+        state.load.close()
+        state.load = None
+    runner = environment.runner
+    if runner is not None:
+        gevent.spawn(runner.stop if environment.web_ui is not None else runner.quit)
 
 
 def _send_ledger_to(runner: Any, load: LoadState) -> None:

@@ -27,6 +27,8 @@ from loadgen.report.recorder import Recorder
 CREATE, BULK, MALFORMED = "create", "bulkCreate", "malformed"
 _FORM = "application/x-www-form-urlencoded"
 _GOLDEN = 0.6180339887498949
+#: How often a user spawned before the schedule started looks again (its first arrival is at most this late).
+HOLD_S = 0.02
 
 
 def identity_key(schema: Any) -> str | None:
@@ -55,7 +57,7 @@ class LoadState:
 
     def __init__(self, settings: Settings, *, endpoints: Iterable[str], worker: int, workers: int,
                  clock: Callable[[], float] = time.monotonic, factory: Any = None, schema: Any = None,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, held: bool = False) -> None:
         self.settings = settings
         self.worker = worker
         self.workers = max(1, workers)
@@ -64,6 +66,11 @@ class LoadState:
         self._signer = wire.Signer(client_id, secret)
         self._basic_headers = {"Authorization": wire.basic_authorization(client_id, secret), "Content-Type": _FORM}
         self.signed = settings.capture_auth == "signed"   # headers change per request
+        # legacy: the credentials ride in the form body, as the client's LegacyParamAuth sends them
+        self._legacy_tail = (b"&" + wire.encode_form({"client_id": client_id, "client_secret": secret})
+                             if settings.capture_auth == "legacy" else b"")
+        if self._legacy_tail:
+            self._basic_headers = {"Content-Type": _FORM}
         self._form_head = b"type_name=" + wire.form_escape_lean(settings.type_name.encode("utf-8")) + b"&"
         self.schema = schema if schema is not None else load_schema_for(settings)
         self.factory = factory if factory is not None else make_factory(settings, self.schema, worker)
@@ -87,6 +94,9 @@ class LoadState:
         self.unanswered = 0
         #: set when the run is quitting (Ctrl-C): no new arrivals are claimed
         self.stopping = False
+        #: set until :meth:`start_schedule`: users spawned first wait for the others, so the schedule's
+        #: first second is not served by a fraction of the swarm
+        self.held = held
         self.dropped: Counter[str] = Counter()
         self.records = 0
         self._bad: list[BadRequest] | None = None
@@ -112,7 +122,7 @@ class LoadState:
         request, or the one precomputed Basic set, which is never mutated.
         """
         raw = value if isinstance(value, bytes) else value.encode("utf-8")
-        body = self._form_head + field.encode("ascii") + b"=" + wire.form_escape_lean(raw)
+        body = self._form_head + field.encode("ascii") + b"=" + wire.form_escape_lean(raw) + self._legacy_tail
         if self.signed:
             text = value if isinstance(value, str) else value.decode("utf-8")
             params = {"type_name": self.settings.type_name, field: text}
@@ -129,6 +139,8 @@ class LoadState:
         """
         if self.stopping:
             return "", None, 1.0
+        if self.held:
+            return "", None, HOLD_S
         found: Pacer | None = None
         endpoint, soonest = "", math.inf
         for name in endpoints:       # a loop, not min() over a list: this runs once per request
@@ -145,6 +157,13 @@ class LoadState:
             self.check_done()
             return endpoint, None, 1.0
         return endpoint, arrival, pacer.delay(arrival)
+
+    def start_schedule(self) -> None:
+        """Start the arrival schedule now (once; later calls do nothing): the set-up is over."""
+        if self.held:
+            self.held = False
+            for pacer in self.pacers.values():
+                pacer.restart()
 
     def _dropped(self, endpoint: str, n: int) -> None:
         self.dropped[endpoint] += n
@@ -217,6 +236,8 @@ class LoadState:
 
     def settle_overdue(self) -> None:
         """Count arrivals nobody claimed in time as dropped (too few users, or none on this worker)."""
+        if self.held:      # the schedule has not started: nothing is due yet
+            return
         for name, pacer in self.pacers.items():
             if n := pacer.drop_overdue():
                 self._dropped(name, n)

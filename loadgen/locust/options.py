@@ -21,12 +21,12 @@ from typing import Any
 from loadgen.errors import UsageError
 from loadgen.locust.pacing import Stage, parse_stages
 from loadgen.runfolder import LEDGER_PARTS
+from loadgen.wire import AUTH_SCHEMES as AUTH_SCHEMES  # runner.py reads it here
 
 DEFAULT_CREATE_RATE = 50.0
 DEFAULT_BULK_RATE = 2.0
 DEFAULT_BULK_SIZE = 100
 DEFAULT_MALFORMED_SHARE = 0.1
-AUTH_SCHEMES = ("basic", "signed")
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 
 #: (flag, type, default, help). ``bool`` flags are ``store_true``.
@@ -45,7 +45,7 @@ OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
     ("--run-dir", str, "", "run folder for recorder.json and the ledger (default: runs/<run-id>)"),
     ("--ledger-dir", str, "", "where each worker appends worker-<n>.jsonl (default: <run-dir>/ledger)"),
     ("--max-records", int, 0, "stop cleanly once this many records were created (0: no limit)"),
-    ("--capture-auth", str, "basic", "basic | signed (credentials: CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET)"),
+    ("--capture-auth", str, "basic", "basic | signed | legacy (credentials: CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET)"),
     ("--type-name", str, "user", "entity type to create"),
     ("--insecure", bool, False, "allow plain http:// to a non-loopback host (credentials in clear!)"),
 )
@@ -94,8 +94,16 @@ def _number(name: str, value: Any, kind: type, low: float, high: float = math.in
     except (TypeError, ValueError):
         raise UsageError(f"--{name}: expected a number, got {value!r}") from None
     if not (low <= number <= high) or (kind is float and not math.isfinite(number)):
-        raise UsageError(f"--{name} must be between {low:g} and {high:g}, got {value!r}")
+        raise UsageError(f"--{name} must be {_range(kind, low, high)}, got {value!r}")
     return number
+
+
+def _range(kind: type, low: float, high: float) -> str:
+    """``>= 0`` or ``between 1 and 100000``, in the flag's own units (no ``inf``, no ``9.22337e+18``)."""
+    def shown(x: float) -> str:
+        return str(int(x)) if kind is int else f"{x:g}"
+
+    return f">= {shown(low)}" if math.isinf(high) else f"between {shown(low)} and {shown(high)}"
 
 
 def settings_from(options: object | Mapping[str, Any]) -> Settings:

@@ -194,6 +194,12 @@ class Pacer:
         self.dropped = 0
         self.outstanding = 0    # claimed, not yet started or abandoned
 
+    def restart(self) -> None:
+        """Count the schedule from now: the time before (spawning users) is set-up, not load."""
+        if self.claimed:
+            raise UsageError("pacer: cannot restart a schedule whose arrivals were claimed")
+        self.origin = self.clock()
+
     def _index(self, m: int) -> int:
         return self.worker + m * self.workers
 

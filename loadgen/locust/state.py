@@ -8,6 +8,7 @@ listener here and no file written: only the data.
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from loadgen.errors import LoadgenError
@@ -33,6 +34,9 @@ class State:
         self.quitting = False
         self.ledger = MasterLedger()
         self.master: Any = None                    # the MasterRunner, in the master process
+        self.auto_run_id = ""                      # the run id this process made up for the last test
+        self.own_runs: set[Path] = set()           # run folders whose ledger this process writes
+        self.run_time: float | None = None         # headless -t, counted from the end of spawning
 
 
 state = State()

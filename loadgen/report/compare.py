@@ -103,7 +103,11 @@ def _target(host: object) -> str:
 
 
 def incompatibilities(base: Report, run: Report) -> list[str]:
-    """Why two reports should not be compared (empty when they may be)."""
+    """Why two reports should not be compared (empty when they may be), one readable line per field.
+
+    ``targets differ: create.requests_per_s: baseline 50, run 80``: the fields as report.json names
+    them, each differing value shown plainly, never a Python dict.
+    """
     reasons = []
     fields_a, fields_b = base.run.to_json(), run.run.to_json()   # as written in report.json, for the message
     for key in _COMPAT:
@@ -111,8 +115,41 @@ def incompatibilities(base: Report, run: Report) -> list[str]:
         if key == "host" and _target(a) == _target(b):
             continue
         if a != b:
-            reasons.append(f"{key} differs: baseline {a!r}, run {b!r}")
+            reasons.append(_difference(key, a, b))
     return reasons
+
+
+def _difference(key: str, a: object, b: object) -> str:
+    if isinstance(a, dict) and isinstance(b, dict):
+        flat_a, flat_b = _flat(a), _flat(b)
+        parts = [f"{name}: baseline {_shown(flat_a.get(name))}, run {_shown(flat_b.get(name))}"
+                 for name in sorted(flat_a.keys() | flat_b.keys()) if flat_a.get(name) != flat_b.get(name)]
+        return f"{key} differ: {'; '.join(parts)}"
+    verb = "differ" if key.endswith("s") else "differs"
+    return f"{key} {verb}: baseline {_shown(a)}, run {_shown(b)}"
+
+
+def _flat(value: Mapping[str, object], prefix: str = "") -> dict[str, object]:
+    """``{"create": {"requests_per_s": 50}}`` -> ``{"create.requests_per_s": 50}``."""
+    flat: dict[str, object] = {}
+    for name, item in value.items():
+        if isinstance(item, Mapping):
+            flat.update(_flat(item, f"{prefix}{name}."))
+        else:
+            flat[f"{prefix}{name}"] = item
+    return flat
+
+
+def _shown(value: object) -> str:
+    """A value of report.json's ``run`` as a person reads it: ``50``, ``0s:50/s 60s:50/s``, ``none``."""
+    if value is None or value == [] or value == "":
+        return "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, list):   # stages
+        return " ".join(f"{_shown(s.get('duration_s'))}s:{_shown(s.get('rate'))}/s" if isinstance(s, dict)
+                        else _shown(s) for s in value)
+    return str(value)
 
 
 def _trim(values: Sequence[T]) -> list[T]:

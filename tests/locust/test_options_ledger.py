@@ -25,11 +25,12 @@ def test_settings_from_locust_options() -> None:
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"capture_auth": "legacy"}, "--capture-auth must be one of basic, signed"),
+    ({"capture_auth": "ntlm"}, "--capture-auth must be one of basic, signed, legacy"),
     ({"run_id": "../etc"}, "--run-id '../etc'"),
     ({"create_rate": "fast"}, "--create-rate: expected a number, got 'fast'"),
     ({"bulk_size": 0}, "--bulk-size must be between 1 and 100000"),
-    ({"max_records": -1}, "--max-records must be between 0"),
+    ({"max_records": -1}, "--max-records must be >= 0, got -1"),
+    ({"seed": -1}, "--seed must be between 0 and 9223372036854775808, got -1"),
     ({"malformed_share": 2}, "--malformed-share must be between 0 and 1"),
     ({"stages": "30s"}, "bad stage '30s'"),
 ])
