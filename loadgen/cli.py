@@ -18,6 +18,16 @@ import click
 
 from loadgen.errors import ExitCode, LoadgenError, UsageError
 from loadgen.runfolder import REPORT_HTML, REPORT_JSON, REPORT_MD, ledger_part
+from loadgen.scenarios import (
+    AUTH_SCHEMES,
+    DEFAULT_AUTH,
+    DEFAULT_BULK_RATE,
+    DEFAULT_BULK_SIZE,
+    DEFAULT_CREATE_RATE,
+    DEFAULT_MALFORMED_SHARE,
+    DEFAULT_SCENARIO,
+    SCENARIOS,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -333,12 +343,13 @@ def _progress(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
 
 @cli.command("run")
 @click.option("--url", default=None, help="Capture app URL (default: start the embedded sandbox in the run folder).")
-@click.option("--scenario", type=click.Choice(["mixed", "create", "bulk_create", "error_path"]), default="mixed",
-              show_default=True)
+@click.option("--scenario", type=click.Choice(list(SCENARIOS)), default=DEFAULT_SCENARIO, show_default=True)
 @click.option("--duration", default="60s", show_default=True, help="How long to send load (30s, 2m, 1h...).")
-@click.option("--create-rate", type=float, default=50.0, show_default=True, help="entity.create requests/s.")
-@click.option("--bulk-rate", type=float, default=2.0, show_default=True, help="entity.bulkCreate requests/s.")
-@click.option("--bulk-size", type=int, default=100, show_default=True, help="Records per bulkCreate.")
+@click.option("--create-rate", type=float, default=DEFAULT_CREATE_RATE, show_default=True,
+              help="entity.create requests/s.")
+@click.option("--bulk-rate", type=float, default=DEFAULT_BULK_RATE, show_default=True,
+              help="entity.bulkCreate requests/s.")
+@click.option("--bulk-size", type=int, default=DEFAULT_BULK_SIZE, show_default=True, help="Records per bulkCreate.")
 @click.option("--stages", default="", help="Ramp instead of --duration, e.g. '30s:10,60s:50,10s:0' (create/s).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Locust worker processes.")
 @click.option("--users", type=int, default=None, help="Concurrency cap (default: from the rates).")
@@ -348,8 +359,9 @@ def _progress(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
 @click.option("--profile", "profile_path", default=None, help="Profile TOML of the generated users.")
 @click.option("--schema", "schema_path", default=None, help="Entity type schema JSON.")
 @click.option("--max-records", type=int, default=None, help="Stop cleanly once this many records exist.")
-@click.option("--malformed-share", type=float, default=0.1, show_default=True, help="error_path: bad share.")
-@click.option("--capture-auth", type=click.Choice(["basic", "signed"]), default="basic", show_default=True)
+@click.option("--malformed-share", type=float, default=DEFAULT_MALFORMED_SHARE, show_default=True,
+              help="error_path: bad share.")
+@click.option("--capture-auth", type=click.Choice(AUTH_SCHEMES), default=DEFAULT_AUTH, show_default=True)
 @click.option("--insecure", is_flag=True, help="Allow plain http:// to a non-loopback host.")
 @click.option("--threshold", "thresholds", multiple=True, help="e.g. 'create.p95<300ms' (repeatable).")
 @click.option("--locustfile", default=None, help="Run this locustfile instead of the scenario's.")
@@ -360,7 +372,7 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
                 malformed_share: float, capture_auth: str, insecure: bool, thresholds: tuple[str, ...],
                 locustfile: str | None) -> None:
     """Run a Locust load test headless and write runs/<run-id>/ (report, ledger, Locust CSV/HTML)."""
-    from loadgen.locust.pacing import parse_duration
+    from loadgen.ramp import parse_duration
     from loadgen.report.thresholds import exit_code
     from loadgen.runner import RunOptions, run
 
@@ -445,7 +457,7 @@ def _print_run_summary(result: Any) -> None:
 @click.option("--url", default=None, help="Capture app URL (default: the run's host or its embedded sandbox).")
 @click.option("--rate", type=float, default=None,
               help="Deletes/s (default 20; unlimited for the run's own embedded sandbox).")
-@click.option("--capture-auth", type=click.Choice(["basic", "signed"]), default="basic", show_default=True)
+@click.option("--capture-auth", type=click.Choice(AUTH_SCHEMES), default=DEFAULT_AUTH, show_default=True)
 @click.option("--insecure", is_flag=True, help="Allow plain http:// to a non-loopback host.")
 @friendly
 def cleanup_command(run_dir: Path, url: str | None, rate: float | None, capture_auth: str, insecure: bool) -> None:

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from synthetic_run import write_synthetic_run
 
 from loadgen.cli import cli
 from loadgen.errors import UsageError
+from loadgen.ramp import Stage
 from loadgen.report import rebuild
-from synthetic_run import write_synthetic_run
 from loadgen.runfolder import (
     LEDGER,
     LOCUST_RUN,
@@ -23,7 +24,6 @@ from loadgen.runfolder import (
     LocustSummary,
     Meta,
     MetaFormatError,
-    Stage,
     WorkerAccount,
     read_meta,
     read_summary,

@@ -10,16 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loadgen.errors import UsageError
-from loadgen.locust.pacing import (
-    Pacer,
-    RecordBudget,
-    Schedule,
-    Stage,
-    endpoint_schedule,
-    parse_duration,
-    parse_stages,
-    worker_share,
-)
+from loadgen.locust.pacing import Pacer, RecordBudget, worker_share
+from loadgen.ramp import Schedule, Stage, endpoint_schedule, parse_duration, parse_stages
 
 
 class FakeClock:

@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from synthetic_run import SyntheticRun, synthetic_meta, synthetic_recorders, write_synthetic_run
 
 from loadgen.cli import cli
 from loadgen.errors import UsageError
@@ -26,7 +27,6 @@ from loadgen.report import (
 )
 from loadgen.report.compare import parse_limits
 from loadgen.report.stats import bootstrap_interval, mann_whitney_greater, median
-from synthetic_run import SyntheticRun, synthetic_meta, synthetic_recorders, write_synthetic_run
 
 SPEC = SyntheticRun(duration_s=30, stall_at=None)
 

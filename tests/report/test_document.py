@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from synthetic_run import SyntheticRun, synthetic_meta, synthetic_recorders
 
 from loadgen.cli import cli
 from loadgen.errors import UsageError
 from loadgen.report import Recorder, Report, ReportFormatError, load_report, make_report
 from loadgen.report.build import write_json
-from synthetic_run import SyntheticRun, synthetic_meta, synthetic_recorders
 
 #: A report.json written before the typed model existed (``loadgen run`` of schema version 1).
 V1 = Path(__file__).parent / "data" / "report-v1.json"
