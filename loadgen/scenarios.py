@@ -31,11 +31,14 @@ class Kind(enum.Enum):
     CREATE = "create"          # one record per request
     BULK = "bulk"              # --bulk-size records per request, each judged apart
     BAD_REQUEST = "bad"        # a deliberately bad request: success is the exact expected error
+    READ = "read"              # creates nothing
+    WRITE = "write"            # changes a record the run created
+    DELETE = "delete"          # removes a record: it leaves the ledger
 
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    """One paced request kind of the shipped scenarios: its report name, API path and form field.
+    """One request kind: its default report name, API path, main form field and what it does.
 
     ``rate_option`` names the :class:`~loadgen.locust.options.Settings` field holding its swarm-wide
     requests/s (None: it shares another endpoint's arrivals, as ``malformed`` shares create's).
@@ -54,7 +57,15 @@ MALFORMED = Endpoint("malformed", "/entity.create", "attributes", Kind.BAD_REQUE
 #: The endpoints of the shipped scenarios, in report order (they always have a row in a report).
 ENDPOINTS: tuple[Endpoint, ...] = (CREATE, BULK_CREATE, MALFORMED)
 ENDPOINT_NAMES: tuple[str, ...] = tuple(e.name for e in ENDPOINTS)
-BY_NAME: Mapping[str, Endpoint] = MappingProxyType({e.name: e for e in ENDPOINTS})
+#: The other calls of the scenario API (``self.capture``), by their default report name.
+ENTITY = Endpoint("entity", "/entity", "uuid", Kind.READ, None)
+FIND = Endpoint("find", "/entity.find", "filter", Kind.READ, None)
+COUNT = Endpoint("count", "/entity.count", "filter", Kind.READ, None)
+UPDATE = Endpoint("update", "/entity.update", "attributes", Kind.WRITE, None)
+REPLACE = Endpoint("replace", "/entity.replace", "attributes", Kind.WRITE, None)
+DELETE = Endpoint("delete", "/entity.delete", "uuid", Kind.DELETE, None)
+BY_NAME: Mapping[str, Endpoint] = MappingProxyType(
+    {e.name: e for e in (*ENDPOINTS, ENTITY, FIND, COUNT, UPDATE, REPLACE, DELETE)})
 
 
 @dataclass(frozen=True, slots=True)
