@@ -3,7 +3,7 @@
 Built at ``test_start`` in every process that runs users (the local runner or each worker), which is
 after ``--processes`` forked: the profile factory is seeded from ``(seed, run_id, worker index)`` so
 no two workers ever make the same user. Nothing here imports Locust; ``hooks.py`` wires it to
-Locust's events and ``users.py`` calls it from the users.
+Locust's events, and the users reach it through ``capture.py`` (``self.capture``).
 """
 
 from __future__ import annotations

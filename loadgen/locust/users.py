@@ -81,6 +81,8 @@ class CaptureUser(FastHttpUser):
         own = [task for task in cls.tasks if task is not _step]
         if any(isinstance(task, type) for task in own):
             raise UsageError(f"{cls.__name__}: a nested TaskSet cannot share a user with paced tasks")
+        if any(hasattr(task, PACE_ATTRIBUTE) for task in own):
+            raise UsageError(f"{cls.__name__}: a task is either @paced or a Locust @task, not both")
         cls.unpaced_tasks = own
         cls.tasks = [_step]
         wait = cls.__dict__.get("wait_time")

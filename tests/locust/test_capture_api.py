@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -117,3 +119,24 @@ print("count:", capture.count().count, [kw["name"] for kw in fired])
                          timeout=60, check=True).stdout
     assert "refused: a write needs a run id" in out
     assert "count: 0 ['count']" in out       # reads need none: reported under their name
+
+
+@pytest.mark.parametrize(("example", "name"), [
+    ("read_back.py", "entity by uuid"), ("time_to_visible.py", "find until visible"),
+    ("update_after_create.py", "update"), ("own_data.py", "create"), ("create_and_count.py", "count"),
+])
+def test_each_example_runs_a_single_user_for_debugging(example: str, name: str, sandbox: Sandbox,
+                                                       tmp_path: Path) -> None:
+    proc = subprocess.Popen([sys.executable, str(EXAMPLES / example), "--host", sandbox.url, "--create-rate", "20",
+                             "--run-dir", str(tmp_path)], env=sandbox_env(sandbox), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    ledger = tmp_path / "ledger" / "worker-0.jsonl"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (ledger.exists() and ledger.stat().st_size):
+            time.sleep(0.25)
+        time.sleep(1)
+    finally:
+        proc.send_signal(signal.SIGINT)
+    output = proc.communicate(timeout=30)[0]
+    assert f"POST\t{name}" in output, output[-2000:]
