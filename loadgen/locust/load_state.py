@@ -22,6 +22,7 @@ from loadgen.locust.bad_requests import BadRequest, bad_requests
 from loadgen.locust.options import Settings
 from loadgen.locust.outcomes import Outcome
 from loadgen.locust.pacing import Arrival, Pace, Pacer, RecordBudget, worker_share
+from loadgen.ramp import Schedule
 from loadgen.report.recorder import Recorder
 from loadgen.scenarios import paced_schedules
 
@@ -73,6 +74,9 @@ class LoadState:
                        for name, schedule in paced_schedules(rates, settings.stages).items()}
         # no pacer can run out: the end-of-run check after each request need not ask them
         self._endless = bool(self.pacers) and all(math.isinf(p.schedule.total) for p in self.pacers.values())
+        #: with no paced task, the run still ends with its last stage (``loadgen run`` always gives stages)
+        self._unpaced_end = (None if self.pacers or not settings.stages
+                             else clock() + Schedule(0.0, settings.stages).duration)
         limit = settings.max_records
         self.budget = RecordBudget(None if limit is None else worker_share(limit, worker % self.workers, self.workers))
         self.recorder = Recorder()
@@ -226,7 +230,8 @@ class LoadState:
             reason = f"--max-records reached ({self.budget.created} records by worker {self.worker})"
         elif self._endless:
             return
-        elif self.pacers and all(p.over and not p.outstanding for p in self.pacers.values()):
+        elif (self.pacers and all(p.over and not p.outstanding for p in self.pacers.values())) or (
+                self._unpaced_end is not None and self.clock() > self._unpaced_end):
             reason = "the last stage ended"
         else:
             return

@@ -140,3 +140,26 @@ def test_each_example_runs_a_single_user_for_debugging(example: str, name: str, 
         proc.send_signal(signal.SIGINT)
     output = proc.communicate(timeout=30)[0]
     assert f"POST\t{name}" in output, output[-2000:]
+
+
+def test_a_locustfile_without_paced_tasks_ends_with_its_last_stage(tmp_path: Path) -> None:
+    locustfile = tmp_path / "reads.py"
+    locustfile.write_text('''
+from locust import task
+from locust.user.wait_time import constant
+
+from loadgen.locust.users import CaptureUser
+
+
+class Reads(CaptureUser):
+    wait_time = constant(0.1)
+
+    @task
+    def count(self) -> None:
+        self.capture.count()
+''', encoding="utf-8")
+    started = time.monotonic()
+    result = run(RunOptions(scenario="create", locustfile=str(locustfile), duration=3, out=tmp_path, run_id="reads"))
+    assert time.monotonic() - started < 3 + 12      # not the 15 s safety net after the duration
+    assert result.meta.stop_reasons == ("the last stage ended",)
+    assert result.recorder.endpoints["count"].requests > 10 and result.ledger_count == 0
