@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from locust.contrib.fasthttp import FAILURE_EXCEPTIONS
 
@@ -105,13 +105,13 @@ class WriteResult(Result):
     record: dict[str, Any] | None = None
 
 
-class _Sent:
+class _Sent(NamedTuple):
     """One request's raw exchange (status 0 and ``error`` when no answer came)."""
 
-    __slots__ = ("content", "error", "service_ms", "status")
-
-    def __init__(self, status: int, content: bytes | None, error: BaseException | None, service_ms: float) -> None:
-        self.status, self.content, self.error, self.service_ms = status, content, error, service_ms
+    status: int
+    content: bytes | None
+    error: BaseException | None
+    service_ms: float
 
 
 class Capture:
@@ -259,8 +259,8 @@ class Capture:
     def _call(self, name: str, endpoint: Endpoint, params: Mapping[str, str]) -> tuple[Answer | None, Result]:
         """A request that creates nothing: sent, judged by its body, reported and recorded."""
         load = current_load()
-        load.send()
         body, headers = load.form_fields(endpoint.path, params)
+        load.send()
         sent = self._exchange(load, endpoint.path, body, headers)
         answer = None if sent.error is not None and not sent.status else parse_answer(sent.status, sent.content or b"")
         failure = transport_label(sent.error) if answer is None and sent.error else (answer.label if answer else None)
