@@ -167,3 +167,36 @@ class Reads(CaptureUser):
     assert time.monotonic() - started < 3 + 12      # not the 15 s safety net after the duration
     assert result.meta.stop_reasons == ("the last stage ended",)
     assert result.recorder.endpoints["count"].requests > 10 and result.ledger_count == 0
+
+
+def test_every_call_of_the_api_against_the_sandbox(tmp_path: Path) -> None:
+    locustfile = tmp_path / "every_call.py"
+    locustfile.write_text('''
+from loadgen.locust.users import CaptureUser, paced
+
+
+class EveryCall(CaptureUser):
+    @paced("create")
+    def every_call(self) -> None:
+        made = self.capture.create()
+        assert made.ok and made.uuid and made.record["email"], made
+        uuid = made.uuid
+        assert self.capture.entity(uuid, attribute_name="email").value == made.record["email"]
+        assert self.capture.find(f"uuid = '{uuid}'", max_results=5, sort_on=["id"]).results[0]["uuid"] == uuid
+        assert self.capture.count(f"uuid = '{uuid}'").count == 1
+        assert self.capture.update(uuid, {"aboutMe": "a"}, include_record=True).record["aboutMe"] == "a"
+        assert self.capture.replace(uuid, {"email": made.record["email"]}).ok
+        assert self.capture.entity(uuid, attribute_name="aboutMe").value is None
+        email = f"{self.capture.run_id}.{made.id}@example.com"
+        bulk = self.capture.bulk_create([{"email": email}, {"email": email}], name="bulk of two")
+        assert len(bulk.created) == 1 and list(bulk.record_failures) == ["361 unique_violation"], bulk
+        assert self.capture.delete(bulk.created[0].uuid).ok
+''', encoding="utf-8")
+    result = run(RunOptions(scenario="create", locustfile=str(locustfile), duration=2, create_rate=3, out=tmp_path,
+                            run_id="every"))
+    report = json.loads((result.run_dir / "report.json").read_text(encoding="utf-8"))["endpoints"]
+    assert report["create"]["requests"] == 6 and report["create"]["failed"] == 0
+    for name in ("entity", "find", "count", "update", "replace", "delete"):
+        assert report[name]["requests"] >= 6 and report[name]["failed"] == 0, (name, report[name]["failures"])
+    assert report["bulk of two"]["records"] == 6 and report["bulk of two"]["failed"] == 6
+    assert result.nothing_lost and result.ledger_count == 6     # the bulk records were deleted again
