@@ -156,7 +156,7 @@ class LoadState:
         if found is None:
             return "", None, min(within, 3600.0)
         pacer = found
-        if soonest - pacer.elapsed() > within:
+        if within < math.inf and soonest - pacer.elapsed() > within:   # a paced-only user skips the clock
             return "", None, within
         arrival, dropped = pacer.claim()
         if dropped:
