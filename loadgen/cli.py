@@ -18,7 +18,16 @@ import click
 
 from loadgen.errors import ExitCode, LoadgenError, UsageError
 from loadgen.runfolder import REPORT_HTML, REPORT_JSON, REPORT_MD, ledger_part
-from loadgen.wire import AUTH_SCHEMES
+from loadgen.scenarios import (
+    AUTH_SCHEMES,
+    DEFAULT_AUTH,
+    DEFAULT_BULK_RATE,
+    DEFAULT_BULK_SIZE,
+    DEFAULT_CREATE_RATE,
+    DEFAULT_MALFORMED_SHARE,
+    DEFAULT_SCENARIO,
+    SCENARIOS,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -94,7 +103,7 @@ def auth_option(func: F) -> F:
             auth = capture_auth
         elif capture_auth and auth and auth.lower() != capture_auth.lower():
             raise click.UsageError(f"--auth {auth} and --capture-auth {capture_auth} disagree: give one")
-        return func(*args, scheme=(auth or "basic").lower(), **kwargs)
+        return func(*args, scheme=(auth or DEFAULT_AUTH).lower(), **kwargs)
 
     wrapper = click.option("--capture-auth", type=choice, hidden=True)(wrapper)
     wrapper = click.option("--auth", type=choice, envvar="CAPTURE_AUTH", show_envvar=True,
@@ -406,12 +415,13 @@ def _progress(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
 
 @cli.command("run")
 @url_option("start the embedded sandbox in the run folder")
-@click.option("--scenario", type=click.Choice(["mixed", "create", "bulk_create", "error_path"]), default="mixed",
-              show_default=True)
+@click.option("--scenario", type=click.Choice(list(SCENARIOS)), default=DEFAULT_SCENARIO, show_default=True)
 @click.option("--duration", default="60s", show_default=True, help="How long to send load (30s, 2m, 1h...).")
-@click.option("--create-rate", type=float, default=50.0, show_default=True, help="entity.create requests/s.")
-@click.option("--bulk-rate", type=float, default=2.0, show_default=True, help="entity.bulkCreate requests/s.")
-@click.option("--bulk-size", type=int, default=100, show_default=True, help="Records per bulkCreate.")
+@click.option("--create-rate", type=float, default=DEFAULT_CREATE_RATE, show_default=True,
+              help="entity.create requests/s.")
+@click.option("--bulk-rate", type=float, default=DEFAULT_BULK_RATE, show_default=True,
+              help="entity.bulkCreate requests/s.")
+@click.option("--bulk-size", type=int, default=DEFAULT_BULK_SIZE, show_default=True, help="Records per bulkCreate.")
 @click.option("--stages", default="", help="Ramp instead of --duration, e.g. '30s:10,60s:50,10s:0' (create/s).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Locust worker processes.")
 @click.option("--users", type=click.IntRange(min=1), default=None, help="Concurrency cap (default: from the rates).")
@@ -421,7 +431,8 @@ def _progress(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
 @click.option("--profile", "profile_path", default=None, help="Profile TOML of the generated users.")
 @click.option("--schema", "schema_path", default=None, help="Entity type schema JSON.")
 @click.option("--max-records", type=int, default=None, help="Stop cleanly once this many records exist.")
-@click.option("--malformed-share", type=float, default=0.1, show_default=True, help="error_path: bad share.")
+@click.option("--malformed-share", type=float, default=DEFAULT_MALFORMED_SHARE, show_default=True,
+              help="error_path: bad share.")
 @auth_option
 @click.option("--insecure", is_flag=True, help="Allow plain http:// to a non-loopback host.")
 @click.option("--threshold", "thresholds", multiple=True, help="e.g. 'create.p95<300ms' (repeatable).")
@@ -433,7 +444,7 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
                 malformed_share: float, scheme: str, insecure: bool, thresholds: tuple[str, ...],
                 locustfile: str | None) -> None:
     """Run a Locust load test headless and write runs/<run-id>/ (report, ledger, Locust CSV/HTML)."""
-    from loadgen.locust.pacing import parse_duration
+    from loadgen.ramp import parse_duration
     from loadgen.report.thresholds import exit_code
     from loadgen.runner import RunOptions, run
 
@@ -631,7 +642,7 @@ def fuzz_command(url: str | None, scheme: str, max_examples: int, seed: int | No
         code, interrupted = wait_child(proc, grace=120.0)  # Ctrl-C: the child still deletes what it created
     again = f"loadgen fuzz --seed {seed} --max-examples {max_examples}"
     again += f" --url {url} --allow-writes" if url else ""
-    again += f" --auth {scheme}" if scheme != "basic" else ""
+    again += f" --auth {scheme}" if scheme != DEFAULT_AUTH else ""
     again += f" --count-checks {count_checks}" if count_checks != "auto" else ""
     verdict = "interrupted" if interrupted else "passed" if code == 0 else "FAILED"
     click.echo(f"{verdict}; repeat with: {again}")

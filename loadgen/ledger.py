@@ -8,7 +8,9 @@ Format version 2, one object per line::
 identifies it besides its ids (``email`` for the user type; null when the type has none), so
 clean-up can check a record is still the one we created before deleting it. ``n`` numbers a worker's
 lines from 1, so a reader sees lines that went missing from the middle of a file. Never a secret,
-never the profile.
+never the profile. A record the run deleted again (a scenario's ``entity.delete``) gets a second
+line, the same fields plus ``"deleted":true``: readers drop that uuid, so clean-up leaves it alone
+and the "nothing lost" check counts only what is still there.
 
 Each Locust process appends to its own ``ledger/worker-<n>.jsonl`` (no locking, no shared file
 across processes or machines). A worker also hands each flushed batch to a ``sink``: in a
@@ -58,11 +60,14 @@ class LedgerEntry:
     time: float
     worker: int
     n: int
+    #: a tombstone: the run deleted this record again
+    deleted: bool = False
 
     def to_line(self) -> str:
+        extra = {"deleted": True} if self.deleted else {}
         return json.dumps({"v": VERSION, "type": self.type_name, "uuid": self.uuid, "id": self.id,
-                           "key": self.key, "value": self.value, "time": self.time, "worker": self.worker, "n": self.n},
-                          ensure_ascii=False) + "\n"
+                           "key": self.key, "value": self.value, "time": self.time, "worker": self.worker, "n": self.n,
+                           **extra}, ensure_ascii=False) + "\n"
 
     @classmethod
     def parse(cls, line: str) -> LedgerEntry:
@@ -90,7 +95,10 @@ class LedgerEntry:
             raise ValueError("key and value must be strings or null")
         if not isinstance(when, int | float) or not isinstance(worker, int) or not isinstance(n, int):
             raise ValueError("no time, worker or line number")
-        return cls(uuid, id_, type_name, key, value, float(when), worker, n)
+        deleted = data.get("deleted", False)
+        if not isinstance(deleted, bool):
+            raise ValueError("deleted must be true or false")
+        return cls(uuid, id_, type_name, key, value, float(when), worker, n, deleted)
 
 
 class OldLedger(ValueError):
@@ -119,6 +127,8 @@ class LedgerRead:
     sources: list[Path] = field(default_factory=list)
     #: worker -> the line numbers ``n`` read, in any file
     numbers: dict[int, set[int]] = field(default_factory=dict)
+    #: uuids the run deleted again (their tombstone lines), never in ``entries``
+    deleted: set[str] = field(default_factory=set)
 
     def gaps(self) -> int:
         """Lines missing from the middle of a worker's numbering (deleted or lost without a trace)."""
@@ -154,12 +164,14 @@ class Ledger:
         except OSError as exc:
             raise UsageError(f"cannot write the ledger {self.path}: {exc.strerror}") from None
 
-    def add(self, uuid: str, id: int, value: object) -> None:
+    def add(self, uuid: str, id: int, value: object, *, deleted: bool = False) -> None:
+        """Ledger a created record, or (``deleted``) its tombstone once the run deleted it again."""
         if self._file is None:
             return
         # formatted by hand: this runs once per created record on the load generator's hot path
+        tail = ',"deleted":true}\n' if deleted else "}\n"
         line = (f'{self._head}"uuid":{_text(uuid)},"id":{int(id)},"value":{_text(_key_text(value))},'
-                f'"time":{time.time():.6f},"worker":{self.worker},"n":{self.count + 1}}}\n')
+                f'"time":{time.time():.6f},"worker":{self.worker},"n":{self.count + 1}{tail}')
         self._file.write(line)
         self._pending.append(line)
         self.count += 1
@@ -280,8 +292,12 @@ def read_ledger(path: str | Path, into: LedgerRead | None = None) -> LedgerRead:
             text = line[:300].decode("utf-8", "replace")
             read.damage.append(Damage(source, number, "torn last line" if torn else why, text))
             continue
-        read.entries.setdefault(entry.uuid, entry)
         read.numbers.setdefault(entry.worker, set()).add(entry.n)
+        if entry.deleted:
+            read.deleted.add(entry.uuid)
+            read.entries.pop(entry.uuid, None)
+        elif entry.uuid not in read.deleted:
+            read.entries.setdefault(entry.uuid, entry)
     return read
 
 

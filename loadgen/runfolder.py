@@ -31,6 +31,7 @@ from loadgen._fields import (
     tuple_of,
 )
 from loadgen.errors import UsageError
+from loadgen.ramp import Stage
 
 #: ``loadgen run``'s plan and outcome (:class:`Meta`).
 META = "meta.json"
@@ -69,22 +70,6 @@ def ledger_part(worker: int | str) -> str:
 
 class MetaFormatError(FieldError):
     """A meta.json this tool cannot read; the message names the file and the field."""
-
-
-@dataclass(frozen=True, slots=True)
-class Stage:
-    """A stage of ``loadgen run --stages``: ramp linearly to ``rate`` (main endpoint, per s) over ``duration_s``."""
-
-    duration_s: float
-    rate: float
-
-    def to_json(self) -> dict[str, object]:
-        return {"duration_s": self.duration_s, "rate": self.rate}
-
-    @classmethod
-    def from_json(cls, data: object, where: str) -> Stage:
-        o = Fields(data, where)
-        return cls(o.get("duration_s", as_num), o.get("rate", as_num))
 
 
 #: Target rates of an endpoint: requests/s, or ``{"requests_per_s": r, "records_per_s": n}``.

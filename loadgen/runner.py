@@ -27,15 +27,8 @@ from typing import Any, TypeVar
 from loadgen.errors import AuthError, CaptureError, LoadgenError, RuntimeFailure, TransportError, UsageError
 from loadgen.ledger import VERSION as LEDGER_VERSION
 from loadgen.ledger import merge_ledgers
-from loadgen.locust.options import (
-    AUTH_SCHEMES,
-    DEFAULT_BULK_RATE,
-    DEFAULT_BULK_SIZE,
-    DEFAULT_CREATE_RATE,
-    DEFAULT_MALFORMED_SHARE,
-    new_run_id,
-)
-from loadgen.locust.pacing import Schedule, Stage, endpoint_schedule, parse_stages
+from loadgen.locust.options import new_run_id
+from loadgen.ramp import Schedule, Stage, parse_stages
 from loadgen.report.document import Report
 from loadgen.report.model import target_rates
 from loadgen.report.recorder import Recorder
@@ -54,17 +47,28 @@ from loadgen.runfolder import (
     read_summary,
     write_meta,
 )
-from loadgen.runfolder import Stage as PlannedStage
+from loadgen.scenarios import (
+    AUTH_SCHEMES,
+    BY_NAME,
+    CREATE,
+    DEFAULT_AUTH,
+    DEFAULT_BULK_RATE,
+    DEFAULT_BULK_SIZE,
+    DEFAULT_CREATE_RATE,
+    DEFAULT_MALFORMED_SHARE,
+    DEFAULT_SCENARIO,
+    MALFORMED,
+    SCENARIOS,
+    Kind,
+    Scenario,
+    main_endpoint,
+    paced_schedules,
+)
 
 T = TypeVar("T")
 
-#: scenario -> (locustfile name, endpoints it drives)
-SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "create": ("create.py", ("create",)),
-    "bulk_create": ("bulk_create.py", ("bulkCreate",)),
-    "mixed": ("mixed.py", ("create", "bulkCreate")),
-    "error_path": ("error_path.py", ("create",)),
-}
+#: Seconds of one user a request of each kind holds, to size the default concurrency.
+USER_SECONDS = {Kind.CREATE: 0.05, Kind.BULK: 0.002}   # a bulkCreate: per record
 #: Extra run time Locust gets after the last arrival before the safety net stops it.
 GRACE_S = 15.0
 #: Capture codes and HTTP statuses a busy or flaky domain answers now and then: the preflight's reads
@@ -79,7 +83,7 @@ class RunOptions:
     """Everything ``loadgen run`` accepts; defaults make ``loadgen run --duration 30s`` a good demo."""
 
     url: str | None = None
-    scenario: str = "mixed"
+    scenario: str = DEFAULT_SCENARIO
     duration: float = 60.0
     create_rate: float = DEFAULT_CREATE_RATE
     bulk_rate: float = DEFAULT_BULK_RATE
@@ -94,7 +98,7 @@ class RunOptions:
     schema: str | None = None
     max_records: int | None = None
     malformed_share: float = DEFAULT_MALFORMED_SHARE
-    capture_auth: str = "basic"
+    capture_auth: str = DEFAULT_AUTH
     insecure: bool = False
     thresholds: tuple[str, ...] = ()
     locustfile: str | None = None
@@ -130,11 +134,21 @@ def locustfile_for(scenario: str, override: str | None = None) -> Path:
     if scenario not in SCENARIOS:
         raise UsageError(f"unknown scenario {scenario!r}: choose one of {', '.join(SCENARIOS)}")
     for root in (Path.cwd(), Path(__file__).resolve().parent.parent):
-        path = root / "locustfiles" / SCENARIOS[scenario][0]
+        path = root / "locustfiles" / SCENARIOS[scenario].locustfile
         if path.is_file():
             return path
-    raise UsageError(f"locustfiles/{SCENARIOS[scenario][0]} not found: run from the project folder "
+    raise UsageError(f"locustfiles/{SCENARIOS[scenario].locustfile} not found: run from the project folder "
                      "or pass --locustfile")
+
+
+def _scenario(opts: RunOptions) -> Scenario:
+    """The scenario whose endpoints a run paces (a ``--locustfile`` run keeps ``--scenario``'s)."""
+    return SCENARIOS.get(opts.scenario, SCENARIOS[DEFAULT_SCENARIO])
+
+
+def paced_rates(opts: RunOptions) -> dict[str, float]:
+    """Requests/s of each endpoint the run's scenario paces, from the options named in the registry."""
+    return {name: float(getattr(opts, BY_NAME[name].rate_option or "")) for name in _scenario(opts).paced}
 
 
 def plan_stages(opts: RunOptions) -> tuple[tuple[Stage, ...], float]:
@@ -144,42 +158,44 @@ def plan_stages(opts: RunOptions) -> tuple[tuple[Stage, ...], float]:
         return stages, Schedule(0.0, stages).duration
     if opts.duration <= 0:
         raise UsageError(f"--duration must be > 0, got {opts.duration:g}s")
-    main = opts.create_rate if "create" in SCENARIOS.get(opts.scenario, ("", ("create",)))[1] else opts.bulk_rate
+    rates = paced_rates(opts)
+    main = rates[main_endpoint(list(rates)) or ""]
     return (Stage(0.0, main), Stage(opts.duration, main)), opts.duration
 
 
 def _stages_text(stages: tuple[Stage, ...]) -> str:
-    return ",".join(f"{s.duration:g}s:{s.target:g}" for s in stages)
+    return ",".join(f"{s.duration_s:g}s:{s.rate:g}" for s in stages)
+
+
+def _records_per_request(name: str, opts: RunOptions) -> int:
+    return opts.bulk_size if BY_NAME[name].kind is Kind.BULK else 1
 
 
 def default_users(opts: RunOptions, stages: tuple[Stage, ...]) -> int:
     """Enough concurrency for the peak rates (idle users cost nothing), at least 5 per worker."""
-    main = opts.create_rate if opts.scenario != "bulk_create" else opts.bulk_rate
-    peak = max([s.target for s in stages] + [0.0])
+    rates = paced_rates(opts)
+    main = rates[main_endpoint(list(rates)) or ""]
+    peak = max([s.rate for s in stages] + [0.0])
     ratio = peak / main if main > 0 else 1.0
-    creates = opts.create_rate * ratio if opts.scenario != "bulk_create" else 0.0
-    bulks = opts.bulk_rate * ratio if opts.scenario in ("mixed", "bulk_create") else 0.0
-    need = math.ceil(0.05 * creates + 0.002 * bulks * opts.bulk_size + 1)
+    busy = sum(rate * ratio * USER_SECONDS[BY_NAME[name].kind] * _records_per_request(name, opts)
+               for name, rate in rates.items())
+    need = math.ceil(busy + 1)
     per_worker = max(5, math.ceil(need * 2 / opts.workers))
     return per_worker * opts.workers
 
 
 def targets(opts: RunOptions, stages: tuple[Stage, ...]) -> dict[str, dict[str, float]]:
     """Mean target rates of the run per endpoint, in requests/s and records/s."""
-    endpoints = SCENARIOS.get(opts.scenario, ("", ("create", "bulkCreate")))[1]
-    main = opts.create_rate if "create" in endpoints else opts.bulk_rate
     result = {}
-    for name, rate, size in (("create", opts.create_rate, 1), ("bulkCreate", opts.bulk_rate, opts.bulk_size)):
-        if name in endpoints:
-            schedule = endpoint_schedule(rate, stages, main)
-            mean = schedule.total / schedule.duration if schedule.duration > 0 else 0.0
-            result[name] = {"requests_per_s": mean, "records_per_s": mean * size}
-    if opts.scenario == "error_path" and "create" in result:
+    for name, schedule in paced_schedules(paced_rates(opts), stages).items():
+        mean = schedule.mean_rate
+        result[name] = {"requests_per_s": mean, "records_per_s": mean * _records_per_request(name, opts)}
+    if _scenario(opts).malformed:
         # --malformed-share of the create arrivals are bad requests, reported as their own endpoint
-        mean = result["create"]["requests_per_s"]
+        mean = result[CREATE.name]["requests_per_s"]
         share = opts.malformed_share
-        result["create"] = {"requests_per_s": mean * (1 - share), "records_per_s": mean * (1 - share)}
-        result["malformed"] = {"requests_per_s": mean * share, "records_per_s": 0.0}
+        result[CREATE.name] = {"requests_per_s": mean * (1 - share), "records_per_s": mean * (1 - share)}
+        result[MALFORMED.name] = {"requests_per_s": mean * share, "records_per_s": 0.0}
     return result
 
 
@@ -393,8 +409,7 @@ def _check_load(opts: RunOptions, stages: tuple[Stage, ...]) -> None:
         return
     if opts.stages:
         raise UsageError(f"--stages {opts.stages!r} sends nothing: every stage's rate is 0")
-    endpoints = SCENARIOS[opts.scenario][1]
-    flags = [flag for name, flag in (("create", "--create-rate"), ("bulkCreate", "--bulk-rate")) if name in endpoints]
+    flags = [f"--{BY_NAME[name].rate_option or name}".replace("_", "-") for name in SCENARIOS[opts.scenario].paced]
     raise UsageError(f"{' or '.join(flags)} must be > 0: the {opts.scenario} scenario would send nothing")
 
 
@@ -469,7 +484,7 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
     users = opts.users or default_users(opts, stages)
     plan = Meta(
         run_id=run_id, scenario=opts.scenario, targets=dict(targets(opts, stages)),
-        stages=tuple(PlannedStage(s.duration, s.target) for s in stages) if opts.stages else (),
+        stages=stages if opts.stages else (),
         duration_s=duration, seed=opts.seed, profile=opts.profile or "default", bulk_size=opts.bulk_size,
         workers=opts.workers, users=users, max_records=opts.max_records, capture_auth=opts.capture_auth,
         thresholds=opts.thresholds, versions=_versions(), embedded_sandbox=not opts.url, type_name=opts.type_name,

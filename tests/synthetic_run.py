@@ -18,10 +18,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from loadgen.errors import Code
+from loadgen.ramp import Stage
 from loadgen.report.build import build_report
 from loadgen.report.document import Report
 from loadgen.report.recorder import Recorder
-from loadgen.runfolder import RECORDER, Meta, Stage, write_meta
+from loadgen.runfolder import RECORDER, Meta, write_meta
 
 #: Median service time (ms) of each endpoint on an unloaded sandbox, and its log-spread.
 _BASE_MS = {"create": 3.2, "bulkCreate": 48.0, "malformed": 1.4}

@@ -14,6 +14,7 @@ from synthetic_run import write_synthetic_run
 
 from loadgen.cli import cli
 from loadgen.errors import UsageError
+from loadgen.ramp import Stage
 from loadgen.report import rebuild
 from loadgen.runfolder import (
     LEDGER,
@@ -23,7 +24,6 @@ from loadgen.runfolder import (
     LocustSummary,
     Meta,
     MetaFormatError,
-    Stage,
     WorkerAccount,
     read_meta,
     read_summary,

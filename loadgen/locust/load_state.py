@@ -3,7 +3,7 @@
 Built at ``test_start`` in every process that runs users (the local runner or each worker), which is
 after ``--processes`` forked: the profile factory is seeded from ``(seed, run_id, worker index)`` so
 no two workers ever make the same user. Nothing here imports Locust; ``hooks.py`` wires it to
-Locust's events and ``users.py`` calls it from the users.
+Locust's events, and the users reach it through ``capture.py`` (``self.capture``).
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from loadgen.ledger import Ledger
 from loadgen.locust.bad_requests import BadRequest, bad_requests
 from loadgen.locust.options import Settings
 from loadgen.locust.outcomes import Outcome
-from loadgen.locust.pacing import Arrival, Pacer, RecordBudget, endpoint_schedule, worker_share
+from loadgen.locust.pacing import Arrival, Pace, Pacer, RecordBudget, worker_share
+from loadgen.ramp import Schedule
 from loadgen.report.recorder import Recorder
+from loadgen.scenarios import paced_schedules
 
-CREATE, BULK, MALFORMED = "create", "bulkCreate", "malformed"
 _FORM = "application/x-www-form-urlencoded"
 _GOLDEN = 0.6180339887498949
 #: How often a user spawned before the schedule started looks again (its first arrival is at most this late).
@@ -55,7 +56,7 @@ def make_factory(settings: Settings, schema: Any, worker: int) -> Any:
 class LoadState:
     """The per-process run state. Not thread-safe by design: one gevent thread drives it."""
 
-    def __init__(self, settings: Settings, *, endpoints: Iterable[str], worker: int, workers: int,
+    def __init__(self, settings: Settings, *, endpoints: Iterable[Pace | str], worker: int, workers: int,
                  clock: Callable[[], float] = time.monotonic, factory: Any = None, schema: Any = None,
                  env: Mapping[str, str] | None = None, held: bool = False) -> None:
         self.settings = settings
@@ -74,14 +75,15 @@ class LoadState:
         self._form_head = b"type_name=" + wire.form_escape_lean(settings.type_name.encode("utf-8")) + b"&"
         self.schema = schema if schema is not None else load_schema_for(settings)
         self.factory = factory if factory is not None else make_factory(settings, self.schema, worker)
-        wanted = set(endpoints)
-        main = settings.create_rate if CREATE in wanted else settings.bulk_rate
-        rates = {CREATE: settings.create_rate, BULK: settings.bulk_rate}
-        self.pacers = {name: Pacer(endpoint_schedule(rates[name], settings.stages, main), worker=worker % self.workers,
-                                   workers=self.workers, clock=clock)
-                       for name in (CREATE, BULK) if name in wanted}
+        paces = [p if isinstance(p, Pace) else Pace(p) for p in endpoints]
+        rates = {pace.endpoint: pace.rate_in(settings) for pace in paces}
+        self.pacers = {name: Pacer(schedule, worker=worker % self.workers, workers=self.workers, clock=clock)
+                       for name, schedule in paced_schedules(rates, settings.stages).items()}
         # no pacer can run out: the end-of-run check after each request need not ask them
         self._endless = bool(self.pacers) and all(math.isinf(p.schedule.total) for p in self.pacers.values())
+        #: with no paced task, the run still ends with its last stage (``loadgen run`` always gives stages)
+        self._unpaced_end = (None if self.pacers or not settings.stages
+                             else clock() + Schedule(0.0, settings.stages).duration)
         limit = settings.max_records
         self.budget = RecordBudget(None if limit is None else worker_share(limit, worker % self.workers, self.workers))
         self.recorder = Recorder()
@@ -89,6 +91,8 @@ class LoadState:
         self.key = identity_key(self.schema)
         self.ledger = Ledger(settings.ledger_path, worker, type_name=settings.type_name, key=self.key)
         self.in_flight = 0
+        #: paced tasks running now (one may send several requests, with none in flight between them)
+        self.serving = 0
         #: requests whose answer never came (transport error, or still in flight when the users were
         #: stopped): records they may have created are not in the ledger
         self.unanswered = 0
@@ -111,7 +115,7 @@ class LoadState:
 
     # -- requests -----------------------------------------------------------------------------------
 
-    def key_of(self, record: dict[str, Any]) -> object:
+    def key_of(self, record: Mapping[str, Any]) -> object:
         """The value of the ledgered unique attribute in a generated record (None when the type has none)."""
         return None if self.key is None else record.get(self.key)
 
@@ -131,11 +135,25 @@ class LoadState:
             return body, headers
         return body, self._basic_headers
 
-    def claim(self, endpoints: Iterable[str]) -> tuple[str, Arrival | None, float]:
+    def form_fields(self, path: str, params: Mapping[str, str]) -> tuple[bytes, dict[str, str]]:
+        """Body and headers of a POST of ``type_name`` and several fields (the reads and the writes)."""
+        parts = [self._form_head[:-1]]
+        for name, value in params.items():
+            escaped = wire.form_escape_lean(value.encode("utf-8"))
+            parts.append(wire.form_escape_lean(name.encode("utf-8")) + b"=" + escaped)
+        if self.signed:
+            headers = self._signer.headers(path, {"type_name": self.settings.type_name, **params})
+            headers["Content-Type"] = _FORM
+            return b"&".join(parts), headers
+        return b"&".join(parts), self._basic_headers
+
+    def claim(self, endpoints: Iterable[str], within: float = math.inf) -> tuple[str, Arrival | None, float]:
         """The earliest next arrival among ``endpoints``: (endpoint, arrival, seconds until due).
 
         Any free user serves whichever endpoint is due first, so every worker serves all of its
         shares whatever Locust's dispatch of user classes. Dropped arrivals are counted on the way.
+        An arrival due more than ``within`` seconds from now is left for another user: (``""``,
+        None, ``within``), the time this user's unpaced task is due.
         """
         if self.stopping:
             return "", None, 1.0
@@ -148,8 +166,10 @@ class LoadState:
             if candidate is not None and ((due := candidate.next_due()) < soonest or found is None):
                 found, endpoint, soonest = candidate, name, due
         if found is None:
-            return "", None, 3600.0
+            return "", None, min(within, 3600.0)
         pacer = found
+        if within < math.inf and soonest - pacer.elapsed() > within:   # a paced-only user skips the clock
+            return "", None, within
         arrival, dropped = pacer.claim()
         if dropped:
             self._dropped(endpoint, dropped)
@@ -171,17 +191,24 @@ class LoadState:
         if self.on_dropped is not None:
             self.on_dropped(endpoint, n)
 
-    def begin(self, endpoint: str, records: int) -> int:
-        """Start one claimed arrival: how many of ``records`` the ``--max-records`` budget allows."""
+    def start(self, endpoint: str) -> None:
+        """A claimed arrival of ``endpoint`` is being served: it no longer holds its pacer open."""
         pacer = self.pacers.get(endpoint)
         if pacer is not None:
             pacer.started()
+
+    def reserve(self, records: int) -> int:
+        """How many of ``records`` the ``--max-records`` budget allows to send now (a create or bulkCreate)."""
         granted = self.budget.reserve(records)
         if granted:
             self.in_flight += 1
         else:
             self.check_done()
         return granted
+
+    def send(self) -> None:
+        """A request that creates nothing (a read, an update, a delete) is on its way."""
+        self.in_flight += 1
 
     def bad_request(self, index: int) -> BadRequest:
         """The ``index``-th bad request of this worker's catalogue (drawn once, then cycled)."""
@@ -194,17 +221,18 @@ class LoadState:
         return (arrival.index * _GOLDEN) % 1.0 < self.settings.malformed_share
 
     def intended_ms(self, endpoint: str, arrival: Arrival) -> float:
+        """Milliseconds from the arrival's intended start to now (0 when early)."""
         pacer = self.pacers[endpoint]
         return max(0.0, pacer.lateness(arrival)) * 1000.0
 
-    def finish(self, endpoint: str, reserved: int, outcome: Outcome, *, service_ms: float,
-               intended_ms: float, keys: list[object] | None = None, recorded: str | None = None) -> None:
-        """Account one answered request: budget, recorder, ledger, and the end-of-run check."""
+    def finish(self, name: str, reserved: int, outcome: Outcome, *, service_ms: float,
+               intended_ms: float, keys: list[object] | None = None) -> None:
+        """Account one answered request under its report ``name``: budget, recorder, ledger, end-of-run check."""
         self.in_flight -= 1
         created = len(outcome.created)
         self.budget.settle(reserved, created)
         self.records += created
-        self.recorder.record(recorded or endpoint, service_ms=service_ms, intended_ms=intended_ms,
+        self.recorder.record(name, service_ms=service_ms, intended_ms=intended_ms,
                              failure=outcome.failure, records=created)
         keys = keys or []
         for rec in outcome.created:
@@ -215,13 +243,14 @@ class LoadState:
 
     def check_done(self) -> None:
         """Signal once when this process has nothing left to send (schedule over or budget spent)."""
-        if self.done_reason is not None or self.in_flight:
+        if self.done_reason is not None or self.in_flight or self.serving:
             return
         if self.budget.spent:
             reason = f"--max-records reached ({self.budget.created} records by worker {self.worker})"
         elif self._endless:
             return
-        elif self.pacers and all(p.over and not p.outstanding for p in self.pacers.values()):
+        elif (self.pacers and all(p.over and not p.outstanding for p in self.pacers.values())) or (
+                self._unpaced_end is not None and self.clock() > self._unpaced_end):
             reason = "the last stage ended"
         else:
             return
@@ -261,9 +290,15 @@ class LoadState:
         self.ledger.close()
 
 
-def endpoints_of(user_classes: Iterable[type]) -> set[str]:
-    """The endpoints a locustfile's user classes drive (their ``endpoints`` class attribute)."""
-    found = {e for cls in user_classes for e in getattr(cls, "endpoints", ()) if isinstance(e, str)}
-    if not found:
-        raise UsageError("no Capture user class in this locustfile (expected CreateUser, BulkCreateUser...)")
-    return found
+def endpoints_of(user_classes: Iterable[type]) -> list[Pace]:
+    """The paced endpoints a locustfile's user classes drive (their ``paces`` class attribute)."""
+    classes = [cls for cls in user_classes if hasattr(cls, "paces")]
+    if not classes:
+        raise UsageError("no Capture user class in this locustfile (expected a subclass of CaptureUser, "
+                         "CreateUser, BulkCreateUser...)")
+    found: dict[str, Pace] = {}
+    for cls in classes:
+        for pace in cls.paces:
+            if found.setdefault(pace.endpoint, pace) != pace:
+                raise UsageError(f"@paced({pace.endpoint!r}) is declared with two different rates")
+    return list(found.values())

@@ -19,14 +19,17 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.errors import UsageError
-from loadgen.locust.pacing import Stage, parse_stages
+from loadgen.ramp import Stage, parse_stages
 from loadgen.runfolder import LEDGER_PARTS
-from loadgen.wire import AUTH_SCHEMES as AUTH_SCHEMES  # runner.py reads it here
+from loadgen.scenarios import (
+    AUTH_SCHEMES,
+    DEFAULT_AUTH,
+    DEFAULT_BULK_RATE,
+    DEFAULT_BULK_SIZE,
+    DEFAULT_CREATE_RATE,
+    DEFAULT_MALFORMED_SHARE,
+)
 
-DEFAULT_CREATE_RATE = 50.0
-DEFAULT_BULK_RATE = 2.0
-DEFAULT_BULK_SIZE = 100
-DEFAULT_MALFORMED_SHARE = 0.1
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 
 #: (flag, type, default, help). ``bool`` flags are ``store_true``.
@@ -45,7 +48,8 @@ OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
     ("--run-dir", str, "", "run folder for recorder.json and the ledger (default: runs/<run-id>)"),
     ("--ledger-dir", str, "", "where each worker appends worker-<n>.jsonl (default: <run-dir>/ledger)"),
     ("--max-records", int, 0, "stop cleanly once this many records were created (0: no limit)"),
-    ("--capture-auth", str, "basic", "basic | signed | legacy (credentials: CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET)"),
+    ("--capture-auth", str, DEFAULT_AUTH,
+     " | ".join(AUTH_SCHEMES) + " (credentials: CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET)"),
     ("--type-name", str, "user", "entity type to create"),
     ("--insecure", bool, False, "allow plain http:// to a non-loopback host (credentials in clear!)"),
 )
@@ -75,7 +79,7 @@ class Settings:
     run_dir: str = ""
     ledger_dir: str = ""
     max_records: int | None = None
-    capture_auth: str = "basic"
+    capture_auth: str = DEFAULT_AUTH
     type_name: str = "user"
     insecure: bool = False
 
@@ -114,7 +118,7 @@ def settings_from(options: object | Mapping[str, Any]) -> Settings:
         value = raw.get(key)
         return default if value is None or value == "" else value
 
-    auth = str(get("capture_auth", "basic")).lower()
+    auth = str(get("capture_auth", DEFAULT_AUTH)).lower()
     if auth not in AUTH_SCHEMES:
         raise UsageError(f"--capture-auth must be one of {', '.join(AUTH_SCHEMES)}, got {auth!r}")
     run_id = str(get("run_id", ""))

@@ -16,152 +16,70 @@ No Locust import: everything here runs on an injected clock and is unit-tested w
 from __future__ import annotations
 
 import math
-import re
-from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from loadgen.errors import UsageError
+from loadgen.ramp import Schedule
+from loadgen.scenarios import BY_NAME
+
+F = TypeVar("F", bound=Callable[..., object])
+#: The attribute :func:`paced` sets on a task function.
+PACE_ATTRIBUTE = "loadgen_pace"
 
 #: An arrival claimed more than this many seconds after it was due is dropped, not served.
 DROP_AFTER_S = 1.0
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in ``"90"``, ``"30s"``, ``"2m"``, ``"1h30m"``, ``"1m30s"`` or ``"250ms"``."""
-    raw = text.strip().lower()
-    try:
-        value = float(raw)
-    except ValueError:
-        pass
-    else:
-        if value < 0 or not math.isfinite(value):
-            raise UsageError(f"duration must be a finite number of seconds >= 0, got {text!r}")
-        return value
-    parts = _DURATION_PART.findall(raw)
-    if not raw or "".join(num + unit for num, unit in parts) != raw:
-        raise UsageError(f"bad duration {text!r}: use e.g. 30s, 2m, 1h30m")
-    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    return sum(float(num) * scale[unit] for num, unit in parts)
-
-
 @dataclass(frozen=True, slots=True)
-class Stage:
-    """Ramp linearly from the previous target to ``target`` requests/s over ``duration`` seconds."""
+class Pace:
+    """Where a paced task's arrivals come from: its endpoint's pacer, and that pacer's requests/s.
 
-    duration: float
-    target: float
-
-
-def parse_stages(text: str) -> tuple[Stage, ...]:
-    """``"30s:10,60s:50,30s:50,10s:0"`` -> stages (k6 ramping-arrival-rate, starting from 0/s).
-
-    A stage of duration 0 is a step: ``"0s:200,20s:200"`` is 200/s for exactly 20 seconds.
-    """
-    stages = []
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        duration, sep, target = item.partition(":")
-        if not sep:
-            raise UsageError(f"bad stage {item!r} in --stages: use DURATION:RATE, e.g. 30s:50")
-        try:
-            rate = float(target)
-        except ValueError:
-            raise UsageError(f"bad rate {target!r} in --stages stage {item!r}") from None
-        if rate < 0 or not math.isfinite(rate):
-            raise UsageError(f"rate must be >= 0 in --stages stage {item!r}")
-        stages.append(Stage(parse_duration(duration), rate))
-    if not stages:
-        raise UsageError(f"--stages {text!r} holds no stage")
-    return tuple(stages)
-
-
-class Schedule:
-    """The swarm-wide arrival schedule: a piecewise-linear rate, constant when there are no stages.
-
-    ``count(t)`` is the number of arrivals due by ``t`` (the integral of the rate), ``time_of(x)`` its
-    inverse, ``total`` the number of arrivals of a finite schedule (``math.inf`` for a constant rate).
+    The rate is ``rate``, else the option ``rate_option`` names (a field of the run's settings, such
+    as ``create_rate``), else the option the endpoint registry gives a shipped endpoint.
     """
 
-    def __init__(self, rate: float = 0.0, stages: Sequence[Stage] = ()) -> None:
-        if rate < 0 or not math.isfinite(rate):
-            raise UsageError(f"rate must be a finite number >= 0, got {rate!r}")
-        self.rate = rate
-        self.stages = tuple(stages)
-        # segment i: starts at _starts[i] with rate _r0[i] and slope _slope[i], _n0[i] arrivals before it
-        self._starts: list[float] = []
-        self._r0: list[float] = []
-        self._slope: list[float] = []
-        self._n0: list[float] = []
-        t = n = prev = 0.0
-        for stage in self.stages:
-            if stage.duration > 0:
-                self._starts.append(t)
-                self._r0.append(prev)
-                self._slope.append((stage.target - prev) / stage.duration)
-                self._n0.append(n)
-                n += (prev + stage.target) / 2 * stage.duration
-                t += stage.duration
-            prev = stage.target
-        self.duration = t if self.stages else math.inf
-        self.total = n if self.stages else (0.0 if rate == 0 else math.inf)
+    endpoint: str
+    rate_option: str | None = None
+    rate: float | None = None
 
-    def scaled(self, factor: float) -> Schedule:
-        """The same shape with every rate multiplied by ``factor`` (another endpoint of the scenario)."""
-        return Schedule(self.rate * factor, [Stage(s.duration, s.target * factor) for s in self.stages])
+    def __post_init__(self) -> None:
+        if not self.endpoint or not isinstance(self.endpoint, str):
+            raise UsageError(f"@paced: the endpoint must be a non-empty name, got {self.endpoint!r}")
+        if self.rate is not None and not (0 <= self.rate < math.inf):
+            raise UsageError(f"@paced({self.endpoint!r}): rate must be a finite number >= 0, got {self.rate!r}")
+        if self.rate is None and self.option is None:
+            raise UsageError(f"@paced({self.endpoint!r}): give rate=<requests/s> or rate_option='create_rate'")
 
-    def rate_at(self, t: float) -> float:
-        if not self.stages:
+    @property
+    def option(self) -> str | None:
+        known = BY_NAME.get(self.endpoint)
+        return self.rate_option or (known.rate_option if known is not None else None)
+
+    def rate_in(self, settings: object) -> float:
+        """The requests/s of this pace in a run's settings."""
+        if self.rate is not None:
             return self.rate
-        if t < 0 or t >= self.duration or not self._starts:
-            return 0.0
-        i = bisect_right(self._starts, t) - 1
-        return self._r0[i] + self._slope[i] * (t - self._starts[i])
-
-    def count(self, t: float) -> float:
-        """Arrivals due in ``[0, t]`` (fractional)."""
-        if t <= 0:
-            return 0.0
-        if not self.stages:
-            return self.rate * t
-        if t >= self.duration:
-            return self.total
-        i = bisect_right(self._starts, t) - 1
-        x = t - self._starts[i]
-        return self._n0[i] + self._r0[i] * x + self._slope[i] * x * x / 2
-
-    def time_of(self, n: float) -> float:
-        """When ``count`` reaches ``n``; ``math.inf`` if it never does."""
-        if n >= self.total:
-            return math.inf
-        if n <= 0:
-            return 0.0
-        if not self.stages:
-            return n / self.rate
-        i = bisect_right(self._n0, n) - 1
-        m = n - self._n0[i]
-        r0, a = self._r0[i], self._slope[i]
-        # solve r0*x + a*x^2/2 = m in its cancellation-free form
-        root = math.sqrt(max(r0 * r0 + 2 * a * m, 0.0))
-        denom = r0 + root
-        return self._starts[i] + (2 * m / denom if denom > 0 else 0.0)
+        value = getattr(settings, self.option or "", None)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise UsageError(f"@paced({self.endpoint!r}): rate_option {self.option!r} is not a rate option")
+        return float(value)
 
 
-def endpoint_schedule(rate: float, stages: Sequence[Stage], main_rate: float) -> Schedule:
-    """The schedule of one endpoint: ``stages`` are in requests/s of the scenario's main endpoint.
+def paced(endpoint: str, *, rate_option: str | None = None, rate: float | None = None) -> Callable[[F], F]:
+    """Mark a user's method as a paced task: called once per arrival of ``endpoint``'s swarm-wide schedule.
 
-    An endpoint at ``rate`` next to a main endpoint at ``main_rate`` follows the same shape scaled by
-    their ratio; with no main rate it runs at ``rate`` for the stages' whole duration.
+    ``@paced("create")`` follows ``--create-rate`` (and ``--stages``); ``@paced("find", rate=5)`` a
+    fixed 5/s; ``rate_option`` names another rate option. Arrivals are served by whichever user
+    of the locustfile is free; one that finds none within a second is counted dropped.
     """
-    if not stages:
-        return Schedule(rate)
-    shape = Schedule(0.0, stages)
-    if main_rate > 0:
-        return shape.scaled(rate / main_rate)
-    return Schedule(0.0, [Stage(0.0, rate), Stage(shape.duration, rate)])
+    pace = Pace(endpoint, rate_option, rate)
+
+    def mark(function: F) -> F:
+        setattr(function, PACE_ATTRIBUTE, pace)
+        return function
+
+    return mark
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,94 +1,138 @@
-"""Locust users for the Capture Entity API: paced arrivals, generated profiles, outcomes by body.
+"""Locust users for the Capture Entity API: paced tasks and ordinary tasks in one user, reported by body.
 
-Locustfiles stay a few lines: they subclass these. A user is a concurrency slot, like a k6 VU: its
-``wait_time`` is the pacer (it claims the earliest next arrival among its ``endpoints`` and sleeps
-until it is due), and its task sends that arrival and reports it through ``events.request`` with a
-failure named by the body's error code. Importing this module registers the event hooks.
+A :class:`CaptureUser` is a concurrency slot, like a k6 VU. Its methods marked ``@paced("create")``
+run once per arrival of that endpoint's swarm-wide schedule (``--create-rate``, ``--stages``): the
+user's ``wait_time`` is the pacer, which claims the earliest due arrival and sleeps until then.
+Its ordinary Locust ``@task`` methods run between arrivals, after the class's own ``wait_time``
+(Locust's, e.g. ``between(1, 2)``): a paced arrival due before that goes first, so an ordinary task
+never takes a paced arrival's turn. An arrival that no user is free for is served late (its latency
+counted from the intended start) or, a second late, counted as dropped: never silently lost.
+
+Every task talks to Capture through ``self.capture`` (:mod:`loadgen.locust.capture`). Locustfiles
+stay a few lines: they subclass these. Importing this module registers the event hooks.
 """
 
 from __future__ import annotations
 
-import time
-from typing import ClassVar
+import math
+import random
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from locust import FastHttpUser, task
-from locust.contrib.fasthttp import FAILURE_EXCEPTIONS
+from locust import FastHttpUser
+from locust.user.wait_time import constant
 
+from loadgen.errors import UsageError
 from loadgen.locust import hooks  # noqa: F401  (importing it registers the listeners)
-from loadgen.locust.load_state import BULK, CREATE, MALFORMED, LoadState
-from loadgen.locust.outcomes import Outcome, judge_bulk, judge_create, judge_expected_error
-from loadgen.locust.pacing import Arrival
+from loadgen.locust.capture import Capture
+from loadgen.locust.pacing import PACE_ATTRIBUTE, Arrival, Pace, paced
 from loadgen.locust.poster import FormPoster
 from loadgen.locust.state import current_load
-from loadgen.wire import dumps_fast
+from loadgen.scenarios import BULK_CREATE, CREATE
 
-__all__ = ["BulkCreateUser", "CaptureUser", "CreateUser", "ErrorPathUser", "MixedUser"]
+__all__ = ["BulkCreateUser", "CaptureUser", "CreateUser", "ErrorPathUser", "MixedUser", "paced"]
 
-#: The stats row that counts records, because requests/s hides a bulkCreate's work.
-RECORDS_TYPE = "RECORDS"
-RECORDS_NAME = "bulkCreate records"
 #: Arrivals due sooner than this are sent without a timer (see ``CaptureUser.wait_time``).
 EARLY_S = 0.002
 
 
+def _step(user: CaptureUser) -> None:
+    """The one Locust task of every Capture user: the claimed arrival, else an ordinary task when due."""
+    user.step()
+
+
 class CaptureUser(FastHttpUser):
-    """Base of the Capture users: pacing, auth headers and body-aware reporting."""
+    """Base of the Capture users: the pacer, ``self.capture``, and ordinary tasks between arrivals."""
 
     abstract = True
-    endpoints: ClassVar[tuple[str, ...]] = (CREATE, BULK)
     network_timeout = 30.0
     connection_timeout = 10.0
     insecure = False            # verify TLS certificates of real domains
+    tasks = [_step]  # noqa: RUF012  (Locust reads and rebuilds it per class)
+    #: the class's ``@paced`` declarations and their tasks (set for each subclass)
+    paces: ClassVar[tuple[Pace, ...]] = ()
+    endpoints: ClassVar[tuple[str, ...]] = ()
+    paced_tasks: ClassVar[dict[str, Any]] = {}
+    #: the class's ordinary ``@task`` methods (Locust's weights kept as repeats), and the wait before each
+    unpaced_tasks: ClassVar[list[Any]] = []
+    unpaced_wait = constant(0)
+    capture: Capture
     _claimed: tuple[str, Arrival] | None = None
+    _unpaced_at: float | None = None
+    _unpaced_turn = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Sort the class's tasks: ``@paced`` ones by endpoint, ordinary ones for the gaps between arrivals.
+
+        Locust runs only ``_step``; a ``wait_time`` the class sets becomes the wait of its ordinary tasks.
+        """
+        super().__init_subclass__(**kwargs)
+        found: dict[str, tuple[Pace, Any]] = {}
+        for attribute in dir(cls):
+            value = getattr(cls, attribute, None)
+            pace = getattr(value, PACE_ATTRIBUTE, None)
+            if isinstance(pace, Pace):
+                if pace.endpoint in found:
+                    raise UsageError(f"{cls.__name__}: two @paced({pace.endpoint!r}) tasks; give one another endpoint")
+                found[pace.endpoint] = (pace, value)
+        cls.paces = tuple(pace for pace, _ in found.values())
+        cls.endpoints = tuple(found)
+        cls.paced_tasks = {name: task for name, (_, task) in found.items()}
+        own = [task for task in cls.tasks if task is not _step]
+        if any(isinstance(task, type) for task in own):
+            raise UsageError(f"{cls.__name__}: a nested TaskSet cannot share a user with paced tasks")
+        if any(hasattr(task, PACE_ATTRIBUTE) for task in own):
+            raise UsageError(f"{cls.__name__}: a task is either @paced or a Locust @task, not both")
+        cls.unpaced_tasks = own
+        cls.tasks = [_step]
+        wait = cls.__dict__.get("wait_time")
+        if wait is not None and wait is not CaptureUser.wait_time:
+            cls.unpaced_wait = wait
+            cls.wait_time = CaptureUser.wait_time  # type: ignore[method-assign]
 
     def wait_time(self) -> float:
         """The pacer: claim the next due arrival of this user's endpoints and sleep until then.
 
-        An arrival due within ``EARLY_S`` is sent at once: at high rates a timer per arrival costs
-        more CPU than the request, and a millisecond early changes no rate.
+        With ordinary tasks, only an arrival due before the next ordinary task is claimed; otherwise
+        the user sleeps until that task's turn. An arrival due within ``EARLY_S`` is sent at once: at
+        high rates a timer per arrival costs more CPU than the request, and a millisecond early
+        changes no rate.
         """
-        endpoint, arrival, delay = current_load().claim(self.endpoints)
+        load = current_load()
+        within = math.inf
+        if self.unpaced_tasks:
+            now = load.clock()
+            if self._unpaced_at is None:
+                self._unpaced_at = now + self.unpaced_wait()
+            within = max(0.0, self._unpaced_at - now)
+        endpoint, arrival, delay = load.claim(self.endpoints, within)
         self._claimed = None if arrival is None else (endpoint, arrival)
+        if arrival is None and self.unpaced_tasks:
+            self._unpaced_turn = True
+            delay = within
         return delay if delay > EARLY_S else 0.0
 
-    @task
-    def arrive(self) -> None:
+    def step(self) -> None:
+        """Serve the claimed arrival with its paced task, else run one ordinary task if its turn came."""
         claimed, self._claimed = self._claimed, None
-        if claimed is None:         # the first task runs before any claim: nothing to send yet
-            return
-        endpoint, arrival = claimed
         load = current_load()
         if load.stopping:          # claimed before the stop began: a request now could be killed unanswered
             return
-        if endpoint == BULK:
-            self.send_bulk(load, arrival)
-        else:
-            self.send_create(load, arrival)
-
-    def send_create(self, load: LoadState, arrival: Arrival) -> None:
-        """``entity.create`` of one generated profile."""
-        if not load.begin(CREATE, 1):
-            return
-        record = load.factory.make()
-        status, content, error, elapsed = self._post(load, "/entity.create", "attributes", dumps_fast(record))
-        outcome = judge_create(status, content, error)
-        self._account(load, CREATE, arrival, 1, outcome, elapsed, content, "create", [load.key_of(record)])
-
-    def send_bulk(self, load: LoadState, arrival: Arrival) -> None:
-        """``entity.bulkCreate`` of ``--bulk-size`` profiles; every record's outcome is counted."""
-        size = load.begin(BULK, load.settings.bulk_size)
-        if not size:
-            return
-        records = load.factory.batch(size)
-        status, content, error, elapsed = self._post(load, "/entity.bulkCreate", "all_attributes",
-                                                     dumps_fast(records))
-        outcome = judge_bulk(status, content, size, error)
-        self._report(RECORDS_TYPE, RECORDS_NAME, elapsed, 0, None, times=len(outcome.created))
-        for label, count in outcome.record_failures.items():
-            self._report(RECORDS_TYPE, RECORDS_NAME, elapsed, 0, label, times=count)
-        self._account(load, BULK, arrival, size, outcome, elapsed, content, "bulkCreate",
-                      [load.key_of(r) for r in records])
+        if claimed is not None:
+            endpoint, arrival = claimed
+            load.start(endpoint)
+            load.serving += 1
+            self.capture.serve(endpoint, arrival)
+            try:
+                self.paced_tasks[endpoint](self)
+            finally:
+                load.serving -= 1
+                self.capture.arrival = None
+                load.check_done()
+        elif self._unpaced_turn:   # the first step runs before any wait: nothing is due yet
+            self._unpaced_turn = False
+            random.choice(self.unpaced_tasks)(self)
+            self._unpaced_at = load.clock() + self.unpaced_wait()
 
     def on_start(self) -> None:
         """One keep-alive connection straight through geventhttpclient (what FastHttpSession wraps).
@@ -98,61 +142,38 @@ class CaptureUser(FastHttpUser):
         built once per path (``FormPoster``), and reports through ``events.request``.
         """
         host = self.host or ""
-        self._base = urlsplit(host).path.rstrip("/")
         self._http = FormPoster(host, network_timeout=self.network_timeout,
                                 connection_timeout=self.connection_timeout)
+        self.capture = Capture(self, self._http, urlsplit(host).path.rstrip("/"))
 
     def on_stop(self) -> None:
         self._http.close()
-
-    def _post(self, load: LoadState, path: str, field: str, value: str | bytes
-              ) -> tuple[int, bytes | None, BaseException | None, float]:
-        """POST ``type_name`` and ``field=value``: (status, body, transport error, response time in ms)."""
-        body, headers = load.form(path, field, value)
-        started = time.perf_counter()
-        status, content, error = 0, None, None
-        try:
-            status, content = self._http.post(self._base + path, body, headers)
-        except FAILURE_EXCEPTIONS as exc:
-            error = exc
-            if not isinstance(exc, ConnectionRefusedError):   # the server may have acted on it, unseen
-                load.unanswered += 1
-        return status, content, error, (time.perf_counter() - started) * 1000.0
-
-    def _report(self, request_type: str, name: str, response_time: float, length: int,
-                failure: str | None, *, times: int = 1) -> None:
-        fire = self.environment.events.request.fire
-        for _ in range(times):
-            fire(request_type=request_type, name=name, response_time=response_time, response_length=length,
-                 exception=failure, context={})
-
-    def _account(self, load: LoadState, endpoint: str, arrival: Arrival, reserved: int, outcome: Outcome,
-                 elapsed: float, content: bytes | None, name: str, keys: list[object],
-                 recorded: str | None = None) -> None:
-        self._report("POST", name, elapsed, len(content) if content else 0, outcome.failure)
-        load.finish(endpoint, reserved, outcome, service_ms=elapsed,
-                     intended_ms=load.intended_ms(endpoint, arrival), keys=keys, recorded=recorded)
 
 
 class CreateUser(CaptureUser):
     """Serves ``--create-rate``: one generated user per arrival."""
 
     abstract = True
-    endpoints = (CREATE,)
+
+    @paced(CREATE.name)
+    def create(self) -> None:
+        self.capture.create()
 
 
 class BulkCreateUser(CaptureUser):
     """Serves ``--bulk-rate``: one batch of ``--bulk-size`` generated users per arrival."""
 
     abstract = True
-    endpoints = (BULK,)
+
+    @paced(BULK_CREATE.name)
+    def bulk_create(self) -> None:
+        self.capture.bulk_create(current_load().settings.bulk_size)
 
 
-class MixedUser(CaptureUser):
+class MixedUser(CreateUser, BulkCreateUser):
     """Serves both rates; any free user takes whichever arrival is due first."""
 
     abstract = True
-    endpoints = (CREATE, BULK)
 
 
 class ErrorPathUser(CreateUser):
@@ -164,13 +185,10 @@ class ErrorPathUser(CreateUser):
         super().on_start()
         current_load().bad_request(0)  # draw the catalogue at spawn, not in the middle of the run
 
-    def send_create(self, load: LoadState, arrival: Arrival) -> None:
-        if not load.malformed_turn(arrival):
-            super().send_create(load, arrival)
-            return
-        bad = load.bad_request(arrival.index)  # before begin(): a failure here must not strand a reservation
-        if not load.begin(CREATE, 1):
-            return
-        status, content, error, elapsed = self._post(load, "/entity.create", "attributes", bad.attributes)
-        outcome = judge_expected_error(status, content, bad.expected, error)
-        self._account(load, CREATE, arrival, 1, outcome, elapsed, content, "malformed", [None], recorded=MALFORMED)
+    @paced(CREATE.name)
+    def create(self) -> None:
+        load, arrival = current_load(), self.capture.arrival
+        if arrival is not None and load.malformed_turn(arrival):
+            self.capture.bad_create(load.bad_request(arrival.index))
+        else:
+            self.capture.create()

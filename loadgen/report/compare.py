@@ -25,9 +25,9 @@ from urllib.parse import urlsplit
 from loadgen.errors import ExitCode, UsageError
 from loadgen.report.build import load_report
 from loadgen.report.document import Report
-from loadgen.report.recorder import ENDPOINTS
 from loadgen.report.stats import MIN_SAMPLES, bootstrap_interval, mann_whitney_greater, median
 from loadgen.report.thresholds import format_metric
+from loadgen.scenarios import ENDPOINT_NAMES
 
 ALPHA = 0.01
 #: metric -> allowed worsening (relative; for error_rate, absolute fraction). Overridable per endpoint.
@@ -87,9 +87,9 @@ def parse_limits(items: Iterable[str]) -> dict[tuple[str, str], float]:
             raise UsageError(f"--max-regression {item!r}: expected [endpoint.]metric=N% with metric one of "
                              f"{', '.join(_METRICS)}")
         scope = match["scope"] or "all"
-        if scope not in (*ENDPOINTS, "all"):
+        if scope not in (*ENDPOINT_NAMES, "all"):
             raise UsageError(f"--max-regression {item!r}: unknown endpoint {scope!r} (use one of "
-                             f"{', '.join(ENDPOINTS)})")
+                             f"{', '.join(ENDPOINT_NAMES)})")
         limits[(scope, match["metric"])] = float(match["num"]) / 100
     return limits
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from loadgen._fields import FieldError, Fields, as_bool, as_int, as_num, as_str, dict_of, or_null, tuple_of
-from loadgen.runfolder import Stage, Target, as_target
+from loadgen.ramp import Stage
+from loadgen.runfolder import Target, as_target
 
 SCHEMA_VERSION = 1
 KIND = "capture-loadgen.report"

@@ -10,15 +10,17 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 
+from loadgen.ramp import Stage
 from loadgen.report.document import SCHEMA_VERSION, Report
 from loadgen.report.model import PERCENTILES, SERIES_QUANTILES
 from loadgen.report.recorder import NS_PER_MS, decode_histogram
 from loadgen.report.svg import PALETTE, Series, hbars, line_chart, percentile_chart, stacked_bars
 from loadgen.report.thresholds import describe, format_ms
-from loadgen.runfolder import REPORT_HTML, Stage, Target
+from loadgen.runfolder import REPORT_HTML, Target
+from loadgen.scenarios import BULK_CREATE, CREATE, MALFORMED
 
 #: Colours per endpoint, stable across charts.
-ENDPOINT_COLORS = {"create": "#2563eb", "bulkCreate": "#10b981", "malformed": "#8b5cf6"}
+ENDPOINT_COLORS = {CREATE.name: "#2563eb", BULK_CREATE.name: "#10b981", MALFORMED.name: "#8b5cf6"}
 #: Downsample per-second series to at most this many points so long runs stay readable.
 MAX_POINTS = 300
 _SPECTRUM = (0, 10, 20, 30, 40, 50, 60, 70, 75, 80, 85, 90, 92.5, 95, 96, 97, 98, 98.5, 99, 99.25, 99.5,
@@ -251,7 +253,7 @@ def _cpu(report: Report) -> str:
 def render(report: Report) -> str:
     """The whole page as a string."""
     run, summary = report.run, report.summary
-    busiest = max(report.endpoints, key=lambda n: (n == "create", report.endpoints[n].requests))
+    busiest = max(report.endpoints, key=lambda n: (n == CREATE.name, report.endpoints[n].requests))
     main_lat = report.endpoints[busiest].latency
     ratios = [e.achieved_ratio for e in report.endpoints.values() if e.achieved_ratio is not None]
     kpis = "".join([

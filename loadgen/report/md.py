@@ -18,6 +18,11 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
             *("| " + " | ".join(row) + " |" for row in rows)]
 
 
+def _cell(text: str) -> str:
+    """A table cell of any text: a scenario's own request name may hold a ``|``."""
+    return text.replace("|", "\\|")
+
+
 def render(report: Report) -> str:
     run, summary = report.run, report.summary
     lines = [f"### Load test `{run.run_id}`: {_BADGE.get(report.verdict, '')}", "",
@@ -31,13 +36,14 @@ def render(report: Report) -> str:
             continue
         lat = e.latency.service
         ratio = e.achieved_ratio
-        rows.append([name, f"{e.requests:,}", f"{e.records:,}", f"{e.requests_per_s:,.1f}",
+        codes = ", ".join(f"{label} × {n:,}" for label, n in e.failures.items()) or "–"
+        rows.append([_cell(name), f"{e.requests:,}", f"{e.records:,}", f"{e.requests_per_s:,.1f}",
                      "–" if ratio is None else f"{ratio * 100:.0f}%", f"{e.error_rate * 100:.2f}%",
                      format_ms(lat.p50), format_ms(lat.p95), format_ms(lat.p99),
                      format_ms(lat.p99_9), format_ms(lat.max),
-                     format_ms(e.latency.intended.p99), f"{e.late + e.dropped:,}"])
+                     format_ms(e.latency.intended.p99), f"{e.late + e.dropped:,}", _cell(codes)])
     lines += _table(["endpoint", "requests", "records", "req/s", "vs target", "errors", "p50", "p95", "p99",
-                     "p99.9", "max", "p99 intended", "late+dropped"], rows)
+                     "p99.9", "max", "p99 intended", "late+dropped", "failures by code"], rows)
     if report.thresholds:
         lines += ["", *_table(["threshold", "actual", "verdict"],
                               [[f"`{v.expression}`", describe(v), "pass" if v.ok else "**breached**"]

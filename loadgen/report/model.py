@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import math
 import platform
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib import metadata
 from urllib.parse import urlsplit, urlunsplit
 
 from hdrh.histogram import HdrHistogram
 
+from loadgen.ramp import Schedule, endpoint_schedule
 from loadgen.report.document import (
     LATENCY_KEYS,
     EndpointSeries,
@@ -32,7 +33,6 @@ from loadgen.report.document import (
     Totals,
 )
 from loadgen.report.recorder import (
-    ENDPOINTS,
     NS_PER_MS,
     EndpointData,
     Latency,
@@ -40,7 +40,8 @@ from loadgen.report.recorder import (
     new_histogram,
     sketch_quantile,
 )
-from loadgen.runfolder import Meta, Stage
+from loadgen.runfolder import Meta
+from loadgen.scenarios import CREATE, ENDPOINT_NAMES
 
 #: Percentiles every latency block carries, keyed as in report.json ("p99.9").
 PERCENTILES: tuple[tuple[str, float], ...] = tuple(zip(LATENCY_KEYS, (50.0, 90.0, 95.0, 99.0, 99.9), strict=False))
@@ -108,48 +109,22 @@ def target_rates(meta: Meta, endpoint: str) -> tuple[float | None, float | None]
         req, rec = raw.get("requests_per_s"), raw.get("records_per_s")
         return (float(req) if req is not None else None, float(rec) if rec is not None else None)
     if isinstance(raw, int | float):
-        return float(raw), (float(raw) if endpoint == "create" else None)
+        return float(raw), (float(raw) if endpoint == CREATE.name else None)
     return None, None
 
 
-def stage_shape(stages: Sequence[Stage], seconds: int) -> list[float | None]:
-    """Requests/s at the middle of each second of k6-style ramping stages (None after the last).
-
-    A stage ``Stage(duration_s=30, rate=50)`` ramps linearly from the previous stage's rate (0 at
-    the start) to 50/s over 30 s; a stage of duration 0 is a step. This is ``loadgen run --stages``.
-    """
-    spans: list[tuple[float, float, float, float]] = []  # start, end, from, to
-    start, previous = 0.0, 0.0
-    for stage in stages:
-        length, rate = stage.duration_s, stage.rate
-        if length > 0:
-            spans.append((start, start + length, previous, rate))
-        start, previous = start + length, rate
-    curve: list[float | None] = []
-    for i in range(seconds):
-        t = i + 0.5
-        span = next((sp for sp in spans if sp[0] <= t < sp[1]), None)
-        curve.append(None if span is None else span[2] + (span[3] - span[2]) * (t - span[0]) / (span[1] - span[0]))
-    return curve
-
-
 def target_curve(meta: Meta, endpoint: str, seconds: int) -> list[float | None]:
-    """Target requests/s of an endpoint for each second of the run.
+    """Target requests/s of an endpoint at the middle of each second of the run (None after the last stage).
 
     Without ``stages`` the target is constant. With them, ``stages`` give the shape (in the main
-    endpoint's units) and each endpoint follows it scaled so its mean is its ``targets`` rate, as
-    the pacers of ``loadgen run`` do.
+    endpoint's units) and each endpoint follows it scaled so its mean is its ``targets`` rate: the
+    schedule its pacer followed (:func:`loadgen.ramp.endpoint_schedule`, with the shape's mean as main rate).
     """
     rate, _ = target_rates(meta, endpoint)
-    stages = meta.stages
-    if rate is None or not stages:
+    if rate is None or not meta.stages:
         return [rate] * seconds
-    full = stage_shape(stages, math.ceil(sum(s.duration_s for s in stages)))
-    values = [v for v in full if v is not None]
-    mean = sum(values) / len(values) if values else 0.0
-    factor = rate / mean if mean else 0.0
-    shape = stage_shape(stages, seconds)
-    return [None if v is None else v * factor for v in shape]
+    schedule = endpoint_schedule(rate, meta.stages, Schedule(0.0, meta.stages).mean_rate)
+    return [schedule.rate_at(i + 0.5) if i + 0.5 < schedule.duration else None for i in range(seconds)]
 
 
 def _endpoint_entry(name: str, data: EndpointData, elapsed: float, meta: Meta) -> EndpointStats:
@@ -230,7 +205,7 @@ def _load_generator(meta: Meta) -> LoadGenerator:
 
 def make_report(recorder: Recorder, meta: Meta) -> Report:
     """The report.json document (without threshold verdicts, which :mod:`thresholds` adds)."""
-    names = [*ENDPOINTS, *sorted(set(recorder.endpoints) - set(ENDPOINTS))]
+    names = [*ENDPOINT_NAMES, *sorted(set(recorder.endpoints) - set(ENDPOINT_NAMES))]
     datas = {name: recorder.endpoints.get(name) or EndpointData() for name in names}
     elapsed = max(recorder.end - recorder.start, 1e-9)
     endpoints = {name: _endpoint_entry(name, data, elapsed, meta) for name, data in datas.items()}

@@ -29,8 +29,6 @@ from loadgen.errors import RuntimeFailure, UsageError
 
 #: Version tag of :meth:`Recorder.snapshot`; a merge refuses anything else.
 SNAPSHOT_FORMAT = "loadgen-recorder/1"
-#: Endpoints the load scenarios drive (others are accepted, these always appear in reports).
-ENDPOINTS: tuple[str, ...] = ("create", "bulkCreate", "malformed")
 
 NS_PER_MS = 1_000_000
 #: HDR range: 1 ns to 1 hour. Longer latencies are clamped to the top (and counted as such).

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from loadgen.errors import ExitCode, UsageError
 from loadgen.report.document import EndpointStats, Report, Totals, Verdict
-from loadgen.report.recorder import ENDPOINTS
+from loadgen.scenarios import ENDPOINT_NAMES
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne, "<": operator.lt,
@@ -69,10 +69,11 @@ def parse_threshold(expression: str) -> Threshold:
     lhs, unit = match["lhs"], match["unit"]
     scope, metric = "all", lhs
     head, _, rest = lhs.partition(".")
-    if rest and head in (*ENDPOINTS, "all"):
+    if rest and head in (*ENDPOINT_NAMES, "all"):
         scope, metric = head, rest
     elif rest and not _canonical(lhs):  # the dot of p99.9, intended_p99.9 or p(99.9), not an endpoint's
-        raise UsageError(f"threshold {expression!r}: unknown endpoint {head!r} (use one of {', '.join(ENDPOINTS)})")
+        raise UsageError(f"threshold {expression!r}: unknown endpoint {head!r} "
+                         f"(use one of {', '.join(ENDPOINT_NAMES)})")
     name = _canonical(metric)
     if not name:
         raise UsageError(f"threshold {expression!r}: unknown metric {metric!r}")

@@ -13,12 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loadgen.answers import Created, parse_answer
-from loadgen.locust.load_state import CREATE, LoadState
+from loadgen.locust.load_state import LoadState
 from loadgen.locust.options import Settings
 from loadgen.locust.outcomes import create_outcome, judge_create
 from loadgen.locust.poster import FormPoster
 from loadgen.profiles import default_factory
 from loadgen.report.recorder import HIGHEST_NS, NS_PER_MS, Latency, new_histogram
+from loadgen.scenarios import CREATE
 from loadgen.wire import (
     decode_form,
     dumps,
@@ -134,7 +135,7 @@ def test_latency_add_fills_the_histogram_as_record_value_does() -> None:
 
 def _load_state(tmp_path: Any, auth: str) -> LoadState:
     settings = Settings(create_rate=100.0, run_dir=str(tmp_path), run_id="fast", capture_auth=auth)
-    return LoadState(settings, endpoints=[CREATE], worker=0, workers=1, env=ENV)
+    return LoadState(settings, endpoints=[CREATE.name], worker=0, workers=1, env=ENV)
 
 
 @pytest.mark.parametrize("auth", ["basic", "signed"])

@@ -11,7 +11,7 @@ from loadgen.auth import credentials
 from loadgen.errors import UsageError
 from loadgen.ledger import Ledger, load_run_ledger, merge_ledgers, read_ledger
 from loadgen.locust.options import env_var, settings_from
-from loadgen.locust.pacing import Stage
+from loadgen.ramp import Stage
 
 
 def test_settings_from_locust_options() -> None:

@@ -4,22 +4,17 @@ from __future__ import annotations
 
 import itertools
 import math
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loadgen.errors import UsageError
-from loadgen.locust.pacing import (
-    Pacer,
-    RecordBudget,
-    Schedule,
-    Stage,
-    endpoint_schedule,
-    parse_duration,
-    parse_stages,
-    worker_share,
-)
+from loadgen.locust.load_state import LoadState
+from loadgen.locust.options import Settings
+from loadgen.locust.pacing import Pace, Pacer, RecordBudget, paced, worker_share
+from loadgen.ramp import Schedule, Stage, endpoint_schedule, parse_duration, parse_stages
 
 
 class FakeClock:
@@ -174,3 +169,27 @@ def test_record_budget_never_exceeds_and_returns_failures() -> None:
     budget.settle(3, 3)
     assert budget.created == 250 and budget.spent
     assert RecordBudget(None).reserve(10**6) == 10**6 and not RecordBudget(None).spent
+
+
+def test_paced_arrivals_go_before_a_users_own_task_and_are_never_lost(tmp_path: Path) -> None:
+    """A user with ordinary tasks claims only what is due before its next one; what nobody claims is dropped."""
+    clock = FakeClock()
+    settings = Settings(create_rate=10.0, run_dir=str(tmp_path), run_id="t")
+    load = LoadState(settings, endpoints=[Pace("create"), Pace("find", rate=2.0)], worker=0, workers=1,
+                     clock=clock, env={"CAPTURE_CLIENT_ID": "id", "CAPTURE_CLIENT_SECRET": "secret"})
+    assert load.claim(["create"], within=0.01) == ("", None, 0.01)      # first create due at 0.05 s
+    endpoint, arrival, delay = load.claim(["create", "find"], within=1.0)
+    assert endpoint == "create" and arrival is not None and arrival.index == 0 and delay == pytest.approx(0.05)
+    clock.now += 3.0                     # every user busy for 3 s: the arrivals more than 1 s late are dropped
+    load.settle_overdue()
+    assert load.dropped == {"create": 19, "find": 4}
+    assert load.pacers["find"].schedule.rate == 2.0
+    load.close()
+
+
+def test_paced_needs_a_rate() -> None:
+    with pytest.raises(UsageError, match="rate_option"):
+        paced("find")
+    with pytest.raises(UsageError, match="finite"):
+        paced("find", rate=-1)
+    assert Pace("bulkCreate").option == "bulk_rate" and Pace("find", rate_option="create_rate").option == "create_rate"

@@ -13,10 +13,11 @@ from synthetic_run import SyntheticRun, write_synthetic_run
 
 from loadgen.cli import cli
 from loadgen.errors import UsageError
+from loadgen.ramp import Stage
 from loadgen.report import SCHEMA_VERSION, Recorder, Report, build_report, load_report, rebuild
 from loadgen.report.compare import incompatibilities
-from loadgen.report.model import safe_host, stage_shape, target_curve
-from loadgen.runfolder import Meta, Stage
+from loadgen.report.model import safe_host, target_curve
+from loadgen.runfolder import Meta
 
 SPEC = SyntheticRun(duration_s=30, stall_at=20.0)
 
@@ -160,7 +161,10 @@ def test_an_empty_run_still_renders_and_says_why(tmp_path: Path) -> None:
 
 def test_target_curve_follows_loadgen_run_stages() -> None:
     stages = (Stage(0, 200), Stage(4, 200), Stage(4, 0))
-    assert stage_shape(stages, 9) == [200, 200, 200, 200, 175, 125, 75, 25, None]
+    # the main endpoint's mean over the 8 s is 150/s: its curve is the stages' shape
+    main = Meta("r", "create", stages=stages, targets={"create": {"requests_per_s": 150.0, "records_per_s": 150.0}})
+    assert target_curve(main, "create", 9) == [pytest.approx(v) if v is not None else None
+                                              for v in (200, 200, 200, 200, 175, 125, 75, 25, None)]
     # another endpoint follows the same shape, scaled to its mean rate (150/s main -> 1.5/s bulk)
     meta = Meta("r", "mixed", stages=stages, targets={"bulkCreate": {"requests_per_s": 1.5, "records_per_s": 150}})
     assert target_curve(meta, "bulkCreate", 3) == [pytest.approx(2.0)] * 3
