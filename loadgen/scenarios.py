@@ -81,9 +81,9 @@ class Scenario:
 
 
 SCENARIOS: Mapping[str, Scenario] = MappingProxyType({s.name: s for s in (
+    Scenario("mixed", "mixed.py", (CREATE.name, BULK_CREATE.name)),
     Scenario("create", "create.py", (CREATE.name,)),
     Scenario("bulk_create", "bulk_create.py", (BULK_CREATE.name,)),
-    Scenario("mixed", "mixed.py", (CREATE.name, BULK_CREATE.name)),
     Scenario("error_path", "error_path.py", (CREATE.name,), malformed=True),
 )})
 
