@@ -21,7 +21,7 @@ from loadgen.ledger import Ledger
 from loadgen.locust.bad_requests import BadRequest, bad_requests
 from loadgen.locust.options import Settings
 from loadgen.locust.outcomes import Outcome
-from loadgen.locust.pacing import Arrival, Pacer, RecordBudget, endpoint_schedule, worker_share
+from loadgen.locust.pacing import Arrival, Pacer, RecordBudget, Schedule, endpoint_schedule, worker_share
 from loadgen.report.recorder import Recorder
 
 CREATE, BULK, MALFORMED = "create", "bulkCreate", "malformed"
@@ -50,6 +50,15 @@ def make_factory(settings: Settings, schema: Any, worker: int) -> Any:
                           worker=worker)
 
 
+def schedules_of(settings: Settings, endpoints: Iterable[str]) -> dict[str, Schedule]:
+    """The swarm-wide arrival schedule of each paced endpoint a locustfile drives (its rate option, shaped by
+    ``--stages``, which are in requests/s of the main endpoint: create when driven, else bulkCreate)."""
+    wanted = set(endpoints)
+    main = settings.create_rate if CREATE in wanted else settings.bulk_rate
+    rates = {CREATE: settings.create_rate, BULK: settings.bulk_rate}
+    return {name: endpoint_schedule(rates[name], settings.stages, main) for name in (CREATE, BULK) if name in wanted}
+
+
 class LoadState:
     """The per-process run state. Not thread-safe by design: one gevent thread drives it."""
 
@@ -67,12 +76,8 @@ class LoadState:
         self._form_head = b"type_name=" + wire.form_escape_lean(settings.type_name.encode("utf-8")) + b"&"
         self.schema = schema if schema is not None else load_schema_for(settings)
         self.factory = factory if factory is not None else make_factory(settings, self.schema, worker)
-        wanted = set(endpoints)
-        main = settings.create_rate if CREATE in wanted else settings.bulk_rate
-        rates = {CREATE: settings.create_rate, BULK: settings.bulk_rate}
-        self.pacers = {name: Pacer(endpoint_schedule(rates[name], settings.stages, main), worker=worker % self.workers,
-                                   workers=self.workers, clock=clock)
-                       for name in (CREATE, BULK) if name in wanted}
+        self.pacers = {name: Pacer(schedule, worker=worker % self.workers, workers=self.workers, clock=clock)
+                       for name, schedule in schedules_of(settings, endpoints).items()}
         # no pacer can run out: the end-of-run check after each request need not ask them
         self._endless = bool(self.pacers) and all(math.isinf(p.schedule.total) for p in self.pacers.values())
         limit = settings.max_records
@@ -89,9 +94,10 @@ class LoadState:
         self.stopping = False
         self.dropped: Counter[str] = Counter()
         self.records = 0
+        #: failed records of batches by label, per endpoint (a bulkCreate request fails as a whole by its worst)
+        self.record_failures: dict[str, Counter[str]] = {}
         self._bad: list[BadRequest] | None = None
         self.on_done: Callable[[str], None] | None = None
-        self.on_dropped: Callable[[str, int], None] | None = None
         self.done_reason: str | None = None
         self._cpu0 = time.process_time()
         self._wall0 = time.monotonic()
@@ -149,8 +155,6 @@ class LoadState:
     def _dropped(self, endpoint: str, n: int) -> None:
         self.dropped[endpoint] += n
         self.recorder.record_dropped(endpoint, n)
-        if self.on_dropped is not None:
-            self.on_dropped(endpoint, n)
 
     def begin(self, endpoint: str, records: int) -> int:
         """Start one claimed arrival: how many of ``records`` the ``--max-records`` budget allows."""
@@ -185,6 +189,8 @@ class LoadState:
         created = len(outcome.created)
         self.budget.settle(reserved, created)
         self.records += created
+        if outcome.record_failures:
+            self.record_failures.setdefault(recorded or endpoint, Counter()).update(outcome.record_failures)
         self.recorder.record(recorded or endpoint, service_ms=service_ms, intended_ms=intended_ms,
                              failure=outcome.failure, records=created)
         keys = keys or []

@@ -12,6 +12,7 @@ from typing import Any
 
 from loadgen.errors import LoadgenError
 from loadgen.ledger import MasterLedger
+from loadgen.locust.live import LiveSnapshot, Target, WorkerLive
 from loadgen.locust.load_state import LoadState
 from loadgen.report.recorder import Recorder
 
@@ -33,6 +34,10 @@ class State:
         self.quitting = False
         self.ledger = MasterLedger()
         self.master: Any = None                    # the MasterRunner, in the master process
+        # the live view (loadgen.locust.live_hooks), master / local
+        self.live: LiveSnapshot | None = None
+        self.live_parts: dict[str, WorkerLive] = {}   # each worker's latest part, by client id
+        self.live_targets: dict[str, Target] = {}
 
 
 state = State()

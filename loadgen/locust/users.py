@@ -25,9 +25,6 @@ from loadgen.wire import dumps_fast
 
 __all__ = ["BulkCreateUser", "CaptureUser", "CreateUser", "ErrorPathUser", "MixedUser"]
 
-#: The stats row that counts records, because requests/s hides a bulkCreate's work.
-RECORDS_TYPE = "RECORDS"
-RECORDS_NAME = "bulkCreate records"
 #: Arrivals due sooner than this are sent without a timer (see ``CaptureUser.wait_time``).
 EARLY_S = 0.002
 
@@ -84,9 +81,6 @@ class CaptureUser(FastHttpUser):
         status, content, error, elapsed = self._post(load, "/entity.bulkCreate", "all_attributes",
                                                      dumps_fast(records))
         outcome = judge_bulk(status, content, size, error)
-        self._report(RECORDS_TYPE, RECORDS_NAME, elapsed, 0, None, times=len(outcome.created))
-        for label, count in outcome.record_failures.items():
-            self._report(RECORDS_TYPE, RECORDS_NAME, elapsed, 0, label, times=count)
         self._account(load, BULK, arrival, size, outcome, elapsed, content, "bulkCreate",
                       [load.key_of(r) for r in records])
 
@@ -120,11 +114,9 @@ class CaptureUser(FastHttpUser):
         return status, content, error, (time.perf_counter() - started) * 1000.0
 
     def _report(self, request_type: str, name: str, response_time: float, length: int,
-                failure: str | None, *, times: int = 1) -> None:
-        fire = self.environment.events.request.fire
-        for _ in range(times):
-            fire(request_type=request_type, name=name, response_time=response_time, response_length=length,
-                 exception=failure, context={})
+                failure: str | None) -> None:
+        self.environment.events.request.fire(request_type=request_type, name=name, response_time=response_time,
+                                             response_length=length, exception=failure, context={})
 
     def _account(self, load: LoadState, endpoint: str, arrival: Arrival, reserved: int, outcome: Outcome,
                  elapsed: float, content: bytes | None, name: str, keys: list[object],
