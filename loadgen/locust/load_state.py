@@ -233,8 +233,13 @@ class LoadState:
         self.in_flight = 0
 
     def report(self) -> dict[str, Any]:
-        """The delta a worker sends to the master with each stats report (recorder reset after)."""
-        self.settle_overdue()
+        """The delta a worker sends to the master with each stats report (recorder reset after).
+
+        Once the test is stopping, its overdue arrivals were settled at ``test_stop``: the schedule's
+        clock runs on while a stopped test waits in the web UI, and its arrivals are nobody's drops.
+        """
+        if not self.stopping:
+            self.settle_overdue()
         self.check_done()
         self.ledger.flush()
         return {"worker": self.worker, "recorder": self.recorder.snapshot(reset=True),
