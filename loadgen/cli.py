@@ -12,14 +12,20 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from loadgen.errors import ExitCode, LoadgenError, UsageError
 from loadgen.runfolder import REPORT_HTML, REPORT_JSON, REPORT_MD, ledger_part
 
+if TYPE_CHECKING:
+    from loadgen.locust.live import LiveSnapshot
+    from loadgen.runner import Progress
+
 F = TypeVar("F", bound=Callable[..., Any])
+#: ``loadgen run`` without a terminal (a CI log): its live line this often, not at every redraw.
+PLAIN_EVERY_S = 10.0
 
 
 def friendly(func: F) -> F:
@@ -386,17 +392,39 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
 
 
 @contextmanager
-def _run_progress(show: bool) -> Iterator[Callable[[float, float], None] | None]:
-    if not show:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+def _run_progress(tty: bool) -> Iterator[Progress]:
+    """The live line of a run: redrawn under a bar on a terminal, every ``PLAIN_EVERY_S`` in a log.
 
-    with Progress(TextColumn("running"), BarColumn(), TimeElapsedColumn(), console=Console(stderr=True),
-                  transient=True) as bar:
-        task = bar.add_task("run", total=1.0)
-        yield lambda elapsed, total: bar.update(task, completed=min(1.0, elapsed / total) if total else 0.0)
+    The line is the Locust master's live snapshot (:meth:`LiveSnapshot.line`), fitted to the terminal's
+    width: on 80 columns the failures keep their place and lesser fields go first.
+    """
+    if not tty:
+        printed = -PLAIN_EVERY_S
+
+        def log(elapsed: float, total: float, live: LiveSnapshot | None) -> None:
+            nonlocal printed
+            if live is not None and elapsed - printed >= PLAIN_EVERY_S:
+                printed = elapsed
+                click.echo(live.line(), err=True)
+        yield log
+        return
+    from rich.console import Console, Group
+    from rich.live import Live
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(stderr=True)
+    with Live(console=console, transient=True, refresh_per_second=4) as screen:
+        def draw(elapsed: float, total: float, live: LiveSnapshot | None) -> None:
+            done = live.elapsed_s if live is not None else 0.0   # the schedule's time, not Locust's start-up
+            head = Table.grid(padding=(0, 1))
+            head.add_row("running", ProgressBar(total=1.0, completed=min(1.0, done / total) if total else 0.0,
+                                                width=max(10, min(40, console.width - 30))),
+                         f"{done:.0f}s of {total:.0f}s")
+            line = live.line(console.width) if live is not None else "waiting for Locust's first numbers"
+            screen.update(Group(head, Text(line, no_wrap=True, overflow="ellipsis")))
+        yield draw
 
 
 def _print_run_summary(result: Any) -> None:
@@ -411,8 +439,9 @@ def _print_run_summary(result: Any) -> None:
     table = Table(title=f"run {result.meta.run_id}", title_justify="left")
     for head in ("endpoint", "requests", "records", "req/s (target)", "dropped", "failures by code",
                  "p50 ms", "p95 ms", "p99 ms"):
+        # the failures keep a readable width on a narrow terminal: the numbers give way first
         table.add_column(head, justify="left" if head in ("endpoint", "failures by code") else "right",
-                         no_wrap=head != "failures by code")
+                         no_wrap=head != "failures by code", min_width=16 if head == "failures by code" else None)
     for row in summary_rows(result):
         target = "" if row["target"] is None else f" ({row['target']:.1f})"
         failures = ", ".join(f"{n} x {label}" for label, n in row["failures"].items()) or "none"

@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from loadgen.errors import AuthError, CaptureError, LoadgenError, RuntimeFailure, TransportError, UsageError
 from loadgen.ledger import VERSION as LEDGER_VERSION
 from loadgen.ledger import merge_ledgers
+from loadgen.locust.live import LiveFile, LiveSnapshot
 from loadgen.locust.options import (
     AUTH_SCHEMES,
     DEFAULT_BULK_RATE,
@@ -41,6 +42,7 @@ from loadgen.report.model import target_rates
 from loadgen.report.recorder import Recorder
 from loadgen.runfolder import (
     LEDGER_PARTS,
+    LIVE,
     LOCUST_CSV,
     LOCUST_HTML,
     LOCUST_LOG,
@@ -57,6 +59,8 @@ from loadgen.runfolder import (
 from loadgen.runfolder import Stage as PlannedStage
 
 T = TypeVar("T")
+#: ``loadgen run``'s progress callback: (elapsed s, planned duration s, latest live snapshot or None).
+Progress = Callable[[float, float, LiveSnapshot | None], None]
 
 #: scenario -> (locustfile name, endpoints it drives)
 SCENARIOS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -292,12 +296,12 @@ def _target(opts: RunOptions, remote: tuple[str, str, str] | None,
 
 
 def _run_locust(cmd: list[str], env: dict[str, str], duration: float, log_path: Path,
-                progress: Callable[[float, float], None] | None) -> tuple[int, bool]:
+                progress: Progress | None, live: LiveFile) -> tuple[int, bool]:
     """Run the Locust child to its end; Ctrl-C lets it stop gracefully. (exit code, interrupted)."""
     with log_path.open("wb") as log, subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                                       stderr=log, start_new_session=True) as proc:
         started = time.monotonic()
-        tick = None if progress is None else (lambda: progress(time.monotonic() - started, duration))
+        tick = None if progress is None else (lambda: progress(time.monotonic() - started, duration, live.read()))
         code, interrupted = wait_child(proc, grace=60.0, tick=tick)
     if code not in (0, 1) and not interrupted:
         raise LoadgenError(f"locust exited with code {code}: {_last_line(log_path)}")
@@ -426,11 +430,13 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = None,
+def run(opts: RunOptions, *, progress: Progress | None = None,
         on_start: Callable[[str, Path], None] | None = None) -> RunResult:
     """Run one load test end to end and return its result (the report is written in the run folder).
 
-    ``on_start(url, run_dir)`` is called once the options are valid and the target answered.
+    ``on_start(url, run_dir)`` is called once the options are valid and the target answered;
+    ``progress(elapsed_s, duration_s, live)`` several times a second while Locust runs, with the
+    latest live snapshot its master wrote (None until the first).
     """
     if opts.scenario not in SCENARIOS and not opts.locustfile:
         raise UsageError(f"unknown scenario {opts.scenario!r}: choose one of {', '.join(SCENARIOS)}")
@@ -479,7 +485,8 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
         if on_start is not None:
             on_start(url, run_dir)
         started_at = time.time()
-        code, interrupted = _run_locust(cmd, env, duration, run_dir / LOCUST_STDERR, progress)
+        code, interrupted = _run_locust(cmd, env, duration, run_dir / LOCUST_STDERR, progress,
+                                        LiveFile(run_dir / LIVE))
         ended_at = time.time()
         ledger = merge_ledgers(run_dir)
         ledger_count = len(ledger.entries)

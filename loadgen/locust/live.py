@@ -14,16 +14,19 @@ No Locust import: ``loadgen run`` reads the snapshot in a process that must neve
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from loadgen._fields import FieldError, Fields, as_int, as_num, as_str, dict_of, or_null, tuple_of
 from loadgen.errors import UsageError
 from loadgen.locust.pacing import Schedule
 from loadgen.report.model import latency_block
 from loadgen.report.recorder import EndpointData, Recorder
+from loadgen.runfolder import read_json
 
 #: Rates are averaged over this many complete seconds.
 WINDOW_S = 5
@@ -232,6 +235,31 @@ def _worst(snap: LiveSnapshot, field: str) -> float | None:
 
 def _counts(counts: Mapping[str, int]) -> str:
     return ", ".join(f"{label}: {n}" for label, n in Counter(counts).most_common()) or "-"
+
+
+class LiveFile:
+    """``live.json`` as ``loadgen run`` polls it: read again only when rewritten, the last good one kept.
+
+    Locust's master rewrites the file once a second with an atomic replace, so a read never sees half
+    of it; a missing file (Locust still starting) or one this version cannot read gives the last
+    snapshot read, or None.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.last: LiveSnapshot | None = None
+        self._mtime: int | None = None
+
+    def read(self) -> LiveSnapshot | None:
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except OSError:
+            return self.last
+        if mtime != self._mtime:
+            self._mtime = mtime
+            with contextlib.suppress(UsageError):
+                self.last = LiveSnapshot.from_json(read_json(self.path), str(self.path))
+        return self.last
 
 
 def _rate(achieved: float, target: float | None) -> str:
