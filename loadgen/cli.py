@@ -359,12 +359,14 @@ def _progress(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
 @click.option("--insecure", is_flag=True, help="Allow plain http:// to a non-loopback host.")
 @click.option("--threshold", "thresholds", multiple=True, help="e.g. 'create.p95<300ms' (repeatable).")
 @click.option("--locustfile", default=None, help="Run this locustfile instead of the scenario's.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=0,
+              help="Serve live OpenMetrics (Prometheus) on 127.0.0.1:PORT/metrics during the run.")
 @friendly
 def run_command(url: str | None, scenario: str, duration: str, create_rate: float, bulk_rate: float,
                 bulk_size: int, stages: str, workers: int, users: int | None, out: Path, run_id: str | None,
                 seed: int, profile_path: str | None, schema_path: str | None, max_records: int | None,
                 malformed_share: float, capture_auth: str, insecure: bool, thresholds: tuple[str, ...],
-                locustfile: str | None) -> None:
+                locustfile: str | None, metrics_port: int) -> None:
     """Run a Locust load test headless and write runs/<run-id>/ (report, ledger, Locust CSV/HTML)."""
     from loadgen.locust.pacing import parse_duration
     from loadgen.report.thresholds import exit_code
@@ -374,7 +376,7 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
                       bulk_rate=bulk_rate, bulk_size=bulk_size, stages=stages, workers=workers, users=users,
                       out=out, run_id=run_id, seed=seed, profile=profile_path, schema=schema_path,
                       max_records=max_records, malformed_share=malformed_share, capture_auth=capture_auth,
-                      insecure=insecure, thresholds=thresholds, locustfile=locustfile)
+                      insecure=insecure, thresholds=thresholds, locustfile=locustfile, metrics_port=metrics_port)
     def announce(target: str, run_dir: Path) -> None:
         where = target if url else f"the embedded sandbox at {target}"
         click.echo(f"load: {scenario} against {where} for {stages or duration}, into {run_dir}", err=True)

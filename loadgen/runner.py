@@ -103,6 +103,7 @@ class RunOptions:
     thresholds: tuple[str, ...] = ()
     locustfile: str | None = None
     type_name: str = ""     # default: the --schema's entity type name, else user
+    metrics_port: int = 0   # serve the live view as OpenMetrics there (0: off)
     sandbox_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -209,6 +210,8 @@ def locust_command(opts: RunOptions, *, locustfile: Path, url: str, run_dir: Pat
         cmd += ["--schema", opts.schema]
     if opts.insecure:
         cmd.append("--insecure")
+    if opts.metrics_port:
+        cmd += ["--metrics-port", str(opts.metrics_port)]
     return cmd
 
 

@@ -25,11 +25,13 @@ from loadgen._fields import FieldError, Fields, as_int, as_num, as_str, dict_of,
 from loadgen.errors import UsageError
 from loadgen.locust.pacing import Schedule
 from loadgen.report.model import latency_block
-from loadgen.report.recorder import EndpointData, Recorder
+from loadgen.report.recorder import NS_PER_MS, EndpointData, Latency, Recorder
 from loadgen.runfolder import read_json
 
 #: Rates are averaged over this many complete seconds.
 WINDOW_S = 5
+#: Upper bounds (ms) of the latency histograms the metrics endpoint exports, Prometheus-style.
+BUCKETS_MS: tuple[float, ...] = (1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
 _opt_num = or_null(as_num)
 
 
@@ -43,6 +45,39 @@ class Target:
 
     schedule: Schedule
     records_per_arrival: int
+
+
+@dataclass(frozen=True, slots=True)
+class Buckets:
+    """A latency histogram as Prometheus exports one: cumulative counts at ``BUCKETS_MS``, total count, sum."""
+
+    cumulative: tuple[int, ...]
+    count: int
+    sum_ms: float
+
+    @classmethod
+    def of(cls, latency: Latency) -> Buckets:
+        """Read from an HDR histogram: the counts up to each bound's HDR bucket (within 0.1% of the bound).
+
+        One pass over the counts array by slices (a millisecond), not the library's value iterator
+        (a hundred times slower): this runs every second on the load generator.
+        """
+        hist = latency.hist
+        counts, cumulative, start, total = hist.counts, [], 0, 0
+        for bound in BUCKETS_MS:
+            end = min(hist.get_counts_array_index(round(bound * NS_PER_MS)) + 1, hist.counts_len)
+            total += sum(counts[start:end]) if end > start else 0
+            start = max(start, end)
+            cumulative.append(total)
+        return cls(tuple(cumulative), hist.get_total_count(), latency.total_ms)
+
+    def to_json(self) -> dict[str, object]:
+        return {"cumulative": list(self.cumulative), "count": self.count, "sum_ms": self.sum_ms}
+
+    @classmethod
+    def from_json(cls, data: object, where: str) -> Buckets:
+        o = Fields(data, where)
+        return cls(o.get("cumulative", tuple_of(as_int)), o.get("count", as_int), o.get("sum_ms", as_num))
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +98,8 @@ class LiveEndpoint:
     target_records_per_s: float | None
     service_p95_ms: float | None      # whole run so far, as report.json computes it
     intended_p99_ms: float | None
+    service: Buckets
+    intended: Buckets
 
     def to_json(self) -> dict[str, object]:
         return {"name": self.name, "requests": self.requests, "ok": self.ok, "records": self.records,
@@ -70,7 +107,8 @@ class LiveEndpoint:
                 "dropped": self.dropped, "late": self.late, "requests_per_s": self.requests_per_s,
                 "records_per_s": self.records_per_s, "target_requests_per_s": self.target_requests_per_s,
                 "target_records_per_s": self.target_records_per_s, "service_p95_ms": self.service_p95_ms,
-                "intended_p99_ms": self.intended_p99_ms}
+                "intended_p99_ms": self.intended_p99_ms, "service": self.service.to_json(),
+                "intended": self.intended.to_json()}
 
     @classmethod
     def from_json(cls, data: object, where: str) -> LiveEndpoint:
@@ -80,7 +118,8 @@ class LiveEndpoint:
                    o.get("dropped", as_int), o.get("late", as_int), o.get("requests_per_s", as_num),
                    o.get("records_per_s", as_num), o.get("target_requests_per_s", _opt_num),
                    o.get("target_records_per_s", _opt_num), o.get("service_p95_ms", _opt_num),
-                   o.get("intended_p99_ms", _opt_num))
+                   o.get("intended_p99_ms", _opt_num), o.get("service", Buckets.from_json),
+                   o.get("intended", Buckets.from_json))
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +358,7 @@ def build_snapshot(recorder: Recorder, *, run_id: str, state: str, now: float, s
             requests_per_s=requests / span if span > 0 else 0.0, records_per_s=records / span if span > 0 else 0.0,
             target_requests_per_s=due,
             target_records_per_s=None if due is None or target is None else due * target.records_per_arrival,
-            service_p95_ms=service.p95, intended_p99_ms=intended.p99))
+            service_p95_ms=service.p95, intended_p99_ms=intended.p99, service=Buckets.of(data.service),
+            intended=Buckets.of(data.intended)))
     return LiveSnapshot(run_id=run_id, state=state, at=now, elapsed_s=max(0.0, now - started_at), workers=workers,
                         in_flight=in_flight, endpoints=tuple(endpoints))

@@ -9,6 +9,7 @@ recorder and never changes it. Every second the master builds one
   ``/stats/requests`` poll) and its JSON at ``/capture/live``;
 * writes it to the run folder's ``live.json``, which ``loadgen run`` reads for its progress line
   (a file, because ``loadgen run`` runs Locust headless, with no web server to ask);
+* renders it as OpenMetrics at ``--metrics-port`` (:mod:`loadgen.locust.metrics`);
 * logs its compact line on the console every stats interval where Locust prints its own stats,
   and once at the end in any case, so dropped arrivals and errors by code are never only in files.
 
@@ -19,6 +20,7 @@ to their stats reports, as a :class:`~loadgen.locust.live.WorkerLive`.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from typing import Any
 
@@ -41,10 +43,30 @@ LIVE_KEY = "loadgen_live"
 TICK_S = 1.0
 
 
+def _add_options(parser: Any) -> None:
+    group = parser.add_argument_group("Capture live metrics (capture-loadgen)")
+    group.add_argument("--metrics-port", type=int, default=0, env_var="LOCUST_METRICS_PORT",
+                       help="serve the live view as OpenMetrics on this port (master or local runner; 0: off)")
+    group.add_argument("--metrics-host", default="127.0.0.1", env_var="LOCUST_METRICS_HOST",
+                       help="address of the --metrics-port server (0.0.0.0: every interface)")
+
+
 def _on_init(environment: Any, **_: Any) -> None:
-    web_ui = environment.web_ui
-    if web_ui is not None and not isinstance(environment.runner, WorkerRunner):
-        _extend_web_ui(web_ui)
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    if environment.web_ui is not None:
+        _extend_web_ui(environment.web_ui)
+    options = environment.parsed_options
+    port = int(getattr(options, "metrics_port", 0) or 0)
+    if port:
+        from loadgen.locust.metrics import serve
+
+        host = str(getattr(options, "metrics_host", "127.0.0.1"))
+        try:
+            serve(port, host, lambda: state.live)
+        except OSError as exc:
+            sys.exit(f"error: --metrics-port {port}: cannot listen on {host}: {exc.strerror or exc}")
+        log.info("live metrics on http://%s:%d/metrics", host, port)
 
 
 def _extend_web_ui(web_ui: Any) -> None:
@@ -155,6 +177,7 @@ def _on_quitting(environment: Any, **_: Any) -> None:
 
 def register(events: Any) -> None:
     """Attach the listeners (called by :mod:`loadgen.locust.hooks` after its own: quitting runs after its save)."""
+    events.init_command_line_parser.add_listener(_add_options)
     events.init.add_listener(_on_init)
     events.test_start.add_listener(_on_test_start)
     events.report_to_master.add_listener(_on_report_to_master)
