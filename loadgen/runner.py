@@ -15,6 +15,7 @@ import math
 import os
 import platform
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -201,7 +202,10 @@ def locust_command(opts: RunOptions, *, locustfile: Path, url: str, run_dir: Pat
            "--run-dir", str(run_dir), "--ledger-dir", str(run_dir / LEDGER_PARTS),
            "--capture-auth", opts.capture_auth, "--type-name", opts.type_name]
     if opts.workers > 1:
-        cmd += ["--processes", str(opts.workers)]
+        # the master on a free loopback port, not Locust's fixed 5557: another run's workers never join this one
+        port = str(_free_port())
+        cmd += ["--processes", str(opts.workers), "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+                "--master-host", "127.0.0.1", "--master-port", port]
     if opts.max_records:
         cmd += ["--max-records", str(opts.max_records)]
     if opts.profile:
@@ -213,6 +217,12 @@ def locust_command(opts: RunOptions, *, locustfile: Path, url: str, run_dir: Pat
     if opts.metrics_port:
         cmd += ["--metrics-port", str(opts.metrics_port)]
     return cmd
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def preflight(url: str, client_id: str, secret: str, *, scheme: str, type_name: str, insecure: bool) -> int:

@@ -86,10 +86,12 @@ def test_metrics_agree_with_the_report(sandbox_factory: Callable[..., Sandbox], 
                if n == "capture_requests_total" for k, code in labels if k == "code"), "the 10% errors must show"
 
 
-def test_loadgen_run_passes_the_metrics_port_to_locust(tmp_path: Path) -> None:
-    opts = RunOptions(metrics_port=9464)
+def test_loadgen_run_passes_the_metrics_port_and_a_private_master_port(tmp_path: Path) -> None:
+    opts = RunOptions(metrics_port=9464, workers=2)
     cmd = locust_command(opts, locustfile=Path("x.py"), url="http://127.0.0.1:1", run_dir=tmp_path, run_id="r",
                          stages=(), duration=1.0, users=1)
     assert cmd[cmd.index("--metrics-port") + 1] == "9464"
+    # workers meet their own master, never another run's on Locust's default 5557
+    assert cmd[cmd.index("--master-bind-port") + 1] == cmd[cmd.index("--master-port") + 1] != "5557"
     assert "--metrics-port" not in locust_command(RunOptions(), locustfile=Path("x.py"), url="http://127.0.0.1:1",
                                                   run_dir=tmp_path, run_id="r", stages=(), duration=1.0, users=1)
