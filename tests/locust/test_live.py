@@ -91,3 +91,23 @@ def test_workers_parts_add_up() -> None:
                                                                                         None)])
     assert merged == WorkerLive(5, {"bulkCreate": {"x": 3}}, T0 + 1)
     assert WorkerLive.from_json(merged.to_json()) == merged
+
+
+def test_grafana_dashboard_uses_only_exported_metrics() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from loadgen.locust.metrics import LiveCollector
+
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(LiveCollector(snapshot))
+    exported = set(re.findall(r"^(capture_[a-z_]+)", generate_latest(registry).decode(), re.MULTILINE))
+    dashboard = json.loads((Path(__file__).parents[2] / "docs" / "grafana" / "capture-loadgen.json").read_text())
+    used = {name for panel in dashboard["panels"] for target in panel["targets"]
+            for name in re.findall(r"capture_[a-z_]+", target["expr"])}
+    assert used and used <= exported, used - exported
+    assert {"capture_requests_total", "capture_failed_records_total", "capture_in_flight_requests",
+            "capture_intended_latency_seconds_bucket"} <= used
