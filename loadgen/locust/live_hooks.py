@@ -102,8 +102,8 @@ def _on_test_start(environment: Any, **_: Any) -> None:
                               for name, schedule in schedules.items()}
     except LoadgenError:   # hooks.py reports it and stops the run
         state.live_targets = {}
-    if not getattr(runner, "_loadgen_ticker", None):
-        runner._loadgen_ticker = gevent.spawn(_tick, environment)
+    if state.ticker is None:   # one for the process: a second test from the web UI keeps it
+        state.ticker = gevent.spawn(_tick, environment)
 
 
 def _tick(environment: Any) -> None:

@@ -38,6 +38,7 @@ class State:
         self.live: LiveSnapshot | None = None
         self.live_parts: dict[str, WorkerLive] = {}   # each worker's latest part, by client id
         self.live_targets: dict[str, Target] = {}
+        self.ticker: Any = None                    # the greenlet that refreshes ``live`` each second
 
 
 state = State()

@@ -65,7 +65,9 @@ def test_progress_gets_the_live_view_each_tick_and_it_ends_on_the_reports_number
                             run_id="live", sandbox_options={"faults": {"error_rate": 0.2}}), progress=progress)
     running = [snap for snap in seen if snap.state == "running" and snap.requests]
     assert len(running) >= 2, seen     # a fresh snapshot about every second, while the load runs
-    assert running[-1].records_per_s > 0 and running[-1].target("target_records_per_s") == pytest.approx(35.0, rel=0.1)
+    # the target is the schedule's over the same seconds: never above 30 creates + 1 x 5 records per second
+    target = running[-1].target("target_records_per_s")
+    assert running[-1].records_per_s > 0 and target is not None and 0 < target <= 35.0 + 1e-9
     final = LiveFile(result.run_dir / LIVE).read()
     assert final is not None
     assert {e.name: (e.requests, e.records, e.failures, e.dropped) for e in final.endpoints} == {
