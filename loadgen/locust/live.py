@@ -6,8 +6,8 @@ the intended start) lives in our :class:`~loadgen.report.recorder.Recorder`. The
 Locust process) builds a :class:`LiveSnapshot` from its merged recorder once a second; every face
 shows that one value, so the web UI's Capture tab, the headless console line, the run folder's
 ``live.json`` (read by ``loadgen run``) and the final ``report.json`` cannot disagree. Whole-run counts
-and percentiles come from the same recorder and the same :func:`~loadgen.report.model.latency_block`
-the report uses; the rates are those of the last few complete seconds.
+and percentiles come from the same recorder and the same HDR percentile rule the report uses; the
+rates are those of the last few complete seconds.
 
 No Locust import: ``loadgen run`` reads the snapshot in a process that must never import Locust.
 """
@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import contextlib
 import math
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from itertools import accumulate
 from pathlib import Path
 
 from loadgen._fields import FieldError, Fields, as_int, as_num, as_str, dict_of, or_null, tuple_of
 from loadgen.errors import UsageError
 from loadgen.locust.pacing import Schedule
-from loadgen.report.model import latency_block
 from loadgen.report.recorder import NS_PER_MS, EndpointData, Latency, Recorder
 from loadgen.runfolder import read_json
 
@@ -47,6 +48,36 @@ class Target:
     records_per_arrival: int
 
 
+class _Cumulative:
+    """An HDR histogram's running counts, in one C-speed pass (a slice and ``accumulate``).
+
+    The library reads percentiles and buckets with a Python call per counts slot, several
+    milliseconds each; this runs every second on the load generator, so it reads them all from one
+    cumulative list. Percentiles are exactly ``HdrHistogram.get_value_at_percentile``'s, the ones
+    report.json shows (tests/locust/test_live.py pins it).
+    """
+
+    def __init__(self, latency: Latency) -> None:
+        self.latency = latency
+        hist = latency.hist
+        self.running = list(accumulate(hist.counts[0:hist.counts_len]))
+
+    def percentile_ms(self, percentile: float) -> float | None:
+        hist = self.latency.hist
+        if not hist.get_total_count():
+            return None
+        index = bisect_left(self.running, hist.get_target_count_at_percentile(percentile))
+        value = float(hist.get_highest_equivalent_value(hist.get_value_from_index(index))) / NS_PER_MS
+        # kept within the exact min and max, as report.model.histogram_block does with HDR's bucket tops
+        return min(max(value, self.latency.min_ms), self.latency.max_ms)
+
+    def buckets(self) -> Buckets:
+        """The counts up to each bound's HDR slot (the slot's top is within 0.1% of the bound)."""
+        hist, last = self.latency.hist, len(self.running) - 1
+        return Buckets(tuple(self.running[min(hist.get_counts_array_index(round(bound * NS_PER_MS)), last)]
+                             for bound in BUCKETS_MS), hist.get_total_count(), self.latency.total_ms)
+
+
 @dataclass(frozen=True, slots=True)
 class Buckets:
     """A latency histogram as Prometheus exports one: cumulative counts at ``BUCKETS_MS``, total count, sum."""
@@ -54,22 +85,6 @@ class Buckets:
     cumulative: tuple[int, ...]
     count: int
     sum_ms: float
-
-    @classmethod
-    def of(cls, latency: Latency) -> Buckets:
-        """Read from an HDR histogram: the counts up to each bound's HDR bucket (within 0.1% of the bound).
-
-        One pass over the counts array by slices (a millisecond), not the library's value iterator
-        (a hundred times slower): this runs every second on the load generator.
-        """
-        hist = latency.hist
-        counts, cumulative, start, total = hist.counts, [], 0, 0
-        for bound in BUCKETS_MS:
-            end = min(hist.get_counts_array_index(round(bound * NS_PER_MS)) + 1, hist.counts_len)
-            total += sum(counts[start:end]) if end > start else 0
-            start = max(start, end)
-            cumulative.append(total)
-        return cls(tuple(cumulative), hist.get_total_count(), latency.total_ms)
 
     def to_json(self) -> dict[str, object]:
         return {"cumulative": list(self.cumulative), "count": self.count, "sum_ms": self.sum_ms}
@@ -351,14 +366,14 @@ def build_snapshot(recorder: Recorder, *, run_id: str, state: str, now: float, s
         target = targets.get(name)
         due = None if target is None else (
             (target.schedule.count(t1) - target.schedule.count(t0)) / span if span > 0 else 0.0)
-        service, intended = latency_block(data.service), latency_block(data.intended)
+        service, intended = _Cumulative(data.service), _Cumulative(data.intended)
         endpoints.append(LiveEndpoint(
             name=name, requests=data.requests, ok=data.ok, records=data.records, failures=dict(data.failures),
             record_failures=dict(record_failures.get(name, {})), dropped=data.dropped, late=data.late,
             requests_per_s=requests / span if span > 0 else 0.0, records_per_s=records / span if span > 0 else 0.0,
             target_requests_per_s=due,
             target_records_per_s=None if due is None or target is None else due * target.records_per_arrival,
-            service_p95_ms=service.p95, intended_p99_ms=intended.p99, service=Buckets.of(data.service),
-            intended=Buckets.of(data.intended)))
+            service_p95_ms=service.percentile_ms(95.0), intended_p99_ms=intended.percentile_ms(99.0),
+            service=service.buckets(), intended=intended.buckets()))
     return LiveSnapshot(run_id=run_id, state=state, at=now, elapsed_s=max(0.0, now - started_at), workers=workers,
                         in_flight=in_flight, endpoints=tuple(endpoints))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from loadgen.locust.live import (
+    BUCKETS_MS,
     LiveFormatError,
     LiveSnapshot,
     Target,
@@ -52,6 +53,11 @@ def test_counts_and_percentiles_are_the_reports() -> None:
     assert (create.requests, create.ok, create.records, create.dropped) == (200, 190, 190, 3)
     assert create.failures == {"361 unique_violation": 10}
     assert create.intended_p99_ms == latency_block(rec.endpoints["create"].intended).p99
+    assert create.service_p95_ms == latency_block(rec.endpoints["create"].service).p95
+    # the exported histogram counts what the recorder holds at each bound: 2, 3 ... 21 ms, ten times
+    services = [2.0 + i for i in range(20)] * 10
+    assert create.service.cumulative == tuple(sum(1 for v in services if v <= bound) for bound in BUCKETS_MS)
+    assert (create.service.count, create.service.sum_ms) == (200, pytest.approx(sum(services)))
     assert (snap.requests, snap.records, snap.dropped, snap.in_flight) == (220, 290, 3, 4)
 
 
