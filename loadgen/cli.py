@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 F = TypeVar("F", bound=Callable[..., Any])
 #: ``loadgen run`` without a terminal (a CI log): its live line this often, not at every redraw.
 PLAIN_EVERY_S = 10.0
+#: Below this width the run summary drops its p50 and p99 columns, so the failures stay readable.
+NARROW_COLUMNS = 110
 
 
 def friendly(func: F) -> F:
@@ -438,18 +440,27 @@ def _print_run_summary(result: Any) -> None:
     def ms(value: float | None) -> str:
         return "-" if value is None else f"{value:.1f}"
 
-    table = Table(title=f"run {result.meta.run_id}", title_justify="left")
-    for head in ("endpoint", "requests", "records", "req/s (target)", "dropped", "failures by code",
-                 "p50 ms", "p95 ms", "p99 ms"):
-        # the failures keep a readable width on a narrow terminal: the numbers give way first
-        table.add_column(head, justify="left" if head in ("endpoint", "failures by code") else "right",
-                         no_wrap=head != "failures by code", min_width=16 if head == "failures by code" else None)
+    console = Console(width=None if sys.stdout.isatty() else 150)
+    # a narrow terminal (80 columns) keeps the failures readable: p50 and p99 go, the cells wrap
+    heads = ["endpoint", "requests", "records", "req/s (target)", "dropped", "failures by code", "p50 ms", "p95 ms",
+             "p99 ms"]
+    if console.width < NARROW_COLUMNS:
+        heads = [head for head in heads if head not in ("p50 ms", "p99 ms")]
+    narrow = console.width < NARROW_COLUMNS
+    short = {"requests": "req", "records": "rec", "req/s (target)": "req/s", "dropped": "drop", "p95 ms": "p95"}
+    table = Table(title=f"run {result.meta.run_id}", title_justify="left", pad_edge=not narrow)
+    for head in heads:
+        table.add_column(short.get(head, head) if narrow else head,
+                         justify="left" if head in ("endpoint", "failures by code") else "right",
+                         min_width=16 if head == "failures by code" else None)
     for row in summary_rows(result):
         target = "" if row["target"] is None else f" ({row['target']:.1f})"
         failures = ", ".join(f"{n} x {label}" for label, n in row["failures"].items()) or "none"
-        table.add_row(row["endpoint"], f"{row['requests']:,}", f"{row['records']:,}", f"{row['rate']:.1f}{target}",
-                      str(row["dropped"]), failures, ms(row["p50"]), ms(row["p95"]), ms(row["p99"]))
-    console = Console(width=None if sys.stdout.isatty() else 150)
+        cells = {"endpoint": row["endpoint"], "requests": f"{row['requests']:,}", "records": f"{row['records']:,}",
+                 "req/s (target)": f"{row['rate']:.1f}{target}", "dropped": str(row["dropped"]),
+                 "failures by code": failures, "p50 ms": ms(row["p50"]), "p95 ms": ms(row["p95"]),
+                 "p99 ms": ms(row["p99"])}
+        table.add_row(*(cells[head] for head in heads))
     console.print(table)
     reasons = [r for r in result.meta.stop_reasons if "max-records" in r]
     if reasons or result.interrupted:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -54,7 +55,8 @@ def test_rate_accuracy_200_creates_per_second(sandbox_factory: Callable[..., San
     assert result.ledger_count == created and not result.meta.dropped
 
 
-def test_progress_gets_the_live_view_each_tick_and_it_ends_on_the_reports_numbers(tmp_path: Path) -> None:
+def test_progress_gets_the_live_view_each_tick_and_it_ends_on_the_reports_numbers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     seen: list[LiveSnapshot] = []
 
     def progress(elapsed: float, duration: float, live: LiveSnapshot | None) -> None:
@@ -75,6 +77,17 @@ def test_progress_gets_the_live_view_each_tick_and_it_ends_on_the_reports_number
     assert final.failures and all(label.startswith("500") for label in final.failures)
     narrow = final.line(80)
     assert len(narrow) <= 80 and f"500 x{final.failures['500 unexpected_error']}" in narrow
+    # the summary on an 80-column terminal: every line fits, and the failures by code are still there
+    from loadgen.cli import _print_run_summary
+
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    _print_run_summary(result)
+    out = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)    # the terminal's colours
+    assert max(len(line) for line in out.splitlines()) <= 80, out
+    create = next(e for e in final.endpoints if e.name == "create")
+    assert f"{create.failures['500 unexpected_error']} x 500" in out and "unexpected_error" in out, out
+    assert "p95" in out and "p50" not in out, out     # p50 and p99 made room; p95 stays
 
 
 def _free_port() -> int:
