@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -29,7 +29,15 @@ from loadgen.scenarios import (
     SCENARIOS,
 )
 
+if TYPE_CHECKING:
+    from loadgen.locust.live import LiveSnapshot
+    from loadgen.runner import Progress
+
 F = TypeVar("F", bound=Callable[..., Any])
+#: ``loadgen run`` without a terminal (a CI log): its live line this often, not at every redraw.
+PLAIN_EVERY_S = 10.0
+#: Below this width the run summary drops its p50 and p99 columns, so the failures stay readable.
+NARROW_COLUMNS = 110
 
 
 def friendly(func: F) -> F:
@@ -437,12 +445,14 @@ def _progress(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
 @click.option("--insecure", is_flag=True, help="Allow plain http:// to a non-loopback host.")
 @click.option("--threshold", "thresholds", multiple=True, help="e.g. 'create.p95<300ms' (repeatable).")
 @click.option("--locustfile", default=None, help="Run this locustfile instead of the scenario's.")
+@click.option("--metrics-port", type=click.IntRange(0, 65535), default=0,
+              help="Serve live OpenMetrics (Prometheus) on 127.0.0.1:PORT/metrics during the run.")
 @friendly
 def run_command(url: str | None, scenario: str, duration: str, create_rate: float, bulk_rate: float,
                 bulk_size: int, stages: str, workers: int, users: int | None, out: Path, run_id: str | None,
                 seed: int, profile_path: str | None, schema_path: str | None, max_records: int | None,
                 malformed_share: float, scheme: str, insecure: bool, thresholds: tuple[str, ...],
-                locustfile: str | None) -> None:
+                locustfile: str | None, metrics_port: int) -> None:
     """Run a Locust load test headless and write runs/<run-id>/ (report, ledger, Locust CSV/HTML)."""
     from loadgen.ramp import parse_duration
     from loadgen.report.thresholds import exit_code
@@ -452,7 +462,8 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
                       bulk_rate=bulk_rate, bulk_size=bulk_size, stages=stages, workers=workers, users=users,
                       out=out, run_id=run_id, seed=seed, profile=profile_path, schema=schema_path,
                       max_records=max_records, malformed_share=malformed_share, capture_auth=scheme,
-                      insecure=insecure, thresholds=thresholds, locustfile=locustfile)
+                      insecure=insecure, thresholds=thresholds, locustfile=locustfile,
+                      metrics_port=metrics_port)
     source = " (from CAPTURE_URL)" if source_of("url") == "CAPTURE_URL" else ""
 
     def announce(target: str, run_dir: Path) -> None:
@@ -472,17 +483,39 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
 
 
 @contextmanager
-def _run_progress(show: bool) -> Iterator[Callable[[float, float], None] | None]:
-    if not show:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+def _run_progress(tty: bool) -> Iterator[Progress]:
+    """The live line of a run: redrawn under a bar on a terminal, every ``PLAIN_EVERY_S`` in a log.
 
-    with Progress(TextColumn("running"), BarColumn(), TimeElapsedColumn(), console=Console(stderr=True),
-                  transient=True) as bar:
-        task = bar.add_task("run", total=1.0)
-        yield lambda elapsed, total: bar.update(task, completed=min(1.0, elapsed / total) if total else 0.0)
+    The line is the Locust master's live snapshot (:meth:`LiveSnapshot.line`), fitted to the terminal's
+    width: on 80 columns the failures keep their place and lesser fields go first.
+    """
+    if not tty:
+        printed = -PLAIN_EVERY_S
+
+        def log(elapsed: float, total: float, live: LiveSnapshot | None) -> None:
+            nonlocal printed
+            if live is not None and elapsed - printed >= PLAIN_EVERY_S:
+                printed = elapsed
+                click.echo(live.line(), err=True)
+        yield log
+        return
+    from rich.console import Console, Group
+    from rich.live import Live
+    from rich.progress_bar import ProgressBar
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(stderr=True)
+    with Live(console=console, transient=True, refresh_per_second=4) as screen:
+        def draw(elapsed: float, total: float, live: LiveSnapshot | None) -> None:
+            done = live.elapsed_s if live is not None else 0.0   # the schedule's time, not Locust's start-up
+            head = Table.grid(padding=(0, 1))
+            head.add_row("running", ProgressBar(total=1.0, completed=min(1.0, done / total) if total else 0.0,
+                                                width=max(10, min(40, console.width - 30))),
+                         f"{done:.0f}s of {total:.0f}s")
+            line = live.line(console.width) if live is not None else "waiting for Locust's first numbers"
+            screen.update(Group(head, Text(line, no_wrap=True, overflow="ellipsis")))
+        yield draw
 
 
 def _print_run_summary(result: Any) -> None:
@@ -494,17 +527,27 @@ def _print_run_summary(result: Any) -> None:
     def ms(value: float | None) -> str:
         return "-" if value is None else f"{value:.1f}"
 
-    table = Table(title=f"run {result.meta.run_id}", title_justify="left")
-    for head in ("endpoint", "requests", "records", "req/s (target)", "dropped", "failures by code",
-                 "p50 ms", "p95 ms", "p99 ms"):
-        table.add_column(head, justify="left" if head in ("endpoint", "failures by code") else "right",
-                         no_wrap=head != "failures by code")
+    console = Console(width=None if sys.stdout.isatty() else 150)
+    # a narrow terminal (80 columns) keeps the failures readable: p50 and p99 go, the cells wrap
+    heads = ["endpoint", "requests", "records", "req/s (target)", "dropped", "failures by code", "p50 ms", "p95 ms",
+             "p99 ms"]
+    if console.width < NARROW_COLUMNS:
+        heads = [head for head in heads if head not in ("p50 ms", "p99 ms")]
+    narrow = console.width < NARROW_COLUMNS
+    short = {"requests": "req", "records": "rec", "req/s (target)": "req/s", "dropped": "drop", "p95 ms": "p95"}
+    table = Table(title=f"run {result.meta.run_id}", title_justify="left", pad_edge=not narrow)
+    for head in heads:
+        table.add_column(short.get(head, head) if narrow else head,
+                         justify="left" if head in ("endpoint", "failures by code") else "right",
+                         min_width=16 if head == "failures by code" else None)
     for row in summary_rows(result):
         target = "" if row["target"] is None else f" ({row['target']:.1f})"
         failures = ", ".join(f"{n} x {label}" for label, n in row["failures"].items()) or "none"
-        table.add_row(row["endpoint"], f"{row['requests']:,}", f"{row['records']:,}", f"{row['rate']:.1f}{target}",
-                      str(row["dropped"]), failures, ms(row["p50"]), ms(row["p95"]), ms(row["p99"]))
-    console = Console(width=None if sys.stdout.isatty() else 150)
+        cells = {"endpoint": row["endpoint"], "requests": f"{row['requests']:,}", "records": f"{row['records']:,}",
+                 "req/s (target)": f"{row['rate']:.1f}{target}", "dropped": str(row["dropped"]),
+                 "failures by code": failures, "p50 ms": ms(row["p50"]), "p95 ms": ms(row["p95"]),
+                 "p99 ms": ms(row["p99"])}
+        table.add_row(*(cells[head] for head in heads))
     console.print(table)
     reasons = [r for r in result.meta.stop_reasons if "max-records" in r]
     if reasons or result.interrupted:

@@ -45,6 +45,8 @@ CLEANUP_PROGRESS = "cleanup.jsonl"
 RECORDER = "recorder.json"
 #: The Locust process's own account of the run (records, dropped arrivals, CPU, stop reasons).
 LOCUST_RUN = "locust_run.json"
+#: The live view of a running test, rewritten every second (``loadgen.locust.live.LiveSnapshot``).
+LIVE = "live.json"
 #: Locust's log, its stderr, its HTML page and the prefix of its CSV files.
 LOCUST_LOG = "locust.log"
 LOCUST_STDERR = "locust.stderr"
@@ -321,6 +323,13 @@ def write_locust_files(run_dir: str | os.PathLike[str], recorder: dict[str, Any]
     folder.mkdir(parents=True, exist_ok=True)
     _write(folder / RECORDER, json.dumps(recorder))
     _write(folder / LOCUST_RUN, json.dumps(summary.to_json(), indent=2))
+
+
+def write_live(run_dir: str | os.PathLike[str], snapshot: dict[str, object]) -> Path:
+    """Write :data:`LIVE` in one atomic replace: ``loadgen run`` reads it while Locust rewrites it."""
+    folder = Path(run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    return _write(folder / LIVE, json.dumps(snapshot))
 
 
 def _write(path: Path, text: str) -> Path:

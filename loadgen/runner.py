@@ -15,6 +15,7 @@ import math
 import os
 import platform
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +28,7 @@ from typing import Any, TypeVar
 from loadgen.errors import AuthError, CaptureError, LoadgenError, RuntimeFailure, TransportError, UsageError
 from loadgen.ledger import VERSION as LEDGER_VERSION
 from loadgen.ledger import merge_ledgers
+from loadgen.locust.live import LiveFile, LiveSnapshot
 from loadgen.locust.options import new_run_id
 from loadgen.ramp import Schedule, Stage, parse_stages
 from loadgen.report.document import Report
@@ -34,6 +36,7 @@ from loadgen.report.model import target_rates
 from loadgen.report.recorder import Recorder
 from loadgen.runfolder import (
     LEDGER_PARTS,
+    LIVE,
     LOCUST_CSV,
     LOCUST_HTML,
     LOCUST_LOG,
@@ -66,6 +69,8 @@ from loadgen.scenarios import (
 )
 
 T = TypeVar("T")
+#: ``loadgen run``'s progress callback: (elapsed s, planned duration s, latest live snapshot or None).
+Progress = Callable[[float, float, LiveSnapshot | None], None]
 
 #: Seconds of one user a request of each kind holds, to size the default concurrency.
 USER_SECONDS = {Kind.CREATE: 0.05, Kind.BULK: 0.002}   # a bulkCreate: per record
@@ -103,6 +108,7 @@ class RunOptions:
     thresholds: tuple[str, ...] = ()
     locustfile: str | None = None
     type_name: str = ""     # default: the --schema's entity type name, else user
+    metrics_port: int = 0   # serve the live view as OpenMetrics there (0: off)
     sandbox_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -212,7 +218,10 @@ def locust_command(opts: RunOptions, *, locustfile: Path, url: str, run_dir: Pat
            "--run-dir", str(run_dir), "--ledger-dir", str(run_dir / LEDGER_PARTS),
            "--capture-auth", opts.capture_auth, "--type-name", opts.type_name]
     if opts.workers > 1:
-        cmd += ["--processes", str(opts.workers)]
+        # the master on a free loopback port, not Locust's fixed 5557: another run's workers never join this one
+        port = str(_free_port())
+        cmd += ["--processes", str(opts.workers), "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+                "--master-host", "127.0.0.1", "--master-port", port]
     if opts.max_records:
         cmd += ["--max-records", str(opts.max_records)]
     if opts.profile:
@@ -221,7 +230,15 @@ def locust_command(opts: RunOptions, *, locustfile: Path, url: str, run_dir: Pat
         cmd += ["--schema", opts.schema]
     if opts.insecure:
         cmd.append("--insecure")
+    if opts.metrics_port:
+        cmd += ["--metrics-port", str(opts.metrics_port)]
     return cmd
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def preflight(url: str, client_id: str, secret: str, *, scheme: str, type_name: str, insecure: bool) -> int:
@@ -308,12 +325,12 @@ def _target(opts: RunOptions, remote: tuple[str, str, str] | None,
 
 
 def _run_locust(cmd: list[str], env: dict[str, str], duration: float, log_path: Path,
-                progress: Callable[[float, float], None] | None) -> tuple[int, bool]:
+                progress: Progress | None, live: LiveFile) -> tuple[int, bool]:
     """Run the Locust child to its end; Ctrl-C lets it stop gracefully. (exit code, interrupted)."""
     with log_path.open("wb") as log, subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                                       stderr=log, start_new_session=True) as proc:
         started = time.monotonic()
-        tick = None if progress is None else (lambda: progress(time.monotonic() - started, duration))
+        tick = None if progress is None else (lambda: progress(time.monotonic() - started, duration, live.read()))
         code, interrupted = wait_child(proc, grace=60.0, tick=tick)
     if code not in (0, 1) and not interrupted:
         raise LoadgenError(f"locust exited with code {code}: {_last_line(log_path)}")
@@ -455,11 +472,13 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = None,
+def run(opts: RunOptions, *, progress: Progress | None = None,
         on_start: Callable[[str, Path], None] | None = None) -> RunResult:
     """Run one load test end to end and return its result (the report is written in the run folder).
 
-    ``on_start(url, run_dir)`` is called once the options are valid and the target answered.
+    ``on_start(url, run_dir)`` is called once the options are valid and the target answered;
+    ``progress(elapsed_s, duration_s, live)`` several times a second while Locust runs, with the
+    latest live snapshot its master wrote (None until the first).
     """
     if opts.scenario not in SCENARIOS and not opts.locustfile:
         raise UsageError(f"unknown scenario {opts.scenario!r}: choose one of {', '.join(SCENARIOS)}")
@@ -509,7 +528,8 @@ def run(opts: RunOptions, *, progress: Callable[[float, float], None] | None = N
         if on_start is not None:
             on_start(url, run_dir)
         started_at = time.time()
-        code, interrupted = _run_locust(cmd, env, duration, run_dir / LOCUST_STDERR, progress)
+        code, interrupted = _run_locust(cmd, env, duration, run_dir / LOCUST_STDERR, progress,
+                                        LiveFile(run_dir / LIVE))
         ended_at = time.time()
         ledger = merge_ledgers(run_dir)
         ledger_count = len(ledger.entries)

@@ -5,7 +5,7 @@
         --headless -u 20 -r 20 -t 2m --create-rate 100
 
 ``--create-rate`` is requests/s for the whole swarm, whatever -u or the number of workers; -u only
-caps the concurrency (raise it if the stats show DROPPED arrivals). See ``locust --help`` for the
+caps the concurrency (raise it if the Capture tab shows dropped arrivals). See ``locust --help`` for the
 other Capture options (--stages, --max-records, --capture-auth, --seed...).
 """
 

@@ -32,9 +32,6 @@ from loadgen.wire import dumps_fast
 if TYPE_CHECKING:
     from loadgen.locust.poster import FormPoster
 
-#: The stats row that counts records, because requests/s hides a bulkCreate's work.
-RECORDS_TYPE = "RECORDS"
-RECORDS_NAME = "bulkCreate records"
 #: What a create or bulkCreate answers without sending once ``--max-records`` is spent.
 BUDGET_SPENT = "not sent: --max-records reached"
 
@@ -158,9 +155,6 @@ class Capture:
         records = load.factory.batch(size) if isinstance(n_or_records, int) else list(n_or_records[:size])
         sent = self._post(load, BULK_CREATE.path, BULK_CREATE.field, dumps_fast(records))
         outcome = judge_bulk(sent.status, sent.content, size, sent.error)
-        self._report(RECORDS_TYPE, RECORDS_NAME, sent.service_ms, 0, None, times=len(outcome.created))
-        for label, count in outcome.record_failures.items():
-            self._report(RECORDS_TYPE, RECORDS_NAME, sent.service_ms, 0, label, times=count)
         self._account(load, name, sent, outcome, size, [load.key_of(r) for r in records])
         return BulkResult(name, outcome.failure, sent.service_ms, True, outcome.created,
                           dict(outcome.record_failures), records)
@@ -282,12 +276,9 @@ class Capture:
                 load.unanswered += 1
         return _Sent(status, content, error, (time.perf_counter() - started) * 1000.0)
 
-    def _report(self, request_type: str, name: str, response_time: float, length: int,
-                failure: str | None, *, times: int = 1) -> None:
-        fire = self._fire
-        for _ in range(times):
-            fire(request_type=request_type, name=name, response_time=response_time, response_length=length,
-                 exception=failure, context={})
+    def _report(self, request_type: str, name: str, response_time: float, length: int, failure: str | None) -> None:
+        self._fire(request_type=request_type, name=name, response_time=response_time, response_length=length,
+                   exception=failure, context={})
 
     def _account(self, load: LoadState, name: str, sent: _Sent, outcome: Outcome, reserved: int,
                  keys: list[object]) -> None:

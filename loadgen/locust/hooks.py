@@ -48,6 +48,7 @@ from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from loadgen.errors import LoadgenError, UsageError
 from loadgen.ledger import FLUSH_SECONDS, MasterLedger
+from loadgen.locust import live_hooks
 from loadgen.locust.load_state import LoadState, endpoints_of
 from loadgen.locust.options import OPTIONS, Settings, env_var, new_run_id, settings_from
 from loadgen.locust.state import state
@@ -58,8 +59,6 @@ log = logging.getLogger("loadgen.locust")
 
 DONE_MESSAGE = "loadgen_done"
 LEDGER_MESSAGE = "loadgen_ledger"
-DROPPED_TYPE = "DROPPED"
-DROPPED_LABEL = "dropped: no free user within 1s (raise --users)"
 #: Users finish the request in hand when the run stops, so every created record reaches the ledger.
 MIN_STOP_TIMEOUT = 30.0
 
@@ -200,7 +199,6 @@ def _on_test_start(environment: Any, **_: Any) -> None:
     # cyclic GC's scans, which the many short-lived profile dicts would otherwise trigger.
     gc.freeze()
     state.load.on_done = lambda reason: _process_done(environment, reason)
-    state.load.on_dropped = lambda endpoint, n: _report_dropped(environment, endpoint, n)
     if isinstance(runner, WorkerRunner):
         _send_ledger_to(runner, state.load)
     log.info("worker %d of %d: run %s, ledger %s", worker, workers, settings.run_id, settings.ledger_path)
@@ -263,13 +261,6 @@ def _on_ledger_batch(environment: Any, msg: Any, **_: Any) -> None:
 
 def _factory_key(load: LoadState) -> tuple[object, ...]:
     return (load.settings.seed, load.settings.run_id, load.worker, load.settings.profile, load.settings.schema)
-
-
-def _report_dropped(environment: Any, endpoint: str, n: int) -> None:
-    """Dropped arrivals get their own failing stats row: visible in the UI, never absorbed."""
-    for _ in range(n):
-        environment.events.request.fire(request_type=DROPPED_TYPE, name=f"{endpoint} arrivals", response_time=0.0,
-                                        response_length=0, exception=DROPPED_LABEL, context={})
 
 
 def _process_done(environment: Any, reason: str) -> None:
@@ -409,6 +400,7 @@ def _register() -> None:
     )
     for name, listener in listeners:
         getattr(events, name).add_listener(listener)
+    live_hooks.register(events)
 
 
 _register()

@@ -53,6 +53,13 @@ def make_factory(settings: Settings, schema: Any, worker: int) -> Any:
                           worker=worker)
 
 
+def schedules_of(settings: Settings, endpoints: Iterable[Pace | str]) -> dict[str, Schedule]:
+    """The swarm-wide arrival schedule of each paced endpoint a locustfile drives (its rate, shaped by
+    ``--stages``): the pacers and the live view's targets read the same one."""
+    paces = [p if isinstance(p, Pace) else Pace(p) for p in endpoints]
+    return paced_schedules({pace.endpoint: pace.rate_in(settings) for pace in paces}, settings.stages)
+
+
 class LoadState:
     """The per-process run state. Not thread-safe by design: one gevent thread drives it."""
 
@@ -75,10 +82,8 @@ class LoadState:
         self._form_head = b"type_name=" + wire.form_escape_lean(settings.type_name.encode("utf-8")) + b"&"
         self.schema = schema if schema is not None else load_schema_for(settings)
         self.factory = factory if factory is not None else make_factory(settings, self.schema, worker)
-        paces = [p if isinstance(p, Pace) else Pace(p) for p in endpoints]
-        rates = {pace.endpoint: pace.rate_in(settings) for pace in paces}
         self.pacers = {name: Pacer(schedule, worker=worker % self.workers, workers=self.workers, clock=clock)
-                       for name, schedule in paced_schedules(rates, settings.stages).items()}
+                       for name, schedule in schedules_of(settings, endpoints).items()}
         # no pacer can run out: the end-of-run check after each request need not ask them
         self._endless = bool(self.pacers) and all(math.isinf(p.schedule.total) for p in self.pacers.values())
         #: with no paced task, the run still ends with its last stage (``loadgen run`` always gives stages)
@@ -103,9 +108,10 @@ class LoadState:
         self.held = held
         self.dropped: Counter[str] = Counter()
         self.records = 0
+        #: failed records of batches by label, per endpoint (a bulkCreate request fails as a whole by its worst)
+        self.record_failures: dict[str, Counter[str]] = {}
         self._bad: list[BadRequest] | None = None
         self.on_done: Callable[[str], None] | None = None
-        self.on_dropped: Callable[[str, int], None] | None = None
         self.done_reason: str | None = None
         self._cpu0 = time.process_time()
         self._wall0 = time.monotonic()
@@ -188,8 +194,6 @@ class LoadState:
     def _dropped(self, endpoint: str, n: int) -> None:
         self.dropped[endpoint] += n
         self.recorder.record_dropped(endpoint, n)
-        if self.on_dropped is not None:
-            self.on_dropped(endpoint, n)
 
     def start(self, endpoint: str) -> None:
         """A claimed arrival of ``endpoint`` is being served: it no longer holds its pacer open."""
@@ -232,6 +236,8 @@ class LoadState:
         created = len(outcome.created)
         self.budget.settle(reserved, created)
         self.records += created
+        if outcome.record_failures:
+            self.record_failures.setdefault(name, Counter()).update(outcome.record_failures)
         self.recorder.record(name, service_ms=service_ms, intended_ms=intended_ms,
                              failure=outcome.failure, records=created)
         keys = keys or []
@@ -277,8 +283,13 @@ class LoadState:
         self.in_flight = 0
 
     def report(self) -> dict[str, Any]:
-        """The delta a worker sends to the master with each stats report (recorder reset after)."""
-        self.settle_overdue()
+        """The delta a worker sends to the master with each stats report (recorder reset after).
+
+        Once the test is stopping, its overdue arrivals were settled at ``test_stop``: the schedule's
+        clock runs on while a stopped test waits in the web UI, and its arrivals are nobody's drops.
+        """
+        if not self.stopping:
+            self.settle_overdue()
         self.check_done()
         self.ledger.flush()
         return {"worker": self.worker, "recorder": self.recorder.snapshot(reset=True),

@@ -13,6 +13,7 @@ from typing import Any
 
 from loadgen.errors import LoadgenError
 from loadgen.ledger import MasterLedger
+from loadgen.locust.live import LiveSnapshot, Target, WorkerLive
 from loadgen.locust.load_state import LoadState
 from loadgen.report.recorder import Recorder
 
@@ -37,6 +38,11 @@ class State:
         self.auto_run_id = ""                      # the run id this process made up for the last test
         self.own_runs: set[Path] = set()           # run folders whose ledger this process writes
         self.run_time: float | None = None         # headless -t, counted from the end of spawning
+        # the live view (loadgen.locust.live_hooks), master / local
+        self.live: LiveSnapshot | None = None
+        self.live_parts: dict[str, WorkerLive] = {}   # each worker's latest part, by client id
+        self.live_targets: dict[str, Target] = {}
+        self.ticker: Any = None                    # the greenlet that refreshes ``live`` each second
 
 
 state = State()

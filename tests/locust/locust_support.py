@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from loadgen.locust.live import LiveSnapshot
+from loadgen.runfolder import LIVE
 from loadgen.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,3 +58,8 @@ def dropped(run_dir: Path, endpoint: str) -> int:
     """Arrivals of ``endpoint`` the run counted as dropped (a loaded test machine can stall > 1 s)."""
     summary = json.loads((run_dir / "locust_run.json").read_text(encoding="utf-8"))
     return int(summary["dropped"].get(endpoint, 0))
+
+
+def live(run_dir: Path) -> LiveSnapshot:
+    """The run's last live view (``live.json``), as the Capture tab and ``loadgen run`` show it."""
+    return LiveSnapshot.from_json(json.loads((run_dir / LIVE).read_text(encoding="utf-8")))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -19,7 +20,8 @@ from locust_support import ROOT, locust_args, records, sandbox_env
 from loadgen.cleaner import cleanup
 from loadgen.errors import RuntimeFailure, UsageError
 from loadgen.ledger import merge_ledgers, read_ledger
-from loadgen.runfolder import CLEANUP_PROGRESS
+from loadgen.locust.live import LiveFile, LiveSnapshot
+from loadgen.runfolder import CLEANUP_PROGRESS, LIVE
 from loadgen.runner import RunOptions, run
 from loadgen.sandbox import Sandbox
 
@@ -51,6 +53,41 @@ def test_rate_accuracy_200_creates_per_second(sandbox_factory: Callable[..., San
     assert min(steady) >= 160 and max(steady) <= 240, steady
     assert sum(steady) == pytest.approx(16 * 200, rel=0.03)
     assert result.ledger_count == created and not result.meta.dropped
+
+
+def test_progress_gets_the_live_view_each_tick_and_it_ends_on_the_reports_numbers(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    seen: list[LiveSnapshot] = []
+
+    def progress(elapsed: float, duration: float, live: LiveSnapshot | None) -> None:
+        if live is not None and (not seen or live != seen[-1]):
+            seen.append(live)
+
+    result = run(RunOptions(scenario="mixed", duration=4, create_rate=30, bulk_rate=1, bulk_size=5, out=tmp_path,
+                            run_id="live", sandbox_options={"faults": {"error_rate": 0.2}}), progress=progress)
+    running = [snap for snap in seen if snap.state == "running" and snap.requests]
+    assert len(running) >= 2, seen     # a fresh snapshot about every second, while the load runs
+    # the target is the schedule's over the same seconds: never above 30 creates + 1 x 5 records per second
+    target = running[-1].target("target_records_per_s")
+    assert running[-1].records_per_s > 0 and target is not None and 0 < target <= 35.0 + 1e-9
+    final = LiveFile(result.run_dir / LIVE).read()
+    assert final is not None
+    assert {e.name: (e.requests, e.records, e.failures, e.dropped) for e in final.endpoints} == {
+        name: (d.requests, d.records, dict(d.failures), d.dropped) for name, d in result.recorder.endpoints.items()}
+    assert final.failures and all(label.startswith("500") for label in final.failures)
+    narrow = final.line(80)
+    assert len(narrow) <= 80 and f"500 x{final.failures['500 unexpected_error']}" in narrow
+    # the summary on an 80-column terminal: every line fits, and the failures by code are still there
+    from loadgen.cli import _print_run_summary
+
+    monkeypatch.setenv("COLUMNS", "80")
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    _print_run_summary(result)
+    out = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)    # the terminal's colours
+    assert max(len(line) for line in out.splitlines()) <= 80, out
+    create = next(e for e in final.endpoints if e.name == "create")
+    assert f"{create.failures['500 unexpected_error']} x 500" in out and "unexpected_error" in out, out
+    assert "p95" in out and "p50" not in out, out     # p50 and p99 made room; p95 stays
 
 
 def _free_port() -> int:
@@ -103,6 +140,7 @@ def test_cli_run_with_the_embedded_sandbox_and_two_workers(tmp_path: Path) -> No
                            "--run-id", "demo", "--threshold", "create.p95<60s", "--threshold", "create.p50<0.001ms"],
                           capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 3, proc.stderr[-2000:] + proc.stdout[-2000:]     # the second threshold fails
+    assert 1 <= proc.stderr.count("req/s") <= 3     # not a terminal: one live line per 10 s, no redraws
     assert "threshold create.p95<60s: pass" in proc.stdout and "threshold create.p50<0.001ms: FAIL" in proc.stdout
     run_dir = tmp_path / "demo"
     meta = json.loads((tmp_path / "demo" / "meta.json").read_text())

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from locust_support import LOCUSTFILES, dropped, read_csv, records, run_locust, sandbox_env, stats_row
+from locust_support import LOCUSTFILES, dropped, live, read_csv, records, run_locust, sandbox_env, stats_row
 
 from loadgen.ledger import merge_ledgers, read_ledger
 from loadgen.sandbox import Sandbox
@@ -44,11 +44,16 @@ def test_locustfile_runs_to_the_end_of_its_stage(locustfile: str, extra: list[st
     # every arrival is either sent or counted as dropped (a loaded test machine can stall): exact totals
     creates -= dropped(tmp_path, "create")
     bulks -= dropped(tmp_path, "bulkCreate")
-    expected = [("POST", "create", creates)] if creates else []
-    expected += [("POST", "bulkCreate", bulks), ("RECORDS", "bulkCreate records", bulks * size)] if bulks else []
-    for request_type, name, count in expected:
-        row = stats_row(tmp_path, request_type, name)
+    expected = [("create", creates, creates)] if creates else []
+    expected += [("bulkCreate", bulks, bulks * size)] if bulks else []
+    # Locust's stats count requests only: records are in the live view (and the report), not a stats row
+    assert {(row["Type"], row["Name"]) for row in read_csv(tmp_path / "locust_stats.csv")} == {
+        ("POST", name) for name, _, _ in expected} | {("", "Aggregated")}
+    view = {e.name: e for e in live(tmp_path).endpoints}
+    for name, count, made in expected:
+        row = stats_row(tmp_path, "POST", name)
         assert int(row["Request Count"]) == count and int(row["Failure Count"]) == 0
+        assert (view[name].requests, view[name].records, view[name].failures) == (count, made, {})
     created = records(sandbox)
     assert len(merge_ledgers(tmp_path).entries) == created == creates + bulks * size
     entry = next(iter(read_ledger(tmp_path / "ledger.jsonl").entries.values()))
@@ -84,7 +89,9 @@ def test_server_errors_at_http_200_are_failures_named_by_code(sandbox_factory: C
     create_failed = failures.get(("create", "500 unexpected_error"), 0)
     bulk_failed = failures.get(("bulkCreate", "500 unexpected_error"), 0)
     assert create_failed > 0 and create_failed + bulk_failed == injected
-    assert failures.get(("bulkCreate records", "500 unexpected_error"), 0) == 10 * bulk_failed
+    view = {e.name: e for e in live(tmp_path).endpoints}
+    assert view["bulkCreate"].record_failures.get("500 unexpected_error", 0) == 10 * bulk_failed
+    assert view["create"].failures == {"500 unexpected_error": create_failed}
     assert int(stats_row(tmp_path, "POST", "create")["Failure Count"]) == create_failed
     assert len(merge_ledgers(tmp_path).entries) == records(sandbox) == 120 + 60 - create_failed - 10 * bulk_failed
 
@@ -133,7 +140,8 @@ def test_options_come_from_env_and_locust_conf(sandbox_factory: Callable[..., Sa
                           env=env, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert int(stats_row(tmp_path, "POST", "create")["Request Count"]) == 30
-    assert int(stats_row(tmp_path, "RECORDS", "bulkCreate records")["Request Count"]) == 2 * 3
+    assert int(stats_row(tmp_path, "POST", "bulkCreate")["Request Count"]) == 2
+    assert next(e.records for e in live(tmp_path).endpoints if e.name == "bulkCreate") == 2 * 3
 
 
 def test_each_locustfile_runs_a_single_user_for_debugging(sandbox: Sandbox, tmp_path: Path) -> None:
