@@ -8,6 +8,7 @@ and never Locust.
 
 from __future__ import annotations
 
+import difflib
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -86,6 +87,21 @@ SCENARIOS: Mapping[str, Scenario] = MappingProxyType({s.name: s for s in (
     Scenario("bulk_create", "bulk_create.py", (BULK_CREATE.name,)),
     Scenario("error_path", "error_path.py", (CREATE.name,), malformed=True),
 )})
+
+
+def request_scope(name: str) -> str:
+    """``name`` as the scope of a threshold or a regression limit: ``all``, a known endpoint, or a request
+    name of one's own scenario (``time_to_visible``, ``find until visible``...).
+
+    Own names cannot be checked before the run, so a name that nearly spells a known one (``creat``)
+    is refused as a typo rather than becoming a gate that judges nothing; any other unknown name is
+    judged against the report's rows and fails with "no data" when the run has none of it.
+    """
+    if name != "all" and name not in BY_NAME:
+        near = difflib.get_close_matches(name, list(BY_NAME), n=1, cutoff=0.75)
+        if near:
+            raise ValueError(f"unknown endpoint {name!r} (did you mean {near[0]!r}?)")
+    return name
 
 
 def main_endpoint(paced: Sequence[str]) -> str | None:

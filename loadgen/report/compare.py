@@ -27,7 +27,7 @@ from loadgen.report.build import load_report
 from loadgen.report.document import Report
 from loadgen.report.stats import MIN_SAMPLES, bootstrap_interval, mann_whitney_greater, median
 from loadgen.report.thresholds import format_metric
-from loadgen.scenarios import ENDPOINT_NAMES
+from loadgen.scenarios import request_scope
 
 ALPHA = 0.01
 #: metric -> allowed worsening (relative; for error_rate, absolute fraction). Overridable per endpoint.
@@ -86,10 +86,10 @@ def parse_limits(items: Iterable[str]) -> dict[tuple[str, str], float]:
         if not match or match["metric"] not in _METRICS:
             raise UsageError(f"--max-regression {item!r}: expected [endpoint.]metric=N% with metric one of "
                              f"{', '.join(_METRICS)}")
-        scope = match["scope"] or "all"
-        if scope not in (*ENDPOINT_NAMES, "all"):
-            raise UsageError(f"--max-regression {item!r}: unknown endpoint {scope!r} (use one of "
-                             f"{', '.join(ENDPOINT_NAMES)})")
+        try:
+            scope = request_scope(match["scope"] or "all")
+        except ValueError as exc:
+            raise UsageError(f"--max-regression {item!r}: {exc}") from None
         limits[(scope, match["metric"])] = float(match["num"]) / 100
     return limits
 

@@ -1,7 +1,8 @@
 """k6-style pass/fail thresholds over a report: ``create.p95<300ms``, ``error_rate<1%``.
 
 An expression is ``[endpoint.]metric op value[unit]``. Without an endpoint it applies to the whole
-run (all endpoints together). Metrics:
+run (all endpoints together); the endpoint may be a request name of one's own locustfile
+(``find.p95<200ms``, ``time_to_visible.p99<60s``), judged "no data" (failed) when the run has none. Metrics:
 
 - latency (unit ms by default, or ``us``/``s``): ``p50 p90 p95 p99 p99.9 max min mean``, also as
   ``intended_p99`` (latency from the intended start) and in k6 spelling ``p(95)``, ``avg``, ``med``;
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from loadgen.errors import ExitCode, UsageError
 from loadgen.report.document import EndpointStats, Report, Totals, Verdict
-from loadgen.scenarios import ENDPOINT_NAMES
+from loadgen.scenarios import request_scope
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne, "<": operator.lt,
@@ -69,11 +70,11 @@ def parse_threshold(expression: str) -> Threshold:
     lhs, unit = match["lhs"], match["unit"]
     scope, metric = "all", lhs
     head, _, rest = lhs.partition(".")
-    if rest and head in (*ENDPOINT_NAMES, "all"):
-        scope, metric = head, rest
-    elif rest and not _canonical(lhs):  # the dot of p99.9, intended_p99.9 or p(99.9), not an endpoint's
-        raise UsageError(f"threshold {expression!r}: unknown endpoint {head!r} "
-                         f"(use one of {', '.join(ENDPOINT_NAMES)})")
+    if rest and not _canonical(lhs):  # else the dot is p99.9's, intended_p99.9's or p(99.9)'s
+        try:
+            scope, metric = request_scope(head), rest
+        except ValueError as exc:
+            raise UsageError(f"threshold {expression!r}: {exc}") from None
     name = _canonical(metric)
     if not name:
         raise UsageError(f"threshold {expression!r}: unknown metric {metric!r}")

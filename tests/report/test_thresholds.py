@@ -48,7 +48,7 @@ def test_valid_expressions_parse_to_report_units(expression: str, scope: str, me
 @pytest.mark.parametrize(
     ("expression", "complaint"),
     [("create.p96<300ms", "unknown metric 'p96'"), ("creat.p95<300ms", "unknown endpoint 'creat'"),
-     ("creat.p99.9<300ms", "unknown endpoint 'creat'"),
+     ("creat.p99.9<300ms", "unknown endpoint 'creat'"), ("finds.p95<1s", "did you mean 'find'?"),
      ("create.p95 300ms", "expected [endpoint.]metric"), ("error_rate<150%", "above 100%"),
      ("create.p95<3%", "takes ms, us or s"), ("records_per_s>5ms", "takes no unit"),
      ("error_rate<1ms", "fraction or a percentage"),
@@ -115,6 +115,23 @@ def test_an_endpoint_that_sent_nothing_has_no_error_rate_and_no_latency() -> Non
     verdicts = apply_thresholds(report, ["bulkCreate.error_rate<1%", "bulkCreate.p95<1s", "create.error_rate<1%",
                                          "bulkCreate.requests_per_s>0.5"]).thresholds
     assert [(v.ok, v.actual) for v in verdicts] == [(False, None), (False, None), (True, 0.0), (False, 0.0)]
+
+
+def test_a_request_name_of_ones_own_scenario_is_gated_like_an_endpoint() -> None:
+    """``time_to_visible`` (an example's own metric) and ``find`` rows are judged; a name the run lacks is no data."""
+    rec = Recorder(start=T0)
+    for i in range(50):
+        rec.record("time_to_visible", service_ms=1000.0 + 100 * i, records=0, failure=None, at=T0 + i / 5)
+        rec.record("find", service_ms=5.0, records=0, failure="500 server_error" if i < 5 else None, at=T0 + i / 5)
+    rec.end = T0 + 10
+    report = make_report(rec, Meta("t", "create", targets={}))
+    verdicts = apply_thresholds(report, ["time_to_visible.p99<6s", "find.error_rate<5%",
+                                         "find_until_visible.p95<1s"]).thresholds
+    assert [(v.scope, v.ok) for v in verdicts] == [("time_to_visible", True), ("find", False),
+                                                   ("find_until_visible", False)]
+    assert verdicts[0].actual == pytest.approx(5900, rel=1e-3)
+    assert verdicts[1].actual == pytest.approx(0.1)
+    assert verdicts[2].actual is None
 
 
 def test_all_passing_thresholds_exit_0(report: Report) -> None:
