@@ -34,10 +34,12 @@ from loadgen.errors import (
     CaptureError,
     NotFoundError,
     RuntimeFailure,
+    TransientError,
     TransportError,
     UsageError,
 )
 from loadgen.ledger import LedgerEntry, LedgerRead, load_run_ledger
+from loadgen.preflight import preflight, retry_transient
 from loadgen.runfolder import CLEANUP_PROGRESS, SANDBOX_DB, Meta, ledger_part, read_meta, read_summary
 
 DEFAULT_RATE = 20.0
@@ -198,8 +200,6 @@ class _Deleter:
               entries: list[LedgerEntry]) -> None:
         from loadgen.auth import make_auth
         from loadgen.client import CaptureClient, Retry
-        from loadgen.runner import preflight
-
         # the run's preflight: a wrong URL, bad credentials or a missing entity type are one line at once
         preflight(base, client_id, secret, scheme=scheme, type_name=type_name, insecure=insecure)
         with CaptureClient(base, make_auth(scheme, client_id, secret), type_name=type_name, retry=Retry(),
@@ -211,8 +211,6 @@ class _Deleter:
 
     def _lookup(self, client: Any, batch: list[LedgerEntry]) -> list[dict[str, Any] | None]:
         """The stored ``uuid``/``id``/key of each entry (None: not found), one ``entity.find`` per batch."""
-        from loadgen.runner import retry_transient
-
         keys = sorted({e.key for e in batch if e.key})
         wanted = ["uuid", "id", *keys]
         where = " or ".join(f"uuid = '{e.uuid}'" for e in batch)
@@ -269,8 +267,6 @@ class _Deleter:
 @contextlib.contextmanager
 def _lookup_errors() -> Iterator[None]:
     """A lookup that failed (after retries) is one line: nothing is deleted unchecked."""
-    from loadgen.runner import TransientError
-
     try:
         yield
     except AuthError as exc:
@@ -284,8 +280,6 @@ def _read(client: Any, key: dict[str, Any], attributes: list[str]) -> dict[str, 
 
     Transient server errors are tried again (``retry_transient``).
     """
-    from loadgen.runner import retry_transient
-
     try:
         record: dict[str, Any] = retry_transient(lambda: client.entity(**key, attributes=attributes))
     except NotFoundError as exc:

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
+from loadgen import console
 from loadgen.errors import ExitCode, LoadgenError, UsageError
 from loadgen.runfolder import REPORT_HTML, REPORT_JSON, REPORT_MD, ledger_part
 from loadgen.scenarios import (
@@ -29,15 +29,7 @@ from loadgen.scenarios import (
     SCENARIOS,
 )
 
-if TYPE_CHECKING:
-    from loadgen.locust.live import LiveSnapshot
-    from loadgen.runner import Progress
-
 F = TypeVar("F", bound=Callable[..., Any])
-#: ``loadgen run`` without a terminal (a CI log): its live line this often, not at every redraw.
-PLAIN_EVERY_S = 10.0
-#: Below this width the run summary drops its p50 and p99 columns, so the failures stay readable.
-NARROW_COLUMNS = 110
 
 
 def friendly(func: F) -> F:
@@ -385,7 +377,7 @@ def generate(count: int, seed: int, schema_path: str | None, type_name: str | No
         raise UsageError(f"{output}: cannot write: {exc.strerror or exc}") from None
     show = sys.stderr.isatty() and not (to_stdout and sys.stdout.isatty())
     try:
-        with _progress(count, show) as advance:
+        with console.progress_bar(count, show) as advance:
             written = write_profiles(factory.stream(count), out, fmt, type_name=schema.name,
                                      columns=factory.columns(), progress=advance)
         out.flush()
@@ -403,20 +395,6 @@ def generate(count: int, seed: int, schema_path: str | None, type_name: str | No
             out.close()
     click.echo(f"wrote {written:,} profile{'' if written == 1 else 's'} to {'stdout' if to_stdout else output}",
                err=True)
-
-
-@contextmanager
-def _progress(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
-    """A rich progress bar on stderr, only when a person is watching it."""
-    if not show:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("generating", total=total)
-        yield lambda done: bar.update(task, completed=done)
 
 
 # -- run, cleanup (locust) --------------------------------------------------------------------------
@@ -470,9 +448,9 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
         where = f"{target}{source}" if url else f"the embedded sandbox at {target}"
         click.echo(f"load: {scenario} against {where} for {stages or duration}, into {run_dir}", err=True)
 
-    with _run_progress(sys.stderr.isatty()) as tick:
+    with console.run_progress(sys.stderr.isatty()) as tick:
         result = run(opts, progress=tick, on_start=announce)
-    _print_run_summary(result)
+    console.print_run_summary(result)
     if result.interrupted:
         sys.exit(ExitCode.INTERRUPTED)
     if result.nothing_lost is False:
@@ -480,93 +458,6 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
                    f"{result.server_count}: records were lost", err=True)
         sys.exit(ExitCode.FAILURE)
     sys.exit(exit_code(result.report))
-
-
-@contextmanager
-def _run_progress(tty: bool) -> Iterator[Progress]:
-    """The live line of a run: redrawn under a bar on a terminal, every ``PLAIN_EVERY_S`` in a log.
-
-    The line is the Locust master's live snapshot (:meth:`LiveSnapshot.line`), fitted to the terminal's
-    width: on 80 columns the failures keep their place and lesser fields go first.
-    """
-    if not tty:
-        printed = -PLAIN_EVERY_S
-
-        def log(elapsed: float, total: float, live: LiveSnapshot | None) -> None:
-            nonlocal printed
-            if live is not None and elapsed - printed >= PLAIN_EVERY_S:
-                printed = elapsed
-                click.echo(live.line(), err=True)
-        yield log
-        return
-    from rich.console import Console, Group
-    from rich.live import Live
-    from rich.progress_bar import ProgressBar
-    from rich.table import Table
-    from rich.text import Text
-
-    console = Console(stderr=True)
-    with Live(console=console, transient=True, refresh_per_second=4) as screen:
-        def draw(elapsed: float, total: float, live: LiveSnapshot | None) -> None:
-            done = live.elapsed_s if live is not None else 0.0   # the schedule's time, not Locust's start-up
-            head = Table.grid(padding=(0, 1))
-            head.add_row("running", ProgressBar(total=1.0, completed=min(1.0, done / total) if total else 0.0,
-                                                width=max(10, min(40, console.width - 30))),
-                         f"{done:.0f}s of {total:.0f}s")
-            line = live.line(console.width) if live is not None else "waiting for Locust's first numbers"
-            screen.update(Group(head, Text(line, no_wrap=True, overflow="ellipsis")))
-        yield draw
-
-
-def _print_run_summary(result: Any) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    from loadgen.runner import summary_rows
-
-    def ms(value: float | None) -> str:
-        return "-" if value is None else f"{value:.1f}"
-
-    console = Console(width=None if sys.stdout.isatty() else 150)
-    # a narrow terminal (80 columns) keeps the failures readable: p50 and p99 go, the cells wrap
-    heads = ["endpoint", "requests", "records", "req/s (target)", "dropped", "failures by code", "p50 ms", "p95 ms",
-             "p99 ms"]
-    if console.width < NARROW_COLUMNS:
-        heads = [head for head in heads if head not in ("p50 ms", "p99 ms")]
-    narrow = console.width < NARROW_COLUMNS
-    short = {"requests": "req", "records": "rec", "req/s (target)": "req/s", "dropped": "drop", "p95 ms": "p95"}
-    table = Table(title=f"run {result.meta.run_id}", title_justify="left", pad_edge=not narrow)
-    for head in heads:
-        table.add_column(short.get(head, head) if narrow else head,
-                         justify="left" if head in ("endpoint", "failures by code") else "right",
-                         min_width=16 if head == "failures by code" else None)
-    for row in summary_rows(result):
-        target = "" if row["target"] is None else f" ({row['target']:.1f})"
-        failures = ", ".join(f"{n} x {label}" for label, n in row["failures"].items()) or "none"
-        cells = {"endpoint": row["endpoint"], "requests": f"{row['requests']:,}", "records": f"{row['records']:,}",
-                 "req/s (target)": f"{row['rate']:.1f}{target}", "dropped": str(row["dropped"]),
-                 "failures by code": failures, "p50 ms": ms(row["p50"]), "p95 ms": ms(row["p95"]),
-                 "p99 ms": ms(row["p99"])}
-        table.add_row(*(cells[head] for head in heads))
-    console.print(table)
-    reasons = [r for r in result.meta.stop_reasons if "max-records" in r]
-    if reasons or result.interrupted:
-        console.print("stopped early: " + ("Ctrl-C" if result.interrupted else "--max-records reached"))
-    if result.nothing_lost is not None:
-        verdict = "nothing lost" if result.nothing_lost else "RECORDS LOST"
-        console.print(f"ledger {result.ledger_count:,} records, sandbox {result.server_count:,}: {verdict}")
-    else:
-        console.print(f"ledger {result.ledger_count:,} records (clean up: loadgen cleanup {result.run_dir})")
-    from loadgen.report.thresholds import describe
-
-    for verdict in result.report.thresholds:
-        status = "pass" if verdict.ok else "FAIL"
-        console.print(f"threshold {verdict.expression}: {status} ({describe(verdict)})")
-    for warning in result.report.warnings:   # dropped or late arrivals, Ctrl-C, lost records...
-        console.print(f"warning: {warning}", markup=False)
-    console.print(f"report: {result.run_dir / REPORT_HTML}")
-    console.print(f"        {result.run_dir / REPORT_MD}")
-    console.print(f"        {result.run_dir / REPORT_JSON}")
 
 
 @cli.command("cleanup")
@@ -591,7 +482,7 @@ def cleanup_command(run_dir: Path, url: str | None, rate: float | None, scheme: 
     if rate is None:
         rate = None if embedded(run_dir) and not url else DEFAULT_RATE
     show = sys.stderr.isatty()
-    with _cleanup_progress(show) as tick:
+    with console.cleanup_progress(show) as tick:
         result = cleanup(run_dir, url=url, rate=rate, scheme=scheme, insecure=insecure, progress=tick)
     errors = "".join(f", {n} x {label}" for label, n in result.errors.items())
     click.echo(f"deleted {result.deleted:,}, skipped {result.skipped:,} (already gone), "
@@ -623,23 +514,6 @@ def _note_unused_capture_url(run_dir: Path, url: str | None) -> None:
     if own is not None and own.rstrip("/") != env.rstrip("/"):
         click.echo(f"note: CAPTURE_URL is not used: the run's records are on {own} (meta.json); --url overrides "
                    "that", err=True)
-
-
-@contextmanager
-def _cleanup_progress(show: bool) -> Iterator[Callable[[Any], None] | None]:
-    if not show:
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import Progress
-
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("deleting", total=None)
-
-        def tick(result: Any) -> None:
-            bar.update(task, total=result.total, completed=result.deleted + result.skipped + result.failed)
-
-        yield tick
 
 
 # -- fuzz (conformance properties) -----------------------------------------------------------------
@@ -700,7 +574,7 @@ def _fuzz_preflight(url: str, scheme: str) -> None:
     not five pytest errors."""
     from loadgen.auth import auth_from_env
     from loadgen.client import CaptureClient
-    from loadgen.runner import check_target
+    from loadgen.preflight import check_target
 
     with CaptureClient(url, auth_from_env(scheme=scheme), timeout=10.0) as client:
         check_target(client)

@@ -11,6 +11,7 @@ Exception tree::
     │                            reached, a port in use, a corrupt data file (exit 1)
     ├── TransportError           the server did not answer like Capture: non-JSON body, odd HTTP status,
     │                            connection refused, timeout
+    ├── TransientError           a read got a transient server error every time the preflight tried it
     ├── ContractFailure          the API under test broke its contract; ``curl`` sends the request again
     ├── JSONSyntaxError          text is not strict RFC 8259 JSON (``wire.loads_strict``)
     ├── FormError                a request body is not a decodable form (sandbox side)
@@ -194,6 +195,10 @@ class TransportError(LoadgenError):
     @property
     def retryable(self) -> bool:
         return self.replay is not None
+
+
+class TransientError(LoadgenError):
+    """A read that got a transient server error (code or HTTP status 500, 503, 504, 510) every time it was tried."""
 
 
 class JSONSyntaxError(LoadgenError, ValueError):

@@ -23,13 +23,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from loadgen.errors import AuthError, CaptureError, LoadgenError, RuntimeFailure, TransportError, UsageError
+from loadgen.errors import LoadgenError, RuntimeFailure, UsageError
 from loadgen.ledger import VERSION as LEDGER_VERSION
 from loadgen.ledger import merge_ledgers
 from loadgen.locust.live import LiveFile, LiveSnapshot
 from loadgen.locust.options import new_run_id
+from loadgen.preflight import preflight
 from loadgen.ramp import Schedule, Stage, parse_stages
 from loadgen.report.document import Report
 from loadgen.report.model import target_rates
@@ -68,7 +69,6 @@ from loadgen.scenarios import (
     paced_schedules,
 )
 
-T = TypeVar("T")
 #: ``loadgen run``'s progress callback: (elapsed s, planned duration s, latest live snapshot or None).
 Progress = Callable[[float, float, LiveSnapshot | None], None]
 
@@ -76,11 +76,6 @@ Progress = Callable[[float, float, LiveSnapshot | None], None]
 USER_SECONDS = {Kind.CREATE: 0.05, Kind.BULK: 0.002}   # a bulkCreate: per record
 #: Extra run time Locust gets after the last arrival before the safety net stops it.
 GRACE_S = 15.0
-#: Capture codes and HTTP statuses a busy or flaky domain answers now and then: the preflight's reads
-#: are repeated on them, with a doubling pause, before the target is declared broken.
-TRANSIENT = frozenset({500, 503, 504, 510})
-PREFLIGHT_ATTEMPTS = 4
-PREFLIGHT_BACKOFF = 0.5
 
 
 @dataclass
@@ -239,63 +234,6 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def preflight(url: str, client_id: str, secret: str, *, scheme: str, type_name: str, insecure: bool) -> int:
-    """One entityType and one entity.count call: an unreachable host or bad credentials fail here, once."""
-    from loadgen.auth import make_auth
-    from loadgen.client import CaptureClient
-
-    with CaptureClient(url, make_auth(scheme, client_id, secret), type_name=type_name, timeout=10.0,
-                       insecure=insecure) as client:
-        return check_target(client)
-
-
-def check_target(client: Any) -> int:
-    """entityType then entity.count on ``client`` (its record count), or one line saying what is wrong.
-
-    Transient answers are tried again (:func:`retry_transient`): one bad answer from a busy domain
-    does not stop a run.
-    """
-    url = client.base_url
-    try:
-        retry_transient(client.entity_type)
-        return int(retry_transient(client.count))
-    except AuthError as exc:
-        raise UsageError(f"preflight: {url} refused the credentials ({exc.label}); check "
-                         "CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET and --auth") from None
-    except TransientError as exc:
-        raise RuntimeFailure(f"preflight: {url} answered a server error {PREFLIGHT_ATTEMPTS} times in a row, "
-                             f"the last: {exc}") from None
-    except TransportError as exc:
-        raise RuntimeFailure(f"preflight: cannot reach {url}: {exc}") from None
-    except CaptureError as exc:
-        raise UsageError(f"preflight: {url} answered {exc.label} to entityType/entity.count") from None
-
-
-class TransientError(LoadgenError):
-    """A read that got a transient server error (code or HTTP status 500, 503, 504, 510) every time it was tried."""
-
-
-def retry_transient(call: Callable[[], T]) -> T:
-    """``call()``, tried up to ``PREFLIGHT_ATTEMPTS`` times in all while it fails with a transient server error,
-    with a doubling pause; then ``TransientError`` from the last one. For reads only: safe to repeat."""
-    for attempt in range(1, PREFLIGHT_ATTEMPTS + 1):
-        try:
-            return call()
-        except (CaptureError, TransportError) as exc:
-            if not _transient(exc):
-                raise
-            if attempt == PREFLIGHT_ATTEMPTS:
-                raise TransientError(str(exc)) from exc
-            time.sleep(PREFLIGHT_BACKOFF * 2 ** (attempt - 1))
-    raise AssertionError("unreachable")  # the loop returns or raises
-
-
-def _transient(exc: CaptureError | TransportError) -> bool:
-    if isinstance(exc, CaptureError):
-        return exc.code in TRANSIENT or exc.http_status in TRANSIENT
-    return exc.status in TRANSIENT
 
 
 def _remote(opts: RunOptions) -> tuple[str, str, str] | None:

@@ -78,11 +78,11 @@ def test_progress_gets_the_live_view_each_tick_and_it_ends_on_the_reports_number
     narrow = final.line(80)
     assert len(narrow) <= 80 and f"500 x{final.failures['500 unexpected_error']}" in narrow
     # the summary on an 80-column terminal: every line fits, and the failures by code are still there
-    from loadgen.cli import _print_run_summary
+    from loadgen.console import print_run_summary
 
     monkeypatch.setenv("COLUMNS", "80")
     monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
-    _print_run_summary(result)
+    print_run_summary(result)
     out = re.sub(r"\x1b\[[0-9;]*m", "", capsys.readouterr().out)    # the terminal's colours
     assert max(len(line) for line in out.splitlines()) <= 80, out
     create = next(e for e in final.endpoints if e.name == "create")

@@ -1,0 +1,75 @@
+"""The preflight: is the target a Capture application that takes these credentials? Asked once, up front.
+
+``loadgen run``, ``loadgen cleanup``, ``loadgen fuzz`` and the pytest plugin all ask it before any
+work, so a wrong URL, bad credentials or a missing entity type is one line at once rather than a
+run of failures. Its reads are repeated on transient server errors (a busy domain's 500, 503, 504 or
+510), with a doubling pause, before the target is declared broken.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from loadgen.errors import AuthError, CaptureError, RuntimeFailure, TransientError, TransportError, UsageError
+
+T = TypeVar("T")
+#: Capture codes and HTTP statuses a busy or flaky domain answers now and then: the preflight's reads
+#: are repeated on them, with a doubling pause, before the target is declared broken.
+TRANSIENT = frozenset({500, 503, 504, 510})
+PREFLIGHT_ATTEMPTS = 4
+PREFLIGHT_BACKOFF = 0.5
+
+
+def preflight(url: str, client_id: str, secret: str, *, scheme: str, type_name: str, insecure: bool) -> int:
+    """One entityType and one entity.count call: an unreachable host or bad credentials fail here, once."""
+    from loadgen.auth import make_auth
+    from loadgen.client import CaptureClient
+
+    with CaptureClient(url, make_auth(scheme, client_id, secret), type_name=type_name, timeout=10.0,
+                       insecure=insecure) as client:
+        return check_target(client)
+
+
+def check_target(client: Any) -> int:
+    """entityType then entity.count on ``client`` (its record count), or one line saying what is wrong.
+
+    Transient answers are tried again (:func:`retry_transient`): one bad answer from a busy domain
+    does not stop a run.
+    """
+    url = client.base_url
+    try:
+        retry_transient(client.entity_type)
+        return int(retry_transient(client.count))
+    except AuthError as exc:
+        raise UsageError(f"preflight: {url} refused the credentials ({exc.label}); check "
+                         "CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET and --auth") from None
+    except TransientError as exc:
+        raise RuntimeFailure(f"preflight: {url} answered a server error {PREFLIGHT_ATTEMPTS} times in a row, "
+                             f"the last: {exc}") from None
+    except TransportError as exc:
+        raise RuntimeFailure(f"preflight: cannot reach {url}: {exc}") from None
+    except CaptureError as exc:
+        raise UsageError(f"preflight: {url} answered {exc.label} to entityType/entity.count") from None
+
+
+def retry_transient(call: Callable[[], T]) -> T:
+    """``call()``, tried up to ``PREFLIGHT_ATTEMPTS`` times in all while it fails with a transient server error,
+    with a doubling pause; then ``TransientError`` from the last one. For reads only: safe to repeat."""
+    for attempt in range(1, PREFLIGHT_ATTEMPTS + 1):
+        try:
+            return call()
+        except (CaptureError, TransportError) as exc:
+            if not _transient(exc):
+                raise
+            if attempt == PREFLIGHT_ATTEMPTS:
+                raise TransientError(str(exc)) from exc
+            time.sleep(PREFLIGHT_BACKOFF * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _transient(exc: CaptureError | TransportError) -> bool:
+    if isinstance(exc, CaptureError):
+        return exc.code in TRANSIENT or exc.http_status in TRANSIENT
+    return exc.status in TRANSIENT
