@@ -7,9 +7,10 @@ Why it is built this way:
   order; ``jobs`` processes make them in parallel and the parent writes them in order: the bytes are the
   same whatever the number of jobs.
 - **One orjson call per chunk.** A call per profile costs about three times the serialisation itself,
-  so a chunk is dumped as one list with a break marker between profiles and cut at the markers.
-  CSV goes the same way (see ``_csv``); no per-cell Python work is left in the formats but the
-  form escaping, which is C-speed ``bytes.replace``.
+  so a chunk is dumped as one list with a break marker between profiles and cut at the markers. Form
+  bodies escape the whole chunk with ``bytes.replace`` (only profiles with non-ASCII names take one
+  more call each); CSV rows are dumped by orjson too and turned into CSV by ``bytes.replace`` (see
+  ``_Columns``), leaving one Python list per row.
 - **Memory stays flat.** A chunk is written as one buffered write and dropped; at most two chunks per
   job are in flight.
 """
