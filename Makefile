@@ -25,12 +25,7 @@ demo: $(STAMP)
 	$(BIN)/loadgen run --duration 30s
 
 bench: $(STAMP)
-	$(BIN)/python bench/profiles.py
-	$(BIN)/python bench/strategies.py
-	$(BIN)/python bench/sandbox.py
-	$(BIN)/python bench/hostile.py
-	$(BIN)/python bench/locust_overhead.py
-	$(BIN)/python bench/fast.py
+	$(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) runs .mypy_cache .ruff_cache .pytest_cache

@@ -20,11 +20,12 @@ import argparse
 import asyncio
 import multiprocessing
 import socket
-import statistics
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
+
+from _paired import Ratio, Target, finish, interleave, ratio
 
 from loadgen._fast import builder, hdr, json_text
 from loadgen.profiles import default_factory
@@ -37,23 +38,18 @@ RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length
     len(ANSWER), ANSWER)
 
 
-def paired(name: str, fast: Work, plain: Work, rounds: int) -> float:
-    """Run both in ABBA order for ``rounds`` pairs; print each round; return the median of plain/fast CPU time
-    (this process's: a preempted round does not count the other process's time; the HTTP server is a child)."""
-    fast(), plain()  # warm up
-    ratios = []
-    for i in range(rounds):
-        times = {}
-        for label, work in (("fast", fast), ("plain", plain)) if i % 2 == 0 else (("plain", plain), ("fast", fast)):
+def paired(name: str, fast: Work, plain: Work, rounds: int, keep: float) -> Ratio:
+    """Interleave both for ``rounds`` rounds, each timed in this process's CPU seconds (a preempted round
+    does not count the other process's time; the HTTP server is a child): the median of fast/plain speed."""
+    def cpu_speed(work: Work) -> Callable[[], float]:
+        def run() -> float:
             start = time.process_time()
             work()
-            times[label] = time.process_time() - start
-        ratios.append(times["plain"] / times["fast"])
-        print(f"  {name} round {i + 1}: fast {times['fast']:.3f}s plain {times['plain']:.3f}s "
-              f"-> {ratios[-1]:.2f}x")
-    median = statistics.median(ratios)
-    print(f"{name}: fast is {median:.2f}x plain (median of {rounds}, spread {min(ratios):.2f}..{max(ratios):.2f})")
-    return median
+            return 1 / (time.process_time() - start)
+        return run
+
+    values = interleave({"fast": cpu_speed(fast), "plain": cpu_speed(plain)}, rounds, "runs/CPU-s")
+    return ratio("fast.py", f"{name}: fast / plain", values, "fast", "plain", Target(keep), "runs/CPU-s")
 
 
 class _Fixed(asyncio.Protocol):
@@ -80,7 +76,7 @@ def _serve(port: int) -> None:
     loop.run_forever()
 
 
-def bench_http_head(rounds: int, requests: int) -> float:
+def bench_http_head(rounds: int, requests: int, keep: float) -> Ratio:
     import gevent  # only here: the other subjects run without gevent
 
     from loadgen._fast import http_head
@@ -110,13 +106,13 @@ def bench_http_head(rounds: int, requests: int) -> float:
                 http_head.post_plain(plain_poster.client, "/entity.create", body, h).read()
 
         with gevent.Timeout(600):
-            return paired("http_head", fast, plain, rounds)
+            return paired("http_head", fast, plain, rounds, keep)
     finally:
         server.terminate()
         server.join(5)
 
 
-def bench_hdr(rounds: int, n: int) -> float:
+def bench_hdr(rounds: int, n: int, keep: float) -> Ratio:
     values = [0.2 + (i * 7919 % 1000) / 37 for i in range(n)]
     fast_latency = recorder.Latency()
     plain_latency = recorder.Latency()
@@ -136,10 +132,10 @@ def bench_hdr(rounds: int, n: int) -> float:
         finally:
             recorder._record = saved
 
-    return paired("hdr", fast, plain, rounds)
+    return paired("hdr", fast, plain, rounds, keep)
 
 
-def bench_json_text(rounds: int, n: int) -> float:
+def bench_json_text(rounds: int, n: int, keep: float) -> Ratio:
     records = default_factory(seed=2, run_id="bench").batch(n)
     compact = json_text.compact_dumps()
 
@@ -151,10 +147,10 @@ def bench_json_text(rounds: int, n: int) -> float:
         for record in records:
             json_text.compact_dumps_plain(record)
 
-    return paired("json_text", fast, plain, rounds)
+    return paired("json_text", fast, plain, rounds, keep)
 
 
-def bench_builder(rounds: int, n: int) -> float:
+def bench_builder(rounds: int, n: int, keep: float) -> Ratio:
     from loadgen import _profile_compiler
 
     fast_factory = default_factory(seed=3, run_id="bench")
@@ -174,7 +170,7 @@ def bench_builder(rounds: int, n: int) -> float:
         for _ in range(n):
             make()
 
-    return paired("builder", fast, plain, rounds)
+    return paired("builder", fast, plain, rounds, keep)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,17 +178,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=21)
     parser.add_argument("--keep", type=float, default=1.05, help="smallest median gain that keeps a trick")
     args = parser.parse_args(argv)
-    results = {
-        "hdr": bench_hdr(args.rounds, 50_000),
-        "json_text": bench_json_text(args.rounds, 2_000),
-        "builder": bench_builder(args.rounds, 5_000),
-        "http_head": bench_http_head(args.rounds, 1_000),
-    }
-    print("\ntrick      fast/plain  verdict")
-    for name, ratio in results.items():
-        print(f"{name:<10} {ratio:>9.2f}x  {'keep' if ratio >= args.keep else 'DROP'}")
-    return 0 if all(ratio >= args.keep for ratio in results.values()) else 1
-
+    return finish([
+        bench_hdr(args.rounds, 50_000, args.keep),
+        bench_json_text(args.rounds, 2_000, args.keep),
+        bench_builder(args.rounds, 5_000, args.keep),
+        bench_http_head(args.rounds, 1_000, args.keep),
+    ])
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -5,9 +5,10 @@ it is not the bottleneck) with one Locust process each. The bare user posts one 
 the same size as ours and reads nothing; ours generates a profile per request, encodes and signs it
 (Basic by default, ``--signed`` for janrain-signed), paces arrivals, judges the body, feeds the
 recorder and writes the ledger. Each Locust process measures its own CPU time between test start and
-stop, so start-up costs do not count. Target: ours >= 85% of bare.
+stop, so start-up costs do not count. The bare user, ours with Basic auth and ours janrain-signed run
+in interleaved rounds (``bench/_paired.py``); targets (issue 19): each of ours >= 90% of bare, per core.
 
-    .venv/bin/python bench/locust_overhead.py [--seconds 8] [--rounds 2] [--signed]
+    .venv/bin/python bench/locust_overhead.py [--seconds 5] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ import sys
 import tempfile
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
+
+from _paired import Target, finish, interleave, ratio
 
 OK_BODY = b'{"id":11649,"uuid":"02b0c68d-7d7a-49d8-a88d-022585b0f877","stat":"ok"}'
 RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
@@ -150,46 +154,43 @@ def run_one(kind: str, url: str, seconds: float, folder: Path, *, rate: float, s
     return result
 
 
-def main() -> None:
+def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--signed", action="store_true", help="sign each request (janrain-signed auth)")
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         serve(args.serve)
-        return
+        return 0
     port = _free_port()
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])
     try:
         time.sleep(1.0)
         with tempfile.TemporaryDirectory() as tmp:
             folder = Path(tmp)
-            (folder / "body.bin").write_bytes(_body_like_ours())
+            body = _body_like_ours()
+            (folder / "body.bin").write_bytes(body)
             url = f"http://127.0.0.1:{port}"
-            bare: list[dict[str, float]] = []
-            ours: list[dict[str, float]] = []
-            for _ in range(args.rounds):
-                bare.append(run_one("bare", url, args.seconds, folder, rate=0, signed=False))
-                # Calibrate: an open-model user offered more than it can send drops (and counts) the
+            bare = run_one("bare", url, 3.0, folder, rate=0, signed=False)["per_core"]
+
+            def ours(signed: bool) -> Callable[[], float]:
+                # Calibrate once: an open-model user offered more than it can send drops (and counts) the
                 # excess, which costs CPU; offer just under what one core of ours can send instead.
-                probe = run_one("ours", url, 3.0, folder, rate=bare[-1]["per_core"], signed=args.signed)
-                ours.append(run_one("ours", url, args.seconds, folder, rate=0.95 * probe["per_core"],
-                                    signed=args.signed))
+                probe = run_one("ours", url, 3.0, folder, rate=bare, signed=signed)["per_core"]
+                return lambda: run_one("ours", url, args.seconds, folder, rate=0.95 * probe,
+                                       signed=signed)["per_core"]
+
+            print(f"body size: {len(body)} bytes, {args.rounds} rounds of {args.seconds:g}s per subject")
+            values = interleave({"bare FastHttpUser": lambda: run_one("bare", url, args.seconds, folder, rate=0,
+                                                                      signed=False)["per_core"],
+                                 "create user": ours(False), "create user (signed)": ours(True)},
+                                args.rounds, "req/s per core", warmup=False)
     finally:
         server.terminate()
         server.wait()
-    best_bare = max(r["per_core"] for r in bare)
-    best_ours = max(r["per_core"] for r in ours)
-    body_size = len(_body_like_ours())
-    print(f"body size: {body_size} bytes, {args.rounds} rounds of {args.seconds:g}s, best of each")
-    for label, runs in (("bare FastHttpUser", bare), ("our create user" + (" (signed)" if args.signed else ""), ours)):
-        cells = ", ".join(f"{r['per_core']:,.0f} req/s/core ({r['requests']:,.0f} req, "
-                          f"{r['failures']:,.0f} failed, cpu {100 * r['cpu'] / r['wall']:.0f}%)" for r in runs)
-        print(f"{label:>30}: {cells}")
-    print(f"ratio ours / bare: {100 * best_ours / best_bare:.1f}%  (target >= 85%)")
-
+    return finish([ratio("locust_overhead.py", f"{name} / bare FastHttpUser", values, name, "bare FastHttpUser",
+                         Target(0.9), "req/s per core") for name in ("create user", "create user (signed)")])
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

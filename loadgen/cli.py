@@ -355,31 +355,34 @@ def sandbox_command(host: str, port: int, db: str, schemas: tuple[Path, ...], ty
               help="worker index, also part of the namespace")
 @click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
               help="the day every date is relative to  [default: today, UTC]")
+@click.option("-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=1),
+              help="processes that make the profiles (the output is the same whatever the number)")
 @friendly
 def generate(count: int, seed: int, schema_path: str | None, type_name: str | None, profile_path: str | None,
-             fmt: str, output: str, run_id: str, worker: int, today: Any) -> None:
+             fmt: str, output: str, run_id: str, worker: int, today: Any, jobs: int) -> None:
     """Write realistic, valid, unique user profiles, streaming (memory stays flat).
 
-    The same seed, run id, worker and --today give byte-identical output.
+    The same seed, run id, worker and --today give byte-identical output, whatever --jobs is.
     """
-    from loadgen.profiles import ProfileFactory, load_profile, write_profiles
+    from loadgen.generation import Generation, write
+    from loadgen.profiles import load_profile
     from loadgen.schema import default_schema, load_schema
 
     schema = load_schema(schema_path, type_name=type_name) if schema_path else default_schema()
-    factory = ProfileFactory(schema, load_profile(profile_path), seed=seed, run_id=run_id, worker=worker,
-                             today=today.date() if today is not None else None)
+    gen = Generation(schema, load_profile(profile_path), fmt, count, seed=seed, run_id=run_id, worker=worker,
+                     today=today.date() if today is not None else None)
+    gen.factory()  # a bad schema or profile fails here, before the output file is made
     to_stdout = output == "-"
     try:
         if not to_stdout:
             Path(output).parent.mkdir(parents=True, exist_ok=True)
-        out = sys.stdout if to_stdout else open(output, "w", encoding="utf-8", newline="")  # noqa: SIM115
+        out = sys.stdout.buffer if to_stdout else open(output, "wb", buffering=1 << 20)  # noqa: SIM115
     except OSError as exc:
         raise UsageError(f"{output}: cannot write: {exc.strerror or exc}") from None
     show = sys.stderr.isatty() and not (to_stdout and sys.stdout.isatty())
     try:
         with console.progress_bar(count, show) as advance:
-            written = write_profiles(factory.stream(count), out, fmt, type_name=schema.name,
-                                     columns=factory.columns(), progress=advance)
+            written = write(gen, out, jobs=jobs, progress=advance)
         out.flush()
     except BrokenPipeError:  # `loadgen generate | head`: the reader has all it wanted
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # as the Python docs advise

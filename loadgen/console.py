@@ -7,6 +7,7 @@ terminal only (a CI log gets a plain line now and then), always on stderr except
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -27,16 +28,25 @@ NARROW_COLUMNS = 110
 
 @contextmanager
 def progress_bar(total: int, show: bool) -> Iterator[Callable[[int], None] | None]:
-    """A rich progress bar on stderr, only when a person is watching it."""
+    """A rich progress bar on stderr with the count and the rate, only when a person is watching it."""
     if not show:
         yield None
         return
     from rich.console import Console
-    from rich.progress import Progress
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    with Progress(console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("generating", total=total)
-        yield lambda done: bar.update(task, completed=done)
+    columns = (TextColumn("generating"), BarColumn(), TextColumn("{task.completed:,} of {task.total:,}"),
+               TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("generating", total=total, rate="")
+        start = time.monotonic()
+
+        def advance(done: int) -> None:
+            elapsed = time.monotonic() - start
+            bar.update(task, completed=done, rate=f"{done / elapsed:,.0f} profiles/s" if elapsed > 0 else "")
+
+        yield advance
+
 
 @contextmanager
 def run_progress(tty: bool) -> Iterator[Progress]:

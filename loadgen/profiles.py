@@ -16,32 +16,30 @@ Why it is built this way:
   constraints, and clipped to ``length``; the property tests prove every profile passes ``validate()``.
 
 This module holds the public face: the profile file (``profiles/user.toml``), ``ProfileFactory`` and
-the output formats of ``loadgen generate``.
+chunks that ``loadgen.generation`` writes in parallel.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import os
 import random
 import re
 import tomllib
 from bisect import bisect
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import accumulate
-from typing import Any, Final, TextIO
+from typing import Any, Final
 
 from loadgen._pools import available_locales, clock, locale_pool
 from loadgen._profile_compiler import DEFAULT_PLURALS, PLURAL_SIZE, Compiler, Persona, build_object, dotted
 from loadgen.errors import UsageError
 from loadgen.schema import Schema, default_schema
-from loadgen.wire import dumps, encode_form
 
-__all__ = ["DEFAULT_LOCALES", "DEFAULT_PLURALS", "DEFAULT_STATUSES", "FORMATS", "PLURAL_SIZE", "RESERVED_DOMAINS",
-           "Profile", "ProfileFactory", "default_factory", "load_profile", "parse_profile", "write_profiles"]
+__all__ = ["DEFAULT_LOCALES", "DEFAULT_PLURALS", "DEFAULT_STATUSES", "PLURAL_SIZE", "RESERVED_DOMAINS",
+           "Profile", "ProfileFactory", "default_factory", "load_profile", "parse_profile"]
 
 DEFAULT_LOCALES: Final[Mapping[str, float]] = {
     "en_US": 50, "en_GB": 10, "de_DE": 8, "fr_FR": 8, "es_ES": 6, "pt_BR": 5,
@@ -53,6 +51,8 @@ DEFAULT_STATUSES: Final[Mapping[str, float]] = {
 #: Domains reserved for testing (RFC 2606): a real sandbox never mails a real person.
 RESERVED_DOMAINS: Final = ("example.com", "example.org", "example.net")
 
+#: The room in the unique-value numbering that each profile of a chunk has (``ProfileFactory.chunk``).
+UNIQUE_PER_PROFILE: Final = 64
 _PROFILE_KEYS = ("locales", "plurals", "statuses", "email_domain", "fixed", "omit")
 _DOMAIN = re.compile(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+test|example\.(?:com|org|net)")
 _RUN_TOKEN = re.compile(r"[a-z0-9][a-z0-9-]{0,15}")
@@ -183,6 +183,7 @@ class ProfileFactory:
         self._rnd = self._rng.random
         self._p = Persona(self._pools[0])
         self._seq = 0
+        self._chunk = 0
         self._pid: int | None = None
         self._epoch = _fork_epoch
         self._namespace()
@@ -212,6 +213,22 @@ class ProfileFactory:
         for _ in range(n):
             yield make()
 
+    def chunk(self, index: int, size: int) -> list[dict[str, Any]]:
+        """Profiles ``index * size`` to ``(index + 1) * size - 1`` of one long output, made on their own.
+
+        The random state is reseeded from (seed, run id, worker, index) and unique values are numbered
+        from ``index * size * UNIQUE_PER_PROFILE``, so chunks made in any process and in any order join
+        into the same bytes (``loadgen generate --jobs``). Chunk 0 is the factory's own start.
+        """
+        self._chunk = index
+        self._namespace()
+        first = self._seq = index * size * UNIQUE_PER_PROFILE
+        profiles = self.batch(size)
+        if self._seq - first > size * UNIQUE_PER_PROFILE:
+            raise UsageError(f"{self.schema.name}: more than {UNIQUE_PER_PROFILE} unique values per profile; "
+                             "generate it without chunks (ProfileFactory.stream)")
+        return profiles
+
     def for_worker(self, worker: int) -> ProfileFactory:
         """The same factory for another worker index: shared pools, its own random state and namespace."""
         return ProfileFactory(self.schema, self.profile, seed=self.seed, run_id=self.run_id,
@@ -237,7 +254,8 @@ class ProfileFactory:
     def _namespace(self) -> None:
         """Seed the random state and derive the namespace from (seed, run id, worker[, forked pid])."""
         run = self.run_id if self._pid is None else f"{self.run_id}\x00{self._pid}"
-        material = f"{self.seed}\x00{run}\x00{self.worker}".encode()
+        chunk = f"\x00{self._chunk}" if self._chunk else ""
+        material = f"{self.seed}\x00{run}\x00{self.worker}{chunk}".encode()
         self._rng.seed(int.from_bytes(hashlib.sha256(material).digest()[:16], "big"))
         digest = hashlib.blake2b(run.encode(), digest_size=5).digest()
         token = run if _RUN_TOKEN.fullmatch(run) else "h_" + digest.hex()  # "_" never in a literal token
@@ -283,100 +301,3 @@ def default_factory(*, seed: int = 0, run_id: str = "local", worker: int = 0,
                     today: date | None = None) -> ProfileFactory:
     """A factory for the shipped ``user`` schema with the default profile."""
     return ProfileFactory(default_schema(), None, seed=seed, run_id=run_id, worker=worker, today=today)
-
-
-# -- output formats ---------------------------------------------------------------------------------
-
-FORMATS: Final = ("jsonl", "json", "csv", "form")
-
-
-def write_profiles(profiles: Iterable[dict[str, Any]], out: TextIO, fmt: str = "jsonl", *,
-                   type_name: str = "user", columns: list[str] | None = None,
-                   progress: Callable[[int], None] | None = None, chunk: int = 1000) -> int:
-    """Stream profiles to ``out`` in one of ``FORMATS``; returns how many were written.
-
-    ``json`` is one array; ``csv`` has dotted columns for object children and a JSON string per plural
-    (as Janrain's bulk loader reads them); ``form`` is one ready-to-send ``entity.create`` body per
-    line. Profiles are written ``chunk`` at a time, so memory stays flat however many there are,
-    and an interruption leaves whole profiles (and a closed ``json`` array).
-    """
-    if fmt not in FORMATS:
-        raise UsageError(f"unknown format {fmt!r} (expected one of {', '.join(FORMATS)})")
-    if fmt == "csv":
-        if columns is None:
-            raise UsageError("the csv format needs its columns")
-        return _write_csv(profiles, out, columns, progress, chunk)
-    encode: Callable[[dict[str, Any]], str] = dumps
-    if fmt == "form":
-        def encode(rec: dict[str, Any]) -> str:
-            return encode_form({"type_name": type_name, "attributes": dumps(rec)}).decode("ascii")
-    elif fmt == "json":
-        out.write("[")
-    written = 0
-    pending: list[str] = []
-    close = "\n]\n" if fmt == "json" else ""
-    try:
-        for rec in profiles:
-            pending.append(encode(rec))
-            if len(pending) >= chunk:
-                written = _flush(out, pending, fmt == "json", written, progress)
-        written = _flush(out, pending, fmt == "json", written, progress)
-    except KeyboardInterrupt:  # a chunk goes out in one write: closing the array leaves valid JSON
-        out.write(close)
-        raise
-    out.write(close)
-    return written
-
-
-def _flush(out: TextIO, pending: list[str], array: bool, written: int,
-           progress: Callable[[int], None] | None) -> int:
-    if pending:
-        if array:
-            out.write(("\n" if not written else ",\n") + ",\n".join(pending))
-        else:
-            out.write("\n".join(pending) + "\n")
-        written += len(pending)
-        pending.clear()
-        if progress is not None:
-            progress(written)
-    return written
-
-
-def _write_csv(profiles: Iterable[dict[str, Any]], out: TextIO, columns: list[str],
-               progress: Callable[[int], None] | None, chunk: int) -> int:
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    written = 0
-    rows: list[list[str]] = []
-    for rec in profiles:
-        rows.append([_cell(rec, col) for col in columns])
-        if len(rows) >= chunk:
-            writer.writerows(rows)
-            written += len(rows)
-            rows.clear()
-            if progress is not None:
-                progress(written)
-    writer.writerows(rows)
-    written += len(rows)
-    if progress is not None:
-        progress(written)
-    return written
-
-
-def _cell(rec: dict[str, Any], column: str) -> str:
-    """One CSV cell: ``a.b`` reads child ``b`` of object ``a``; plurals and json become JSON text."""
-    if column in rec:
-        value = rec[column]
-    else:
-        top, _, child = column.partition(".")
-        obj = rec.get(top)
-        value = obj.get(child) if isinstance(obj, dict) else None
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict | list):
-        return dumps(value)
-    return str(value)

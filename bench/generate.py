@@ -1,0 +1,82 @@
+"""``loadgen generate`` end to end against the factory alone, and 2 jobs against 1.
+
+Factory-only makes the profiles and drops them; end to end makes, serialises and writes them to a file
+(``loadgen.generation.write``, the code behind the command) in one of the formats. Both are timed in this
+process's CPU seconds, one core, in interleaved rounds (``bench/_paired.py``): target >= 0.8 of the
+factory's rate for JSONL, CSV and form bodies. Then ``--jobs 2`` against ``--jobs 1`` on JSONL, in wall
+time (the point of jobs): target >= 1.6x on 2 cores, which a machine busy with other work cannot give.
+
+    .venv/bin/python bench/generate.py [--rounds 5] [--count 50000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+
+from _paired import Ratio, Target, finish, interleave, ratio
+
+from loadgen.generation import CHUNK, Generation, write
+from loadgen.profiles import Profile
+from loadgen.schema import default_schema
+
+TODAY = date(2026, 11, 25)
+
+
+def timed(work: Callable[[], None], count: int, clock: Callable[[], float]) -> Callable[[], float]:
+    def run() -> float:
+        start = clock()
+        work()
+        return count / (clock() - start)
+    return run
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--count", type=int, default=50_000, help="profiles per subject per round")
+    args = parser.parse_args()
+    schema, profile = default_schema(), Profile()
+    results: list[Ratio] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        def end_to_end(fmt: str, count: int, jobs: int) -> Callable[[], None]:
+            gen = Generation(schema, profile, fmt, count, seed=7, today=TODAY)
+
+            def run() -> None:
+                with open(Path(tmp) / f"out.{fmt}", "wb") as out:
+                    write(gen, out, jobs=jobs)
+            return run
+
+        factory = Generation(schema, profile, "jsonl", 0, seed=7, today=TODAY).factory()
+
+        def factory_only() -> None:
+            for i in range(args.count // CHUNK):
+                factory.chunk(i, CHUNK)
+
+        subjects = {"factory": timed(factory_only, args.count, time.process_time)}
+        for fmt in ("jsonl", "csv", "form"):
+            subjects[fmt] = timed(end_to_end(fmt, args.count, 1), args.count, time.process_time)
+        print(f"one core, {args.count:,} profiles per subject, rates in profiles per CPU-second")
+        values = interleave(subjects, args.rounds, "profiles/CPU-s")
+        results += [ratio("generate.py", f"end to end {fmt} / factory", values, fmt, "factory", Target(0.8),
+                          "profiles/CPU-s") for fmt in ("jsonl", "csv", "form")]
+
+        count = 2 * args.count
+        print(f"\n--jobs 2 against --jobs 1, JSONL, {count:,} profiles, profiles per second (wall), "
+              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+        values = interleave({f"{jobs} job{'s' if jobs > 1 else ''}": timed(end_to_end("jsonl", count, jobs), count,
+                                                                         time.perf_counter) for jobs in (1, 2)},
+                            args.rounds, "profiles/s")
+        results.append(ratio("generate.py", "2 jobs / 1 job (jsonl)", values, "2 jobs", "1 job", Target(1.6),
+                             "profiles/s"))
+    return finish(results)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
