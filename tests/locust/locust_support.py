@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -63,3 +66,18 @@ def dropped(run_dir: Path, endpoint: str) -> int:
 def live(run_dir: Path) -> LiveSnapshot:
     """The run's last live view (``live.json``), as the Capture tab and ``loadgen run`` show it."""
     return LiveSnapshot.from_json(json.loads((run_dir / LIVE).read_text(encoding="utf-8")))
+
+
+def start_web_locust(locustfile: str, sandbox: Sandbox, port: int, *extra: str, cwd: Path | None = None
+                     ) -> subprocess.Popen[bytes]:
+    """Locust with its web UI on ``port`` (127.0.0.1) against the sandbox, returned once the UI answers."""
+    proc = subprocess.Popen([sys.executable, "-m", "locust", "-f", str(LOCUSTFILES / locustfile), "--host",
+                             sandbox.url, "--web-host", "127.0.0.1", "--web-port", str(port), *extra],
+                            cwd=cwd, env=sandbox_env(sandbox), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=5).read()
+            return proc
+        time.sleep(0.3)
+    return proc     # the test's own requests then fail with the reason

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -16,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from locust_support import LOCUSTFILES, locust_args, records, run_locust, sandbox_env
+from locust_support import LOCUSTFILES, locust_args, records, run_locust, sandbox_env, start_web_locust
 
 from loadgen.ledger import read_ledger
 from loadgen.sandbox import Sandbox
@@ -46,17 +45,8 @@ def test_each_test_from_the_web_ui_writes_the_run_id_of_its_form(sandbox_factory
     sandbox = sandbox_factory()
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "locust", "-f", str(LOCUSTFILES / "create.py"), "--host",
-                             sandbox.url, "--web-host", "127.0.0.1", "--web-port", str(port), "--create-rate", "20"],
-                            cwd=tmp_path, env=sandbox_env(sandbox), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = start_web_locust("create.py", sandbox, port, "--create-rate", "20", cwd=tmp_path)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(base + "/", timeout=5).read()
-                break
-            time.sleep(0.3)
         answers = [_swarm(base, sandbox.url), _swarm(base, sandbox.url, run_id="first-named"),
                    _swarm(base, sandbox.url, run_id="second-named")]
     finally:

@@ -15,7 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from locust_support import LOCUSTFILES, dropped, live, read_csv, records, run_locust, sandbox_env, stats_row
+from locust_support import (
+    LOCUSTFILES,
+    dropped,
+    live,
+    read_csv,
+    records,
+    run_locust,
+    sandbox_env,
+    start_web_locust,
+    stats_row,
+)
 
 from loadgen.ledger import merge_ledgers, read_ledger
 from loadgen.sandbox import Sandbox
@@ -195,18 +205,9 @@ def test_two_tests_from_the_web_ui_never_repeat_a_user(sandbox_factory: Callable
                                                        tmp_path: Path) -> None:
     sandbox = sandbox_factory()
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "locust", "-f", str(LOCUSTFILES / "create.py"), "--host",
-                             sandbox.url, "--web-host", "127.0.0.1", "--web-port", str(port), "--run-dir",
-                             str(tmp_path)], env=sandbox_env(sandbox), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = start_web_locust("create.py", sandbox, port, "--run-dir", str(tmp_path))
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(base + "/", timeout=5).read()
-                break
-            time.sleep(0.3)
         for rate in ("40", "20"):       # the second test takes its rate from the web form
             form = urllib.parse.urlencode({"user_count": 4, "spawn_rate": 4, "host": sandbox.url,
                                            "create_rate": rate}).encode()
