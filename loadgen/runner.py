@@ -209,6 +209,7 @@ def locust_command(opts: RunOptions, *, locustfile: Path, url: str, run_dir: Pat
            "--only-summary", "--loglevel", "INFO", "--logfile", str(run_dir / LOCUST_LOG),
            "--create-rate", f"{opts.create_rate:g}", "--bulk-rate", f"{opts.bulk_rate:g}",
            "--bulk-size", str(opts.bulk_size), "--stages", _stages_text(stages),
+           "--stages-in", main_endpoint(_scenario(opts).paced) or "",
            "--malformed-share", f"{opts.malformed_share:g}", "--seed", str(opts.seed), "--run-id", run_id,
            "--run-dir", str(run_dir), "--ledger-dir", str(run_dir / LEDGER_PARTS),
            "--capture-auth", opts.capture_auth, "--type-name", opts.type_name]

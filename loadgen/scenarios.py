@@ -111,13 +111,14 @@ def main_endpoint(paced: Sequence[str]) -> str | None:
     return ordered[0] if ordered else None
 
 
-def paced_schedules(rates: Mapping[str, float], stages: Sequence[Stage]) -> dict[str, Schedule]:
+def paced_schedules(rates: Mapping[str, float], stages: Sequence[Stage],
+                    stages_rate: float | None = None) -> dict[str, Schedule]:
     """The arrival schedule of each paced endpoint (name -> requests/s): the ramp arithmetic of a run.
 
-    ``stages`` are in requests/s of the :func:`main_endpoint`; every other endpoint follows the same
-    shape at its ratio to the main rate. The pacers, ``loadgen run``'s targets and the report's
-    target curves all come from here.
+    ``stages`` are in requests/s of one endpoint whose own rate is ``stages_rate`` (by default the
+    :func:`main_endpoint`'s); every endpoint follows the same shape at its ratio to that rate. The
+    pacers, ``loadgen run``'s targets and the report's target curves all come from here.
     """
     main = main_endpoint(list(rates))
-    main_rate = rates[main] if main is not None else 0.0
+    main_rate = stages_rate if stages_rate is not None else rates[main] if main is not None else 0.0
     return {name: endpoint_schedule(rate, stages, main_rate) for name, rate in rates.items()}

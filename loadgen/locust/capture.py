@@ -223,8 +223,9 @@ class Capture:
         return WriteResult(name, result.failure, result.service_ms)
 
     def measure(self, name: str, ms: float, *, failure: str | None = None) -> None:
-        """Record a metric of the scenario's own (a time-to-visible) in the report under ``name``."""
-        current_load().recorder.record(name, service_ms=ms, failure=failure)
+        """Record a metric of the scenario's own (a time-to-visible) in the report under ``name``: its own row
+        with percentiles, left out of the run's request totals (it is not a request)."""
+        current_load().recorder.record_measure(name, ms, failure=failure)
 
     # -- the plumbing -------------------------------------------------------------------------------
 

@@ -126,9 +126,9 @@ def _tick(environment: Any) -> None:
 def refresh(environment: Any) -> LiveSnapshot | None:
     """Build the snapshot from this process's merged view, keep it and write ``live.json``."""
     recorder = state.load.recorder if state.load is not None else state.recorder
-    if recorder is None or state.started_at is None:
-        return None
     runner = environment.runner
+    if recorder is None or state.started_at is None or runner is None:   # run_single_user has no runner
+        return None
     part = _local_part(state.load) if state.load is not None else merge_workers(state.live_parts.values())
     settings = settings_from(environment.parsed_options or {})
     distributed = isinstance(runner, MasterRunner)

@@ -57,7 +57,18 @@ def schedules_of(settings: Settings, endpoints: Iterable[Pace | str]) -> dict[st
     """The swarm-wide arrival schedule of each paced endpoint a locustfile drives (its rate, shaped by
     ``--stages``): the pacers and the live view's targets read the same one."""
     paces = [p if isinstance(p, Pace) else Pace(p) for p in endpoints]
-    return paced_schedules({pace.endpoint: pace.rate_in(settings) for pace in paces}, settings.stages)
+    rates = {pace.endpoint: pace.rate_in(settings) for pace in paces}
+    return paced_schedules(rates, settings.stages, _stages_rate(settings, rates))
+
+
+def _stages_rate(settings: Settings, rates: Mapping[str, float]) -> float | None:
+    """The rate of the endpoint ``--stages`` are written in (``--stages-in``), when it is set: ``loadgen run``
+    writes them in its scenario's main endpoint, which a locustfile of one's own need not pace at all."""
+    if not settings.stages_in:
+        return None
+    if settings.stages_in in rates:
+        return rates[settings.stages_in]
+    return Pace(settings.stages_in).rate_in(settings)
 
 
 class LoadState:

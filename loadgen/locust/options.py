@@ -39,6 +39,8 @@ OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
     ("--bulk-size", int, DEFAULT_BULK_SIZE, "records per entity.bulkCreate"),
     ("--stages", str, "", "ramp, k6 style: '30s:10,60s:50,30s:50,10s:0' (requests/s of the main "
                           "endpoint; other endpoints keep their ratio). The run ends with the last stage"),
+    ("--stages-in", str, "", "the endpoint whose requests/s --stages are written in (default: create when "
+                             "paced, else the first paced endpoint; loadgen run sets its scenario's)"),
     ("--malformed-share", float, DEFAULT_MALFORMED_SHARE, "error_path: share of create arrivals sent malformed"),
     ("--schema", str, "", "entity type schema JSON (default: the shipped user schema)"),
     ("--capture-profile", str, "", "profile TOML for the generated users (default: built-in; "
@@ -71,6 +73,8 @@ class Settings:
     bulk_rate: float = DEFAULT_BULK_RATE
     bulk_size: int = DEFAULT_BULK_SIZE
     stages: tuple[Stage, ...] = ()
+    #: the endpoint whose requests/s the stages are written in ("": the locustfile's main paced endpoint)
+    stages_in: str = ""
     malformed_share: float = DEFAULT_MALFORMED_SHARE
     schema: str = ""
     profile: str = ""
@@ -131,7 +135,7 @@ def settings_from(options: object | Mapping[str, Any]) -> Settings:
         create_rate=_number("create-rate", get("create_rate", DEFAULT_CREATE_RATE), float, 0, 1e6),
         bulk_rate=_number("bulk-rate", get("bulk_rate", DEFAULT_BULK_RATE), float, 0, 1e5),
         bulk_size=_number("bulk-size", get("bulk_size", DEFAULT_BULK_SIZE), int, 1, 100_000),
-        stages=parse_stages(stages_text) if stages_text.strip() else (),
+        stages=parse_stages(stages_text) if stages_text.strip() else (), stages_in=str(get("stages_in", "")),
         malformed_share=_number("malformed-share", get("malformed_share", DEFAULT_MALFORMED_SHARE), float, 0, 1),
         schema=str(get("schema", "")), profile=str(get("capture_profile", "")),
         seed=_number("seed", get("seed", 0), int, 0, 2**63),

@@ -36,7 +36,7 @@ DEFAULT_LIMITS: dict[str, float] = {"p50": 0.10, "p95": 0.10, "p99": 0.20, "mean
 _LATENCY = ("p50", "p90", "p95", "p99", "mean")
 _HIGHER_IS_BETTER = ("requests_per_s", "records_per_s")
 _METRICS = (*_LATENCY, *_HIGHER_IS_BETTER, "error_rate")
-_LIMIT = re.compile(r"^\s*(?:(?P<scope>\w+)\.)?(?P<metric>[\w]+)\s*=\s*(?P<num>[0-9]+(?:\.[0-9]+)?)\s*%\s*$")
+_LIMIT = re.compile(r"^\s*(?:(?P<scope>\w[\w -]*?)\.)?(?P<metric>[\w]+)\s*=\s*(?P<num>[0-9]+(?:\.[0-9]+)?)\s*%\s*$")
 #: run fields that must match for a comparison to mean anything.
 _COMPAT = ("scenario", "targets", "stages", "schema_fingerprint", "host")
 _LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -229,5 +229,7 @@ def make_report(recorder: Recorder, meta: Meta) -> Report:
     environment = Environment(versions=_versions(meta.versions), platform=platform.platform(),
                               machine=platform.machine(), workers=len(load_gen.workers_cpu) or None)
     return Report(generated_at=iso_utc(), run=run, environment=environment, load_generator=load_gen,
-                  summary=_summary(endpoints, datas, elapsed), endpoints=endpoints,
+                  summary=_summary({n: e for n, e in endpoints.items() if not datas[n].measure},
+                                   {n: d for n, d in datas.items() if not d.measure}, elapsed),
+                  endpoints=endpoints,
                   series=_series(recorder, datas, meta), thresholds=(), warnings=tuple(warnings))

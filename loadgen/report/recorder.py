@@ -170,6 +170,8 @@ class EndpointData:
     service: Latency = field(default_factory=Latency)
     intended: Latency = field(default_factory=Latency)
     seconds: dict[int, Second] = field(default_factory=dict)
+    #: a metric of the scenario's own (``capture.measure``), not a request: the run's totals leave it out
+    measure: bool = False
 
     def second(self, epoch_second: int) -> Second:
         sec = self.seconds.get(epoch_second)
@@ -244,6 +246,11 @@ class Recorder:
             data.late += 1
             sec.late += 1
 
+    def record_measure(self, name: str, ms: float, *, failure: str | None = None, at: float | None = None) -> None:
+        """Record a value of a scenario's own metric (a time-to-visible): a row of its own, outside the totals."""
+        self.endpoint(name).measure = True
+        self.record(name, service_ms=ms, failure=failure, at=at)
+
     def record_dropped(self, endpoint: str, n: int = 1, at: float | None = None) -> None:
         """Count arrivals the users could not serve at all (the pacer skipped them)."""
         data = self.endpoint(endpoint)
@@ -257,7 +264,7 @@ class Recorder:
             "endpoints": {
                 name: {"requests": d.requests, "ok": d.ok, "records": d.records, "dropped": d.dropped,
                        "late": d.late, "failures": dict(d.failures), "service": d.service.to_json(),
-                       "intended": d.intended.to_json(),
+                       "intended": d.intended.to_json(), "measure": d.measure,
                        "seconds": {str(s): sec.to_json() for s, sec in sorted(d.seconds.items())}}
                 for name, d in self.endpoints.items()
             },
@@ -278,6 +285,7 @@ class Recorder:
             for attr in ("requests", "ok", "records", "dropped", "late"):
                 setattr(data, attr, getattr(data, attr) + int(raw.get(attr, 0)))
             data.failures.update({str(k): int(v) for k, v in raw.get("failures", {}).items()})
+            data.measure = data.measure or bool(raw.get("measure", False))
             data.service.merge_json(raw.get("service", {}))
             data.intended.merge_json(raw.get("intended", {}))
             for key, sec in raw.get("seconds", {}).items():

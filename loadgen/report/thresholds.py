@@ -2,7 +2,8 @@
 
 An expression is ``[endpoint.]metric op value[unit]``. Without an endpoint it applies to the whole
 run (all endpoints together); the endpoint may be a request name of one's own locustfile
-(``find.p95<200ms``, ``time_to_visible.p99<60s``), judged "no data" (failed) when the run has none. Metrics:
+(``find.p95<200ms``, ``time_to_visible.p99<60s``, ``entity by uuid.p95<1s``), judged "no data" (failed)
+when the run has none. Metrics:
 
 - latency (unit ms by default, or ``us``/``s``): ``p50 p90 p95 p99 p99.9 max min mean``, also as
   ``intended_p99`` (latency from the intended start) and in k6 spelling ``p(95)``, ``avg``, ``med``;
@@ -31,7 +32,7 @@ from loadgen.scenarios import request_scope
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne, "<": operator.lt,
     ">": operator.gt}
-_EXPR = re.compile(r"^\s*(?P<lhs>[A-Za-z_][\w.()]*)\s*(?P<op><=|>=|==|!=|<|>)\s*"
+_EXPR = re.compile(r"^\s*(?P<lhs>[A-Za-z_][\w.() -]*?)\s*(?P<op><=|>=|==|!=|<|>)\s*"
                    r"(?P<num>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>ms|us|µs|s|%|/s)?\s*$")
 _LATENCY = ("p50", "p90", "p95", "p99", "p99.9", "max", "min", "mean")
 _ALIASES = {"avg": "mean", "med": "p50", "rps": "requests_per_s", "reqs_per_s": "requests_per_s",

@@ -118,17 +118,18 @@ def test_an_endpoint_that_sent_nothing_has_no_error_rate_and_no_latency() -> Non
 
 
 def test_a_request_name_of_ones_own_scenario_is_gated_like_an_endpoint() -> None:
-    """``time_to_visible`` (an example's own metric) and ``find`` rows are judged; a name the run lacks is no data."""
+    """Own rows (``time_to_visible``, ``find``, a name with spaces) are judged; a name the run lacks is no data."""
     rec = Recorder(start=T0)
     for i in range(50):
         rec.record("time_to_visible", service_ms=1000.0 + 100 * i, records=0, failure=None, at=T0 + i / 5)
         rec.record("find", service_ms=5.0, records=0, failure="500 server_error" if i < 5 else None, at=T0 + i / 5)
+        rec.record("find until visible", service_ms=7.0, records=0, failure=None, at=T0 + i / 5)
     rec.end = T0 + 10
     report = make_report(rec, Meta("t", "create", targets={}))
     verdicts = apply_thresholds(report, ["time_to_visible.p99<6s", "find.error_rate<5%",
-                                         "find_until_visible.p95<1s"]).thresholds
+                                         "find_until_visible.p95<1s", "find until visible.p95 < 10ms"]).thresholds
     assert [(v.scope, v.ok) for v in verdicts] == [("time_to_visible", True), ("find", False),
-                                                   ("find_until_visible", False)]
+                                                   ("find_until_visible", False), ("find until visible", True)]
     assert verdicts[0].actual == pytest.approx(5900, rel=1e-3)
     assert verdicts[1].actual == pytest.approx(0.1)
     assert verdicts[2].actual is None
