@@ -185,7 +185,7 @@ def resolve_url(base_url: str | None, *, insecure: bool = False) -> str:
         raise UsageError(f"bad Capture URL {url!r}: expected https://<app>.janraincapture.com")
     if parsed.scheme == "http" and not insecure and not is_loopback(parsed.host):
         raise UsageError(f"refusing plain http:// to {parsed.host}: the client secret would cross the "
-                         "network in clear (use https://, or insecure=True / --insecure)")
+                         "network in clear (use https://, or --insecure; insecure=True in Python)")
     return url
 
 

@@ -129,7 +129,8 @@ def _target(run_dir: Path, meta: Meta | None, url: str | None,
 
         target = url or (meta.host if meta is not None else None) or os.environ.get("CAPTURE_URL", "").strip()
         if not target:
-            raise UsageError(f"{run_dir}: no host in meta.json; pass --url or set CAPTURE_URL")
+            why = "no host in meta.json" if meta is not None else "no meta.json (a plain Locust run records no host)"
+            raise UsageError(f"{run_dir}: {why}; pass --url or set CAPTURE_URL")
         client_id, secret = credentials()
         yield resolve_url(target, insecure=insecure), client_id, secret
         return

@@ -144,13 +144,14 @@ def ping(url: str | None, scheme: str, type_name: str, insecure: bool) -> None:
     """
     from loadgen.auth import auth_from_env
     from loadgen.client import CaptureClient
+    from loadgen.preflight import check_target, retry_transient
 
     if not url:
         raise UsageError("no Capture URL: pass --url or set CAPTURE_URL")
     auth = auth_from_env(scheme=scheme)
     with CaptureClient(url, auth, type_name=type_name, insecure=insecure) as client:
-        schema = client.entity_type()
-        total = client.count()
+        total = check_target(client)    # the same answers, messages and exit codes as run's preflight
+        schema = retry_transient(client.entity_type)
     click.echo(f"ok: {client.base_url} ({auth.scheme} auth as {auth.client_id}): "
                f"{type_name} has {len(schema.get('attr_defs', []))} attributes and {total} records")
 
@@ -553,6 +554,8 @@ def fuzz_command(url: str | None, scheme: str, max_examples: int, seed: int | No
         unset = " (or unset CAPTURE_URL to fuzz an embedded sandbox)" if from_env else ""
         raise UsageError(f"fuzzing {where} creates records there (deleted at the end): add --allow-writes{unset}")
     if url:
+        if source_of("url") == "CAPTURE_URL":
+            click.echo(f"fuzz: {url} (from CAPTURE_URL)", err=True)
         _fuzz_preflight(url, scheme)
     seed = random.SystemRandom().randrange(2**32) if seed is None else seed
     args = suite_args(url=url, auth=scheme, max_examples=max_examples, seed=seed, junit=junit,

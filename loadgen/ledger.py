@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import IO
 
 from loadgen.errors import UsageError
-from loadgen.runfolder import LEDGER, LEDGER_PARTS, WorkerAccount, ledger_part
+from loadgen.runfolder import LEDGER, LEDGER_PARTS, WorkerAccount, ledger_part, run_folder
 
 VERSION = 2
 #: Flush after this many lines or this many seconds, whichever comes first.
@@ -311,9 +311,7 @@ def ledger_parts(run_dir: str | Path) -> list[Path]:
 
 def load_run_ledger(run_dir: str | Path) -> LedgerRead:
     """The union of a run's ledgers: ``ledger.jsonl`` (the master's, or a merge) and every worker part."""
-    root = Path(run_dir)
-    if not root.is_dir():
-        raise UsageError(f"no run folder at {root}")
+    root = run_folder(run_dir)
     read = _union(root)
     if not read.sources:
         raise UsageError(f"{root} holds no ledger ({LEDGER} or {ledger_part('*')})")

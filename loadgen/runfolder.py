@@ -290,6 +290,14 @@ def read_json(path: str | os.PathLike[str]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def run_folder(path: str | os.PathLike[str]) -> Path:
+    """``path`` as an existing run folder, or the one line every command says when it is not one."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise UsageError(f"{folder}: no run folder here")
+    return folder
+
+
 def read_meta(run_dir: str | os.PathLike[str]) -> Meta | None:
     """The run folder's meta.json, checked (:meth:`Meta.from_json`); None when the folder has none."""
     path = Path(run_dir) / META

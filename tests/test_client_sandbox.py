@@ -141,8 +141,9 @@ def test_ping_command_checks_url_and_credentials(sandbox: Sandbox) -> None:
     assert ok.exit_code == 0, ok.output
     assert ok.output.startswith(f"ok: {sandbox.url} (signed auth as {sandbox.client_id}): user has ")
     bad = CliRunner().invoke(cli, ["ping", "--auth", "basic"], env={**env, "CAPTURE_CLIENT_SECRET": "nope"})
-    assert bad.exit_code == 1
-    assert bad.output.startswith("error: 402 invalid_client_credentials") and bad.output.count("\n") == 1
+    assert bad.exit_code == 2      # as run's and cleanup's preflight: refused credentials are the user's to fix
+    assert bad.output.startswith(f"error: preflight: {sandbox.url} refused the credentials (402 ")
+    assert bad.output.count("\n") == 1
     missing = CliRunner().invoke(cli, ["ping"], env={**env, "CAPTURE_URL": ""})
     assert (missing.exit_code, missing.output) == (2, "error: no Capture URL: pass --url or set CAPTURE_URL\n")
 

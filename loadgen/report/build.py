@@ -17,7 +17,7 @@ from loadgen.report.document import Report, ReportFormatError
 from loadgen.report.model import make_report
 from loadgen.report.recorder import Recorder
 from loadgen.report.thresholds import apply_thresholds
-from loadgen.runfolder import RECORDER, REPORT_JSON, Meta, load_json, read_meta
+from loadgen.runfolder import RECORDER, REPORT_JSON, Meta, load_json, read_meta, run_folder
 
 
 def write_json(report: Report, run_dir: Path) -> Path:
@@ -52,10 +52,11 @@ def build_report(run_dir: str | os.PathLike[str], recorder: Recorder, meta: Meta
 def load_report(path: str | os.PathLike[str]) -> Report:
     """A report.json (or the run folder holding one), checked field by field (:meth:`Report.from_json`)."""
     file = Path(path)
-    if file.is_dir():
-        file = file / REPORT_JSON
+    if file.suffix != ".json":
+        file = run_folder(file) / REPORT_JSON
     if not file.exists():
-        raise UsageError(f"{file}: no report here (run `loadgen report RUN_DIR` first)")
+        raise UsageError(f"{file}: no report here (`loadgen report {file.parent}` builds it from the run's "
+                         "recorder.json)")
     return Report.from_json(load_json(file, ReportFormatError), str(file))
 
 
@@ -66,9 +67,7 @@ def rebuild(run_dir: str | os.PathLike[str], thresholds: Iterable[str] = (),
     Uses report.json when present; otherwise (or with ``from_recorder``) recomputes it from
     recorder.json and meta.json, which is how a report survives a crash before the end of a run.
     """
-    folder = Path(run_dir)
-    if not folder.is_dir():
-        raise UsageError(f"{folder}: not a run folder")
+    folder = run_folder(run_dir)
     meta = read_meta(folder)
     if (folder / REPORT_JSON).exists() and not from_recorder:
         report = load_report(folder)

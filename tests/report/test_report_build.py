@@ -147,8 +147,11 @@ def test_unreadable_reports_are_one_line_usage_errors(tmp_path: Path) -> None:
     (tmp_path / "report.json").write_text("{oops")
     with pytest.raises(UsageError, match="not valid JSON"):
         load_report(tmp_path)
-    with pytest.raises(UsageError, match="no report here"):
+    with pytest.raises(UsageError, match="no run folder here"):
         load_report(tmp_path / "missing")
+    (tmp_path / "report.json").unlink()
+    with pytest.raises(UsageError, match=r"no report here \(`loadgen report .*` builds it"):
+        load_report(tmp_path)
 
 
 def test_an_empty_run_still_renders_and_says_why(tmp_path: Path) -> None:
