@@ -87,8 +87,6 @@ def print_run_summary(result: Any) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from loadgen.runner import summary_rows
-
     def ms(value: float | None) -> str:
         return "-" if value is None else f"{value:.1f}"
 
@@ -105,13 +103,18 @@ def print_run_summary(result: Any) -> None:
         table.add_column(short.get(head, head) if narrow else head,
                          justify="left" if head in ("endpoint", "failures by code") else "right",
                          min_width=16 if head == "failures by code" else None)
-    for row in summary_rows(result):
-        target = "" if row["target"] is None else f" ({row['target']:.1f})"
-        failures = ", ".join(f"{n} x {label}" for label, n in row["failures"].items()) or "none"
-        cells = {"endpoint": row["endpoint"], "requests": f"{row['requests']:,}", "records": f"{row['records']:,}",
-                 "req/s (target)": f"{row['rate']:.1f}{target}", "dropped": str(row["dropped"]),
-                 "failures by code": failures, "p50 ms": ms(row["p50"]), "p95 ms": ms(row["p95"]),
-                 "p99 ms": ms(row["p99"])}
+    # the report's own numbers, so the console and report.json never disagree; rows that saw no arrival are left out
+    for name, entry in result.report.endpoints.items():
+        if not (entry.requests or entry.dropped):
+            continue
+        target = "" if entry.target_requests_per_s is None else f" ({entry.target_requests_per_s:.1f})"
+        ranked = sorted(entry.failures.items(), key=lambda item: -item[1])
+        failures = ", ".join(f"{n} x {label}" for label, n in ranked) or "none"
+        service = entry.latency.service
+        cells = {"endpoint": name, "requests": f"{entry.requests:,}", "records": f"{entry.records:,}",
+                 "req/s (target)": f"{entry.requests_per_s:.1f}{target}", "dropped": str(entry.dropped),
+                 "failures by code": failures, "p50 ms": ms(service.p50), "p95 ms": ms(service.p95),
+                 "p99 ms": ms(service.p99)}
         table.add_row(*(cells[head] for head in heads))
     console.print(table)
     reasons = [r for r in result.meta.stop_reasons if "max-records" in r]

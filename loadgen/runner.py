@@ -33,7 +33,6 @@ from loadgen.locust.options import new_run_id
 from loadgen.preflight import preflight
 from loadgen.ramp import Schedule, Stage, parse_stages
 from loadgen.report.document import Report
-from loadgen.report.model import target_rates
 from loadgen.report.recorder import Recorder
 from loadgen.runfolder import (
     LEDGER_PARTS,
@@ -332,6 +331,29 @@ def _stop_signals(handler: Callable[[int, object], None]) -> Iterator[None]:
             signal.signal(sig, old)
 
 
+def _raise_child_failure(log_path: Path, locustfile: Path) -> None:
+    """Locust ended without writing its account: a misuse its last line names (a locustfile's ``@paced``
+    typo, an option Locust refused) is a usage error quoting it, anything else a runtime failure."""
+    last = _last_line(log_path)
+    misuse = UsageError.__module__ + "." + UsageError.__name__ + ": "
+    if last.startswith(misuse):
+        raise UsageError(f"{locustfile.name}: {last.removeprefix(misuse)}")
+    raise LoadgenError(f"locust stopped without a result: {last}")
+
+
+def _unserved_targets(meta: Meta, recorder: Recorder) -> Meta:
+    """A locustfile of one's own need not pace what ``--scenario`` targets: a target it never served is
+    left out of the report with a warning, rather than shown as 0% achieved."""
+    idle = [name for name in meta.targets
+            if (data := recorder.endpoints.get(name)) is None or not (data.requests or data.dropped)]
+    if not idle:
+        return meta
+    warning = (f"the locustfile sent no {', '.join(idle)} request: --scenario {meta.scenario}'s target for it is "
+               "left out (choose the --scenario whose rates the locustfile paces)")
+    return replace(meta, targets={n: t for n, t in meta.targets.items() if n not in idle},
+                   warnings=(*meta.warnings, warning))
+
+
 def _last_line(log_path: Path) -> str:
     try:
         lines = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
@@ -339,6 +361,16 @@ def _last_line(log_path: Path) -> str:
         return "(no output)"
     tail = [line.strip() for line in lines if line.strip()][-1:] or ["(no output)"]
     return f"{tail[0]} (see {log_path})"
+
+
+def _check_choices(opts: RunOptions) -> None:
+    """The options every later step reads (the scenario names the rates, the plan and the locustfile)."""
+    if opts.scenario not in SCENARIOS and not opts.locustfile:
+        raise UsageError(f"unknown scenario {opts.scenario!r}: choose one of {', '.join(SCENARIOS)}")
+    if opts.capture_auth not in AUTH_SCHEMES:
+        raise UsageError(f"--auth must be one of {', '.join(AUTH_SCHEMES)}")
+    if opts.workers < 1:
+        raise UsageError(f"--workers must be >= 1, got {opts.workers}")
 
 
 def _check_options(opts: RunOptions) -> None:
@@ -419,12 +451,7 @@ def run(opts: RunOptions, *, progress: Progress | None = None,
     ``progress(elapsed_s, duration_s, live)`` several times a second while Locust runs, with the
     latest live snapshot its master wrote (None until the first).
     """
-    if opts.scenario not in SCENARIOS and not opts.locustfile:
-        raise UsageError(f"unknown scenario {opts.scenario!r}: choose one of {', '.join(SCENARIOS)}")
-    if opts.capture_auth not in AUTH_SCHEMES:
-        raise UsageError(f"--auth must be one of {', '.join(AUTH_SCHEMES)}")
-    if opts.workers < 1:
-        raise UsageError(f"--workers must be >= 1, got {opts.workers}")
+    _check_choices(opts)
     locustfile = locustfile_for(opts.scenario, opts.locustfile)
     stages, duration = plan_stages(opts)
     _check_options(opts)
@@ -484,7 +511,7 @@ def run(opts: RunOptions, *, progress: Progress | None = None,
     summary = read_summary(run_dir)
     if summary is None:
         if not interrupted:
-            raise LoadgenError(f"locust stopped without a result: {_last_line(run_dir / LOCUST_STDERR)}")
+            _raise_child_failure(run_dir / LOCUST_STDERR, locustfile)
         # Ctrl-C before Locust wrote its account: nothing it counted is known
         summary = LocustSummary(run_id=run_id, workers=opts.workers, records=0, dropped={}, workers_cpu={},
                                 unanswered=0, stop_reasons=(), started_at=started_at, ended_at=ended_at,
@@ -501,6 +528,8 @@ def run(opts: RunOptions, *, progress: Progress | None = None,
     meta = replace(meta, warnings=tuple(warnings))
     recorder_data = read_json(run_dir / RECORDER)
     recorder = Recorder.from_snapshots([recorder_data]) if recorder_data else Recorder(started_at)
+    if opts.locustfile:
+        meta = _unserved_targets(meta, recorder)
     write_meta(run_dir, meta)
     from loadgen.report.build import build_report
 
@@ -554,20 +583,3 @@ def _fingerprint(schema: str | None) -> str | None:
         return str((load_schema(schema) if schema else default_schema()).fingerprint)
     except LoadgenError:
         return None
-
-
-def summary_rows(result: RunResult) -> list[dict[str, Any]]:
-    """Per endpoint: requests, records, achieved vs target rate, failures by code, p50/p95/p99 (ms)."""
-    # the recorder spans the first arrival to the last answer: right for full, stopped and interrupted runs
-    elapsed = result.recorder.end - result.recorder.start
-    if elapsed <= 0:
-        elapsed = max(1e-9, (result.meta.ended_at or 0.0) - (result.meta.started_at or 0.0))
-    rows = []
-    for name, data in result.recorder.endpoints.items():
-        target, _ = target_rates(result.meta, name)
-        hist = data.service.hist
-        pct = {q: hist.get_value_at_percentile(q) / 1e6 if data.requests else None for q in (50, 95, 99)}
-        rows.append({"endpoint": name, "requests": data.requests, "records": data.records,
-                     "rate": data.requests / elapsed, "target": target, "dropped": data.dropped,
-                     "failures": dict(data.failures.most_common()), "p50": pct[50], "p95": pct[95], "p99": pct[99]})
-    return rows

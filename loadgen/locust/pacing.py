@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from loadgen.errors import UsageError
 from loadgen.ramp import Schedule
-from loadgen.scenarios import BY_NAME
+from loadgen.scenarios import BY_NAME, request_scope
 
 F = TypeVar("F", bound=Callable[..., object])
 #: The attribute :func:`paced` sets on a task function.
@@ -49,6 +49,10 @@ class Pace:
         if self.rate is not None and not (0 <= self.rate < math.inf):
             raise UsageError(f"@paced({self.endpoint!r}): rate must be a finite number >= 0, got {self.rate!r}")
         if self.rate is None and self.option is None:
+            try:
+                request_scope(self.endpoint)       # a near miss of a known endpoint is a typo: say so
+            except ValueError as exc:
+                raise UsageError(f"@paced({self.endpoint!r}): {exc}") from None
             raise UsageError(f"@paced({self.endpoint!r}): give rate=<requests/s> or rate_option='create_rate'")
 
     @property

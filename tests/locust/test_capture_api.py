@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from locust_support import LOCUSTFILES, dropped, records, run_locust, sandbox_env, stats_row
 
+from loadgen.errors import UsageError
 from loadgen.ledger import load_run_ledger
 from loadgen.runner import RunOptions, run
 from loadgen.sandbox import Sandbox
@@ -228,3 +229,23 @@ class OwnRates(CaptureUser):
     finds, bulks = result.recorder.endpoints["find"].requests, result.recorder.endpoints["bulkCreate"].requests
     assert 17 <= finds <= 22, finds          # 4/s for 5 s, not 20/s
     assert 4 <= bulks <= 6, bulks            # 1/s for 5 s
+    # --scenario create targets creates, which this file never sends: no 0% "achieved", a warning instead
+    assert "create" not in result.meta.targets
+    assert any("sent no create request" in w for w in result.report.warnings), result.report.warnings
+
+
+def test_a_typo_in_paced_is_one_line_naming_the_file_and_the_near_endpoint(tmp_path: Path) -> None:
+    locustfile = tmp_path / "typo.py"
+    locustfile.write_text('''
+from loadgen.locust.users import CaptureUser, paced
+
+
+class Typo(CaptureUser):
+    @paced("creat")
+    def create(self) -> None:
+        self.capture.create()
+''', encoding="utf-8")
+    with pytest.raises(UsageError) as info:
+        run(RunOptions(scenario="create", locustfile=str(locustfile), duration=2, out=tmp_path, run_id="typo"))
+    assert str(info.value).startswith("typo.py: @paced('creat'): unknown endpoint 'creat' (did you mean 'create'?)")
+    assert "loadgen.errors" not in str(info.value)
