@@ -130,6 +130,10 @@ def locustfile_for(scenario: str, override: str | None = None) -> Path:
         path = Path(override)
         if not path.is_file():
             raise UsageError(f"--locustfile {override}: no such file")
+        if "loadgen" not in path.read_text(encoding="utf-8", errors="replace"):
+            # Locust would refuse the run's own options with a puzzling "Did you mean ...?"
+            raise UsageError(f"--locustfile {override}: it does not use loadgen.locust; its users must subclass "
+                             "CaptureUser (or CreateUser, ...) so the run is paced, recorded and ledgered")
         return path
     if scenario not in SCENARIOS:
         raise UsageError(f"unknown scenario {scenario!r}: choose one of {', '.join(SCENARIOS)}")

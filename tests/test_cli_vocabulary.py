@@ -72,6 +72,15 @@ def test_a_missing_folder_is_one_line(tmp_path: Path, args: list[str], message: 
     assert proc.returncode == 2 and _one_error_line(proc) == message
 
 
+def test_a_plain_locust_locustfile_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    (tmp_path / "plain.py").write_text("from locust import HttpUser, task\n\n\nclass Plain(HttpUser):\n"
+                                       "    @task\n    def home(self) -> None:\n        self.client.get('/')\n")
+    proc = _loadgen("run", "--locustfile", "plain.py", "--duration", "2s", cwd=tmp_path)
+    assert proc.returncode == 2
+    assert _one_error_line(proc).startswith("error: --locustfile plain.py: it does not use loadgen.locust")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain.py"]      # no sandbox, no run folder
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["--scenario", "create", "--create-rate", "0"], "--create-rate must be > 0: the create scenario would send "
                                                      "nothing"),
