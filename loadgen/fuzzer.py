@@ -124,14 +124,14 @@ class Tracker:
     def cleanup(self) -> str:
         deleted = gone = failed = 0
         for uuid in dict.fromkeys(self.uuids):
-            for attempt in range(1, 4):   # a server that answered 500s to the properties may do so here too
+            for attempt in range(1, 6):   # a server that answered 500s to the properties may do so here too
                 try:
                     self.client.delete(uuid=uuid)
                     deleted += 1
                 except NotFoundError:
                     gone += 1
                 except (CaptureError, TransportError) as exc:
-                    if exc.retryable and attempt < 3:
+                    if exc.retryable and attempt < 5:
                         time.sleep(0.25 * attempt)
                         continue
                     failed += 1
