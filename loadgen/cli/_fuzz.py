@@ -1,0 +1,77 @@
+"""``loadgen fuzz``: the conformance properties, run as a pytest session in a child process."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from loadgen.cli._base import auth_option, cli, friendly, source_of, url_option
+from loadgen.errors import ExitCode, UsageError
+from loadgen.scenarios import (
+    DEFAULT_AUTH,
+)
+
+
+@cli.command("fuzz")
+@url_option("an embedded sandbox")
+@auth_option
+@click.option("--max-examples", type=click.IntRange(min=1), default=100, show_default=True,
+              help="Examples per property.")
+@click.option("--seed", type=click.IntRange(min=0), default=None, help="Repeat a run exactly (default: random).")
+@click.option("--junit", type=click.Path(dir_okay=False), default=None, help="Also write a JUnit XML report.")
+@click.option("--allow-writes", is_flag=True, help="Let the properties create (then delete) records on --url.")
+@click.option("--count-checks", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
+              help="Compare entity.count before and after; auto: only on loopback (a real domain's count lags).")
+@friendly
+def fuzz_command(url: str | None, scheme: str, max_examples: int, seed: int | None, junit: str | None,
+                 allow_writes: bool, count_checks: str) -> None:
+    """Fuzz the invalid_argument path: run the conformance properties and print their table.
+
+    Runs `pytest --pyargs loadgen.conformance` in a child process (pytest must import the package
+    itself to rewrite its asserts). Failing examples are kept in Hypothesis's example database
+    (.hypothesis/ in this folder) and replayed first on the next run; Hypothesis's own `ci` profile,
+    loaded where a CI variable is set, turns that database off.
+    """
+    import random
+    import subprocess
+
+    from loadgen.conformance import suite_args
+    from loadgen.runner import wait_child
+
+    if url and not allow_writes:
+        from_env = source_of("url") == "CAPTURE_URL"
+        where = f"{url} (from CAPTURE_URL)" if from_env else url
+        unset = " (or unset CAPTURE_URL to fuzz an embedded sandbox)" if from_env else ""
+        raise UsageError(f"fuzzing {where} creates records there (deleted at the end): add --allow-writes{unset}")
+    if url:
+        if source_of("url") == "CAPTURE_URL":
+            click.echo(f"fuzz: {url} (from CAPTURE_URL)", err=True)
+        _fuzz_preflight(url, scheme)
+    seed = random.SystemRandom().randrange(2**32) if seed is None else seed
+    args = suite_args(url=url, auth=scheme, max_examples=max_examples, seed=seed, junit=junit,
+                      allow_writes=allow_writes, count_checks=count_checks)
+    with subprocess.Popen([sys.executable, "-m", "pytest", *args, "-q", "--tb=line", "--no-header"],
+                          stdin=subprocess.DEVNULL, start_new_session=True) as proc:
+        code, interrupted = wait_child(proc, grace=120.0)  # Ctrl-C: the child still deletes what it created
+    again = f"loadgen fuzz --seed {seed} --max-examples {max_examples}"
+    again += f" --url {url} --allow-writes" if url else ""
+    again += f" --auth {scheme}" if scheme != DEFAULT_AUTH else ""
+    again += f" --count-checks {count_checks}" if count_checks != "auto" else ""
+    verdict = "interrupted" if interrupted else "passed" if code == 0 else "FAILED"
+    click.echo(f"{verdict}; repeat with: {again}")
+    if interrupted and code < 0 and url:
+        click.echo(f"warning: the fuzzers were stopped before their clean-up: records they created may be "
+                   f"left on {url}", err=True)
+    sys.exit(ExitCode.INTERRUPTED if interrupted else int(code))
+
+
+def _fuzz_preflight(url: str, scheme: str) -> None:
+    """The run's preflight first (transient 5xx tried again), so a wrong URL or bad credentials are one line,
+    not five pytest errors."""
+    from loadgen.auth import auth_from_env
+    from loadgen.client import CaptureClient
+    from loadgen.preflight import check_target
+
+    with CaptureClient(url, auth_from_env(scheme=scheme), timeout=10.0) as client:
+        check_target(client)

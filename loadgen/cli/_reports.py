@@ -1,0 +1,101 @@
+"""``loadgen report``, ``compare`` and ``baseline``: what a finished run's folder becomes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from loadgen.cli._base import cli, friendly
+from loadgen.errors import UsageError
+from loadgen.runfolder import REPORT_HTML, REPORT_JSON, REPORT_MD
+
+
+@cli.command("report")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--threshold", "thresholds", multiple=True, metavar="EXPR",
+              help="k6-style gate, e.g. 'create.p95<300ms' (repeatable)")
+@click.option("--thresholds-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="file of thresholds: one per line, or TOML thresholds = [...]")
+@click.option("--from-recorder", is_flag=True, help="recompute report.json from recorder.json and meta.json")
+@friendly
+def report_command(run_dir: Path, thresholds: tuple[str, ...], thresholds_file: Path | None,
+                   from_recorder: bool) -> None:
+    """Rebuild report.html and report.md of RUN_DIR from its report.json. Exits 3 on a breached threshold.
+
+    The thresholds judged are the run's own (`loadgen run --threshold`) plus those given here; those
+    given to an earlier `loadgen report` are replaced.
+    """
+    from loadgen.report import exit_code, load_threshold_file, rebuild
+    from loadgen.report.thresholds import describe
+
+    extra = [*(load_threshold_file(thresholds_file) if thresholds_file else []), *thresholds]
+    report = rebuild(run_dir, extra, from_recorder=from_recorder)
+    for name in (REPORT_JSON, REPORT_HTML, REPORT_MD):
+        click.echo(run_dir / name)
+    for verdict in report.breaches:
+        click.echo(f"threshold breached: {verdict.expression} ({describe(verdict)})", err=True)
+    click.echo(f"verdict: {report.verdict}")
+    sys.exit(exit_code(report))
+
+
+@cli.command("compare")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path), metavar="[BASELINE_DIR] RUN_DIR")
+@click.option("--baseline", "baseline_name", metavar="NAME", help="compare against a saved baseline")
+@click.option("--baselines-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="folder of named baselines  [default: $LOADGEN_BASELINES or ./baselines]")
+@click.option("--max-regression", "limits", multiple=True, metavar="METRIC=N%",
+              help="allowed worsening, e.g. p95=10% or create.error_rate=0.5% (repeatable)")
+@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="write JUnit XML here")
+@click.option("--force", is_flag=True, help="compare even when scenario, rates, schema or target differ")
+@friendly
+def compare_command(paths: tuple[Path, ...], baseline_name: str | None, baselines_dir: Path | None,
+                    limits: tuple[str, ...], junit: Path | None, force: bool) -> None:
+    """Compare RUN_DIR with a baseline. Exits 0 pass, 3 regression, 2 incompatible runs."""
+    from loadgen.report import baseline_path, compare_runs, format_table
+
+    if baseline_name is not None:
+        if len(paths) != 1:
+            raise UsageError("with --baseline NAME give exactly one RUN_DIR")
+        baseline, run = baseline_path(baseline_name, baselines_dir), paths[0]
+    elif len(paths) == 2:
+        baseline, run = paths
+    else:
+        raise UsageError("give BASELINE_DIR RUN_DIR, or --baseline NAME RUN_DIR")
+    result = compare_runs(baseline, run, max_regression=limits, force=force, junit=junit)
+    click.echo(format_table(result))
+    if junit is not None:
+        click.echo(f"junit: {junit}")
+    sys.exit(result.exit_code)
+
+
+@cli.group("baseline")
+def baseline_group() -> None:
+    """Named baselines kept in a folder ($LOADGEN_BASELINES or ./baselines)."""
+
+
+@baseline_group.command("save")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("name")
+@click.option("--baselines-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="folder of named baselines  [default: $LOADGEN_BASELINES or ./baselines]")
+@click.option("--force", is_flag=True, help="replace an existing baseline of that name")
+@friendly
+def baseline_save(run_dir: Path, name: str, baselines_dir: Path | None, force: bool) -> None:
+    """Save RUN_DIR's reports as the baseline NAME."""
+    from loadgen.report import save_baseline
+
+    click.echo(save_baseline(run_dir, name, root=baselines_dir, force=force))
+
+
+@baseline_group.command("list")
+@click.option("--baselines-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="folder of named baselines  [default: $LOADGEN_BASELINES or ./baselines]")
+@friendly
+def baseline_list(baselines_dir: Path | None) -> None:
+    """List saved baselines."""
+    from loadgen.report import list_baselines
+
+    for name in list_baselines(baselines_dir):
+        click.echo(name)
