@@ -39,7 +39,8 @@ from loadgen.errors import (
     UsageError,
 )
 from loadgen.ledger import LedgerEntry, LedgerRead, load_run_ledger
-from loadgen.preflight import preflight, retry_transient
+from loadgen.preflight import preflight
+from loadgen.retry import retry_transient
 from loadgen.runfolder import CLEANUP_PROGRESS, SANDBOX_DB, Meta, ledger_part, read_meta, read_summary
 
 DEFAULT_RATE = 20.0

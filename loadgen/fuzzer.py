@@ -16,7 +16,6 @@ import os
 import secrets
 import signal
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +33,7 @@ from loadgen.answers import parse_answer
 from loadgen.auth import BasicAuth
 from loadgen.client import CaptureClient
 from loadgen.errors import CaptureError, ContractFailure, NotFoundError, TransportError
+from loadgen.retry import retry_transient
 from loadgen.schema import Attribute, Schema, unique_key
 from loadgen.wire import curl_command
 
@@ -124,20 +124,13 @@ class Tracker:
     def cleanup(self) -> str:
         deleted = gone = failed = 0
         for uuid in dict.fromkeys(self.uuids):
-            for attempt in range(1, 6):   # a server that answered 500s to the properties may do so here too
-                try:
-                    self.client.delete(uuid=uuid)
-                    deleted += 1
-                except NotFoundError:
-                    gone += 1
-                except (CaptureError, TransportError) as exc:
-                    if exc.retryable and attempt < 5:
-                        time.sleep(0.25 * attempt)
-                        continue
-                    failed += 1
-                except Exception:  # report and carry on: the rest must still be deleted
-                    failed += 1
-                break
+            try:   # a server that answered 500s to the properties may do so here too
+                retry_transient(lambda: self.client.delete(uuid=uuid))  # noqa: B023 (called at once)
+                deleted += 1
+            except NotFoundError:
+                gone += 1
+            except Exception:  # report and carry on: the rest must still be deleted
+                failed += 1
         return (f"capture: the fuzzers created {len(set(self.uuids))} records: {deleted} deleted, "
                 f"{gone} already gone, {failed} could not be deleted")
 

@@ -8,18 +8,10 @@ run of failures. Its reads are repeated on transient server errors (a busy domai
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from loadgen.errors import AuthError, CaptureError, RuntimeFailure, TransientError, TransportError, UsageError
-
-T = TypeVar("T")
-#: Capture codes and HTTP statuses a busy or flaky domain answers now and then: the preflight's reads
-#: are repeated on them, with a doubling pause, before the target is declared broken.
-TRANSIENT = frozenset({500, 503, 504, 510})
-PREFLIGHT_ATTEMPTS = 4
-PREFLIGHT_BACKOFF = 0.5
+from loadgen.retry import TRANSIENT_ATTEMPTS, retry_transient
 
 
 def preflight(url: str, client_id: str, secret: str, *, scheme: str, type_name: str, insecure: bool) -> int:
@@ -46,30 +38,9 @@ def check_target(client: Any) -> int:
         raise UsageError(f"preflight: {url} refused the credentials ({exc.label}); check "
                          "CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET and --auth") from None
     except TransientError as exc:
-        raise RuntimeFailure(f"preflight: {url} answered a server error {PREFLIGHT_ATTEMPTS} times in a row, "
+        raise RuntimeFailure(f"preflight: {url} answered a server error {TRANSIENT_ATTEMPTS} times in a row, "
                              f"the last: {exc}") from None
     except TransportError as exc:
         raise RuntimeFailure(f"preflight: cannot reach {url}: {exc}") from None
     except CaptureError as exc:
         raise UsageError(f"preflight: {url} answered {exc.label} to entityType/entity.count") from None
-
-
-def retry_transient(call: Callable[[], T]) -> T:
-    """``call()``, tried up to ``PREFLIGHT_ATTEMPTS`` times in all while it fails with a transient server error,
-    with a doubling pause; then ``TransientError`` from the last one. For reads only: safe to repeat."""
-    for attempt in range(1, PREFLIGHT_ATTEMPTS + 1):
-        try:
-            return call()
-        except (CaptureError, TransportError) as exc:
-            if not _transient(exc):
-                raise
-            if attempt == PREFLIGHT_ATTEMPTS:
-                raise TransientError(str(exc)) from exc
-            time.sleep(PREFLIGHT_BACKOFF * 2 ** (attempt - 1))
-    raise AssertionError("unreachable")  # the loop returns or raises
-
-
-def _transient(exc: CaptureError | TransportError) -> bool:
-    if isinstance(exc, CaptureError):
-        return exc.code in TRANSIENT or exc.http_status in TRANSIENT
-    return exc.status in TRANSIENT

@@ -103,7 +103,7 @@ def capture_schema(request: pytest.FixtureRequest, capture_client: CaptureClient
     as one line, not as a traceback per property; a transient server error is tried again first.
     """
     from loadgen.errors import LoadgenError
-    from loadgen.preflight import retry_transient
+    from loadgen.retry import retry_transient
     from loadgen.schema import load_schema
 
     path = request.config.getoption("capture_schema")

@@ -8,11 +8,20 @@ and a create must then not be repeated (it would create the records twice).
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
 
-from loadgen.errors import CaptureError, Replay, TransportError, UsageError
+from loadgen.errors import CaptureError, Replay, TransientError, TransportError, UsageError
+
+T = TypeVar("T")
+#: Capture codes and HTTP statuses a busy or flaky domain answers now and then (:func:`retry_transient`).
+TRANSIENT = frozenset({500, 503, 504, 510})
+TRANSIENT_ATTEMPTS = 4
+TRANSIENT_BACKOFF = 0.5
 
 #: The server refused these without doing anything, so even a create may be repeated.
 _NOT_PROCESSED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -65,3 +74,28 @@ class Retry:
         if attempt >= self.attempts or exc.replay is None:
             return False
         return exc.replay is Replay.ANY_CALL or not creates or self.retry_creates
+
+
+def retry_transient(call: Callable[[], T]) -> T:
+    """``call()``, tried up to ``TRANSIENT_ATTEMPTS`` times in all while it fails with a transient server error,
+    with a doubling pause; then ``TransientError`` from the last one.
+
+    For the tool's own calls around a test (the preflight, cleanup's lookups, the fuzzers' deletes), which
+    must survive a busy domain; calls under test take a :class:`Retry` or none. Only for calls that are safe
+    to repeat: reads, and deletes (a repeat after one that went through is a not-found, not a harm)."""
+    for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+        try:
+            return call()
+        except (CaptureError, TransportError) as exc:
+            if not _transient(exc):
+                raise
+            if attempt == TRANSIENT_ATTEMPTS:
+                raise TransientError(str(exc)) from exc
+            time.sleep(TRANSIENT_BACKOFF * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")  # the loop returns or raises
+
+
+def _transient(exc: CaptureError | TransportError) -> bool:
+    if isinstance(exc, CaptureError):
+        return exc.code in TRANSIENT or exc.http_status in TRANSIENT
+    return exc.status in TRANSIENT

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from loadgen import preflight as preflight_module
+from loadgen import retry as retry_module
 from loadgen.errors import RuntimeFailure
 from loadgen.preflight import preflight
 from loadgen.runner import RunOptions, run
@@ -40,8 +40,8 @@ def test_fuzz_names_the_properties_that_saw_server_errors_in_a_few_lines(
 def test_preflight_retries_transient_server_errors(sandbox_factory: Callable[..., Sandbox],
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     flaky = sandbox_factory(faults={"error_rate": 0.5})
-    monkeypatch.setattr(preflight_module, "PREFLIGHT_ATTEMPTS", 30)     # 2 reads failing 30 times in a row: never
-    monkeypatch.setattr(preflight_module, "PREFLIGHT_BACKOFF", 0.001)
+    monkeypatch.setattr(retry_module, "TRANSIENT_ATTEMPTS", 30)     # 2 reads failing 30 times in a row: never
+    monkeypatch.setattr(retry_module, "TRANSIENT_BACKOFF", 0.001)
     for _ in range(5):
         assert preflight(flaky.url, flaky.client_id, flaky.client_secret, scheme="basic", type_name="user",
                          insecure=False) == 0

@@ -22,7 +22,8 @@ def ping(url: str | None, scheme: str, type_name: str, insecure: bool) -> None:
     """
     from loadgen.auth import auth_from_env
     from loadgen.client import CaptureClient
-    from loadgen.preflight import check_target, retry_transient
+    from loadgen.preflight import check_target
+    from loadgen.retry import retry_transient
 
     if not url:
         raise UsageError("no Capture URL: pass --url or set CAPTURE_URL")
