@@ -225,6 +225,8 @@ def _build(data: Any, label: str, fallback_name: str | None) -> Schema:
         if want is not None and attr.type != want:
             raise fail(f"system attribute '{attr.name}' must have type '{want}', not '{attr.type}'")
     present = {a.name for a in attrs}
+    if not present - set(SYSTEM_ATTRIBUTES):   # an export cut short, or the wrong file: nothing to generate or fuzz
+        raise fail("no attributes besides the system ones (id, uuid, created, lastUpdated)")
     missing = [n for n in SYSTEM_ATTRIBUTES if n not in present]
     try:
         raw = json.loads(json.dumps(dict(data), allow_nan=False))  # a private, JSON-clean copy

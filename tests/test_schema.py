@@ -174,6 +174,8 @@ BAD_SCHEMAS: list[tuple[str, str]] = [
     ('{"name": "u", "attr_defs": [{"name": "seen", "type": "version"}]}',
      "attr_defs[0] (seen): type 'version' is only the older type of lastUpdated"),
     ('[{"name": "a", "type": "strng"}]', "attr_defs[0] (a): unknown type 'strng'"),
+    ('{"name": "u", "attr_defs": []}', "no attributes besides the system ones"),
+    ('{"name": "u", "attr_defs": [{"name": "uuid", "type": "uuid"}]}', "no attributes besides the system ones"),
 ]
 
 
