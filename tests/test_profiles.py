@@ -281,3 +281,19 @@ def test_the_social_profiles_plural_is_realistic_when_asked_for() -> None:
         assert all("@example." in e["value"] and e["type"] in ("home", "work", "other")
                    for e in social.get("emails", []))
         assert date.fromisoformat(social["birthday"]) < TODAY
+
+
+def test_names_follow_fakers_frequency_weights() -> None:
+    """The factory samples Faker's weighted en_US surnames by weight (a cumulative table), as Faker does: the most
+    frequent tenth of the names takes its weighted share of the profiles, not the uniform tenth a plain choice
+    would give."""
+    from faker.providers.person.en_US import Provider
+
+    weights = dict(Provider.last_names)
+    ranked = sorted(weights, key=weights.__getitem__, reverse=True)
+    top = set(ranked[:len(ranked) // 10])
+    expected = sum(weights[n] for n in top) / sum(weights.values())
+    records = ProfileFactory(default_schema(), Profile(locales={"en_US": 1}), seed=3, today=TODAY).batch(20_000)
+    share = sum(r["familyName"] in top for r in records) / len(records)
+    assert expected > 0.3                                 # Faker's table is skewed enough to tell the two apart
+    assert abs(share - expected) < 0.03, (share, expected)
