@@ -471,6 +471,7 @@ class Signer:
         self._mac = hmac.new(secret.encode("utf-8"), digestmod=hashlib.sha1)
         self._prefix = f"Signature {client_id}:"
         self._second, self._date = -1, ""
+        self._orders: dict[tuple[tuple[tuple[str, str], ...], str], tuple[bytes, ...]] = {}
 
     def __repr__(self) -> str:
         return f"<Signer {self.client_id}>"
@@ -487,6 +488,42 @@ class Signer:
         mac = self._mac.copy()
         mac.update(string_to_sign(path, date_header, params).encode("utf-8"))
         return {"Date": date_header, "Authorization": self._prefix + base64.b64encode(mac.digest()).decode("ascii")}
+
+    def form_headers(self, path: str, fixed: tuple[tuple[str, str], ...], field: str, value: bytes) -> dict[str, str]:
+        """:meth:`headers` of ``fixed`` params plus ``field`` = ``value`` (UTF-8 text), at the current second:
+        the same signature, with the value fed to the HMAC as it is, never decoded, sorted or joined.
+
+        A load test signs a 1-2 KB profile per request; decoding it, sorting the ``k=v`` lines and encoding
+        the text again cost twice the HMAC itself. The lines' order is fixed by the keys alone whenever
+        no key is a prefix of another (``type_name`` and ``attributes``), so it is worked out once;
+        otherwise the value takes part in the order and the plain path signs.
+        """
+        order = self._orders.get((fixed, field))
+        if order is None:
+            order = self._orders[(fixed, field)] = _line_order(fixed, field)
+        if not order:
+            return self.headers(path, {**dict(fixed), field: value.decode("utf-8")})
+        second = int(time.time())
+        if second != self._second:
+            self._second, self._date = second, time.strftime(SIGNED_DATE_FORMAT, time.gmtime(second))
+        mac = self._mac.copy()
+        mac.update(f"{path}\n{self._date}\n".encode())
+        for head in order:
+            mac.update(head)
+            if head.endswith(b"="):
+                mac.update(value)
+                mac.update(b"\n")
+        return {"Date": self._date, "Authorization": self._prefix + base64.b64encode(mac.digest()).decode("ascii")}
+
+
+def _line_order(fixed: tuple[tuple[str, str], ...], field: str) -> tuple[bytes, ...]:
+    """The signed text's lines in order, the field's as its bare ``field=`` head; () when the value could
+    change the order (a key that is a prefix of another, or a repeated key)."""
+    keys = [k for k, _ in fixed] + [field]
+    if len(set(keys)) != len(keys) or any(a != b and b.startswith(a) for a in keys for b in keys):
+        return ()
+    lines = sorted([(f"{k}=", f"{k}={v}\n") for k, v in fixed] + [(f"{field}=", f"{field}=")])
+    return tuple(line.encode("utf-8") for _, line in lines)
 
 
 def basic_authorization(client_id: str, secret: str) -> str:

@@ -85,6 +85,7 @@ class LoadState:
         self._signer = wire.Signer(client_id, secret)
         self._basic_headers = {"Authorization": wire.basic_authorization(client_id, secret), "Content-Type": _FORM}
         self.signed = settings.capture_auth == "signed"   # headers change per request
+        self._type_param = (("type_name", settings.type_name),)
         # legacy: the credentials ride in the form body, as the client's LegacyParamAuth sends them
         self._legacy_tail = (b"&" + wire.encode_form({"client_id": client_id, "client_secret": secret})
                              if settings.capture_auth == "legacy" else b"")
@@ -145,9 +146,7 @@ class LoadState:
         raw = value if isinstance(value, bytes) else value.encode("utf-8")
         body = self._form_head + field.encode("ascii") + b"=" + wire.form_escape_lean(raw) + self._legacy_tail
         if self.signed:
-            text = value if isinstance(value, str) else value.decode("utf-8")
-            params = {"type_name": self.settings.type_name, field: text}
-            headers = self._signer.headers(path, params)
+            headers = self._signer.form_headers(path, self._type_param, field, raw)
             headers["Content-Type"] = _FORM
             return body, headers
         return body, self._basic_headers
