@@ -143,12 +143,16 @@ def run_one(kind: str, url: str, seconds: float, folder: Path, *, rate: float, s
            "CAPTURE_CLIENT_ID": "bench-client", "CAPTURE_CLIENT_SECRET": "bench-secret"}
     cmd = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "--host", url, "-u", "20",
            "-r", "100", "-t", f"{seconds:g}s", "--only-summary", "--loglevel", "ERROR", name]
-    if kind == "ours":
-        cmd += ["--create-rate", f"{rate:.0f}", "--run-dir", str(folder / "run"), "--run-id", f"bench{time.time_ns()}"]
+    if kind == "ours":   # a run folder of its own each time: a folder holding another run's ledger is refused
+        run_id = f"bench{time.time_ns()}"
+        cmd += ["--create-rate", f"{rate:.0f}", "--run-dir", str(folder / run_id), "--run-id", run_id]
         if signed:
             cmd += ["--capture-auth", "signed"]
-    subprocess.run(cmd, env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                   timeout=seconds + 60)
+    out.unlink(missing_ok=True)   # never read an earlier run's figures
+    done = subprocess.run(cmd, env=env, check=False, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                          timeout=seconds + 60)
+    if not out.exists():
+        raise RuntimeError(f"{kind} run wrote no figures (exit {done.returncode}): {done.stderr.strip()[-300:]}")
     result: dict[str, float] = json.loads(out.read_text())
     result["per_core"] = result["requests"] / result["cpu"] if result["cpu"] else 0.0
     return result
