@@ -54,13 +54,18 @@ class Gate:
     change: float | None        # relative (latency, rates) or absolute (error_rate); + means worse
     limit: float
     p_value: float | None
-    interval: tuple[float, float] | None   # bootstrap 95% interval of the per-second median's change
+    #: the per-second median's relative change, and its bootstrap 95% interval: the statistic the rank test
+    #: looks at, which is not the whole-run figure of ``change`` (a p95 over all requests), so it comes with
+    #: its own point estimate rather than as an interval around ``change``
+    seconds_change: float | None
+    interval: tuple[float, float] | None
     seconds: tuple[int, int]
-    verdict: str                # pass | improved | noise | thin | regression
+    verdict: str                # pass | improved | noise | thin | absent | regression
 
     @property
     def failed(self) -> bool:
-        return self.verdict == "regression"
+        """A regression, or a metric the baseline has and the run has not (its endpoint went silent)."""
+        return self.verdict in ("regression", "absent")
 
 
 @dataclass
@@ -209,12 +214,14 @@ def _gate(base: Report, run: Report, endpoint: str, metric: str, limit: float) -
     sa, sb = _per_second(base, endpoint, metric), _per_second(run, endpoint, metric)
     seconds = (len(sa), len(sb))
     if b is None or r is None:
-        return Gate(endpoint, metric, b, r, None, limit, None, None, seconds, "thin")
+        verdict = "absent" if r is None and b is not None else "thin"   # the baseline had it: the run lost it
+        return Gate(endpoint, metric, b, r, None, limit, None, None, None, seconds, verdict)
     change = _change(metric, b, r)
-    p_value = interval = None
+    p_value = interval = seconds_change = None
     thin = min(seconds) < MIN_SAMPLES
     if not thin:
-        if metric != "error_rate":
+        if metric != "error_rate" and median(sa) > 0:
+            seconds_change = median(sb) / median(sa) - 1
             interval = bootstrap_interval(sa, sb, median, rounds=400)
         p_value = mann_whitney_greater(*_allowed(metric, sa, sb, limit)).p_value
     if change <= limit:
@@ -227,7 +234,7 @@ def _gate(base: Report, run: Report, endpoint: str, metric: str, limit: float) -
         verdict = "thin"
     else:
         verdict = "regression" if p_value is not None and p_value < ALPHA else "noise"
-    return Gate(endpoint, metric, b, r, change, limit, p_value, interval, seconds, verdict)
+    return Gate(endpoint, metric, b, r, change, limit, p_value, seconds_change, interval, seconds, verdict)
 
 
 def compare_reports(base: Report, run: Report, *,
@@ -261,17 +268,20 @@ def _pct(value: float | None, absolute: bool = False) -> str:
 
 
 _NOTES = {"pass": "ok", "improved": "improved", "noise": "ok (within noise)",
-          "thin": "inconclusive: too few seconds", "regression": "REGRESSION"}
+          "thin": "inconclusive: too few seconds", "regression": "REGRESSION",
+          "absent": "NO DATA in the run (the baseline has it)"}
 
 
 def table_rows(result: Comparison) -> list[list[str]]:
     """Rows of the side-by-side table (header first), shared by the console and Markdown output."""
-    rows = [["endpoint", "metric", "baseline", "run", "change", "allowed", "95% CI", "p", "seconds", "verdict"]]
+    rows = [["endpoint", "metric", "baseline", "run", "change", "allowed", "per-second median (95% CI)", "p",
+             "seconds", "verdict"]]
     for g in result.gates:
         absolute = g.metric == "error_rate"
         worse = g.change
         shown = None if worse is None else (-worse if g.metric in _HIGHER_IS_BETTER else worse)
-        ci = "–" if g.interval is None else f"{_pct(g.interval[0])}..{_pct(g.interval[1])}"
+        ci = ("–" if g.interval is None or g.seconds_change is None else
+              f"{_pct(g.seconds_change)} ({_pct(g.interval[0])}..{_pct(g.interval[1])})")
         rows.append([
             g.endpoint, g.metric,
             "–" if g.baseline is None else format_metric(g.metric, g.baseline),
@@ -320,8 +330,10 @@ def junit_xml(result: Comparison) -> str:
     for gate, row in zip(result.gates, rows, strict=True):
         case = ET.SubElement(suite, "testcase", classname=f"loadgen.compare.{gate.endpoint}", name=gate.metric)
         detail = (f"baseline {row[2]}, run {row[3]}, change {row[4]} (allowed {row[5]}), "
-                  f"95% CI {row[6]}, p={row[7]}, seconds {row[8]}")
-        if gate.failed:
+                  f"per-second median {row[6]}, p={row[7]}, seconds {row[8]}")
+        if gate.verdict == "absent":
+            ET.SubElement(case, "failure", message=f"{gate.endpoint}.{gate.metric}: no data in the run").text = detail
+        elif gate.failed:
             ET.SubElement(case, "failure", message=f"{gate.endpoint}.{gate.metric} regressed: {row[4]}").text = detail
         elif gate.verdict == "thin":
             ET.SubElement(case, "skipped", message="evidence too thin").text = detail

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +26,7 @@ from loadgen.report import (
     make_report,
     save_baseline,
 )
-from loadgen.report.compare import parse_limits
+from loadgen.report.compare import format_table, parse_limits, table_rows
 from loadgen.report.stats import bootstrap_interval, mann_whitney_greater, median
 
 SPEC = SyntheticRun(duration_s=30, stall_at=None)
@@ -80,6 +81,31 @@ def test_injected_latency_is_a_regression(clean_runs: list[Report]) -> None:
     create_p95 = next(g for g in result.gates if (g.endpoint, g.metric) == ("create", "p95"))
     assert create_p95.change is not None and create_p95.change > 0.2
     assert create_p95.p_value is not None and create_p95.p_value < 0.01
+
+
+def test_every_interval_comes_with_the_estimate_it_surrounds(clean_runs: list[Report]) -> None:
+    """The table's interval is the per-second median's, shown beside its own point estimate, which it contains;
+    a tail-only slowdown (stall) moves the whole-run p99 and leaves the per-second median, so the two differ."""
+    stalled = _report(replace(SPEC, seed=9, stall_at=12.0, stall_s=2.0, latency_factor=1.3))
+    gates = [g for g in compare_reports(clean_runs[0], stalled).gates if g.interval is not None]
+    assert gates
+    for g in gates:
+        assert g.seconds_change is not None and g.interval[0] <= g.seconds_change <= g.interval[1], g
+    rows = table_rows(compare_reports(clean_runs[0], stalled))
+    assert rows[0][6] == "per-second median (95% CI)"
+    assert all(re.fullmatch(r"[+-]\d+\.\d% \([+-]\d+\.\d%\.\.[+-]\d+\.\d%\)|–", row[6]) for row in rows[1:])
+
+
+def test_an_endpoint_silent_in_the_run_fails_as_no_data(clean_runs: list[Report]) -> None:
+    """Same scenario and targets, but the run sent no bulkCreate: not "too few seconds", a failure."""
+    silent = replace(SPEC, seed=11, bulk_rate=0.0)
+    master = Recorder.from_snapshots(w.snapshot() for w in synthetic_recorders(silent))
+    run = make_report(master, synthetic_meta(SPEC, "no-bulk"))
+    result = compare_reports(clean_runs[0], run)
+    absent = {(g.endpoint, g.metric) for g in result.gates if g.verdict == "absent"}
+    assert ("bulkCreate", "p95") in absent and all(e == "bulkCreate" for e, _ in absent)
+    assert result.exit_code == 3
+    assert "NO DATA in the run" in format_table(result) and "no data in the run" in junit_xml(result)
 
 
 def test_a_change_within_the_allowance_passes(clean_runs: list[Report]) -> None:
