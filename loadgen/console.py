@@ -56,12 +56,15 @@ def run_progress(tty: bool) -> Iterator[Progress]:
     width: on 80 columns the failures keep their place and lesser fields go first.
     """
     if not tty:
-        printed = -PLAIN_EVERY_S
+        printed: float | None = None
 
         def log(elapsed: float, total: float, live: LiveSnapshot | None) -> None:
+            # the first line once rates exist (before, it would be all zeros), then every PLAIN_EVERY_S
             nonlocal printed
-            if live is not None and elapsed - printed >= PLAIN_EVERY_S:
-                printed = elapsed
+            if live is None or (printed is None and not live.requests_per_s):
+                return
+            if printed is None or live.elapsed_s - printed >= PLAIN_EVERY_S:
+                printed = live.elapsed_s
                 click.echo(live.line(), err=True)
         yield log
         return
@@ -74,7 +77,8 @@ def run_progress(tty: bool) -> Iterator[Progress]:
     console = Console(stderr=True)
     with Live(console=console, transient=True, refresh_per_second=4) as screen:
         def draw(elapsed: float, total: float, live: LiveSnapshot | None) -> None:
-            done = live.elapsed_s if live is not None else 0.0   # the schedule's time, not Locust's start-up
+            # the schedule's time, not Locust's start-up; its last stats interval may end past the schedule's end
+            done = min(live.elapsed_s, total) if live is not None else 0.0
             head = Table.grid(padding=(0, 1))
             head.add_row("running", ProgressBar(total=1.0, completed=min(1.0, done / total) if total else 0.0,
                                                 width=max(10, min(40, console.width - 30))),
@@ -82,6 +86,7 @@ def run_progress(tty: bool) -> Iterator[Progress]:
             line = live.line(console.width) if live is not None else "waiting for Locust's first numbers"
             screen.update(Group(head, Text(line, no_wrap=True, overflow="ellipsis")))
         yield draw
+
 
 def print_run_summary(result: Any) -> None:
     from rich.console import Console

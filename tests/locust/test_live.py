@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from loadgen.locust.live import (
@@ -117,3 +119,12 @@ def test_grafana_dashboard_uses_only_exported_metrics() -> None:
     assert used and used <= exported, used - exported
     assert {"capture_requests_total", "capture_failed_records_total", "capture_in_flight_requests",
             "capture_intended_latency_seconds_bucket"} <= used
+
+
+def test_unpaced_requests_show_beside_the_target_not_as_an_overshoot() -> None:
+    snap = snapshot()
+    create = next(e for e in snap.endpoints if e.name == "create")
+    find = replace(create, name="find", requests_per_s=4.0, records_per_s=0.0, target_requests_per_s=None,
+                   target_records_per_s=None)
+    line = replace(snap, endpoints=(*snap.endpoints, find)).line()
+    assert "req/s 22.0/22.0 (+4.0 unpaced)" in line and "rec/s 29.0/30.0  " in line
