@@ -131,6 +131,8 @@ def _take_run_time(environment: Any) -> None:
     if getattr(options, "run_time", None):
         state.run_time, options.run_time = float(options.run_time), None
         log.info("-t %gs counts from the end of spawning", state.run_time)
+        # Locust, seeing no -t left, would tell the user there is no limit and to press Ctrl-C: there is one
+        logging.getLogger("locust.main").addFilter(lambda record: "No run time limit" not in record.getMessage())
 
 
 def _on_spawning_complete(environment: Any, **_: Any) -> None:

@@ -118,7 +118,7 @@ def _tick(environment: Any) -> None:
         snap = refresh(environment)
         now = time.monotonic()
         if snap is not None and console and environment.runner.state in (STATE_RUNNING, STATE_SPAWNING) \
-                and now - printed >= CONSOLE_STATS_INTERVAL_SEC - 0.5:
+                and snap.requests_per_s and now - printed >= CONSOLE_STATS_INTERVAL_SEC - 0.5:  # no all-zero line
             printed = now
             console_logger.info("Capture: %s", snap.line())
 

@@ -95,8 +95,10 @@ def test_run_time_counts_load_from_the_end_of_spawning(sandbox_factory: Callable
     args = locust_args("create.py", sandbox, tmp_path, "--create-rate", "20", users=4)
     args[args.index("-r") + 1] = "2"
     args[args.index("-t") + 1] = "6s"
+    args[args.index("--loglevel") + 1] = "INFO"
     proc = subprocess.run(args, env=sandbox_env(sandbox), capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "No run time limit" not in proc.stderr   # Locust, seeing no -t of its own, would say so
     times = sorted(entry.time for entry in read_ledger(tmp_path / "ledger" / "worker-0.jsonl").entries.values())
     assert 5.6 <= times[-1] - times[0] <= 6.4, times[-1] - times[0]
     assert 112 <= len(times) <= 121      # 20/s for 6 s, the first at 0.025 s; nothing served before the start
