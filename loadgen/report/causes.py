@@ -51,19 +51,21 @@ def drop_warning(endpoints: Mapping[str, EndpointStats], series: PerSecond, user
     head = f"{count:,} arrivals were late or dropped"
     late = _late_seconds(series)
     needed, mean_ms = _needed_in_flight(endpoints)
-    peak = max(series.in_flight, default=0)
-    cpu = "" if max_cpu is None else f", generator CPU {max_cpu:.0f}%"
-    if users and series.in_flight and late and _busy_seconds(late, series.in_flight, users) >= BUSY_SHARE * len(late):
-        busy = f"all {users} users were busy in {_busy_seconds(late, series.in_flight, users)} of the {len(late)} " \
-               "seconds with late or dropped arrivals"
+    cpu = "" if max_cpu is None else f"generator CPU {max_cpu:.0f}%"
+    busy_seconds = _busy_seconds(late, series.in_flight, users) if users and series.in_flight else 0
+    if users and late and busy_seconds >= BUSY_SHARE * len(late):
+        busy = (f"every user ({users}) was busy in {busy_seconds} of the {len(late)} seconds with late or dropped "
+                f"arrivals{', ' + cpu if cpu else ''}")
         if mean_ms is not None and needed > users * 0.8:
             return (f"{head}: server latency: at the target rates a mean service time of {mean_ms:,.0f} ms keeps "
-                    f"{needed:,.1f} requests in flight, more than the {users} users can hold ({busy}{cpu}): "
+                    f"{needed:,.1f} requests in flight, more than --users {users} can hold ({busy}): "
                     "raise --users, or the server is too slow for this rate")
-        return f"{head}: the --users cap was reached ({busy}{cpu}): raise --users"
+        return f"{head}: the --users cap was reached ({busy}): raise --users"
     if max_cpu is not None and max_cpu > CPU_WARNING_PCT:
         return (f"{head}: the load generator was short of CPU ({max_cpu:.0f}%, above {CPU_WARNING_PCT:.0f}%): "
                 "add workers or lower the rate")
-    users_text = f" of {users} users" if users else ""
-    return (f"{head}: the generator fell behind its schedule without an evident cause (peak {peak} in flight"
-            f"{users_text}{cpu}): a stall of the machine running the load is likely")
+    seen = [cpu] if cpu else []
+    if series.in_flight:
+        seen.insert(0, f"peak {max(series.in_flight)} in flight" + (f" with --users {users}" if users else ""))
+    return (f"{head}: the generator fell behind its schedule without an evident cause"
+            f"{' (' + ', '.join(seen) + ')' if seen else ''}: a stall of the machine running the load is likely")

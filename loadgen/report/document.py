@@ -434,6 +434,11 @@ class Report:
     def breaches(self) -> list[Verdict]:
         return [v for v in self.thresholds if not v.ok]
 
+    @property
+    def achieved_ratio(self) -> float | None:
+        """The run's achieved ratio: its lowest endpoint's (each judged on successful work); None without targets."""
+        return min((e.achieved_ratio for e in self.endpoints.values() if e.achieved_ratio is not None), default=None)
+
     def to_json(self) -> dict[str, object]:
         return {"schema_version": SCHEMA_VERSION, "kind": KIND, "generated_at": self.generated_at,
                 "run": self.run.to_json(), "environment": self.environment.to_json(),
