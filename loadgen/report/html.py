@@ -168,8 +168,9 @@ def latency_chart(report: Report, name: str) -> str:
     window = s.windowed.window_s if s.windowed is not None else 1
     points = len(source.p50)
     size = max(1, -(-points // MAX_POINTS))
-    middle = window / 2 if window > 1 else 0.0   # a window's point sits at its middle
-    x = [i * window + middle for i in range(0, points, size)]
+    n = report.series.length
+    # a window's point sits in the middle of the seconds it covers (the last window may be short)
+    x = [i * window + (min(window, n - i * window) / 2 if window > 1 else 0.0) for i in range(0, points, size)]
     colors = ("#60a5fa", "#2563eb", "#7c3aed", "#111827")
     series = [Series(key, _downsample(source.latency(key), size, total=False), c) for (key, _), c
               in zip(SERIES_QUANTILES, colors, strict=True)]

@@ -58,7 +58,7 @@ SERIES_QUANTILES: tuple[tuple[str, float], ...] = (("p50", 0.5), ("p90", 0.9), (
 #: sample each, drawn as invisible specks). p99 needs 100 to be more than the maximum: the whole-run
 #: HDR percentiles, not this chart, are the numbers to judge a tail by.
 MIN_SAMPLES = 20
-#: Windows (seconds) the latency series widen to, in order, until a window typically holds MIN_SAMPLES.
+#: Windows (seconds) the latency series widen to, in order, until most windows hold MIN_SAMPLES.
 LATENCY_WINDOWS = (1, 2, 5, 10, 15, 30, 60)
 
 
@@ -163,11 +163,14 @@ def _endpoint_entry(name: str, data: EndpointData, elapsed: float, meta: Meta) -
 
 
 def latency_window(requests: Sequence[int]) -> int:
-    """The narrowest of :data:`LATENCY_WINDOWS` in which the endpoint's mean second (of those with requests)
-    reaches :data:`MIN_SAMPLES`; the widest when none does."""
-    active = [n for n in requests if n]
-    mean = sum(active) / len(active) if active else 0.0
-    return next((w for w in LATENCY_WINDOWS if mean * w >= MIN_SAMPLES), LATENCY_WINDOWS[-1])
+    """The narrowest of :data:`LATENCY_WINDOWS` in which at least half the windows that saw requests hold
+    :data:`MIN_SAMPLES` of them (the chart is then mostly points, not gaps); the widest when none does."""
+    for window in LATENCY_WINDOWS:
+        sums = [sum(requests[i:i + window]) for i in range(0, len(requests), window)]
+        active = [n for n in sums if n]
+        if active and sum(n >= MIN_SAMPLES for n in active) * 2 >= len(active):
+            return window
+    return LATENCY_WINDOWS[-1]
 
 
 def _windowed(secs: Sequence[Second | None], window: int) -> WindowedLatency:
