@@ -104,8 +104,9 @@ def endpoint_throughput(report: Report, name: str, i: int) -> str:
     seconds = _whole_seconds(report.series.length)
     failed = [sum(col) for col in zip(*s.failures.values(), strict=True)] or [0] * len(s.requests)
     x, ok = _timeline([n - f for n, f in zip(s.requests, failed, strict=True)], seconds, total=True)
-    series = [Series("successful", ok, _color(name, i)),
-              Series("all requests", _timeline(s.requests, seconds, total=True)[1], "#94a3b8", width=1.5)]
+    # all requests first, in grey: the successful ones, the line that counts, are drawn over them
+    series = [Series("all requests", _timeline(s.requests, seconds, total=True)[1], "#94a3b8", width=1.5),
+              Series("successful", ok, _color(name, i))]
     if any(v is not None for v in s.target):
         series.append(Series("target", _timeline(s.target, seconds, total=False)[1], _color(name, i), dashed=True,
                              width=1.5))
@@ -171,11 +172,18 @@ def latency_chart(report: Report, name: str) -> str:
     n = report.series.length
     # a window's point sits in the middle of the seconds it covers (the last window may be short)
     x = [i * window + (min(window, n - i * window) / 2 if window > 1 else 0.0) for i in range(0, points, size)]
+    # windows' middles leave the run's ends bare: empty points there keep the time axis the whole run's
+    pad = window > 1 and n > 0
+    if pad:
+        x = [0.0, *x, float(n)]
+
+    def values(key: str) -> list[float | None]:
+        binned = _downsample(source.latency(key), size, total=False)
+        return [None, *binned, None] if pad else binned
+
     colors = ("#60a5fa", "#2563eb", "#7c3aed", "#111827")
-    series = [Series(key, _downsample(source.latency(key), size, total=False), c) for (key, _), c
-              in zip(SERIES_QUANTILES, colors, strict=True)]
-    series.append(Series("p99 from intended start", _downsample(source.latency("ip99"), size, total=False),
-                         "#f59e0b", dashed=True))
+    series = [Series(key, values(key), c) for (key, _), c in zip(SERIES_QUANTILES, colors, strict=True)]
+    series.append(Series("p99 from intended start", values("ip99"), "#f59e0b", dashed=True))
     return line_chart(x, series, title=f"{name} latency", y_label="latency (ms, log scale)", log_y=True)
 
 
