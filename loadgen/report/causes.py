@@ -19,6 +19,9 @@ CPU_WARNING_PCT = 90.0
 #: Users are "all busy" in a second with drops when its peak in flight reaches the cap; the cap is the
 #: cause when that holds in at least this share of those seconds.
 BUSY_SHARE = 0.5
+#: The server's latency is the cause when the target rates keep, on average, this share of the users busy:
+#: in flight is a mean, and bursts above it take every user long before the mean reaches the cap.
+LATENCY_SHARE = 0.8
 
 
 def _needed_in_flight(endpoints: Mapping[str, EndpointStats]) -> tuple[float, float | None]:
@@ -56,7 +59,7 @@ def drop_warning(endpoints: Mapping[str, EndpointStats], series: PerSecond, user
     if users and late and busy_seconds >= BUSY_SHARE * len(late):
         busy = (f"every user ({users}) was busy in {busy_seconds} of the {len(late)} seconds with late or dropped "
                 f"arrivals{', ' + cpu if cpu else ''}")
-        if mean_ms is not None and needed > users * 0.8:
+        if mean_ms is not None and needed > users * LATENCY_SHARE:
             return (f"{head}: server latency: at the target rates a mean service time of {mean_ms:,.0f} ms keeps "
                     f"{needed:,.1f} requests in flight, more than --users {users} can hold ({busy}): "
                     "raise --users, or the server is too slow for this rate")
