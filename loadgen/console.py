@@ -97,17 +97,20 @@ def print_run_summary(result: Any) -> None:
 
     console = Console(width=None if sys.stdout.isatty() else 150)
     # a narrow terminal (80 columns) keeps the failures readable: p50 and p99 go, the cells wrap
-    heads = ["endpoint", "requests", "records", "req/s (target)", "dropped", "failures by code", "p50 ms", "p95 ms",
-             "p99 ms"]
+    heads = ["endpoint", "requests", "records", "req/s (target)", "achieved", "dropped", "failures by code", "p50 ms",
+             "p95 ms", "p99 ms"]
     if console.width < NARROW_COLUMNS:
         heads = [head for head in heads if head not in ("p50 ms", "p99 ms")]
     narrow = console.width < NARROW_COLUMNS
-    short = {"requests": "req", "records": "rec", "req/s (target)": "req/s", "dropped": "drop", "p95 ms": "p95"}
+    short = {"requests": "req", "records": "rec", "req/s (target)": "req/s", "achieved": "ach", "dropped": "drop",
+             "p95 ms": "p95"}
     table = Table(title=f"run {result.meta.run_id}", title_justify="left", pad_edge=not narrow)
     for head in heads:
         table.add_column(short.get(head, head) if narrow else head,
                          justify="left" if head in ("endpoint", "failures by code") else "right",
                          min_width=16 if head == "failures by code" else None)
+    from loadgen.report.thresholds import describe
+
     # the report's own numbers, so the console and report.json never disagree; rows that saw no arrival are left out
     for name, entry in result.report.endpoints.items():
         if not (entry.requests or entry.dropped):
@@ -118,6 +121,7 @@ def print_run_summary(result: Any) -> None:
         service = entry.latency.service
         cells = {"endpoint": name, "requests": f"{entry.requests:,}", "records": f"{entry.records:,}",
                  "req/s (target)": f"{entry.requests_per_s:.1f}{target}", "dropped": str(entry.dropped),
+                 "achieved": _achieved(entry.achieved_ratio),
                  "failures by code": failures, "p50 ms": ms(service.p50), "p95 ms": ms(service.p95),
                  "p99 ms": ms(service.p99)}
         table.add_row(*(cells[head] for head in heads))
@@ -130,8 +134,6 @@ def print_run_summary(result: Any) -> None:
         console.print(f"ledger {result.ledger_count:,} records, sandbox {result.server_count:,}: {verdict}")
     else:
         console.print(f"ledger {result.ledger_count:,} records (clean up: loadgen cleanup {result.run_dir})")
-    from loadgen.report.thresholds import describe
-
     for verdict in result.report.thresholds:
         status = "pass" if verdict.ok else "FAIL"
         console.print(f"threshold {verdict.expression}: {status} ({describe(verdict)})")
@@ -140,6 +142,16 @@ def print_run_summary(result: Any) -> None:
     console.print(f"report: {result.run_dir / REPORT_HTML}")
     console.print(f"        {result.run_dir / REPORT_MD}")
     console.print(f"        {result.run_dir / REPORT_JSON}")
+
+def _achieved(ratio: float | None) -> Any:
+    """The achieved cell: the report's number, in the colour of its grade (green, amber, red as in the HTML)."""
+    from rich.text import Text
+
+    from loadgen.report.thresholds import achieved_grade, format_achieved
+
+    colors = {"ok": "green", "amber": "yellow", "bad": "red"}
+    return Text(format_achieved(ratio), style=colors.get(achieved_grade(ratio), ""))
+
 
 @contextmanager
 def cleanup_progress(show: bool) -> Iterator[Callable[[Any], None] | None]:

@@ -233,7 +233,8 @@ class LocustSummary:
     """``locust_run.json``: the Locust process's own account of the run, read by ``loadgen run`` and ``cleanup``.
 
     Written by the master (or the only) Locust process; ``ledger`` and ``ledger_warnings`` only by the
-    master of a distributed run.
+    master of a distributed run. ``scenario`` (the locustfile's name), ``host`` and ``users`` (Locust's
+    ``-u``) let a report of a plain ``locust`` run, which has no meta.json, say what ran (older files lack them).
     """
 
     run_id: str
@@ -248,13 +249,16 @@ class LocustSummary:
     ledger_dir: str
     ledger: LedgerAccount | None = None
     ledger_warnings: tuple[str, ...] = ()
+    scenario: str = ""
+    host: str | None = None
+    users: int | None = None
 
     def to_json(self) -> dict[str, object]:
         data: dict[str, object] = {
             "run_id": self.run_id, "workers": self.workers, "records": self.records, "dropped": dict(self.dropped),
             "workers_cpu": dict(self.workers_cpu), "unanswered": self.unanswered,
             "stop_reasons": list(self.stop_reasons), "started_at": self.started_at, "ended_at": self.ended_at,
-            "ledger_dir": self.ledger_dir}
+            "ledger_dir": self.ledger_dir, "scenario": self.scenario, "host": self.host, "users": self.users}
         if self.ledger is not None:
             data.update(ledger=self.ledger.to_json(), ledger_warnings=list(self.ledger_warnings))
         return data
@@ -271,9 +275,19 @@ class LocustSummary:
                 unanswered=o.get("unanswered", as_int), stop_reasons=o.get("stop_reasons", tuple_of(as_str)),
                 started_at=o.get("started_at", _opt_num), ended_at=o.get("ended_at", as_num),
                 ledger_dir=o.get("ledger_dir", as_str), ledger=ledger,
-                ledger_warnings=o.get("ledger_warnings", tuple_of(as_str)) if ledger is not None else ())
+                ledger_warnings=o.get("ledger_warnings", tuple_of(as_str)) if ledger is not None else (),
+                scenario=o.get("scenario", as_str) if "scenario" in o.data else "",
+                host=o.get("host", _opt_str) if "host" in o.data else None,
+                users=o.get("users", _opt_int) if "users" in o.data else None)
         except FieldError as exc:
             raise SummaryFormatError(f"{source}: {exc}") from None
+
+    def as_meta(self) -> Meta:
+        """What a plain ``locust`` run (no ``loadgen run``, so no meta.json) tells of itself, as a :class:`Meta`."""
+        return Meta(run_id=self.run_id, scenario=self.scenario, host=self.host, users=self.users,
+                    workers=self.workers, started_at=self.started_at, ended_at=self.ended_at,
+                    workers_cpu=dict(self.workers_cpu), stop_reasons=self.stop_reasons, dropped=dict(self.dropped),
+                    ledger_records=self.records, unanswered=self.unanswered)
 
 
 #: The JSON of each field's default: what an older meta.json without the field is read as.

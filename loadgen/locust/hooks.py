@@ -362,13 +362,15 @@ def _save(environment: Any) -> None:
     if state.recorder is None:
         return
     try:
-        _write_run_files(_settings(environment), environment.runner)
+        _write_run_files(_settings(environment), environment)
     except (LoadgenError, OSError) as exc:
         log.error("could not write the run files: %s", exc)
 
 
-def _write_run_files(settings: Settings, runner: Any) -> None:
+def _write_run_files(settings: Settings, environment: Any) -> None:
     assert state.recorder is not None
+    runner = environment.runner
+    options = environment.parsed_options
     ended_at = time.time()
     ledger: LedgerAccount | None = None
     warnings: list[str] = []
@@ -384,8 +386,15 @@ def _write_run_files(settings: Settings, runner: Any) -> None:
         run_id=settings.run_id, workers=getattr(runner, "worker_count", 1) or len(state.cpu), records=state.records,
         dropped=dict(state.dropped), workers_cpu=state.cpu, unanswered=sum(state.unanswered.values()),
         stop_reasons=tuple(sorted(set(state.reasons))), started_at=state.started_at, ended_at=ended_at,
-        ledger_dir=str(settings.ledger_path), ledger=ledger, ledger_warnings=tuple(warnings))
+        ledger_dir=str(settings.ledger_path), ledger=ledger, ledger_warnings=tuple(warnings),
+        scenario=_scenario(options), host=environment.host or None, users=getattr(options, "num_users", None))
     write_locust_files(settings.run_path, state.recorder.snapshot(), summary)
+
+
+def _scenario(options: Any) -> str:
+    """The locustfile's name (``mixed`` for ``-f locustfiles/mixed.py``): a plain Locust run's scenario."""
+    given = str(getattr(options, "locustfile", "") or "").split(",")[0]
+    return Path(given).stem if given else ""
 
 
 def _register() -> None:

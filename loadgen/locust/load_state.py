@@ -103,7 +103,7 @@ class LoadState:
                              else clock() + Schedule(0.0, settings.stages).duration)
         limit = settings.max_records
         self.budget = RecordBudget(None if limit is None else worker_share(limit, worker % self.workers, self.workers))
-        self.recorder = Recorder()
+        self.recorder = Recorder(source=str(worker))
         #: the unique attribute each ledger line records, so clean-up can tell our record from another
         self.key = identity_key(self.schema)
         self.ledger = Ledger(settings.ledger_path, worker, type_name=settings.type_name, key=self.key)
@@ -216,6 +216,7 @@ class LoadState:
         granted = self.budget.reserve(records)
         if granted:
             self.in_flight += 1
+            self.recorder.in_flight(self.in_flight)
         else:
             self.check_done()
         return granted
@@ -223,6 +224,7 @@ class LoadState:
     def send(self) -> None:
         """A request that creates nothing (a read, an update, a delete) is on its way."""
         self.in_flight += 1
+        self.recorder.in_flight(self.in_flight)
 
     def bad_request(self, index: int) -> BadRequest:
         """The ``index``-th bad request of this worker's catalogue (drawn once, then cycled)."""
@@ -243,6 +245,7 @@ class LoadState:
                intended_ms: float, keys: list[object] | None = None) -> None:
         """Account one answered request under its report ``name``: budget, recorder, ledger, end-of-run check."""
         self.in_flight -= 1
+        self.recorder.in_flight(self.in_flight)
         created = len(outcome.created)
         self.budget.settle(reserved, created)
         self.records += created
@@ -291,6 +294,7 @@ class LoadState:
         """Once the users are stopped, a request still counted in flight was killed before its answer came."""
         self.unanswered += self.in_flight
         self.in_flight = 0
+        self.recorder.in_flight(0)
 
     def report(self) -> dict[str, Any]:
         """The delta a worker sends to the master with each stats report (recorder reset after).

@@ -17,7 +17,7 @@ from loadgen.report.document import Report, ReportFormatError
 from loadgen.report.model import make_report
 from loadgen.report.recorder import Recorder
 from loadgen.report.thresholds import apply_thresholds
-from loadgen.runfolder import RECORDER, REPORT_JSON, Meta, load_json, read_meta, run_folder
+from loadgen.runfolder import RECORDER, REPORT_JSON, Meta, load_json, read_meta, read_summary, run_folder
 
 
 def write_json(report: Report, run_dir: Path) -> Path:
@@ -60,6 +60,13 @@ def load_report(path: str | os.PathLike[str]) -> Report:
     return Report.from_json(load_json(file, ReportFormatError), str(file))
 
 
+def _locust_meta(folder: Path) -> Meta:
+    """A plain ``locust`` run has no meta.json: its run id, scenario, host and users come from Locust's own
+    locust_run.json (our hooks write it), so its report does not say "unknown host"."""
+    summary = read_summary(folder)
+    return summary.as_meta() if summary is not None else Meta(run_id=folder.name, scenario="")
+
+
 def rebuild(run_dir: str | os.PathLike[str], thresholds: Iterable[str] = (),
             *, from_recorder: bool = False) -> Report:
     """Redraw a run folder's HTML and Markdown, judging the run's own thresholds plus ``thresholds``.
@@ -78,7 +85,7 @@ def rebuild(run_dir: str | os.PathLike[str], thresholds: Iterable[str] = (),
         if not isinstance(snapshot, dict):
             raise UsageError(f"{folder / RECORDER}: not a recorder snapshot (a JSON object)")
         recorder = Recorder.from_snapshots([snapshot])
-        report = make_report(recorder, meta or Meta(run_id="", scenario=""))
+        report = make_report(recorder, meta or _locust_meta(folder))
     # the run's own gates (meta.json) plus these; an earlier rebuild's extras are replaced, not piled up
     own = list(meta.thresholds) if meta is not None else [t.expression for t in report.thresholds]
     report = apply_thresholds(report, list(dict.fromkeys([*own, *thresholds])))

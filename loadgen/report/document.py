@@ -147,7 +147,9 @@ class EndpointStats(Totals):
     ok: int
     target_requests_per_s: float | None
     target_records_per_s: float | None
-    achieved_ratio: float | None    # requests / what the staged schedule asked for; None without a target
+    # successful work / what the staged schedule asked for: the lower of successful requests against the
+    # requests asked for and records created against the records asked for; None without a target
+    achieved_ratio: float | None
     histograms: Histograms
     clamped: int                    # latencies above one hour recorded as one hour
 
@@ -169,10 +171,51 @@ class EndpointStats(Totals):
 
 
 @dataclass(frozen=True, slots=True)
+class WindowedLatency:
+    """``series.endpoints.<name>.windowed``: latencies (ms) over consecutive ``window_s``-second windows.
+
+    The window is the narrowest that typically holds enough requests for a percentile
+    (:data:`loadgen.report.model.MIN_SAMPLES`); a window holding fewer is None, not a point made of
+    one or two requests. Value ``i`` covers seconds ``i * window_s`` to ``(i + 1) * window_s`` of the run.
+    """
+
+    window_s: int
+    mean: tuple[float | None, ...]
+    p50: tuple[float | None, ...]
+    p90: tuple[float | None, ...]
+    p95: tuple[float | None, ...]
+    p99: tuple[float | None, ...]
+    ip99: tuple[float | None, ...]
+
+    def latency(self, key: str) -> tuple[float | None, ...]:
+        """A latency series by its key of :data:`SERIES_LATENCY_KEYS`."""
+        return dict(zip(SERIES_LATENCY_KEYS, (self.mean, self.p50, self.p90, self.p95, self.p99, self.ip99),
+                        strict=True))[key]
+
+    def to_json(self) -> dict[str, object]:
+        return {"window_s": self.window_s, **{key: self.latency(key) for key in SERIES_LATENCY_KEYS}}
+
+    @classmethod
+    def from_json(cls, data: object, where: str) -> WindowedLatency:
+        o = Fields(data, where)
+        window = o.get("window_s", as_int)
+        if window < 1:
+            raise ReportFormatError(f"field '{where}.window_s' must be at least 1, got {window}")
+        values = tuple_of(_opt_num)
+        found = cls(window, *(o.get(key, values) for key in SERIES_LATENCY_KEYS))
+        sizes = {len(found.latency(key)) for key in SERIES_LATENCY_KEYS}
+        if len(sizes) > 1:
+            raise ReportFormatError(f"field '{where}': its series differ in length ({sorted(sizes)})")
+        return found
+
+
+@dataclass(frozen=True, slots=True)
 class EndpointSeries:
     """``series.endpoints.<name>``: one value per second of the run for each of these.
 
     Latencies (ms) come from a 1%-accurate sketch; None means no request completed that second.
+    ``windowed``: the same latencies over windows wide enough for a percentile (the charts draw
+    these); None in a report written before it existed (and then not written).
     """
 
     requests: tuple[int, ...]
@@ -187,6 +230,7 @@ class EndpointSeries:
     p95: tuple[float | None, ...]
     p99: tuple[float | None, ...]
     ip99: tuple[float | None, ...]
+    windowed: WindowedLatency | None = None
 
     def latency(self, key: str) -> tuple[float | None, ...]:
         """A latency series by its key of :data:`SERIES_LATENCY_KEYS`."""
@@ -194,9 +238,13 @@ class EndpointSeries:
                         strict=True))[key]
 
     def to_json(self) -> dict[str, object]:
-        return {"requests": self.requests, "records": self.records, "dropped": self.dropped, "late": self.late,
-                "failures": dict(self.failures), "mean": self.mean, "target": self.target, "p50": self.p50,
-                "p90": self.p90, "p95": self.p95, "p99": self.p99, "ip99": self.ip99}
+        data: dict[str, object] = {
+            "requests": self.requests, "records": self.records, "dropped": self.dropped, "late": self.late,
+            "failures": dict(self.failures), "mean": self.mean, "target": self.target, "p50": self.p50,
+            "p90": self.p90, "p95": self.p95, "p99": self.p99, "ip99": self.ip99}
+        if self.windowed is not None:
+            data["windowed"] = self.windowed.to_json()
+        return data
 
     @classmethod
     def from_json(cls, data: object, where: str) -> EndpointSeries:
@@ -206,7 +254,8 @@ class EndpointSeries:
                    dropped=o.get("dropped", counts), late=o.get("late", counts),
                    failures=o.get("failures", dict_of(counts)), mean=o.get("mean", values),
                    target=o.get("target", values), p50=o.get("p50", values), p90=o.get("p90", values),
-                   p95=o.get("p95", values), p99=o.get("p99", values), ip99=o.get("ip99", values))
+                   p95=o.get("p95", values), p99=o.get("p99", values), ip99=o.get("ip99", values),
+                   windowed=o.get("windowed", WindowedLatency.from_json) if "windowed" in o.data else None)
 
     def lengths(self) -> dict[str, int]:
         """Length of every series by its key (all equal ``series.length`` in a sound report)."""
@@ -219,20 +268,32 @@ class EndpointSeries:
 
 @dataclass(frozen=True, slots=True)
 class PerSecond:
-    """``series``: per-second series of every endpoint, index 0 being epoch second ``t0``."""
+    """``series``: per-second series of every endpoint, index 0 being epoch second ``t0``.
+
+    ``in_flight``: the peak number of requests in flight in each second, all workers added up; empty
+    in a report written before it was recorded (and then not written).
+    """
 
     t0: int
     length: int
     endpoints: dict[str, EndpointSeries]
+    in_flight: tuple[int, ...] = ()
 
     def to_json(self) -> dict[str, object]:
-        return {"t0": self.t0, "length": self.length,
-                "endpoints": {name: s.to_json() for name, s in self.endpoints.items()}}
+        data: dict[str, object] = {"t0": self.t0, "length": self.length,
+                                   "endpoints": {name: s.to_json() for name, s in self.endpoints.items()}}
+        if self.in_flight:
+            data["in_flight"] = self.in_flight
+        return data
 
     @classmethod
     def from_json(cls, data: object, where: str) -> PerSecond:
         o = Fields(data, where)
-        found = cls(o.get("t0", as_int), o.get("length", as_int), o.get("endpoints", dict_of(EndpointSeries.from_json)))
+        found = cls(o.get("t0", as_int), o.get("length", as_int), o.get("endpoints", dict_of(EndpointSeries.from_json)),
+                    o.get("in_flight", tuple_of(as_int)) if "in_flight" in o.data else ())
+        if found.in_flight and len(found.in_flight) != found.length:
+            raise ReportFormatError(f"field '{where}.in_flight' has {len(found.in_flight)} values, "
+                                    f"not series.length {found.length}")
         for name, series in found.endpoints.items():
             for key, size in series.lengths().items():
                 if size != found.length:
@@ -243,7 +304,10 @@ class PerSecond:
 
 @dataclass(frozen=True, slots=True)
 class RunInfo:
-    """``run``: what was run. ``host`` never carries credentials, a query or a fragment."""
+    """``run``: what was run. ``host`` never carries credentials, a query or a fragment.
+
+    ``users``: the run's Locust users (``--users``, ``-u``), the cap on requests in flight; written when known.
+    """
 
     run_id: str
     scenario: str
@@ -257,12 +321,17 @@ class RunInfo:
     elapsed_s: float             # measured by the recorder
     started_at: str
     ended_at: str
+    users: int | None = None
 
     def to_json(self) -> dict[str, object]:
-        return {"run_id": self.run_id, "scenario": self.scenario, "host": self.host, "profile": self.profile,
-                "seed": self.seed, "schema_fingerprint": self.schema_fingerprint, "targets": dict(self.targets),
-                "stages": [s.to_json() for s in self.stages], "duration_s": self.duration_s,
-                "elapsed_s": self.elapsed_s, "started_at": self.started_at, "ended_at": self.ended_at}
+        data: dict[str, object] = {
+            "run_id": self.run_id, "scenario": self.scenario, "host": self.host, "profile": self.profile,
+            "seed": self.seed, "schema_fingerprint": self.schema_fingerprint, "targets": dict(self.targets),
+            "stages": [s.to_json() for s in self.stages], "duration_s": self.duration_s,
+            "elapsed_s": self.elapsed_s, "started_at": self.started_at, "ended_at": self.ended_at}
+        if self.users is not None:
+            data["users"] = self.users
+        return data
 
     @classmethod
     def from_json(cls, data: object, where: str) -> RunInfo:
@@ -273,7 +342,8 @@ class RunInfo:
                    schema_fingerprint=o.get("schema_fingerprint", opt_str),
                    targets=o.get("targets", dict_of(as_target)), stages=o.get("stages", tuple_of(Stage.from_json)),
                    duration_s=o.get("duration_s", _opt_num), elapsed_s=o.get("elapsed_s", as_num),
-                   started_at=o.get("started_at", as_str), ended_at=o.get("ended_at", as_str))
+                   started_at=o.get("started_at", as_str), ended_at=o.get("ended_at", as_str),
+                   users=o.get("users", or_null(as_int)) if "users" in o.data else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -363,6 +433,11 @@ class Report:
     @property
     def breaches(self) -> list[Verdict]:
         return [v for v in self.thresholds if not v.ok]
+
+    @property
+    def achieved_ratio(self) -> float | None:
+        """The run's achieved ratio: its lowest endpoint's (each judged on successful work); None without targets."""
+        return min((e.achieved_ratio for e in self.endpoints.values() if e.achieved_ratio is not None), default=None)
 
     def to_json(self) -> dict[str, object]:
         return {"schema_version": SCHEMA_VERSION, "kind": KIND, "generated_at": self.generated_at,

@@ -12,10 +12,10 @@ from pathlib import Path
 
 from loadgen.ramp import Stage
 from loadgen.report.document import SCHEMA_VERSION, Report
-from loadgen.report.model import PERCENTILES, SERIES_QUANTILES
+from loadgen.report.model import MIN_SAMPLES, PERCENTILES, SERIES_QUANTILES
 from loadgen.report.recorder import NS_PER_MS, decode_histogram
 from loadgen.report.svg import PALETTE, Series, hbars, line_chart, percentile_chart, stacked_bars
-from loadgen.report.thresholds import describe, format_ms
+from loadgen.report.thresholds import achieved_grade, describe, format_achieved, format_ms
 from loadgen.runfolder import REPORT_HTML, Target
 from loadgen.scenarios import BULK_CREATE, CREATE, MALFORMED
 
@@ -50,7 +50,7 @@ th,td{padding:7px 6px;text-align:right;border-bottom:1px solid #eef0f4;white-spa
 th{background:#f9fafb;color:#4b5563;font-weight:600;font-size:12px}th:first-child,td:first-child{text-align:left}
 .tbl{border-radius:10px;overflow-x:auto;box-shadow:0 1px 2px rgba(0,0,0,.06)}
 .ok{color:#059669;font-weight:600}.dim{color:#9ca3af}.card .sub{margin:-6px 0 6px;font-size:12px}
-.bad{color:#dc2626;font-weight:600}
+.bad{color:#dc2626;font-weight:600}.amber{color:#d97706;font-weight:600}
 dl{display:grid;grid-template-columns:200px 1fr;gap:6px 16px;margin:0}dt{color:#6b7280}dd{margin:0;
 font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12.5px;overflow-wrap:anywhere}
 footer{margin-top:36px;color:#9ca3af;font-size:12px}
@@ -85,40 +85,116 @@ def _color(name: str, i: int) -> str:
     return ENDPOINT_COLORS.get(name, PALETTE[i % len(PALETTE)])
 
 
-def throughput_charts(report: Report) -> tuple[str, str]:
-    """Requests/s per endpoint and records/s, each against its target (dashed)."""
-    x, size = _axis(report)
-    req: list[Series] = []
-    rec: list[Series] = []
+def _whole_seconds(n: int) -> range:
+    """The run's whole seconds: its first and last are partial (it starts and ends inside them), and a rate
+    drawn from them would look like a ramp or a collapse that never happened."""
+    return range(1, n - 1) if n > 2 else range(n)
+
+
+def _timeline(values: Sequence[float | None], seconds: range, *, total: bool) -> tuple[list[float], list[float | None]]:
+    """x (elapsed s) and values of the given seconds, binned to at most MAX_POINTS points."""
+    size = max(1, -(-len(seconds) // MAX_POINTS))
+    return ([float(i) for i in seconds[::size]],
+            _downsample([values[i] for i in seconds], size, total=total))
+
+
+def endpoint_throughput(report: Report, name: str, i: int) -> str:
+    """Requests/s of one endpoint on its own scale: successful, all, and the target (dashed)."""
+    s = report.series.endpoints[name]
+    seconds = _whole_seconds(report.series.length)
+    failed = [sum(col) for col in zip(*s.failures.values(), strict=True)] or [0] * len(s.requests)
+    x, ok = _timeline([n - f for n, f in zip(s.requests, failed, strict=True)], seconds, total=True)
+    # all requests first, in grey: the successful ones, the line that counts, are drawn over them
+    series = [Series("all requests", _timeline(s.requests, seconds, total=True)[1], "#94a3b8", width=1.5),
+              Series("successful", ok, _color(name, i))]
+    if any(v is not None for v in s.target):
+        series.append(Series("target", _timeline(s.target, seconds, total=False)[1], _color(name, i), dashed=True,
+                             width=1.5))
+    return line_chart(x, series, title=f"{name} requests per second", y_label="requests / s")
+
+
+def endpoint_records(report: Report, name: str, i: int) -> str:
+    """Records/s one endpoint created, on its own scale, against its records target (dashed)."""
+    s, entry = report.series.endpoints[name], report.endpoints[name]
+    seconds = _whole_seconds(report.series.length)
+    x, records = _timeline(s.records, seconds, total=True)
+    series = [Series("records created", records, _color(name, i))]
+    per_request = (entry.target_records_per_s or 0) / (entry.target_requests_per_s or 1)
+    if per_request and any(v is not None for v in s.target):
+        target = [None if t is None else t * per_request for t in s.target]
+        series.append(Series("target", _timeline(target, seconds, total=False)[1], _color(name, i), dashed=True,
+                             width=1.5))
+    return line_chart(x, series, title=f"{name} records per second", y_label="records / s")
+
+
+def _throughput_cards(report: Report) -> tuple[str, str]:
+    """One card per endpoint, each on its own y scale: 2 bulk requests/s stay visible beside 40 creates/s."""
+    note = "dashed: target; the first and last second (partial) are left out"
+    requests, records = [], []
     for i, name in enumerate(_active(report)):
-        s = report.series.endpoints[name]
-        color = _color(name, i)
-        req.append(Series(name, _downsample(s.requests, size, total=True), color))
-        if any(v is not None for v in s.target):
-            req.append(Series(f"{name} target", _downsample(s.target, size, total=False), color, dashed=True,
-                              width=1.5))
-        if any(s.records):
-            rec.append(Series(name, _downsample(s.records, size, total=True), color))
-            entry = report.endpoints[name]
-            per_request = (entry.target_records_per_s or 0) / (entry.target_requests_per_s or 1)
-            if per_request:
-                target = [None if t is None else t * per_request for t in s.target]
-                rec.append(Series(f"{name} target", _downsample(target, size, total=False), color,
-                                  dashed=True, width=1.5))
-    return (line_chart(x, req, title="Throughput", y_label="requests / s"),
-            line_chart(x, rec, title="Records created", y_label="records / s"))
+        requests.append(_card(f"{name}: requests per second", note, endpoint_throughput(report, name, i)))
+        if report.endpoints[name].records or report.endpoints[name].target_records_per_s:
+            records.append(_card(f"{name}: records created per second", note, endpoint_records(report, name, i)))
+    return "".join(requests), "".join(records)
+
+
+def load_chart(report: Report) -> str:
+    """Peak requests in flight per second against the users, and late and dropped arrivals per second."""
+    series = report.series
+    n = series.length
+    x = [float(i) for i in range(n)]
+    lines = []
+    if series.in_flight:
+        lines.append(Series("peak in flight", list(series.in_flight), "#2563eb"))
+    if report.run.users:
+        lines.append(Series(f"users ({report.run.users})", [float(report.run.users)] * n, "#111827", dashed=True,
+                            width=1.5))
+    for key, label, color in (("late", "late / s", "#f59e0b"), ("dropped", "dropped / s", "#ef4444")):
+        per_second = [sum(getattr(s, key)[i] for s in series.endpoints.values()) for i in range(n)]
+        lines.append(Series(label, per_second, color, width=1.5))
+    size = max(1, -(-n // MAX_POINTS))
+    binned = [Series(s.name, _downsample(s.values, size, total=s.name != "peak in flight"), s.color, s.dashed,
+                     s.width) for s in lines]
+    return line_chart(x[::size], binned, title="Load on the generator", y_label="requests")
 
 
 def latency_chart(report: Report, name: str) -> str:
-    """Service-time percentiles per second, plus p99 from the intended start (dashed)."""
-    x, size = _axis(report)
+    """Service-time percentiles per window, plus p99 from the intended start (dashed).
+
+    Drawn from the windowed series (each point at least MIN_SAMPLES requests); a report written before
+    those existed falls back on the per-second ones.
+    """
     s = report.series.endpoints[name]
+    source = s.windowed if s.windowed is not None else s
+    window = s.windowed.window_s if s.windowed is not None else 1
+    points = len(source.p50)
+    size = max(1, -(-points // MAX_POINTS))
+    n = report.series.length
+    # a window's point sits in the middle of the seconds it covers (the last window may be short)
+    x = [i * window + (min(window, n - i * window) / 2 if window > 1 else 0.0) for i in range(0, points, size)]
+    # windows' middles leave the run's ends bare: empty points there keep the time axis the whole run's
+    pad = window > 1 and n > 0
+    if pad:
+        x = [0.0, *x, float(n)]
+
+    def values(key: str) -> list[float | None]:
+        binned = _downsample(source.latency(key), size, total=False)
+        return [None, *binned, None] if pad else binned
+
     colors = ("#60a5fa", "#2563eb", "#7c3aed", "#111827")
-    series = [Series(key, _downsample(s.latency(key), size, total=False), c) for (key, _), c
-              in zip(SERIES_QUANTILES, colors, strict=True)]
-    series.append(Series("p99 from intended start", _downsample(s.ip99, size, total=False), "#f59e0b",
-                         dashed=True))
+    series = [Series(key, values(key), c) for (key, _), c in zip(SERIES_QUANTILES, colors, strict=True)]
+    series.append(Series("p99 from intended start", values("ip99"), "#f59e0b", dashed=True))
     return line_chart(x, series, title=f"{name} latency", y_label="latency (ms, log scale)", log_y=True)
+
+
+def _latency_note(report: Report, name: str) -> str:
+    """What one point of an endpoint's latency chart is: a window of how many seconds, of how many requests."""
+    windowed = report.series.endpoints[name].windowed
+    if windowed is None:
+        return "service-time percentiles per second; dashed: p99 from the intended start"
+    span = "second" if windowed.window_s == 1 else f"{windowed.window_s} s window"
+    return (f"service-time percentiles per {span} (at least {MIN_SAMPLES} requests each, fewer leave a gap); "
+            "dashed: p99 from the intended start")
 
 
 def distribution_chart(report: Report) -> str:
@@ -161,9 +237,10 @@ def _card(title: str, note: str, body: str) -> str:
     return f'<div class="card"><h3>{escape(title)}</h3>{sub}{body}</div>'
 
 
-def _kpi(label: str, value: str, note: str = "") -> str:
-    return (f'<div class="kpi"><div class="l">{escape(label)}</div><div class="v">{escape(value)}</div>'
-            f'<div class="n">{escape(note)}</div></div>')
+def _kpi(label: str, value: str, note: str = "", *, key: str = "", grade: str = "") -> str:
+    """A key figure; ``key`` names it for a reader of the page (``data-kpi``), ``grade`` colours its value."""
+    return (f'<div class="kpi" data-kpi="{escape(key)}"><div class="l">{escape(label)}</div>'
+            f'<div class="v {grade}">{escape(value)}</div><div class="n">{escape(note)}</div></div>')
 
 
 def _banner(report: Report) -> str:
@@ -180,7 +257,7 @@ def _banner(report: Report) -> str:
 
 
 def _summary_table(report: Report) -> str:
-    head = ["endpoint", "requests", "records", "req/s (target)", "achieved", "records/s", "errors",
+    head = ["endpoint", "requests", "records", "req/s (target)", "achieved (ok)", "records/s", "errors",
             *(k for k, _ in PERCENTILES), "max", "mean", "p99 intended", "late/dropped"]
     rows = []
     for name in _active(report):
@@ -188,12 +265,11 @@ def _summary_table(report: Report) -> str:
         lat = e.latency.service
         target = e.target_requests_per_s
         ratio = e.achieved_ratio
-        cls = "ok" if ratio is None or ratio >= 0.95 else "bad"
         err_cls = "bad" if e.error_rate > 0.01 else ""
         rows.append([
             f"<b>{escape(name)}</b>", f"{e.requests:,}", f"{e.records:,}",
             f"{e.requests_per_s:,.1f}" + ("" if target is None else f' <span class="dim">({target:,.4g})</span>'),
-            f'<span class="{cls}">{"–" if ratio is None else f"{ratio * 100:.1f}%"}</span>',
+            f'<span class="{achieved_grade(ratio)}" data-achieved="{escape(name)}">{format_achieved(ratio)}</span>',
             f"{e.records_per_s:,.1f}", f'<span class="{err_cls}">{e.error_rate * 100:.2f}%</span>',
             *(format_ms(lat.value(k)) for k, _ in PERCENTILES), format_ms(lat.max), format_ms(lat.mean),
             format_ms(e.latency.intended.p99), f"{e.late:,} / {e.dropped:,}"])
@@ -255,22 +331,23 @@ def render(report: Report) -> str:
     run, summary = report.run, report.summary
     busiest = max(report.endpoints, key=lambda n: (n == CREATE.name, report.endpoints[n].requests))
     main_lat = report.endpoints[busiest].latency
-    ratios = [e.achieved_ratio for e in report.endpoints.values() if e.achieved_ratio is not None]
+    achieved = report.achieved_ratio
     kpis = "".join([
-        _kpi("Requests", f"{summary.requests:,}", f"{summary.requests_per_s:,.1f}/s"),
-        _kpi("Records created", f"{summary.records:,}", f"{summary.records_per_s:,.1f}/s"),
-        _kpi("Error rate", f"{summary.error_rate * 100:.2f}%", f"{summary.failed:,} failed"),
+        _kpi("Requests", f"{summary.requests:,}", f"{summary.requests_per_s:,.1f}/s", key="requests"),
+        _kpi("Records created", f"{summary.records:,}", f"{summary.records_per_s:,.1f}/s", key="records"),
+        _kpi("Error rate", f"{summary.error_rate * 100:.2f}%", f"{summary.failed:,} failed", key="error_rate",
+             grade="bad" if summary.error_rate > 0.01 else ""),
         _kpi(f"{busiest} p95", format_ms(main_lat.service.p95), f"p50 {format_ms(main_lat.service.p50)}"),
         _kpi(f"{busiest} p99", format_ms(main_lat.service.p99),
              f"{format_ms(main_lat.intended.p99)} from intended start"),
-        _kpi("Achieved vs target", f"{min(ratios) * 100:.0f}%" if ratios else "–",
-             f"{summary.late:,} late · {summary.dropped:,} dropped"),
+        _kpi("Achieved vs target", format_achieved(achieved),
+             f"successful work · {summary.late:,} late · {summary.dropped:,} dropped", key="achieved",
+             grade=achieved_grade(achieved)),
     ])
     warnings = "".join(f'<div class="warn">⚠ {escape(w)}</div>' for w in report.warnings)
-    throughput, records = throughput_charts(report)
+    throughput, records = _throughput_cards(report)
     errors_time, errors_total = error_charts(report)
-    lat_cards = "".join(_card(f"{n}: latency per second", "service-time percentiles; dashed: p99 from the "
-                              "intended start", latency_chart(report, n))
+    lat_cards = "".join(_card(f"{n}: latency", _latency_note(report, n), latency_chart(report, n))
                         for n in _active(report) if report.endpoints[n].requests)
     thresholds = _thresholds_table(report)
     title = f"Load test report · {run.scenario or 'run'} · {run.run_id}"
@@ -287,9 +364,7 @@ def render(report: Report) -> str:
 <h2>Summary by endpoint</h2>{_summary_table(report)}
 <p class="sub">Latencies are service times (HDR histograms, 3 significant figures) unless marked
 <i>intended</i>: measured from the moment the request was scheduled, which exposes coordinated omission.</p>
-<h2>Throughput</h2><div class="grid">
-{_card("Requests per second", "solid: achieved; dashed: target", throughput)}
-{_card("Records created per second", "solid: achieved; dashed: target", records)}</div>
+<h2>Throughput</h2><div class="grid">{throughput}{records}</div>
 <h2>Latency</h2><div class="grid">{lat_cards}
 {_card("Latency distribution", "by percentile (HDR); dashed: from the intended start", distribution_chart(report))}
 </div>
@@ -297,6 +372,8 @@ def render(report: Report) -> str:
 {_card("Errors per second", "stacked by failure label, all endpoints", errors_time)}
 {_card("Errors in total", "by endpoint and failure label", errors_total)}</div>
 <h2>Load generator and environment</h2><div class="grid">
+{_card("Requests in flight and late or dropped arrivals", "peak in flight per second against the users (dashed); "
+       "drops with every user busy point at --users", load_chart(report))}
 {_card("Load generator CPU per worker", "above 90% the generator itself limits the results", _cpu(report))}
 {_card("Environment", "", _environment(report))}</div>
 <footer>Generated by capture-loadgen {escape(report.environment.versions.get('tool') or '')} at

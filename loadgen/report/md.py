@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from loadgen.report.document import Report
-from loadgen.report.thresholds import describe, format_ms
+from loadgen.report.thresholds import describe, format_achieved, format_ms
 from loadgen.runfolder import REPORT_MD
 
 _BADGE = {"pass": "✅ PASS", "fail": "❌ FAIL", "none": "➖ no thresholds"}
@@ -35,14 +35,13 @@ def render(report: Report) -> str:
         if not e.requests and not e.dropped:
             continue
         lat = e.latency.service
-        ratio = e.achieved_ratio
         codes = ", ".join(f"{label} × {n:,}" for label, n in e.failures.items()) or "–"
         rows.append([_cell(name), f"{e.requests:,}", f"{e.records:,}", f"{e.requests_per_s:,.1f}",
-                     "–" if ratio is None else f"{ratio * 100:.0f}%", f"{e.error_rate * 100:.2f}%",
+                     format_achieved(e.achieved_ratio), f"{e.error_rate * 100:.2f}%",
                      format_ms(lat.p50), format_ms(lat.p95), format_ms(lat.p99),
                      format_ms(lat.p99_9), format_ms(lat.max),
                      format_ms(e.latency.intended.p99), f"{e.late + e.dropped:,}", _cell(codes)])
-    lines += _table(["endpoint", "requests", "records", "req/s", "vs target", "errors", "p50", "p95", "p99",
+    lines += _table(["endpoint", "requests", "records", "req/s", "achieved (ok)", "errors", "p50", "p95", "p99",
                      "p99.9", "max", "p99 intended", "late+dropped", "failures by code"], rows)
     if report.thresholds:
         lines += ["", *_table(["threshold", "actual", "verdict"],

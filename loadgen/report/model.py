@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import platform
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from importlib import metadata
 from urllib.parse import urlsplit, urlunsplit
@@ -18,8 +19,10 @@ from urllib.parse import urlsplit, urlunsplit
 from hdrh.histogram import HdrHistogram
 
 from loadgen.ramp import Schedule, endpoint_schedule
+from loadgen.report.causes import CPU_WARNING_PCT, drop_warning
 from loadgen.report.document import (
     LATENCY_KEYS,
+    SERIES_LATENCY_KEYS,
     EndpointSeries,
     EndpointStats,
     Environment,
@@ -31,12 +34,14 @@ from loadgen.report.document import (
     Report,
     RunInfo,
     Totals,
+    WindowedLatency,
 )
 from loadgen.report.recorder import (
     NS_PER_MS,
     EndpointData,
     Latency,
     Recorder,
+    Second,
     new_histogram,
     sketch_quantile,
 )
@@ -47,7 +52,14 @@ from loadgen.scenarios import CREATE, ENDPOINT_NAMES
 PERCENTILES: tuple[tuple[str, float], ...] = tuple(zip(LATENCY_KEYS, (50.0, 90.0, 95.0, 99.0, 99.9), strict=False))
 #: Per-second latency series (service time); "ip99" is p99 from the intended start.
 SERIES_QUANTILES: tuple[tuple[str, float], ...] = (("p50", 0.5), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99))
-CPU_WARNING_PCT = 90.0
+#: Fewest requests a per-second latency point is computed from. With 20 samples p90 and p95 are still the
+#: 18th and 19th of them, real observations of the window, and the chart is not one outlier wide; below
+#: that p90, p95 and p99 all collapse onto the window's maximum (at 2 bulk requests/s they were one
+#: sample each, drawn as invisible specks). p99 needs 100 to be more than the maximum: the whole-run
+#: HDR percentiles, not this chart, are the numbers to judge a tail by.
+MIN_SAMPLES = 20
+#: Windows (seconds) the latency series widen to, in order, until most windows hold MIN_SAMPLES.
+LATENCY_WINDOWS = (1, 2, 5, 10, 15, 30, 60)
 
 
 def safe_host(url: object) -> str:
@@ -132,18 +144,54 @@ def _endpoint_entry(name: str, data: EndpointData, elapsed: float, meta: Meta) -
     failed = data.requests - data.ok
     achieved = data.requests / elapsed
     planned = sum(r for r in target_curve(meta, name, max(1, round(elapsed))) if r is not None)
+    # judged on successful work: failed requests and records never created did not serve the target
+    ratios = [data.ok / planned] if planned else []
+    if planned and req_target and rec_target:
+        ratios.append(data.records / (planned * rec_target / req_target))
     return EndpointStats(
         requests=data.requests, ok=data.ok, failed=failed, records=data.records,
         failures=dict(sorted(data.failures.items())),
         error_rate=failed / data.requests if data.requests else 0.0,
         requests_per_s=achieved, records_per_s=data.records / elapsed,
         target_requests_per_s=req_target, target_records_per_s=rec_target,
-        achieved_ratio=(data.requests + 0.0) / planned if planned else None,
+        achieved_ratio=min(ratios, default=None),
         dropped=data.dropped, late=data.late,
         latency=Latencies(latency_block(data.service), latency_block(data.intended)),
         histograms=Histograms(data.service.to_json()["hdr"], data.intended.to_json()["hdr"]),
         clamped=data.service.clamped + data.intended.clamped,
     )
+
+
+def latency_window(requests: Sequence[int]) -> int:
+    """The narrowest of :data:`LATENCY_WINDOWS` in which at least half the windows that saw requests hold
+    :data:`MIN_SAMPLES` of them (the chart is then mostly points, not gaps); the widest when none does."""
+    for window in LATENCY_WINDOWS:
+        sums = [sum(requests[i:i + window]) for i in range(0, len(requests), window)]
+        active = [n for n in sums if n]
+        if active and sum(n >= MIN_SAMPLES for n in active) * 2 >= len(active):
+            return window
+    return LATENCY_WINDOWS[-1]
+
+
+def _windowed(secs: Sequence[Second | None], window: int) -> WindowedLatency:
+    """Latency series over ``window``-second windows; a window with fewer than MIN_SAMPLES requests is None
+    (a gap, not a point made of one or two requests)."""
+    out: dict[str, list[float | None]] = {key: [] for key in SERIES_LATENCY_KEYS}
+    for start in range(0, len(secs), window):
+        chunk = [s for s in secs[start:start + window] if s is not None]
+        count = sum(s.requests for s in chunk)
+        service: Counter[int] = Counter()
+        intended: Counter[int] = Counter()
+        for sec in chunk:
+            service.update(sec.service)
+            intended.update(sec.intended)
+        enough = count >= MIN_SAMPLES
+        values = {key: sketch_quantile(service, q) if enough else None for key, q in SERIES_QUANTILES}
+        values["mean"] = sum(s.sum_ms for s in chunk) / count if enough else None
+        values["ip99"] = sketch_quantile(intended, 0.99) if enough else None
+        for key, value in values.items():
+            out[key].append(value)
+    return WindowedLatency(window, *(tuple(out[key]) for key in SERIES_LATENCY_KEYS))
 
 
 def _series(recorder: Recorder, datas: Mapping[str, EndpointData], meta: Meta) -> PerSecond:
@@ -166,8 +214,9 @@ def _series(recorder: Recorder, datas: Mapping[str, EndpointData], meta: Meta) -
             target=tuple(target_curve(meta, name, n)),
             p50=service["p50"], p90=service["p90"], p95=service["p95"], p99=service["p99"],
             ip99=tuple(sketch_quantile(s.intended, 0.99) if s else None for s in secs),
+            windowed=_windowed(secs, latency_window([s.requests if s else 0 for s in secs])),
         )
-    return PerSecond(t0, n, endpoints)
+    return PerSecond(t0, n, endpoints, recorder.busy_series(t0, n) if recorder.busy else ())
 
 
 def _summary(endpoints: Mapping[str, EndpointStats], datas: Mapping[str, EndpointData], elapsed: float) -> Totals:
@@ -216,15 +265,16 @@ def make_report(recorder: Recorder, meta: Meta) -> Report:
         warnings.append(f"{clamped} latencies above one hour were clamped to one hour")
     if not any(e.requests for e in endpoints.values()):
         warnings.append("no requests were recorded: check the target URL and the run's log")
-    late = sum(e.late + e.dropped for e in endpoints.values())
-    if late:
-        warnings.append(f"{late} arrivals were late or dropped: the generator fell behind its schedule")
+    series = _series(recorder, datas, meta)
+    behind = drop_warning(endpoints, series, meta.users, load_gen.max_cpu)
+    if behind:
+        warnings.append(behind)
     run = RunInfo(
         run_id=meta.run_id, scenario=meta.scenario, host=safe_host(meta.host), profile=meta.profile,
         seed=meta.seed, schema_fingerprint=meta.schema_fingerprint, targets=dict(meta.targets),
         stages=meta.stages, duration_s=meta.duration_s, elapsed_s=elapsed,
         started_at=iso_utc(recorder.start if meta.started_at is None else meta.started_at),
-        ended_at=iso_utc(recorder.end if meta.ended_at is None else meta.ended_at),
+        ended_at=iso_utc(recorder.end if meta.ended_at is None else meta.ended_at), users=meta.users,
     )
     environment = Environment(versions=_versions(meta.versions), platform=platform.platform(),
                               machine=platform.machine(), workers=len(load_gen.workers_cpu) or None)
@@ -232,4 +282,4 @@ def make_report(recorder: Recorder, meta: Meta) -> Report:
                   summary=_summary({n: e for n, e in endpoints.items() if not datas[n].measure},
                                    {n: d for n, d in datas.items() if not d.measure}, elapsed),
                   endpoints=endpoints,
-                  series=_series(recorder, datas, meta), thresholds=(), warnings=tuple(warnings))
+                  series=series, thresholds=(), warnings=tuple(warnings))

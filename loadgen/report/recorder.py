@@ -9,6 +9,10 @@ Besides the whole-run histograms, each wall-clock second (keyed by the absolute 
 workers' seconds line up without agreeing on a start) keeps counts and a small log-bucket sketch
 (1% relative accuracy). Those per-second series feed the charts and the noise-aware comparison.
 
+Each process also keeps, per second, its peak and last number of requests in flight (``busy``, keyed
+by the process's ``source`` so a worker's consecutive deltas merge by max, and workers add up): with
+the run's ``--users`` it tells "every user was busy" from "the generator was short of CPU".
+
 Snapshots are plain JSON (histograms base64 HDR "histoblobs"), so they travel in Locust worker
 messages and land in ``recorder.json`` unchanged.
 """
@@ -187,11 +191,15 @@ class Recorder:
     Not thread-safe by design: a Locust worker is one gevent-scheduled thread.
     """
 
-    def __init__(self, start: float | None = None, *, late_ms: float = DEFAULT_LATE_MS) -> None:
+    def __init__(self, start: float | None = None, *, late_ms: float = DEFAULT_LATE_MS, source: str = "0") -> None:
         self.start = time.time() if start is None else start
         self.end = self.start
         self.late_ms = late_ms
         self.endpoints: dict[str, EndpointData] = {}
+        #: the process whose in-flight counts :meth:`in_flight` records (a worker's index)
+        self.source = source
+        #: source -> epoch second -> (peak, last) requests in flight during that second
+        self.busy: dict[str, dict[int, tuple[int, int]]] = {}
 
     def endpoint(self, name: str) -> EndpointData:
         """The data of one endpoint, created empty on first use."""
@@ -257,6 +265,31 @@ class Recorder:
         data.dropped += n
         self._second(data, at).dropped += n
 
+    def in_flight(self, count: int, at: float | None = None) -> None:
+        """Note this process's number of requests in flight, each time it changes."""
+        second = math.floor(time.time() if at is None else at)
+        seconds = self.busy.setdefault(self.source, {})
+        peak, _ = seconds.get(second, (0, 0))
+        seconds[second] = (max(peak, count), count)
+
+    def busy_series(self, t0: int, length: int) -> tuple[int, ...]:
+        """Peak requests in flight per second from epoch second ``t0``, all sources added up.
+
+        A second without a change keeps the level its source was left at (a request held for three
+        seconds is in flight in all three).
+        """
+        total = [0] * length
+        for seconds in self.busy.values():
+            level = 0
+            for second in sorted(seconds):
+                if second < t0:
+                    level = seconds[second][1]
+            for i in range(length):
+                peak, last = seconds.get(t0 + i, (level, level))
+                total[i] += peak
+                level = last
+        return tuple(total)
+
     def snapshot(self, *, reset: bool = False) -> dict[str, Any]:
         """A JSON-serialisable copy. ``reset=True`` also clears the recorder, for periodic deltas."""
         snap = {
@@ -268,9 +301,12 @@ class Recorder:
                        "seconds": {str(s): sec.to_json() for s, sec in sorted(d.seconds.items())}}
                 for name, d in self.endpoints.items()
             },
+            "busy": {source: {str(s): list(v) for s, v in sorted(seconds.items())}
+                     for source, seconds in self.busy.items()},
         }
         if reset:
             self.endpoints = {}
+            self.busy = {}
         return snap
 
     def merge(self, snapshot: Mapping[str, Any]) -> None:
@@ -290,6 +326,11 @@ class Recorder:
             data.intended.merge_json(raw.get("intended", {}))
             for key, sec in raw.get("seconds", {}).items():
                 data.second(int(key)).merge_json(sec)
+        for source, raw_seconds in snapshot.get("busy", {}).items():
+            seconds = self.busy.setdefault(str(source), {})
+            for key, (peak, last) in raw_seconds.items():
+                # a second split over two deltas of one process: its peak is the larger, its last the later
+                seconds[int(key)] = (max(seconds.get(int(key), (0, 0))[0], int(peak)), int(last))
 
     @classmethod
     def from_snapshots(cls, snapshots: Iterable[Mapping[str, Any]]) -> Recorder:

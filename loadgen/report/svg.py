@@ -194,7 +194,14 @@ def line_chart(x: Sequence[float], series: Sequence[Series], *, title: str, y_la
             points = " ".join(f"{sx(px):.1f},{sy(py):.1f}" for px, py in run)
             out.append(f'<polyline points="{points}" fill="none" stroke="{s.color}" stroke-width="{s.width}" '
                        f'stroke-linejoin="round"{dash}><title>{escape(s.name)}</title></polyline>')
+            if run[0] == run[-1]:   # a lone value between gaps: a dot, or it would not show at all
+                out.append(_dot(sx(run[0][0]), sy(run[0][1]), s))
     return "".join(out + _legend(frame, series) + ["</svg>"])
+
+
+def _dot(cx: float, cy: float, s: Series) -> str:
+    return (f'<circle cx="{cx:.1f}" cy="{cy:.1f}" r="{s.width + 1.5:.1f}" fill="{s.color}">'
+            f"<title>{escape(s.name)}</title></circle>")
 
 
 def _runs(x: Sequence[float], values: Sequence[float | None]) -> list[list[tuple[float, float]]]:

@@ -145,8 +145,7 @@ def metric_value(report: Report, scope: str, metric: str) -> float | None:
         latency = block.latency.intended if metric.startswith("intended_") else block.latency.service
         value = latency.value(metric.removeprefix("intended_"))
     elif metric == "achieved_ratio":
-        ratios = [e.achieved_ratio for e in report.endpoints.values() if e.achieved_ratio is not None]
-        value = block.achieved_ratio if isinstance(block, EndpointStats) else min(ratios, default=None)
+        value = block.achieved_ratio if isinstance(block, EndpointStats) else report.achieved_ratio
     else:
         value = _PLAIN[metric](block)
     return None if value is None else float(value)
@@ -170,6 +169,23 @@ def apply_thresholds(report: Report, expressions: Iterable[str]) -> Report:
 def exit_code(report: Report) -> int:
     """3 when any stored threshold failed, else 0 (what ``loadgen run`` exits with)."""
     return ExitCode.THRESHOLD if report.breaches else ExitCode.OK
+
+
+#: How an achieved ratio is graded wherever it is shown (report, run summary): green from 95%, amber from 80%.
+ACHIEVED_GREEN = 0.95
+ACHIEVED_AMBER = 0.80
+
+
+def achieved_grade(ratio: float | None) -> str:
+    """``ok`` (green), ``amber`` or ``bad`` (red) for an achieved ratio; ``""`` without a target."""
+    if ratio is None:
+        return ""
+    return "ok" if ratio >= ACHIEVED_GREEN else "amber" if ratio >= ACHIEVED_AMBER else "bad"
+
+
+def format_achieved(ratio: float | None) -> str:
+    """An achieved ratio as every output writes it (``72.0%``), ``–`` without a target."""
+    return "–" if ratio is None else format_metric("achieved_ratio", ratio)
 
 
 def describe(verdict: Verdict) -> str:

@@ -96,9 +96,12 @@ def test_html_is_self_contained_with_charts(run_dir: Path) -> None:
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     assert "<script" not in page and "<link" not in page and "@import" not in page
     assert not re.search(r"(src|href)=\"(https?:)?//", page)
-    assert page.count("<svg") >= 7  # throughput, records, 3 latency, distribution, 2 errors, cpu
-    for title in ("Requests per second", "Records created per second", "Latency distribution",
-                  "Errors per second", "Errors in total", "Environment", "Summary by endpoint"):
+    # requests per endpoint (3), records per endpoint (2), 3 latency, distribution, 2 errors, load, cpu
+    assert page.count("<svg") >= 13
+    for title in ("create: requests per second", "bulkCreate: requests per second", "malformed: requests per second",
+                  "bulkCreate: records created per second", "Latency distribution", "Errors per second",
+                  "Errors in total", "Requests in flight and late or dropped arrivals", "Environment",
+                  "Summary by endpoint"):
         assert title in page, title
     assert 'class="banner pass"' in page
 
