@@ -7,7 +7,9 @@ so the p95 of run to run moves as on a shared machine; a known shift multiplies 
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -120,3 +122,16 @@ def test_bad_input_is_one_usage_line(tmp_path: Path) -> None:
         series_of("other", tmp_path / "h.db")
     written = write_trend(analysis_of(tmp_path / "h.db"), tmp_path / "out")   # one run: charts, no change point
     assert "No change point" in written[1].read_text(encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_run_with_history_adds_the_finished_run(tmp_path: Path) -> None:
+    """`loadgen run --history NAME` on the embedded sandbox: the run lands in $LOADGEN_HISTORY."""
+    loadgen = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "loadgen"
+    env = {**os.environ, "LOADGEN_HISTORY": str(tmp_path / "h.db")}
+    proc = subprocess.run([str(loadgen), "run", "--scenario", "create", "--duration", "3s", "--create-rate", "10",
+                           "--run-id", "one", "--history", "smoke"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=120, check=False, env=env)
+    assert proc.returncode == 0, proc.stderr
+    [series] = series_of("smoke", tmp_path / "h.db")
+    assert [r.run_id for r in series.runs] == ["one"] and series.key.target == "loopback"
