@@ -52,17 +52,18 @@ def history_list(db: Path | None) -> None:
             click.echo(f"{name}  {len(series.runs)} runs  {series.key.text}")
 
 
-def _newest(name: str, db: Path | None, *, recent: int, max_pvalue: float, min_change: float) -> Analysis:
+def _newest(name: str, db: Path | None, *, recent: int | None, max_pvalue: float | None,
+            min_change: float) -> Analysis:
     """The analysis of the series with the newest run under NAME; series of other keys are named, not mixed in."""
-    from loadgen.report.changes import analyse
+    from loadgen.report.changes import MAX_PVALUE, RECENT, analyse
     from loadgen.report.history import history_path, load_reports, series_of
 
     path = history_path(db)
     newest, *others = series_of(name, path)
     for other in others:
         click.echo(f"kept apart (another key): {len(other.runs)} runs, {other.key.text}", err=True)
-    return analyse(newest, load_reports(newest.runs, path), max_pvalue=max_pvalue, min_change=min_change,
-                   recent=recent)
+    return analyse(newest, load_reports(newest.runs, path), max_pvalue=max_pvalue or MAX_PVALUE,
+                   min_change=min_change, recent=recent or RECENT)
 
 
 def _verdict(analysis: Analysis) -> None:
@@ -74,10 +75,10 @@ def _verdict(analysis: Analysis) -> None:
         click.echo(f"PASS: no regression starting within the newest {analysis.recent} runs")
 
 
-RECENT = click.option("--recent", default=5, show_default=True, type=click.IntRange(1),
-                      help="a worsening starting within this many newest runs is a regression (exit 3)")
-MAX_P = click.option("--max-pvalue", default=0.001, show_default=True, type=click.FloatRange(0, 1, min_open=True),
-                     help="significance of Otava's t-test")
+RECENT = click.option("--recent", type=click.IntRange(1), help="a worsening starting within this many newest "
+                      "runs is a regression (exit 3)  [default: 5]")
+MAX_P = click.option("--max-pvalue", type=click.FloatRange(0, 1, min_open=True),
+                     help="significance of Otava's t-test  [default: 0.0005]")
 MIN_CHANGE = click.option("--min-change", default=0.0, show_default=True, type=click.FloatRange(0),
                           help="ignore level shifts smaller than this relative change (0.02 = 2%)")
 JUNIT = click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="write JUnit XML here")
@@ -92,7 +93,7 @@ DB = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help=
 @JUNIT
 @DB
 @friendly
-def history_check(name: str, recent: int, max_pvalue: float, min_change: float, junit: Path | None,
+def history_check(name: str, recent: int | None, max_pvalue: float | None, min_change: float, junit: Path | None,
                   db: Path | None) -> None:
     """Change points of every metric of NAME's runs. Exits 3 when the newest runs start a regression."""
     from loadgen.report.changes import confidence, format_change
@@ -121,8 +122,8 @@ def history_check(name: str, recent: int, max_pvalue: float, min_change: float, 
 @JUNIT
 @DB
 @friendly
-def history_report(name: str, out: Path, recent: int, max_pvalue: float, min_change: float, junit: Path | None,
-                   db: Path | None) -> None:
+def history_report(name: str, out: Path, recent: int | None, max_pvalue: float | None, min_change: float,
+                   junit: Path | None, db: Path | None) -> None:
     """Write NAME's trend page (trend.html) and pull-request summary (trend.md). Exits 3 like `check`."""
     from loadgen.report.trend import write_trend
 
