@@ -6,9 +6,11 @@ windows, each candidate kept only when a two-sided t-test of the runs before aga
 gives p < ``max_pvalue``; Fleming et al., "Hunter", ICPE 2023) finds where its level shifts. The
 detector is Otava's, not ours: this module only feeds it series and reads its answers.
 
-A change is a *regression* when it makes the metric worse and starts within the newest ``recent``
-runs: that is what ``loadgen history check`` exits 3 for. An older worsening stays on the page and in
-the table, but is taken as the series' new normal (re-pin the baseline if it was meant).
+A change is a *regression* when it makes the metric worse, starts within the newest ``recent`` runs
+and at least :data:`CONFIRM` runs sit on the new level: that is what ``loadgen history check`` exits 3
+for. One run alone is *pending* (shown, not failed): Otava's t-test against a one-run segment flags
+a single slow run, and one noisy run failing the gate is what a history is meant to avoid. An older
+worsening stays on the page and in the table, but is taken as the series' new normal.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from loadgen.report.history import Series, StoredRun
 MAX_PVALUE = 0.0005
 #: A worsening that starts within this many newest runs fails ``history check``.
 RECENT = 5
+#: Runs on a new level before a worsening fails the gate (fewer: pending).
+CONFIRM = 2
 #: Fewer runs than this carry no change point worth a verdict.
 MIN_RUNS = 6
 #: Otava's sliding window (runs); a series shorter than it is analysed in one piece.
@@ -96,6 +100,7 @@ class Change:
     after: float          # mean of the segment after
     p_value: float        # Otava's t-test of the two segments
     recent: bool          # starts within the newest runs
+    pending: bool         # fewer than CONFIRM runs on the new level so far
 
     @property
     def change(self) -> float:
@@ -110,13 +115,15 @@ class Change:
 
     @property
     def regression(self) -> bool:
-        return self.worse and self.recent
+        return self.worse and self.recent and not self.pending
 
     @property
     def verdict(self) -> str:
         if self.regression:
             return "REGRESSION"
-        return "worse (older)" if self.worse else "better"
+        if self.worse:
+            return "pending" if self.pending else "worse (older)"
+        return "better"
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,8 +173,9 @@ def analyse(series: Series, reports: Sequence[Report], *, max_pvalue: float = MA
         present = [v for v in ms.values if v is not None]
         for index, p_value, before, after in change_points(present, max_pvalue=max_pvalue, min_change=min_change):
             at = where[index]
+            runs = len(series.runs)
             changes.append(Change(ms.metric, at, series.runs[at], before, after, p_value,
-                                  recent=at >= len(series.runs) - recent))
+                                  recent=at >= runs - recent, pending=at > runs - CONFIRM))
     changes.sort(key=lambda c: (c.index, c.metric.name))
     return Analysis(series, tuple(metrics), tuple(changes), recent, max_pvalue)
 

@@ -97,9 +97,10 @@ def _marker(change: Change, x: float, top: float, base: float) -> str:
     color = _WORSE if change.worse else _BETTER
     label = format_change(change).split(" (")[0]
     tip = f"{change.metric.name} from run {change.index + 1}: {format_change(change)}, {confidence(change.p_value)}"
+    right = x > _W - _RIGHT - 60   # near the right edge the label goes to the line's left
+    caption = _text(x - 3 if right else x + 3, top + 10, label, anchor="end" if right else "start", color=color)
     return (f'<g><title>{escape(tip)}</title><line x1="{x:.1f}" y1="{top}" x2="{x:.1f}" y2="{base}" '
-            f'stroke="{color}" stroke-width="1.6" stroke-dasharray="4 3"/>'
-            f'{_text(x + 3, top + 10, label, anchor="start", color=color)}</g>')
+            f'stroke="{color}" stroke-width="1.6" stroke-dasharray="4 3"/>{caption}</g>')
 
 
 def _changes_table(analysis: Analysis) -> str:

@@ -135,3 +135,11 @@ def test_run_with_history_adds_the_finished_run(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     [series] = series_of("smoke", tmp_path / "h.db")
     assert [r.run_id for r in series.runs] == ["one"] and series.key.target == "loopback"
+
+
+def test_one_slow_newest_run_is_pending_not_a_regression(tmp_path: Path) -> None:
+    db = make_history(tmp_path, lambda i: 1.6 if i == 19 else 1.0, runs=20)
+    analysis = analysis_of(db)
+    newest = [c for c in analysis.changes if c.metric.name == "create.p95"]
+    assert newest and newest[-1].index == 19 and newest[-1].verdict == "pending"
+    assert analysis.exit_code == 0
