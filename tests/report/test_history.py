@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
+import struct
 import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -26,6 +28,7 @@ from loadgen.report.trend import TREND_HTML, TREND_MD, write_trend
 
 RUNS = 30
 NOISE = 0.03
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
 def make_history(root: Path, shift: Callable[[int], float], *, runs: int = RUNS, seed: int = 7,
@@ -143,3 +146,21 @@ def test_one_slow_newest_run_is_pending_not_a_regression(tmp_path: Path) -> None
     newest = [c for c in analysis.changes if c.metric.name == "create.p95"]
     assert newest and newest[-1].index == 19 and newest[-1].verdict == "pending"
     assert analysis.exit_code == 0
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+def test_trend_page_renders_in_headless_chromium_without_network(tmp_path: Path) -> None:
+    db = make_history(tmp_path, lambda i: 1.2 if i >= 8 else 1.0, runs=12)
+    [page, _] = write_trend(analysis_of(db), tmp_path / "trend")
+    shot = tmp_path / "trend.png"
+    assert CHROMIUM is not None
+    subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",  # any fetch would fail
+                    f"--user-data-dir={tmp_path / 'profile'}", f"--screenshot={shot}",
+                    "--window-size=1280,1400", page.as_uri()],
+                   check=True, capture_output=True, timeout=120)
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", data[16:24]) == (1280, 1400)
+    assert len(data) > 60_000  # charts and tables, not a blank page
