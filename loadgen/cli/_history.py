@@ -12,6 +12,7 @@ from loadgen.cli._base import cli, friendly
 
 if TYPE_CHECKING:
     from loadgen.report.changes import Analysis
+    from loadgen.report.document import Report
 
 _DB_HELP = "history file  [default: $LOADGEN_HISTORY or baselines/history.db]"
 
@@ -53,8 +54,9 @@ def history_list(db: Path | None) -> None:
 
 
 def _newest(name: str, db: Path | None, *, recent: int | None, max_pvalue: float | None,
-            min_change: float) -> Analysis:
-    """The analysis of the series with the newest run under NAME; series of other keys are named, not mixed in."""
+            min_change: float) -> tuple[Analysis, list[Report]]:
+    """The analysis of the series with the newest run under NAME (and its reports); series of other keys are
+    named, not mixed in."""
     from loadgen.report.changes import MAX_PVALUE, RECENT, analyse
     from loadgen.report.history import history_path, load_reports, series_of
 
@@ -62,8 +64,9 @@ def _newest(name: str, db: Path | None, *, recent: int | None, max_pvalue: float
     newest, *others = series_of(name, path)
     for other in others:
         click.echo(f"kept apart (another key): {len(other.runs)} runs, {other.key.text}", err=True)
-    return analyse(newest, load_reports(newest.runs, path), max_pvalue=max_pvalue or MAX_PVALUE,
-                   min_change=min_change, recent=recent or RECENT)
+    reports = load_reports(newest.runs, path)
+    return analyse(newest, reports, max_pvalue=max_pvalue or MAX_PVALUE, min_change=min_change,
+                   recent=recent or RECENT), reports
 
 
 def _verdict(analysis: Analysis) -> None:
@@ -99,7 +102,7 @@ def history_check(name: str, recent: int | None, max_pvalue: float | None, min_c
     from loadgen.report.changes import confidence, format_change
     from loadgen.report.trend import junit_xml
 
-    analysis = _newest(name, db, recent=recent, max_pvalue=max_pvalue, min_change=min_change)
+    analysis, _ = _newest(name, db, recent=recent, max_pvalue=max_pvalue, min_change=min_change)
     click.echo(f"{name}: {len(analysis.series.runs)} runs, {len(analysis.metrics)} metrics, "
                f"{len(analysis.changes)} change point(s)")
     for c in analysis.changes:
@@ -127,8 +130,8 @@ def history_report(name: str, out: Path, recent: int | None, max_pvalue: float |
     """Write NAME's trend page (trend.html) and pull-request summary (trend.md). Exits 3 like `check`."""
     from loadgen.report.trend import write_trend
 
-    analysis = _newest(name, db, recent=recent, max_pvalue=max_pvalue, min_change=min_change)
-    for path in write_trend(analysis, out, junit=junit):
+    analysis, reports = _newest(name, db, recent=recent, max_pvalue=max_pvalue, min_change=min_change)
+    for path in write_trend(analysis, reports, out, junit=junit):
         click.echo(path)
     _verdict(analysis)
     sys.exit(analysis.exit_code)

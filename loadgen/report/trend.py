@@ -3,7 +3,10 @@
 The page follows ``report.html``'s conventions (inline CSS and SVG, no script, no network): one chart
 per metric over the runs, the level of each segment drawn between Otava's change points, each change
 point marked and labelled, and each run's dot a link to its own ``report.html`` while that folder
-exists. The Markdown is short enough for a pull-request comment: the verdict and the changes only.
+exists. Because every run's HDR histograms are kept, the newest latency change of each endpoint also
+gets the whole distribution before and after it (the runs of each segment merged): whether the body
+moved or only the tail, which one number per run cannot tell. The Markdown is short enough for a
+pull-request comment: the verdict and the changes only.
 """
 
 from __future__ import annotations
@@ -17,13 +20,18 @@ from html import escape
 from pathlib import Path
 
 from loadgen.report.changes import Analysis, Change, MetricSeries, confidence, format_change, format_value
+from loadgen.report.document import Report
 from loadgen.report.html import CSS
-from loadgen.report.svg import AXIS, FONT, GRID, PALETTE, TEXT, fmt_number, nice_ticks
+from loadgen.report.recorder import NS_PER_MS, decode_histogram, new_histogram
+from loadgen.report.svg import AXIS, FONT, GRID, PALETTE, TEXT, Series, fmt_number, nice_ticks, percentile_chart
 
 TREND_HTML, TREND_MD, TREND_JUNIT = "trend.html", "trend.md", "trend-junit.xml"
 #: At most this many changes in the Markdown summary (newest first); the page has them all.
 MD_ROWS = 12
 _WORSE, _BETTER, _LEVEL = "#dc2626", "#059669", "#94a3b8"
+#: Percentiles of the before/after distribution panel.
+_SPECTRUM = (0, 25, 50, 75, 90, 95, 97.5, 99, 99.5, 99.9, 99.99)
+_LATENCY_KEYS = ("p50", "p95", "p99")
 _W, _H, _LEFT, _RIGHT, _TOP, _BOTTOM = 600, 230, 62, 16, 30, 38
 
 
@@ -103,6 +111,45 @@ def _marker(change: Change, x: float, top: float, base: float) -> str:
             f'stroke="{color}" stroke-width="1.6" stroke-dasharray="4 3"/>{caption}</g>')
 
 
+def _merged(reports: Sequence[Report], endpoint: str) -> list[float] | None:
+    """The service-time spectrum (ms at :data:`_SPECTRUM`) of the runs' histograms merged, or None if empty."""
+    hist = new_histogram()
+    for report in reports:
+        entry = report.endpoints.get(endpoint)
+        if entry is not None and entry.histograms.service:
+            hist.add(decode_histogram(entry.histograms.service))
+    if not hist.get_total_count():
+        return None
+    values = hist.get_percentile_to_value_dict(list(_SPECTRUM))
+    return [values[p] / NS_PER_MS for p in _SPECTRUM]
+
+
+def shift_chart(analysis: Analysis, reports: Sequence[Report], change: Change) -> str:
+    """The endpoint's latency distribution over the runs before ``change`` and after it (to the next change)."""
+    bounds = sorted({0, len(reports), *(c.index for c in analysis.changes if c.metric == change.metric)})
+    at = bounds.index(change.index)
+    start, stop = bounds[at - 1], bounds[at + 1]
+    endpoint = change.metric.endpoint
+    before, after = _merged(reports[start:change.index], endpoint), _merged(reports[change.index:stop], endpoint)
+    curves = [(Series(f"runs {a + 1}-{b}" if b > a + 1 else f"run {b}", values, color), list(_SPECTRUM))
+              for a, b, values, color in ((start, change.index, before, _LEVEL),
+                                          (change.index, stop, after, _WORSE if change.worse else _BETTER))
+              if values is not None]
+    return percentile_chart(curves, title=f"{endpoint}: service time before and after run {change.index + 1}",
+                            log_y=True)
+
+
+def _shift_cards(analysis: Analysis, reports: Sequence[Report]) -> str:
+    """A panel per endpoint for its newest latency change seen in two runs or more (a pending one is one run)."""
+    newest: dict[str, Change] = {}
+    for change in analysis.changes:     # by run: the last one of an endpoint wins
+        if change.metric.key in _LATENCY_KEYS and not change.pending:
+            newest[change.metric.endpoint] = change
+    return "".join(f'<div class="card"><h3>{escape(c.metric.endpoint)}: from run {c.index + 1}, '
+                   f"{escape(format_change(c))} at {c.metric.key}</h3>{shift_chart(analysis, reports, c)}</div>"
+                   for _, c in sorted(newest.items()))
+
+
 def _changes_table(analysis: Analysis) -> str:
     if not analysis.changes:
         return '<p class="sub">No change point: every metric is stationary over these runs.</p>'
@@ -121,8 +168,10 @@ def _headline(analysis: Analysis) -> tuple[str, str]:
     return "pass", f"no regression starting in the newest {analysis.recent} runs"
 
 
-def render_html(analysis: Analysis, page_dir: Path) -> str:
+def render_html(analysis: Analysis, reports: Sequence[Report], page_dir: Path) -> str:
+    """The page; ``reports`` are the series' runs in order (their histograms make the distribution panels)."""
     series = analysis.series
+    shifts = _shift_cards(analysis, reports)
     css, text = _headline(analysis)
     by_endpoint: dict[str, list[str]] = {}
     for ms in analysis.metrics:
@@ -142,6 +191,8 @@ def render_html(analysis: Analysis, page_dir: Path) -> str:
 <h2>Change points</h2>{_changes_table(analysis)}
 <p class="sub">Change points by Apache Otava (E-divisive means, two-sided t-test, p &lt; {analysis.max_pvalue:g}).
 Dashed grey: each segment's level; red: worse, green: better. Click a dot to open that run's report.</p>
+{'<h2>Distribution before and after</h2><p class="sub">The HDR histograms of the runs on each side of '
+ "the newest latency change of each endpoint, merged.</p>" + '<div class="grid">' + shifts + "</div>" if shifts else ""}
 {sections}
 <footer>Generated by capture-loadgen. Rebuild with <code>loadgen history report {escape(series.name)}</code>.</footer>
 </main></body></html>
@@ -186,11 +237,12 @@ def junit_xml(analysis: Analysis) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
 
 
-def write_trend(analysis: Analysis, out_dir: Path, *, junit: Path | None = None) -> list[Path]:
+def write_trend(analysis: Analysis, reports: Sequence[Report], out_dir: Path, *,
+                junit: Path | None = None) -> list[Path]:
     """trend.html and trend.md in ``out_dir`` (and JUnit XML when asked): the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     page, summary = out_dir / TREND_HTML, out_dir / TREND_MD
-    page.write_text(render_html(analysis, out_dir.resolve()), encoding="utf-8")
+    page.write_text(render_html(analysis, reports, out_dir.resolve()), encoding="utf-8")
     summary.write_text(render_markdown(analysis), encoding="utf-8")
     written = [page, summary]
     if junit is not None:

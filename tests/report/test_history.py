@@ -93,6 +93,8 @@ def test_cli_add_check_report_and_exit_3_on_a_fresh_regression(tmp_path: Path, m
     assert report.exit_code == 3, report.output
     page = (tmp_path / "trend" / TREND_HTML).read_text(encoding="utf-8")
     assert page.count("<svg") >= 7 and "../store/runs/r00/report.html" in page and "Apache Otava" in page
+    assert "create: service time before and after run 25" in page and "runs 25-29" in page
+    assert "<h3>create: from run 25," in page
     summary = (tmp_path / "trend" / TREND_MD).read_text(encoding="utf-8")
     assert "REGRESSION" in summary and len(summary.splitlines()) < 25
     assert ET.parse(tmp_path / "trend.xml").getroot().tag == "testsuite"
@@ -123,7 +125,9 @@ def test_bad_input_is_one_usage_line(tmp_path: Path) -> None:
     add_run(tmp_path / "r", db=tmp_path / "h.db")
     with pytest.raises(UsageError, match=r"known: main"):
         series_of("other", tmp_path / "h.db")
-    written = write_trend(analysis_of(tmp_path / "h.db"), tmp_path / "out")   # one run: charts, no change point
+    db = tmp_path / "h.db"
+    written = write_trend(analysis_of(db), load_reports(series_of("main", db)[0].runs, db), tmp_path / "out")
+    # one run: charts, no change point
     assert "No change point" in written[1].read_text(encoding="utf-8")
 
 
@@ -152,7 +156,7 @@ def test_one_slow_newest_run_is_pending_not_a_regression(tmp_path: Path) -> None
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
 def test_trend_page_renders_in_headless_chromium_without_network(tmp_path: Path) -> None:
     db = make_history(tmp_path, lambda i: 1.2 if i >= 8 else 1.0, runs=12)
-    [page, _] = write_trend(analysis_of(db), tmp_path / "trend")
+    [page, _] = write_trend(analysis_of(db), load_reports(series_of("main", db)[0].runs, db), tmp_path / "trend")
     shot = tmp_path / "trend.png"
     assert CHROMIUM is not None
     subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
