@@ -24,7 +24,7 @@ from pathlib import Path
 
 from _paired import Ratio, Target
 
-BENCHES = ("profiles", "generate", "strategies", "sandbox", "hostile", "locust_overhead", "fast")
+BENCHES = ("profiles", "generate", "strategies", "sandbox", "hostile", "locust_overhead", "fast", "history")
 HERE = Path(__file__).parent
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 

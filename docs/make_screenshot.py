@@ -17,11 +17,21 @@ from pathlib import Path
 THRESHOLDS = ["create.p95<50ms", "bulkCreate.records_per_s>150", "error_rate<1%", "create.intended_p99<2s"]
 
 
-def main() -> None:
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).with_name("report.png")).resolve()
+def screenshot(page: Path, out: Path, window: str) -> None:
+    """``page`` as a PNG at ``out``, rendered by headless Chromium at ``window`` (e.g. "1280,2900")."""
     chromium = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
     if chromium is None:
         sys.exit("chromium not found: apt-get install -y chromium")
+    with tempfile.TemporaryDirectory() as profile:
+        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                        "--hide-scrollbars", f"--user-data-dir={profile}", f"--screenshot={out}",
+                        f"--window-size={window}", page.as_uri()],
+                       check=True, capture_output=True, timeout=120)
+
+
+def main() -> None:
+    out = Path(sys.argv[1] if len(sys.argv) > 1 else Path(__file__).with_name("report.png")).resolve()
     loadgen = Path(sys.executable).with_name("loadgen")
     with tempfile.TemporaryDirectory() as tmp:
         args = [str(loadgen), "run", "--scenario", "mixed", "--stages", "10s:40,20s:40", "--bulk-rate", "2",
@@ -32,12 +42,7 @@ def main() -> None:
         page = Path(tmp) / "readme-real-run" / "report.html"
         if not page.is_file():
             sys.exit(f"the run wrote no report: {page}")
-        profile = Path(tmp) / "chromium-profile"
-        subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                        "--hide-scrollbars", f"--user-data-dir={profile}", f"--screenshot={out}",
-                        "--window-size=1280,3500", page.as_uri()],
-                       check=True, capture_output=True, timeout=120)
+        screenshot(page, out, "1280,3500")
     sys.stdout.write(f"{out}\n")
 
 

@@ -66,6 +66,7 @@ def test_click_usage_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[s
     (["report", "nowhere"], "error: nowhere: no run folder here"),
     (["compare", "nowhere", "elsewhere"], "error: nowhere: no run folder here"),
     (["baseline", "save", "nowhere", "main"], "error: nowhere: no run folder here"),
+    (["history", "add", "nowhere"], "error: nowhere: no run folder here"),
 ])
 def test_a_missing_folder_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     proc = _loadgen(*args, cwd=tmp_path)

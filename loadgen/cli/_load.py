@@ -48,12 +48,14 @@ from loadgen.scenarios import (
 @click.option("--locustfile", default=None, help="Run this locustfile instead of the scenario's.")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=0,
               help="Serve live OpenMetrics (Prometheus) on 127.0.0.1:PORT/metrics during the run.")
+@click.option("--history", "history_name", metavar="NAME", default=None,
+              help="Add the finished run to the history under NAME ($LOADGEN_HISTORY or baselines/history.db).")
 @friendly
 def run_command(url: str | None, scenario: str, duration: str, create_rate: float, bulk_rate: float,
                 bulk_size: int, stages: str, workers: int, users: int | None, out: Path, run_id: str | None,
                 seed: int, profile_path: str | None, schema_path: str | None, max_records: int | None,
                 malformed_share: float, scheme: str, insecure: bool, thresholds: tuple[str, ...],
-                locustfile: str | None, metrics_port: int) -> None:
+                locustfile: str | None, metrics_port: int, history_name: str | None) -> None:
     """Run a Locust load test headless and write runs/<run-id>/ (report, ledger, Locust CSV/HTML)."""
     from loadgen.ramp import parse_duration
     from loadgen.report.thresholds import exit_code
@@ -76,6 +78,11 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
     console.print_run_summary(result)
     if result.interrupted:
         sys.exit(ExitCode.INTERRUPTED)
+    if history_name is not None:
+        from loadgen.report.history import add_run, history_path
+
+        add_run(result.run_dir, history_name, db=history_path())
+        click.echo(f"history: added to {history_name!r} in {history_path()}", err=True)
     if result.nothing_lost is False:
         click.echo(f"error: the ledger holds {result.ledger_count} records but the sandbox "
                    f"{result.server_count}: records were lost", err=True)

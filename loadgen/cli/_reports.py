@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from loadgen.cli._base import cli, friendly
 from loadgen.errors import UsageError
 from loadgen.runfolder import REPORT_HTML, REPORT_JSON, REPORT_MD
+
+if TYPE_CHECKING:
+    from loadgen.report.document import Report
 
 
 @cli.command("report")
@@ -53,12 +57,13 @@ def report_command(run_dir: Path, thresholds: tuple[str, ...], thresholds_file: 
 def compare_command(paths: tuple[Path, ...], baseline_name: str | None, baselines_dir: Path | None,
                     limits: tuple[str, ...], junit: Path | None, force: bool) -> None:
     """Compare RUN_DIR with a baseline. Exits 0 pass, 3 regression, 2 incompatible runs."""
-    from loadgen.report import baseline_path, compare_runs, format_table
+    from loadgen.report import baseline_report, compare_runs, format_table
 
     if baseline_name is not None:
         if len(paths) != 1:
             raise UsageError("with --baseline NAME give exactly one RUN_DIR")
-        baseline, run = baseline_path(baseline_name, baselines_dir), paths[0]
+        baseline: Path | Report = baseline_report(baseline_name, baselines_dir)
+        run = paths[0]
     elif len(paths) == 2:
         baseline, run = paths
     else:
@@ -72,7 +77,7 @@ def compare_command(paths: tuple[Path, ...], baseline_name: str | None, baseline
 
 @cli.group("baseline")
 def baseline_group() -> None:
-    """Named baselines kept in a folder ($LOADGEN_BASELINES or ./baselines)."""
+    """Named baselines: pinned runs of the history (history.db in $LOADGEN_BASELINES or ./baselines)."""
 
 
 @baseline_group.command("save")
@@ -83,10 +88,11 @@ def baseline_group() -> None:
 @click.option("--force", is_flag=True, help="replace an existing baseline of that name")
 @friendly
 def baseline_save(run_dir: Path, name: str, baselines_dir: Path | None, force: bool) -> None:
-    """Save RUN_DIR's reports as the baseline NAME."""
+    """Add RUN_DIR to the history under NAME and pin it as NAME's baseline."""
     from loadgen.report import save_baseline
 
-    click.echo(save_baseline(run_dir, name, root=baselines_dir, force=force))
+    saved = save_baseline(run_dir, name, root=baselines_dir, force=force)
+    click.echo(f"baseline {name}: run {saved.run_id} ({saved.key.text})")
 
 
 @baseline_group.command("list")

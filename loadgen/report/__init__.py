@@ -3,7 +3,7 @@
 Never imports Locust: everything here works on a run folder, on any machine.
 """
 
-from loadgen.report.baselines import baseline_path, list_baselines, save_baseline
+from loadgen.report.baselines import baseline_report, list_baselines, save_baseline
 from loadgen.report.build import build_report, load_report, rebuild, write_outputs
 from loadgen.report.compare import Comparison, Gate, compare_reports, compare_runs, format_table, junit_xml
 from loadgen.report.document import SCHEMA_VERSION, Report, ReportFormatError, Verdict
@@ -28,7 +28,7 @@ __all__ = [
     "Threshold",
     "Verdict",
     "apply_thresholds",
-    "baseline_path",
+    "baseline_report",
     "build_report",
     "compare_reports",
     "compare_runs",

@@ -342,15 +342,16 @@ def junit_xml(result: Comparison) -> str:
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
 
 
-def compare_runs(baseline: str | os.PathLike[str], run: str | os.PathLike[str], *,
+def compare_runs(baseline: str | os.PathLike[str] | Report, run: str | os.PathLike[str], *,
                  max_regression: Iterable[str] = (), force: bool = False,
                  junit: str | os.PathLike[str] | None = None) -> Comparison:
-    """Compare two run folders (or report.json files); write JUnit XML when asked.
+    """Compare two run folders (or report.json files; the baseline also as a kept report); write JUnit XML when asked.
 
     The entry point for ``loadgen compare`` and for end-to-end tests: ``result.exit_code`` is what
     the command exits with and ``format_table(result)`` what it prints.
     """
-    result = compare_reports(load_report(baseline), load_report(run), limits=parse_limits(max_regression),
+    base = baseline if isinstance(baseline, Report) else load_report(baseline)
+    result = compare_reports(base, load_report(run), limits=parse_limits(max_regression),
                              force=force)
     if junit is not None:
         Path(junit).write_text(junit_xml(result), encoding="utf-8")

@@ -180,7 +180,7 @@ def test_cli_compare_and_named_baselines(tmp_path: Path, monkeypatch: pytest.Mon
 
     saved = runner.invoke(cli, ["baseline", "save", "runs/base", "main"])
     assert saved.exit_code == 0, saved.output
-    assert list_baselines() == ["main"] and (tmp_path / "baselines" / "main" / "report.html").is_file()
+    assert list_baselines() == ["main"] and (tmp_path / "baselines" / "history.db").is_file()
     again = runner.invoke(cli, ["baseline", "save", "runs/base", "main"])
     assert again.exit_code == 2 and "already exists" in again.output
 
