@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shlex
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +26,8 @@ from loadgen.wire import curl_command
 
 #: Operations that only read: replaying them changes nothing, so they need no ``--allow-writes``.
 READ_OPERATIONS = frozenset({"entity", "entity.count", "entity.find", "entityType"})
+#: How many examples of each failure label a load run keeps (the first ones).
+EXAMPLES_PER_LABEL = 5
 
 
 @dataclass(frozen=True)
@@ -45,8 +48,10 @@ class Expected:
         """Is this answer what the contract expects (judged by ``stat`` and ``code``, never by status alone)?"""
         if status is None or status >= 500 or body is None:
             return False
-        if self.code is None:
-            return status == 200 and body.get("stat") == "ok"
+        if self.code is None:   # and for a bulkCreate, every record created
+            slots = body.get("uuid_results")
+            return (status == 200 and body.get("stat") == "ok"
+                    and (not isinstance(slots, list) or all(isinstance(uuid, str) for uuid in slots)))
         return (body.get("stat") == "error" and body.get("code") == self.code
                 and (self.argument is None or body.get("argument_name") == self.argument)
                 and (self.attribute is None or body.get("attribute_name") == self.attribute))
@@ -194,3 +199,26 @@ def read_failures(path: str | os.PathLike[str]) -> list[Failure]:
             what = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0][:120]
             raise UsageError(f"{path}:{number}: not a failure record ({what})") from None
     return out
+
+
+class FirstExamples:
+    """The first :data:`EXAMPLES_PER_LABEL` failures of each label, waiting to be written (or sent to the
+    master): a load run that fails a million times keeps a handful of examples per way of failing."""
+
+    def __init__(self, per_label: int = EXAMPLES_PER_LABEL) -> None:
+        self.per_label = per_label
+        self.seen: Counter[str] = Counter()
+        self.pending: list[Failure] = []
+
+    def wants(self, label: str) -> bool:
+        """Cheap, on the load generator's path: is another example of ``label`` still kept?"""
+        return self.seen[label] < self.per_label
+
+    def add(self, failure: Failure) -> None:
+        if self.wants(failure.label):
+            self.seen[failure.label] += 1
+            self.pending.append(failure)
+
+    def drain(self) -> list[Failure]:
+        taken, self.pending = self.pending, []
+        return taken
