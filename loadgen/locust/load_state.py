@@ -19,7 +19,7 @@ from loadgen.auth import credentials
 from loadgen.errors import UsageError
 from loadgen.failures import Expected, Failure, FirstExamples
 from loadgen.ledger import Ledger
-from loadgen.locust.bad_requests import BadRequest, bad_requests
+from loadgen.locust.bad_requests import BadRequest, bad_requests, corpus_requests
 from loadgen.locust.options import Settings
 from loadgen.locust.outcomes import Outcome
 from loadgen.locust.pacing import Arrival, Pace, Pacer, RecordBudget, worker_share
@@ -244,7 +244,8 @@ class LoadState:
     def bad_request(self, index: int) -> BadRequest:
         """The ``index``-th bad request of this worker's catalogue (drawn once, then cycled)."""
         if self._bad is None:
-            self._bad = bad_requests(self.schema, seed=self.settings.seed + self.worker)
+            corpus = corpus_requests(self.settings.corpus) if self.settings.corpus else None
+            self._bad = bad_requests(self.schema, seed=self.settings.seed + self.worker, extra=corpus)
         return self._bad[index % len(self._bad)]
 
     def malformed_turn(self, arrival: Arrival) -> bool:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from loadgen.client import CaptureClient
-from loadgen.failures import EXAMPLES_PER_LABEL, Failure, read_failures
+from loadgen.errors import UsageError
+from loadgen.failures import EXAMPLES_PER_LABEL, Expected, Failure, read_failures, write_failures
 from loadgen.replay import Outcome, Replayer, replay
 from loadgen.runfolder import FAILURES
 from loadgen.runner import RunOptions, run
@@ -60,3 +62,22 @@ def test_a_wrongly_judged_bad_request_of_the_error_path_replays_as_still_failing
     assert nan and all(f.expected.code == 200 and f.expected.argument == "attributes" for f in nan), nan
     assert _replay(nan[:1], broken) == [Outcome.STILL_FAILING]
     assert _replay(nan[:1], use(sandbox_factory())) == [Outcome.FIXED]
+
+
+def test_a_corpus_joins_the_malformed_share(sandbox_factory: Callable[..., Sandbox], tmp_path: Path,
+                                            use: Callable[[Sandbox], Sandbox]) -> None:
+    """A recorded request that the contract says must be refused, but which is a valid record: every sandbox
+    accepts it, so the run's own failures show that the corpus was sent."""
+    sandbox = use(sandbox_factory())
+    corpus = tmp_path / "corpus.jsonl"
+    record = Failure(label="x", operation="entity.create", form="type_name=user&attributes=%7B%22email%22%3A%22"
+                     "corpus%40example.com%22%7D", expected=Expected(200, argument="attributes"), got="stat ok",
+                     status=200, answer="", url=sandbox.url)
+    write_failures(corpus, [record])
+    result = run(RunOptions(url=sandbox.url, scenario="error_path", duration=2, create_rate=20, malformed_share=0.5,
+                            corpus=str(corpus), out=tmp_path, run_id="corpus"))
+    sent = [f for f in read_failures(result.run_dir / FAILURES) if f.label.startswith("malformed: ")]
+    assert any("corpus@example.com" in f.params["attributes"] for f in sent), [f.label for f in sent]
+    write_failures(corpus, [replace(record, expected=Expected())])   # a request that must succeed: no bad request
+    with pytest.raises(UsageError, match=r"no recorded bad entity\.create request"):
+        run(RunOptions(url=sandbox.url, scenario="error_path", duration=2, corpus=str(corpus), out=tmp_path))
