@@ -17,6 +17,7 @@ server-error watch, seeding, the summary rows) is ``loadgen/fuzzer.py``.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from hypothesis import strategies as st
@@ -88,8 +89,13 @@ def malformed_by_kind(fz: Fuzzer, *, argument: str = "attributes", documents: st
     shrinking stay the same; the per-kind strategies are built once."""
     kinds = MALFORMED_KINDS if fz.binary else MALFORMED_KINDS[:-1]
     per_kind = {k: malformed_json(fz.schema, kinds=[k], binary=fz.binary, documents=documents) for k in kinds}
-    broken = st.sampled_from(kinds).flatmap(lambda k: per_kind[k].map(lambda text: (k, text)))
-    return broken | wrong_shape(fz.schema, argument=argument).map(lambda text: (WRONG_SHAPE, text))
+    broken = st.sampled_from(kinds).flatmap(lambda k: per_kind[k].map(partial(_tagged, k)))
+    return broken | wrong_shape(fz.schema, argument=argument).map(partial(_tagged, WRONG_SHAPE))
+
+
+def _tagged(kind: str, text: str | bytes) -> tuple[str, str | bytes]:
+    # a named function, not a lambda: Hypothesis prints a failing example through the lambda's source
+    return kind, text
 
 
 def _malformed(case: tuple[str, str | bytes]) -> Exercise:

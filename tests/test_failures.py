@@ -78,7 +78,8 @@ def test_from_a_broken_property_to_its_fix(tmp_path: Path, sandbox_factory: Call
     again = subprocess.run([*LOADGEN, "replay", str(out / "failures.jsonl"), "--junit", str(tmp_path / "r.xml")],
                            env=_env(broken), capture_output=True, text=True, timeout=120)
     assert again.returncode == 1 and "STILL FAILING" in again.stdout, again.stdout + again.stderr
-    assert 'failures="' in (tmp_path / "r.xml").read_text()
+    replay_junit = (tmp_path / "r.xml").read_text()
+    assert f'failures="{len(failures)}"' in replay_junit and broken.client_secret not in replay_junit
     done = subprocess.run([*LOADGEN, "replay", str(out / "failures.jsonl"), "--url", fixed.url],
                           env=_env(fixed), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and f"0 fixed, {len(failures)}" not in done.stdout, done.stdout + done.stderr

@@ -70,8 +70,8 @@ def fuzz_command(url: str | None, scheme: str, max_examples: int, seed: int | No
     again += f" --auth {scheme}" if scheme != DEFAULT_AUTH else ""
     again += f" --count-checks {count_checks}" if count_checks != "auto" else ""
     verdict = "interrupted" if interrupted else "passed" if code == 0 else "FAILED"
-    click.echo(f"{verdict}; repeat with: {again}")
     _outputs(out, export_pytest)
+    click.echo(f"{verdict}; repeat with: {again}")
     if interrupted and code < 0 and url:
         click.echo(f"warning: the fuzzers were stopped before their clean-up: records they created may be "
                    f"left on {url}", err=True)
