@@ -142,3 +142,18 @@ def test_replay_refuses_writes_to_a_real_domain_without_allow_writes(tmp_path: P
     assert result.exit_code == 2
     assert result.output.strip() == ("error: replaying these failures on https://app.example.janraincapture.com "
                                      "creates records there (deleted again): add --allow-writes")
+
+
+def test_a_failure_that_shows_on_some_tries_only_is_flaky_and_fails_the_replay(
+        tmp_path: Path, sandbox_factory: Callable[..., Sandbox]) -> None:
+    """Half the calls get a random 500: a request tried 3 times is mixed with probability 3/4, so among 8 at
+    least one is FLAKY (all 8 not mixed: 1.5e-5)."""
+    coin = sandbox_factory(faults={"error_rate": 0.5})
+    path = tmp_path / "failures.jsonl"
+    write_failures(path, [_failure(url=coin.url, form=f"type_name=user&attributes=%7B%22email%22%3Ax{n}%7D")
+                          for n in range(8)])
+    result = subprocess.run([*LOADGEN, "replay", str(path)], env=_env(coin), capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    flaky = [line for line in result.stdout.splitlines() if line.startswith("FLAKY")]
+    assert flaky and "500 unexpected_error" in flaky[0] and "200 invalid_argument" in flaky[0], result.stdout
