@@ -75,9 +75,13 @@ def test_a_corpus_joins_the_malformed_share(sandbox_factory: Callable[..., Sandb
                      status=200, answer="", url=sandbox.url)
     write_failures(corpus, [record])
     result = run(RunOptions(url=sandbox.url, scenario="error_path", duration=2, create_rate=20, malformed_share=0.5,
-                            corpus=str(corpus), out=tmp_path, run_id="corpus"))
+                            corpus=str(corpus), out=tmp_path, run_id="corpus", capture_auth="legacy"))
+    text = (result.run_dir / FAILURES).read_text()
+    assert sandbox.client_secret not in text
+    assert "client_secret=" not in text.replace("client_secret=$CAPTURE_CLIENT_SECRET", "")   # the form's left out
     sent = [f for f in read_failures(result.run_dir / FAILURES) if f.label.startswith("malformed: ")]
     assert any("corpus@example.com" in f.params["attributes"] for f in sent), [f.label for f in sent]
+    assert all(f.scheme == "legacy" and "$CAPTURE_CLIENT_SECRET" in f.curl() for f in sent)
     write_failures(corpus, [replace(record, expected=Expected())])   # a request that must succeed: no bad request
     with pytest.raises(UsageError, match=r"no recorded bad entity\.create request"):
         run(RunOptions(url=sandbox.url, scenario="error_path", duration=2, corpus=str(corpus), out=tmp_path))
