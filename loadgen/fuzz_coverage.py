@@ -62,15 +62,14 @@ class Coverage:
             self.paths.add(what.path)
         return rows
 
-    def lines(self) -> list[str]:
-        """The table printed at the end of the run."""
-        out = [f"{'exercised':<36} {'sent':>8} {'failed':>8}"]
-        out += [f"kind {name:<31} {t.sent:>8} {t.failed:>8}" for name, t in self.kinds.items()]
-        out += [f"code {name:<31} {t.sent:>8} {t.failed:>8}" for name, t in self.codes.items()]
-        out.append(f"attribute paths violated: {len(self.paths)} of {self.paths_total}")
-        calls = ", ".join(f"{op} {n}" for op, n in sorted(self.operations.items())) or "none"
-        out.append(f"operations called: {calls}")
-        return out
+    def lines(self, width: int = 110) -> list[str]:
+        """The table printed at the end of the run: ``name sent/failed`` items, wrapped between items."""
+        calls = [f"{op} {n}" for op, n in sorted(self.operations.items())] or ["none"]
+        return ["examples sent/failed (shrink attempts included)",
+                *_wrap("mutation kinds", [f"{k} {t.sent}/{t.failed}" for k, t in self.kinds.items()], width),
+                *_wrap("expected codes", [f"{k} {t.sent}/{t.failed}" for k, t in self.codes.items()], width),
+                f"attribute paths violated: {len(self.paths)} of {self.paths_total}",
+                *_wrap("operations called", calls, width)]
 
     def to_json(self) -> dict[str, object]:
         return {"kinds": {k: {"sent": t.sent, "failed": t.failed} for k, t in self.kinds.items()},
@@ -96,6 +95,17 @@ def schema_paths(attrs: tuple[Attribute, ...], base: str = "") -> list[str]:
         if attr.is_object or attr.is_plural:
             out.extend(schema_paths(attr.attrs, path))
     return out
+
+
+def _wrap(title: str, items: list[str], width: int) -> list[str]:
+    """``title: a, b, c`` over as many lines as ``width`` needs, never breaking an item."""
+    lines, line = [], f"{title}:"
+    for item in items:
+        if len(line) + len(item) + 2 > width and line.strip().endswith(","):
+            lines.append(line)
+            line = "   "
+        line += f" {item},"
+    return [*lines, line.rstrip(",")]
 
 
 def _label(code: int) -> str:
