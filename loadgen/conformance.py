@@ -17,6 +17,7 @@ server-error watch, seeding, the summary rows) is ``loadgen/fuzzer.py``.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from hypothesis import strategies as st
@@ -31,13 +32,24 @@ from hypothesis.stateful import (
 
 from loadgen.answers import Created, bulk_slots
 from loadgen.errors import CaptureError, Code, NotFoundError, TransportError
+from loadgen.failures import Expected
+from loadgen.fuzz_coverage import WRONG_SHAPE, Exercise
 from loadgen.fuzzer import Fuzzer as Fuzzer  # the machinery, importable from here too (as before the split)
 from loadgen.fuzzer import PropertyResult as PropertyResult
 from loadgen.fuzzer import ServerErrorWatch as ServerErrorWatch
 from loadgen.fuzzer import plugin_args as plugin_args
 from loadgen.fuzzer import suite_args as suite_args
 from loadgen.schema import Schema, normalize
-from loadgen.strategies import bulk_payloads, malformed_json, schema_violations, valid_records, wrong_shape
+from loadgen.strategies import (
+    MALFORMED_KINDS,
+    BulkCase,
+    ViolationCase,
+    bulk_payloads,
+    malformed_json,
+    schema_violations,
+    valid_records,
+    wrong_shape,
+)
 from loadgen.wire import dumps, loads_strict
 
 
@@ -71,22 +83,51 @@ def readback(fz: Fuzzer, uuid: str, record: dict[str, Any]) -> None:
     assert matches(expected, stored), f"read back {uuid}: expected {expected!r}, got {stored!r}"
 
 
+def malformed_by_kind(fz: Fuzzer, *, argument: str = "attributes", documents: st.SearchStrategy[Any] | None = None
+                      ) -> st.SearchStrategy[tuple[str, str | bytes]]:
+    """``(kind, text)``: ``malformed_json`` with the mutation kind it drew named (for the coverage table), or
+    ``wrong_shape`` text. The kind is drawn first, as ``malformed_json`` itself does, so the search and its
+    shrinking stay the same; the per-kind strategies are built once."""
+    kinds = MALFORMED_KINDS if fz.binary else MALFORMED_KINDS[:-1]
+    per_kind = {k: malformed_json(fz.schema, kinds=[k], binary=fz.binary, documents=documents) for k in kinds}
+    broken = st.sampled_from(kinds).flatmap(lambda k: per_kind[k].map(partial(_tagged, k)))
+    return broken | wrong_shape(fz.schema, argument=argument).map(partial(_tagged, WRONG_SHAPE))
+
+
+def _tagged(kind: str, text: str | bytes) -> tuple[str, str | bytes]:
+    # a named function, not a lambda: Hypothesis prints a failing example through the lambda's source
+    return kind, text
+
+
+def _malformed(case: tuple[str, str | bytes]) -> Exercise:
+    return Exercise(kind=case[0], code=Code.INVALID_ARGUMENT)
+
+
+def _violation(case: ViolationCase) -> Exercise:
+    return Exercise(code=case.code, path=case.path)
+
+
+def _first_slot(case: BulkCase) -> Exercise:
+    """A batch counts under the code and path of its first failing slot (all valid: under none)."""
+    first = next((slot for slot in case.expected or () if slot is not None), None)
+    return Exercise() if first is None else Exercise(code=first[0], path=first[1])
+
+
 # -- the properties ----------------------------------------------------------------------------------
 
 def test_malformed_attributes_are_rejected(capture_fuzz: Fuzzer) -> None:
     """entity.create with unparseable or non-object ``attributes``: 200 invalid_argument, nothing created."""
     fz = capture_fuzz
     fz.require_writes()
-    texts = malformed_json(fz.schema, binary=fz.binary) | wrong_shape(fz.schema)
 
-    def check(text: str | bytes) -> None:
+    def check(case: tuple[str, str | bytes]) -> None:
         before = fz.count()
-        answer = fz.send("entity.create", {"attributes": text})
+        answer = fz.send("entity.create", {"attributes": case[1]})
         fz.track(answer, keep=False)
         fz.expect_invalid(answer, "attributes")
         assert fz.count() == before, f"the entity count changed after {answer}"
 
-    fz.run("malformed attributes (entity.create)", texts, check)
+    fz.run("malformed attributes (entity.create)", malformed_by_kind(fz), check, _malformed)
 
 
 def test_malformed_all_attributes_create_nothing(capture_fuzz: Fuzzer) -> None:
@@ -94,18 +135,17 @@ def test_malformed_all_attributes_create_nothing(capture_fuzz: Fuzzer) -> None:
     fz = capture_fuzz
     fz.require_writes()
     arrays = st.lists(valid_records(fz.schema, max_optional=3, max_plural=1), min_size=1, max_size=4)
-    texts = malformed_json(fz.schema, binary=fz.binary, documents=arrays) | wrong_shape(
-        fz.schema, argument="all_attributes")
+    texts = malformed_by_kind(fz, argument="all_attributes", documents=arrays)
 
-    def check(text: str | bytes) -> None:
+    def check(case: tuple[str, str | bytes]) -> None:
         before = fz.count()
-        answer = fz.send("entity.bulkCreate", {"all_attributes": text})
+        answer = fz.send("entity.bulkCreate", {"all_attributes": case[1]})
         fz.track(answer, keep=False)
         fz.expect_invalid(answer, "all_attributes")
         assert "uuid_results" not in (answer.body or {})
         assert fz.count() == before, f"the entity count changed after {answer}"
 
-    fz.run("malformed all_attributes (entity.bulkCreate)", texts, check)
+    fz.run("malformed all_attributes (entity.bulkCreate)", texts, check, _malformed)
 
 
 def test_schema_violations_get_their_code(capture_fuzz: Fuzzer) -> None:
@@ -113,15 +153,12 @@ def test_schema_violations_get_their_code(capture_fuzz: Fuzzer) -> None:
     fz = capture_fuzz
     fz.require_writes()
 
-    def one(case: Any) -> None:
+    def one(case: ViolationCase) -> None:
         answer = fz.send("entity.create", {"attributes": dumps(case.record)})
         fz.track(answer)
-        body = answer.body or {}
-        assert answer.status is not None and answer.status < 500, f"server error: {answer}"
-        assert (body.get("stat"), body.get("code"), body.get("attribute_name")) == (
-            "error", case.code, case.path), f"expected {case.code.label} at {case.path}, got {answer}"
+        fz.expect(answer, Expected(case.code, attribute=case.path))
 
-    fz.run("schema violation (entity.create)", schema_violations(fz.schema), one)
+    fz.run("schema violation (entity.create)", schema_violations(fz.schema), one, _violation)
 
     def batch(case: Any) -> None:
         records = loads_strict(case.text)
@@ -141,7 +178,7 @@ def test_schema_violations_get_their_code(capture_fuzz: Fuzzer) -> None:
                 got = (slot.code, slot.attribute_name) if isinstance(slot, CaptureError) else slot
                 assert got == expect, f"position {pos}: expected {expect[0].label} at {expect[1]}, got {slot!r}"
 
-    fz.run("schema violation (entity.bulkCreate)", bulk_payloads(fz.schema, envelope=False), batch)
+    fz.run("schema violation (entity.bulkCreate)", bulk_payloads(fz.schema, envelope=False), batch, _first_slot)
 
 
 def test_valid_records_read_back_equal(capture_fuzz: Fuzzer) -> None:

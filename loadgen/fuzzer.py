@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import json
 import os
 import secrets
 import signal
 import threading
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -30,11 +33,15 @@ from hypothesis.stateful import RuleBasedStateMachine, run_state_machine_as_test
 
 from loadgen._fast.hypothesis_seed import seed_and_key, seed_machine
 from loadgen.answers import parse_answer
-from loadgen.auth import BasicAuth
+from loadgen.auth import BasicAuth, CaptureAuth
 from loadgen.client import CaptureClient
 from loadgen.errors import CaptureError, ContractFailure, NotFoundError, TransportError
+from loadgen.failures import Expected, Failure, describe, write_failures
+from loadgen.fuzz_coverage import Coverage, Exercise
 from loadgen.retry import retry_transient
+from loadgen.runfolder import FAILURES, FUZZ_REPORT
 from loadgen.schema import Attribute, Schema, unique_key
+from loadgen.strategies import MALFORMED_KINDS, VIOLATION_CODES
 from loadgen.wire import curl_command
 
 
@@ -45,8 +52,11 @@ class Answer:
     status: int | None
     body: dict[str, Any] | None
     text: str
-    #: the request again, as a curl command (credentials from the environment)
+    #: the request again, as a curl command (credentials from the environment; "" for a signed request)
     curl: str = ""
+    #: the request as sent: the operation and its urlencoded form body, without credentials
+    operation: str = ""
+    form: str = ""
 
     def __str__(self) -> str:
         return f"HTTP {self.status}: {self.text[:300]}" if self.status is not None else self.text
@@ -66,6 +76,8 @@ class PropertyResult:
     server_error: str = ""
     #: the failing request as a curl command ("" when the failure was not in an answer)
     curl: str = ""
+    #: the shrunk failure as a ``failures.jsonl`` record (None when no answer broke an expectation)
+    failure: Failure | None = None
 
 
 class ServerErrorSeen(BaseException):
@@ -88,8 +100,12 @@ class ServerErrorWatch(httpx.BaseTransport):
     def __init__(self, inner: httpx.BaseTransport | None = None) -> None:
         self.inner = inner if inner is not None else httpx.HTTPTransport()
         self.armed = False
+        #: requests per operation while armed (the coverage table's "operations called")
+        self.calls: Counter[str] = Counter()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.armed:
+            self.calls[request.url.path.rsplit("/", 1)[-1]] += 1
         response = self.inner.handle_request(request)
         if self.armed:
             response.read()
@@ -145,9 +161,12 @@ class Fuzzer:
         self.remote, self.allow_writes, self.label = remote, allow_writes, label
         self.count_checks = count_checks
         self.binary = isinstance(client.auth, BasicAuth)  # invalid UTF-8 cannot be signed, only sent
+        self.scheme = client.auth.scheme if isinstance(client.auth, CaptureAuth) else "basic"
         self.tracker = Tracker(client)
         self.results: dict[str, PropertyResult] = {}
         self.last: Answer | None = None
+        #: what the last ``expect`` required of ``last`` (for the failure record)
+        self.expected: Expected | None = None
         #: the transport of ``client`` too (the plugin builds it so): a server error ends the property
         self.watch = watch if watch is not None else ServerErrorWatch()
         self._http = httpx.Client(base_url=client.base_url, auth=client.auth, timeout=client.timeout,
@@ -156,6 +175,9 @@ class Fuzzer:
         self._serial = 0
         self._nested_unique = _nested_unique(schema.attributes)
         self.stopping = False
+        self.coverage = Coverage.of(schema, MALFORMED_KINDS if self.binary else MALFORMED_KINDS[:-1],
+                                    VIOLATION_CODES)
+        self.coverage.operations = self.watch.calls  # one counter: the transport sees every request
 
     def on_ctrl_c(self, signum: int, frame: object) -> None:
         """SIGINT handler: only note it; :meth:`checkpoint` stops before the next request.
@@ -185,18 +207,21 @@ class Fuzzer:
         self.checkpoint()
         form = {"type_name": self.client.type_name, **params}
         body = urlencode(form).encode("ascii")
-        curl = curl_command(f"{self.client.base_url.rstrip('/')}/{op}", form)
+        url = f"{self.client.base_url.rstrip('/')}/{op}"
+        curl = "" if self.scheme == "signed" else curl_command(url, form, scheme=self.scheme)
+        sent = {"curl": curl, "operation": op, "form": body.decode("ascii")}
         try:
             response = self._http.post(f"/{op}", content=body,
                                        headers={"Content-Type": "application/x-www-form-urlencoded"})
         except httpx.TimeoutException as exc:
-            self.last = Answer(None, None, f"no answer within {self.client.timeout:g}s ({type(exc).__name__})", curl)
+            self.last = Answer(None, None, f"no answer within {self.client.timeout:g}s ({type(exc).__name__})",
+                               **sent)
         except httpx.TransportError as exc:
-            self.last = Answer(None, None, f"connection failed: {type(exc).__name__}", curl)
+            self.last = Answer(None, None, f"connection failed: {type(exc).__name__}", **sent)
         else:
             parsed = parse_answer(response.status_code, response.content)
             text = response.content[:400].decode("utf-8", "replace")
-            self.last = Answer(response.status_code, parsed.body, text, curl)
+            self.last = Answer(response.status_code, parsed.body, text, **sent)
         return self.last
 
     def count(self) -> int | None:
@@ -255,20 +280,31 @@ class Fuzzer:
             letters += chr(97 + digit)
         return self._tag + letters
 
-    def run(self, name: str, strategy: st.SearchStrategy[Any], body: Callable[[Any], None]) -> None:
-        """Search ``strategy`` for an example that breaks ``body``; keep the row for the summary table."""
+    def run(self, name: str, strategy: st.SearchStrategy[Any], body: Callable[[Any], None],
+            exercise: Callable[[Any], Exercise] | None = None) -> None:
+        """Search ``strategy`` for an example that breaks ``body``; keep the row for the summary table.
+
+        ``exercise`` says what an example exercises, for the coverage table.
+        """
         result = self.results.setdefault(name, PropertyResult(name))
 
         def example(value: Any) -> None:
             self.checkpoint()
             result.examples += 1
-            self.last = None
+            what = exercise(value) if exercise is not None else Exercise()
+            rows = self.coverage.tallies(what)
+            for row in rows:
+                row.sent += 1
+            self.last, self.expected = None, None
             try:
                 body(value)
             except Exception as exc:
+                for row in rows:
+                    row.failed += 1
                 result.failing = _show(value)
                 result.answer = str(self.last) if self.last is not None else _first_line(exc)
                 result.curl = exc.curl if isinstance(exc, ContractFailure) else ""
+                result.failure = self._failure(name, what, exc)
                 raise
 
         # One database key per property (the inner functions share their source), and the seed kept with
@@ -308,12 +344,25 @@ class Fuzzer:
                         "the capture conformance table)", pytrace=False)
         result.passed = True
 
+    def _failure(self, name: str, what: Exercise, exc: Exception) -> Failure | None:
+        """The record of a failed example, when an answer broke an expectation (not a count or a read back)."""
+        answer, expected = self.last, self.expected
+        if not isinstance(exc, ContractFailure) or answer is None or expected is None or not answer.operation:
+            return None
+        kind = what.kind or (str(what.code) if what.code is not None else "")
+        return Failure(label=name, operation=answer.operation, form=answer.form, expected=expected,
+                       got=describe(answer.status, answer.body, answer.text), status=answer.status,
+                       answer=answer.text[:300], url=self.client.base_url, kind=kind, scheme=self.scheme)
+
+    def expect(self, answer: Answer, expected: Expected) -> None:
+        """The answer must be ``expected`` exactly; else a ``ContractFailure`` (kept for ``failures.jsonl``)."""
+        self.expected = expected
+        if not expected.met_by(answer.status, answer.body):
+            raise ContractFailure(f"expected {expected}, got {answer}", curl=answer.curl)
+
     def expect_invalid(self, answer: Answer, argument: str) -> None:
         """The answer must be exactly 200 invalid_argument at ``argument``; else a ``ContractFailure``."""
-        body = answer.body or {}
-        got = (body.get("stat"), body.get("code"), body.get("error"), body.get("argument_name"))
-        if answer.status is None or answer.status >= 500 or got != ("error", 200, "invalid_argument", argument):
-            raise ContractFailure(f"expected 200 invalid_argument [{argument}], got {answer}", curl=answer.curl)
+        self.expect(answer, Expected(200, argument=argument))
 
     def track(self, answer: Answer, *, keep: bool = True) -> None:
         """Track anything a (wrongly) successful answer created, so cleanup removes it.
@@ -374,7 +423,7 @@ def plugin_args() -> list[str]:
 
 def suite_args(*, url: str | None = None, auth: str | None = None, max_examples: int = 100,
                seed: int | None = None, junit: str | None = None, allow_writes: bool = False,
-               count_checks: str = "auto") -> list[str]:
+               count_checks: str = "auto", out: str | None = None, database: str | None = None) -> list[str]:
     """The pytest arguments that run these properties (``loadgen fuzz`` and the tests use them)."""
     args = [*plugin_args(), "--pyargs", "loadgen.conformance", "-p", "no:cacheprovider", "-W", "error",
             f"--capture-max-examples={max_examples}", f"--capture-count-checks={count_checks}"]
@@ -388,4 +437,23 @@ def suite_args(*, url: str | None = None, auth: str | None = None, max_examples:
         args.append(f"--capture-seed={seed}")
     if junit:
         args.append(f"--junit-xml={junit}")
+    if out:
+        args.append(f"--capture-out={out}")
+    if database:
+        args.append(f"--capture-database={database}")
     return args
+
+
+def write_fuzz_outputs(folder: Path, *, label: str, seed: int | None, results: list[PropertyResult],
+                       coverage: Coverage) -> None:
+    """``failures.jsonl`` (one shrunk failure per property whose answer broke its contract) and
+    ``fuzz-report.json`` (every property's row and the coverage) in ``folder``. No secret is in either:
+    requests are kept without their credentials, and curl lines name ``$CAPTURE_CLIENT_SECRET``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    write_failures(folder / FAILURES, [r.failure for r in results if r.failure is not None])
+    rows = [{"property": r.name, "examples": r.examples,
+             "result": "interrupted" if r.interrupted else {True: "passed", False: "failed", None: "not run"}[r.passed],
+             "failing": r.failing, "answer": r.answer, "server_error": r.server_error} for r in results]
+    report = {"kind": "capture-loadgen.fuzz-report", "version": 1, "target": label, "seed": seed,
+              "properties": rows, "coverage": coverage.to_json()}
+    (folder / FUZZ_REPORT).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

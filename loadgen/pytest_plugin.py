@@ -12,6 +12,12 @@ properties are imported inside the fixtures (never Locust). Options::
     --capture-max-examples N    examples per property (default 100)
     --capture-seed S            make the search reproducible (default: a random seed, printed)
     --capture-count-checks M    auto | on | off: compare entity.count (auto: on loopback only)
+    --capture-out DIR           write failures.jsonl and fuzz-report.json there
+    --capture-database DIR      keep failing examples in this directory (Hypothesis's
+                                DirectoryBasedExampleDatabase), e.g. one shared by CI and laptops
+
+The ``capture_replay`` fixture sends recorded requests again (the tests ``loadgen fuzz --export-pytest``
+writes use it) and deletes what they created.
 
 Credentials for ``--capture-url`` come from ``CAPTURE_CLIENT_ID`` / ``CAPTURE_CLIENT_SECRET``.
 """
@@ -27,11 +33,13 @@ import pytest
 
 if TYPE_CHECKING:
     from loadgen.client import CaptureClient
+    from loadgen.fuzz_coverage import Coverage
     from loadgen.fuzzer import Fuzzer, PropertyResult, ServerErrorWatch
+    from loadgen.replay import Replayer
     from loadgen.sandbox import Sandbox
     from loadgen.schema import Schema
 
-_REPORT = pytest.StashKey[tuple[str, list["PropertyResult"], str]]()
+_REPORT = pytest.StashKey[tuple[str, list["PropertyResult"], str, "Coverage"]]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -49,6 +57,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--capture-count-checks", default="auto", choices=("auto", "on", "off"),
                     help="compare entity.count before and after (auto: only on loopback, since a real "
                          "domain's count lags new records by minutes)")
+    group.addoption("--capture-out", default=None, help="write failures.jsonl and fuzz-report.json in this folder")
+    group.addoption("--capture-database", default=None,
+                    help="keep failing examples in this directory (shared by CI and laptops)")
 
 
 @pytest.fixture(scope="session")
@@ -132,6 +143,13 @@ def capture_fuzz(request: pytest.FixtureRequest, capture_client: CaptureClient, 
     search = settings(max_examples=max(1, config.getoption("capture_max_examples")), deadline=None,
                       suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                              HealthCheck.filter_too_much])
+    if config.getoption("capture_database"):
+        from hypothesis.database import DirectoryBasedExampleDatabase
+
+        # asked for by name, so it wins over the ci profile's database=None (derandomize=True rules a
+        # database out); the search stays reproducible through the seed
+        search = settings(search, derandomize=False,
+                          database=DirectoryBasedExampleDatabase(config.getoption("capture_database")))
     where = "embedded sandbox " if capture_sandbox is not None else ""
     mode = config.getoption("capture_count_checks")
     counts = mode == "on" or (mode == "auto" and is_loopback(urlsplit(capture_client.base_url).hostname or ""))
@@ -140,12 +158,42 @@ def capture_fuzz(request: pytest.FixtureRequest, capture_client: CaptureClient, 
     fuzz = Fuzzer(capture_client, capture_schema, settings=search, seed=seed, remote=capture_sandbox is None,
                   allow_writes=config.getoption("capture_allow_writes"), label=label, count_checks=counts,
                   watch=capture_server_errors)
+    record = _suite_property(request)
     try:
         yield fuzz
     finally:
         summary = fuzz.tracker.cleanup()
         fuzz.close()
-        config.stash[_REPORT] = (label, list(fuzz.results.values()), summary)
+        results = list(fuzz.results.values())
+        config.stash[_REPORT] = (label, results, summary, fuzz.coverage)
+        for name, value in fuzz.coverage.properties():
+            record(name, value)
+        if config.getoption("capture_out"):
+            from loadgen.fuzzer import write_fuzz_outputs
+
+            write_fuzz_outputs(Path(config.getoption("capture_out")), label=label, seed=seed, results=results,
+                               coverage=fuzz.coverage)
+
+
+def _suite_property(request: pytest.FixtureRequest) -> Any:
+    """pytest's ``record_testsuite_property`` (JUnit ``<property>``), or a no-op without the junitxml plugin."""
+    try:
+        return request.getfixturevalue("record_testsuite_property")
+    except pytest.FixtureLookupError:
+        return lambda name, value: None
+
+
+@pytest.fixture
+def capture_replay(request: pytest.FixtureRequest, capture_client: CaptureClient,
+                   capture_sandbox: Sandbox | None) -> Iterator[Replayer]:
+    """Sends a recorded request (operation and form) again to the target; deletes what it created."""
+    from loadgen.replay import Replayer
+
+    if capture_sandbox is None and not request.config.getoption("capture_allow_writes"):
+        pytest.fail(f"these tests write to {capture_client.base_url}: pass --capture-allow-writes to allow it",
+                    pytrace=False)
+    with Replayer(capture_client) as replayer:
+        yield replayer
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -153,7 +201,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     report = config.stash.get(_REPORT, None)
     if report is None:
         return
-    label, results, cleanup = report
+    label, results, cleanup, coverage = report
     write = terminalreporter.write_line
     terminalreporter.write_sep("=", f"capture conformance: {label}")
     write(f"{'property':<46} {'examples':>8}  result")
@@ -168,3 +216,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             if row.curl:
                 write(f"    reproduce:     {row.curl}")
     write(cleanup)
+    terminalreporter.write_sep("-", "what the fuzzers exercised")
+    for line in coverage.lines():
+        write(line)

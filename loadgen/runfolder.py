@@ -60,6 +60,10 @@ SANDBOX_DB = "sandbox.db"
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
 REPORT_MD = "report.md"
+#: Failing requests, one JSON line each (``loadgen/failures.py``): written by ``run`` and ``fuzz``, read by ``replay``
+FAILURES = "failures.jsonl"
+#: ``loadgen fuzz``'s results and what it exercised (``fuzzer.write_fuzz_outputs``)
+FUZZ_REPORT = "fuzz-report.json"
 
 META_VERSION = 1
 META_KIND = "capture-loadgen.meta"

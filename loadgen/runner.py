@@ -103,6 +103,7 @@ class RunOptions:
     locustfile: str | None = None
     type_name: str = ""     # default: the --schema's entity type name, else user
     metrics_port: int = 0   # serve the live view as OpenMetrics there (0: off)
+    corpus: str | None = None   # error_path: a failures.jsonl whose bad requests join the malformed share
     sandbox_options: dict[str, Any] = field(default_factory=dict)
 
 
@@ -231,6 +232,8 @@ def locust_command(opts: RunOptions, *, locustfile: Path, url: str, run_dir: Pat
         cmd.append("--insecure")
     if opts.metrics_port:
         cmd += ["--metrics-port", str(opts.metrics_port)]
+    if opts.corpus:
+        cmd += ["--corpus", str(Path(opts.corpus).resolve())]
     return cmd
 
 
@@ -390,6 +393,10 @@ def _check_options(opts: RunOptions) -> None:
                    "malformed_share": opts.malformed_share, "seed": opts.seed, "run_id": opts.run_id or "",
                    "max_records": opts.max_records or 0, "capture_auth": opts.capture_auth})
     parse_thresholds(opts.thresholds)
+    if opts.corpus:
+        from loadgen.locust.bad_requests import corpus_requests
+
+        corpus_requests(opts.corpus)   # a damaged or useless corpus is one line before anything starts
 
 
 def _check_load(opts: RunOptions, stages: tuple[Stage, ...]) -> None:

@@ -189,14 +189,23 @@ def encode_form(params: Mapping[str, str]) -> bytes:
     return urlencode(params).encode("ascii")
 
 
-def curl_command(url: str, params: Mapping[str, str | bytes]) -> str:
-    """A one-line ``curl`` that POSTs ``params`` as a form to ``url`` with Basic auth from the environment.
+def curl_command(url: str, params: Mapping[str, str | bytes], *, scheme: str = "basic") -> str:
+    """A one-line ``curl`` that POSTs ``params`` as a form to ``url``, authenticated from the environment.
 
-    The credentials stay ``$CAPTURE_CLIENT_ID:$CAPTURE_CLIENT_SECRET`` (expanded by the shell that runs
-    the line, never written into it); values may be bytes that are not UTF-8, sent as they were.
+    The credentials stay ``$CAPTURE_CLIENT_ID`` / ``$CAPTURE_CLIENT_SECRET`` (expanded by the shell that
+    runs the line, never written into it): as Basic auth, or with ``scheme="legacy"`` as two more form
+    fields. A signed request cannot be a fixed line (its signature covers a Date that moves): ``"signed"``
+    is refused with ``ValueError``. Values may be bytes that are not UTF-8, sent as they were.
     """
     body = urlencode(params)  # only [A-Za-z0-9_.~%+=&-]: safe inside single quotes
-    return (f"curl -sS -u \"$CAPTURE_CLIENT_ID:$CAPTURE_CLIENT_SECRET\" "
+    if scheme == "basic":
+        auth = '-u "$CAPTURE_CLIENT_ID:$CAPTURE_CLIENT_SECRET" '
+    elif scheme == "legacy":  # curl joins its -d pieces with "&"
+        auth = ('--data-urlencode "client_id=$CAPTURE_CLIENT_ID" '
+                '--data-urlencode "client_secret=$CAPTURE_CLIENT_SECRET" ')
+    else:
+        raise ValueError(f"no fixed curl line for {scheme!r} requests")
+    return (f"curl -sS {auth}"
             f"-H 'Content-Type: application/x-www-form-urlencoded' --data-binary '{body}' {shlex.quote(url)}")
 
 

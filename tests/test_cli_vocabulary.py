@@ -41,7 +41,8 @@ def _one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
 @pytest.mark.parametrize(("args", "message"), [
     (["run", "--scenario", "nope"], "error: Invalid value for '--scenario': 'nope' is not one of 'mixed', 'create', "
                                     "'bulk_create', 'error_path' (see loadgen run --help)"),
-    (["run", "--bogus"], "error: No such option '--bogus'. Did you mean '--out'? (see loadgen run --help)"),
+    (["run", "--bogus"], "error: No such option '--bogus'. (Did you mean one of: '--corpus', '--out'?) "
+                         "(see loadgen run --help)"),
     (["cleanup"], "error: Missing argument 'RUN_DIR' (see loadgen cleanup --help)"),
     (["cleanup", "somewhere", "--rate", "0"], "error: Invalid value for '--rate': 0.0 is not in the range x>0 "
                                               "(see loadgen cleanup --help)"),

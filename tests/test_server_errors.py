@@ -29,7 +29,7 @@ def test_fuzz_names_the_properties_that_saw_server_errors_in_a_few_lines(
     out = proc.stdout + proc.stderr
     assert proc.returncode == 1, out
     assert "Flaky" not in out and "Traceback" not in out and "During handling" not in out
-    assert len(out.splitlines()) < 45, out
+    assert len(out.splitlines()) < 60, out   # the coverage table (what the fuzzers exercised) is about 12
     rows = [line for line in out.splitlines() if line.endswith("SERVER ERROR")]
     assert rows, out                                   # the properties that saw one, by name
     answers = [line for line in out.splitlines() if line.startswith("    server answer: /entity")]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import time
+from pathlib import Path
 
 import click
 
@@ -23,15 +25,23 @@ from loadgen.scenarios import (
 @click.option("--allow-writes", is_flag=True, help="Let the properties create (then delete) records on --url.")
 @click.option("--count-checks", type=click.Choice(["auto", "on", "off"]), default="auto", show_default=True,
               help="Compare entity.count before and after; auto: only on loopback (a real domain's count lags).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of failures.jsonl and fuzz-report.json  [default: runs/fuzz-<timestamp>]")
+@click.option("--database", type=click.Path(file_okay=False), default=None,
+              help="Keep failing examples in this directory and replay them first (e.g. shared by CI and laptops).")
+@click.option("--export-pytest", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the failures as a pytest file (one case each) that runs against any URL.")
 @friendly
 def fuzz_command(url: str | None, scheme: str, max_examples: int, seed: int | None, junit: str | None,
-                 allow_writes: bool, count_checks: str) -> None:
+                 allow_writes: bool, count_checks: str, out: Path | None, database: str | None,
+                 export_pytest: Path | None) -> None:
     """Fuzz the invalid_argument path: run the conformance properties and print their table.
 
     Runs `pytest --pyargs loadgen.conformance` in a child process (pytest must import the package
     itself to rewrite its asserts). Failing examples are kept in Hypothesis's example database
-    (.hypothesis/ in this folder) and replayed first on the next run; Hypothesis's own `ci` profile,
-    loaded where a CI variable is set, turns that database off.
+    (.hypothesis/ in this folder, or --database) and replayed first on the next run; Hypothesis's own
+    `ci` profile, loaded where a CI variable is set, turns that database off unless --database names one.
+    Each shrunk failure is a line of OUT/failures.jsonl (with a curl line), for `loadgen replay`.
     """
     import random
     import subprocess
@@ -49,8 +59,9 @@ def fuzz_command(url: str | None, scheme: str, max_examples: int, seed: int | No
             click.echo(f"fuzz: {url} (from CAPTURE_URL)", err=True)
         _fuzz_preflight(url, scheme)
     seed = random.SystemRandom().randrange(2**32) if seed is None else seed
+    out = out if out is not None else Path("runs") / time.strftime("fuzz-%Y%m%d-%H%M%S", time.gmtime())
     args = suite_args(url=url, auth=scheme, max_examples=max_examples, seed=seed, junit=junit,
-                      allow_writes=allow_writes, count_checks=count_checks)
+                      allow_writes=allow_writes, count_checks=count_checks, out=str(out), database=database)
     with subprocess.Popen([sys.executable, "-m", "pytest", *args, "-q", "--tb=line", "--no-header"],
                           stdin=subprocess.DEVNULL, start_new_session=True) as proc:
         code, interrupted = wait_child(proc, grace=120.0)  # Ctrl-C: the child still deletes what it created
@@ -59,11 +70,31 @@ def fuzz_command(url: str | None, scheme: str, max_examples: int, seed: int | No
     again += f" --auth {scheme}" if scheme != DEFAULT_AUTH else ""
     again += f" --count-checks {count_checks}" if count_checks != "auto" else ""
     verdict = "interrupted" if interrupted else "passed" if code == 0 else "FAILED"
+    _outputs(out, export_pytest)
     click.echo(f"{verdict}; repeat with: {again}")
     if interrupted and code < 0 and url:
         click.echo(f"warning: the fuzzers were stopped before their clean-up: records they created may be "
                    f"left on {url}", err=True)
     sys.exit(ExitCode.INTERRUPTED if interrupted else int(code))
+
+
+def _outputs(out: Path, export_pytest: Path | None) -> None:
+    """Name the result files, and write the pytest file of the failures when asked."""
+    from loadgen.failures import read_failures
+    from loadgen.replay import pytest_file
+    from loadgen.runfolder import FAILURES
+
+    failures_file = out / FAILURES
+    if not failures_file.is_file():   # the session stopped before its end (interrupted, no target)
+        return
+    failures = read_failures(failures_file)
+    click.echo(f"results: {out} ({len(failures)} failures in {FAILURES}"
+               f"{'; loadgen replay ' + str(failures_file) if failures else ''})")
+    if export_pytest is not None:
+        export_pytest.parent.mkdir(parents=True, exist_ok=True)
+        export_pytest.write_text(pytest_file(failures, source=str(failures_file), path=str(export_pytest)),
+                                 encoding="utf-8")
+        click.echo(f"regression tests: {export_pytest} ({len(failures)} cases)")
 
 
 def _fuzz_preflight(url: str, scheme: str) -> None:

@@ -42,6 +42,8 @@ from loadgen.scenarios import (
 @click.option("--max-records", type=int, default=None, help="Stop cleanly once this many records exist.")
 @click.option("--malformed-share", type=float, default=DEFAULT_MALFORMED_SHARE, show_default=True,
               help="error_path: bad share.")
+@click.option("--corpus", type=click.Path(dir_okay=False), default=None,
+              help="error_path: a failures.jsonl whose recorded bad requests join the bad share.")
 @auth_option
 @click.option("--insecure", is_flag=True, help="Allow plain http:// to a non-loopback host.")
 @click.option("--threshold", "thresholds", multiple=True, help="e.g. 'create.p95<300ms' (repeatable).")
@@ -54,8 +56,9 @@ from loadgen.scenarios import (
 def run_command(url: str | None, scenario: str, duration: str, create_rate: float, bulk_rate: float,
                 bulk_size: int, stages: str, workers: int, users: int | None, out: Path, run_id: str | None,
                 seed: int, profile_path: str | None, schema_path: str | None, max_records: int | None,
-                malformed_share: float, scheme: str, insecure: bool, thresholds: tuple[str, ...],
-                locustfile: str | None, metrics_port: int, history_name: str | None) -> None:
+                malformed_share: float, corpus: str | None, scheme: str, insecure: bool,
+                thresholds: tuple[str, ...], locustfile: str | None, metrics_port: int,
+                history_name: str | None) -> None:
     """Run a Locust load test headless and write runs/<run-id>/ (report, ledger, Locust CSV/HTML)."""
     from loadgen.ramp import parse_duration
     from loadgen.report.thresholds import exit_code
@@ -66,7 +69,7 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
                       out=out, run_id=run_id, seed=seed, profile=profile_path, schema=schema_path,
                       max_records=max_records, malformed_share=malformed_share, capture_auth=scheme,
                       insecure=insecure, thresholds=thresholds, locustfile=locustfile,
-                      metrics_port=metrics_port)
+                      metrics_port=metrics_port, corpus=corpus)
     source = " (from CAPTURE_URL)" if source_of("url") == "CAPTURE_URL" else ""
 
     def announce(target: str, run_dir: Path) -> None:

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from hypothesis import HealthCheck, Phase, given, settings
 
-from loadgen.errors import Code
+from loadgen.errors import Code, UsageError
+from loadgen.failures import read_failures
 from loadgen.locust.outcomes import Expectation
 from loadgen.schema import Schema
 from loadgen.strategies import ViolationCase, malformed_json, schema_violations
@@ -32,8 +33,24 @@ class BadRequest:
     kind: str
 
 
-def bad_requests(schema: Schema, *, seed: int = 0, n: int = 40) -> list[BadRequest]:
-    """About ``2 * n`` cases (malformed texts, then schema violations), shuffled by ``seed``."""
+def corpus_requests(path: str) -> list[BadRequest]:
+    """The recorded bad ``entity.create`` requests of a ``failures.jsonl`` (``--corpus``): those whose contract
+    is an error, each with that error as its expectation (a request that must succeed is no bad request)."""
+    cases = []
+    for failure in read_failures(path):
+        text = failure.raw_params().get("attributes")
+        want = failure.expected
+        if failure.operation == "entity.create" and isinstance(text, str) and want.code is not None:
+            cases.append(BadRequest(text, Expectation(want.code, want.argument, want.attribute), "corpus"))
+    if not cases:
+        raise UsageError(f"--corpus {path}: no recorded bad entity.create request (one that must get an error)")
+    return cases
+
+
+def bad_requests(schema: Schema, *, seed: int = 0, n: int = 40, extra: list[BadRequest] | None = None
+                 ) -> list[BadRequest]:
+    """About ``2 * n`` cases (malformed texts, then schema violations), shuffled by ``seed``; ``extra`` ones
+    (a corpus) are repeated to make about half of the list, so a short run still sends each of them."""
     cases: list[BadRequest] = []
     config = settings(max_examples=n, derandomize=True, database=None, phases=[Phase.generate],
                       suppress_health_check=list(HealthCheck), deadline=None)
@@ -53,5 +70,7 @@ def bad_requests(schema: Schema, *, seed: int = 0, n: int = 40) -> list[BadReque
         warnings.simplefilter("ignore")     # Hypothesis warns about running @given outside a test runner
         draw_malformed()
         draw_violation()
+    if extra:
+        cases += extra * max(1, len(cases) // len(extra))
     random.Random(seed).shuffle(cases)
     return cases

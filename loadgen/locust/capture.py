@@ -21,6 +21,7 @@ from locust.contrib.fasthttp import FAILURE_EXCEPTIONS
 from loadgen import wire
 from loadgen.answers import Answer, Created, parse_answer
 from loadgen.errors import LoadgenError
+from loadgen.failures import Expected
 from loadgen.locust.bad_requests import BadRequest
 from loadgen.locust.load_state import LoadState
 from loadgen.locust.outcomes import Outcome, judge_bulk, judge_create, judge_expected_error, transport_label
@@ -102,6 +103,10 @@ class WriteResult(Result):
     record: dict[str, Any] | None = None
 
 
+#: What every request but a deliberately bad one must get.
+_SUCCESS = Expected()
+
+
 class _Sent(NamedTuple):
     """One request's raw exchange (status 0 and ``error`` when no answer came)."""
 
@@ -109,6 +114,8 @@ class _Sent(NamedTuple):
     content: bytes | None
     error: BaseException | None
     service_ms: float
+    path: str
+    body: bytes
 
 
 class Capture:
@@ -122,6 +129,7 @@ class Capture:
         self._fire = user.environment.events.request.fire
         self._http = poster
         self._base = base
+        self._host = str(getattr(user, "host", "") or "").rstrip("/")   # the URL failures.jsonl names
         self.arrival: Arrival | None = None
         self._endpoint = ""
 
@@ -166,7 +174,9 @@ class Capture:
             return Result(name, BUDGET_SPENT, 0.0, False)
         sent = self._post(load, CREATE.path, CREATE.field, bad.attributes)
         outcome = judge_expected_error(sent.status, sent.content, bad.expected, sent.error)
-        self._account(load, name, sent, outcome, 1, [None])
+        want = bad.expected
+        self._account(load, name, sent, outcome, 1, [None],
+                      expected=Expected(want.code, argument=want.argument_name, attribute=want.attribute_name))
         return Result(name, outcome.failure, sent.service_ms)
 
     def entity(self, uuid: str, *, attribute_name: str | None = None, name: str = ENTITY.name) -> EntityResult:
@@ -275,15 +285,18 @@ class Capture:
             error = exc
             if not isinstance(exc, ConnectionRefusedError):   # the server may have acted on it, unseen
                 load.unanswered += 1
-        return _Sent(status, content, error, (time.perf_counter() - started) * 1000.0)
+        return _Sent(status, content, error, (time.perf_counter() - started) * 1000.0, path, body)
 
     def _report(self, request_type: str, name: str, response_time: float, length: int, failure: str | None) -> None:
         self._fire(request_type=request_type, name=name, response_time=response_time, response_length=length,
                    exception=failure, context={})
 
     def _account(self, load: LoadState, name: str, sent: _Sent, outcome: Outcome, reserved: int,
-                 keys: list[object]) -> None:
+                 keys: list[object], expected: Expected = _SUCCESS) -> None:
         self._report("POST", name, sent.service_ms, len(sent.content) if sent.content else 0, outcome.failure)
+        if outcome.failure is not None:
+            load.note_failure(f"{name}: {outcome.failure}", self._host, sent.path, sent.body, sent.status,
+                              sent.content, expected)
         arrival, self.arrival = self.arrival, None
         intended = load.intended_ms(self._endpoint, arrival) if arrival is not None else sent.service_ms
         load.finish(name, reserved, outcome, service_ms=sent.service_ms, intended_ms=intended, keys=keys)

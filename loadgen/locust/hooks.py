@@ -47,13 +47,14 @@ from locust.runners import (
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from loadgen.errors import LoadgenError, UsageError
+from loadgen.failures import Failure, FirstExamples, write_failures
 from loadgen.ledger import FLUSH_SECONDS, MasterLedger
 from loadgen.locust import live_hooks
 from loadgen.locust.load_state import LoadState, endpoints_of
 from loadgen.locust.options import OPTIONS, Settings, env_var, new_run_id, settings_from
 from loadgen.locust.state import state
 from loadgen.report.recorder import Recorder
-from loadgen.runfolder import LEDGER, LedgerAccount, LocustSummary, ledger_part, write_locust_files
+from loadgen.runfolder import FAILURES, LEDGER, LedgerAccount, LocustSummary, ledger_part, write_locust_files
 
 log = logging.getLogger("loadgen.locust")
 
@@ -175,6 +176,7 @@ def _on_test_start(environment: Any, **_: Any) -> None:
         if not isinstance(runner, WorkerRunner):
             _refuse_taken_ledger(settings)
             state.own_runs.add(settings.run_path.resolve())
+            state.failures, state.failures_file = FirstExamples(), settings.run_path / FAILURES
     except LoadgenError as exc:
         _refuse_test(environment, exc)
         return
@@ -307,8 +309,22 @@ def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
     state.records = sum(records for records, _ in state.totals.values())
     state.dropped = sum((dropped for _, dropped in state.totals.values()), Counter())
     state.ledger.claim(int(report.get("worker", -1)), int(report.get("records", 0)))
+    _keep_failures([Failure.from_json(f) for f in report.get("failures") or ()])
     if state.done and state.master is not None:   # a worker that went missing is noticed here too
         _quit_when_done(state.master)
+
+
+def _keep_failures(failures: list[Failure]) -> None:
+    """Append the examples a worker (or this process) kept to the run's failures.jsonl, the first few per
+    label over all workers: the master is the file's only writer, as it is the ledger's."""
+    for failure in failures:
+        state.failures.add(failure)
+    taken = state.failures.drain()
+    if taken and state.failures_file is not None:
+        try:
+            write_failures(state.failures_file, taken, append=True)
+        except OSError as exc:
+            log.error("could not write %d failure examples: %s", len(taken), exc)
 
 
 def _on_test_stopping(environment: Any, **_: Any) -> None:
@@ -359,6 +375,7 @@ def _save(environment: Any) -> None:
         state.cpu = {str(load.worker): round(load.cpu_percent(), 1)}
         state.unanswered = {str(load.worker): load.unanswered}
         state.reasons = state.reasons or ([load.done_reason] if load.done_reason else [])
+        _keep_failures(load.failures.drain())
     if state.recorder is None:
         return
     try:

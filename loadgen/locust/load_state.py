@@ -17,13 +17,15 @@ from typing import Any
 from loadgen import wire
 from loadgen.auth import credentials
 from loadgen.errors import UsageError
+from loadgen.failures import Expected, Failure, FirstExamples
 from loadgen.ledger import Ledger
-from loadgen.locust.bad_requests import BadRequest, bad_requests
+from loadgen.locust.bad_requests import BadRequest, bad_requests, corpus_requests
 from loadgen.locust.options import Settings
 from loadgen.locust.outcomes import Outcome
 from loadgen.locust.pacing import Arrival, Pace, Pacer, RecordBudget, worker_share
 from loadgen.ramp import Schedule
 from loadgen.report.recorder import Recorder
+from loadgen.runfolder import FAILURES
 from loadgen.scenarios import paced_schedules
 
 _FORM = "application/x-www-form-urlencoded"
@@ -123,6 +125,8 @@ class LoadState:
         #: failed records of batches by label, per endpoint (a bulkCreate request fails as a whole by its worst)
         self.record_failures: dict[str, Counter[str]] = {}
         self._bad: list[BadRequest] | None = None
+        #: the first examples of each failure label, for the run folder's failures.jsonl
+        self.failures = FirstExamples()
         self.on_done: Callable[[str], None] | None = None
         self.done_reason: str | None = None
         self._cpu0 = time.process_time()
@@ -162,6 +166,18 @@ class LoadState:
             headers["Content-Type"] = _FORM
             return b"&".join(parts), headers
         return b"&".join(parts), self._basic_headers
+
+    def note_failure(self, label: str, url: str, path: str, body: bytes, status: int, content: bytes | None,
+                     expected: Expected) -> None:
+        """Keep a failed request as an example (the first few of each ``label``), without its credentials."""
+        if not self.failures.wants(label):
+            return
+        if self._legacy_tail and body.endswith(self._legacy_tail):
+            body = body[: -len(self._legacy_tail)]
+        text = (content or b"")[:300].decode("utf-8", "replace")
+        self.failures.add(Failure(label=label, operation=path.lstrip("/"), form=body.decode("ascii", "replace"),
+                                  expected=expected, got=label.split(": ", 1)[-1], status=status or None,
+                                  answer=text, url=url, source="run", scheme=self.settings.capture_auth))
 
     def claim(self, endpoints: Iterable[str], within: float = math.inf) -> tuple[str, Arrival | None, float]:
         """The earliest next arrival among ``endpoints``: (endpoint, arrival, seconds until due).
@@ -229,7 +245,8 @@ class LoadState:
     def bad_request(self, index: int) -> BadRequest:
         """The ``index``-th bad request of this worker's catalogue (drawn once, then cycled)."""
         if self._bad is None:
-            self._bad = bad_requests(self.schema, seed=self.settings.seed + self.worker)
+            corpus = corpus_requests(self.settings.corpus) if self.settings.corpus else None
+            self._bad = bad_requests(self.schema, seed=self.settings.seed + self.worker, extra=corpus)
         return self._bad[index % len(self._bad)]
 
     def malformed_turn(self, arrival: Arrival) -> bool:
@@ -309,6 +326,7 @@ class LoadState:
         return {"worker": self.worker, "recorder": self.recorder.snapshot(reset=True),
                 "records": self.records, "dropped": dict(self.dropped), "cpu": round(self.cpu_percent(), 1),
                 "unanswered": self.unanswered,
+                "failures": [f.to_json(FAILURES) for f in self.failures.drain()],
                 "done": self.done_reason}
 
     def close(self) -> None:

@@ -42,6 +42,8 @@ OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
     ("--stages-in", str, "", "the endpoint whose requests/s --stages are written in (default: create when "
                              "paced, else the first paced endpoint; loadgen run sets its scenario's)"),
     ("--malformed-share", float, DEFAULT_MALFORMED_SHARE, "error_path: share of create arrivals sent malformed"),
+    ("--corpus", str, "", "error_path: a failures.jsonl whose recorded bad entity.create requests join the "
+                          "malformed share"),
     ("--schema", str, "", "entity type schema JSON (default: the shipped user schema)"),
     ("--capture-profile", str, "", "profile TOML for the generated users (default: built-in; "
                                    "Locust already owns --profile)"),
@@ -76,6 +78,8 @@ class Settings:
     #: the endpoint whose requests/s the stages are written in ("": the locustfile's main paced endpoint)
     stages_in: str = ""
     malformed_share: float = DEFAULT_MALFORMED_SHARE
+    #: a failures.jsonl (``loadgen fuzz``'s, or a run's) whose bad requests join the error path's catalogue
+    corpus: str = ""
     schema: str = ""
     profile: str = ""
     seed: int = 0
@@ -137,7 +141,7 @@ def settings_from(options: object | Mapping[str, Any]) -> Settings:
         bulk_size=_number("bulk-size", get("bulk_size", DEFAULT_BULK_SIZE), int, 1, 100_000),
         stages=parse_stages(stages_text) if stages_text.strip() else (), stages_in=str(get("stages_in", "")),
         malformed_share=_number("malformed-share", get("malformed_share", DEFAULT_MALFORMED_SHARE), float, 0, 1),
-        schema=str(get("schema", "")), profile=str(get("capture_profile", "")),
+        corpus=str(get("corpus", "")), schema=str(get("schema", "")), profile=str(get("capture_profile", "")),
         seed=_number("seed", get("seed", 0), int, 0, 2**63),
         run_id=run_id, run_dir=str(get("run_dir", "")), ledger_dir=str(get("ledger_dir", "")),
         max_records=max_records or None, capture_auth=auth,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from loadgen.errors import LoadgenError
+from loadgen.failures import FirstExamples
 from loadgen.ledger import MasterLedger
 from loadgen.locust.live import LiveSnapshot, Target, WorkerLive
 from loadgen.locust.load_state import LoadState
@@ -34,6 +35,8 @@ class State:
         self.started_at: float | None = None
         self.quitting = False
         self.ledger = MasterLedger()
+        self.failures = FirstExamples()            # master / local: the examples kept over all workers
+        self.failures_file: Path | None = None     # the run folder's failures.jsonl
         self.master: Any = None                    # the MasterRunner, in the master process
         self.auto_run_id = ""                      # the run id this process made up for the last test
         self.own_runs: set[Path] = set()           # run folders whose ledger this process writes
