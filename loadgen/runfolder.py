@@ -126,6 +126,8 @@ class Meta:
     interrupted: bool = False
     unanswered: int = 0
     warnings: tuple[str, ...] = ()
+    warmup_s: float = 0.0               # the first seconds, drawn but left out of the summary and gates
+    store_records: int | None = None    # records of the type in the store when the measured phase began
 
     def to_json(self) -> dict[str, object]:
         return {"format_version": META_VERSION, "kind": META_KIND, "run_id": self.run_id, "scenario": self.scenario,
@@ -141,7 +143,8 @@ class Meta:
                 "dropped": dict(self.dropped), "ledger_records": self.ledger_records,
                 "server_records": self.server_records, "nothing_lost": self.nothing_lost,
                 "locust_exit_code": self.locust_exit_code, "interrupted": self.interrupted,
-                "unanswered": self.unanswered, "warnings": list(self.warnings)}
+                "unanswered": self.unanswered, "warnings": list(self.warnings), "warmup_s": self.warmup_s,
+                "store_records": self.store_records}
 
     @classmethod
     def from_json(cls, data: object, source: str = META) -> Meta:
@@ -175,7 +178,10 @@ class Meta:
                 ledger_records=o.get("ledger_records", as_int), server_records=o.get("server_records", _opt_int),
                 nothing_lost=o.get("nothing_lost", or_null(as_bool)),
                 locust_exit_code=o.get("locust_exit_code", _opt_int), interrupted=o.get("interrupted", as_bool),
-                unanswered=o.get("unanswered", as_int), warnings=o.get("warnings", tuple_of(as_str)))
+                unanswered=o.get("unanswered", as_int), warnings=o.get("warnings", tuple_of(as_str)),
+                # fields added since: a meta.json of an earlier run has none
+                warmup_s=as_num(data.get("warmup_s", 0.0), "warmup_s"),
+                store_records=_opt_int(data.get("store_records"), "store_records"))
         except FieldError as exc:
             raise MetaFormatError(f"{source}: {exc}") from None
 

@@ -30,6 +30,7 @@ from loadgen.ledger import VERSION as LEDGER_VERSION
 from loadgen.ledger import merge_ledgers
 from loadgen.locust.live import LiveFile, LiveSnapshot
 from loadgen.locust.options import new_run_id
+from loadgen.phases import Phases
 from loadgen.preflight import preflight
 from loadgen.ramp import Schedule, Stage, parse_stages
 from loadgen.report.document import Report
@@ -104,6 +105,7 @@ class RunOptions:
     type_name: str = ""     # default: the --schema's entity type name, else user
     metrics_port: int = 0   # serve the live view as OpenMetrics there (0: off)
     sandbox_options: dict[str, Any] = field(default_factory=dict)
+    phases: Phases = field(default_factory=Phases)   # --warmup, --abort-on-fail, --prefill
 
 
 @dataclass
@@ -164,7 +166,8 @@ def plan_stages(opts: RunOptions) -> tuple[tuple[Stage, ...], float]:
         raise UsageError(f"--duration must be > 0, got {opts.duration:g}s")
     rates = paced_rates(opts)
     main = rates[main_endpoint(list(rates)) or ""]
-    return (Stage(0.0, main), Stage(opts.duration, main)), opts.duration
+    run_s = opts.duration + opts.phases.extra_s(staged=False)
+    return (Stage(0.0, main), Stage(run_s, main)), run_s
 
 
 def _stages_text(stages: tuple[Stage, ...]) -> str:
@@ -231,7 +234,7 @@ def locust_command(opts: RunOptions, *, locustfile: Path, url: str, run_dir: Pat
         cmd.append("--insecure")
     if opts.metrics_port:
         cmd += ["--metrics-port", str(opts.metrics_port)]
-    return cmd
+    return cmd + opts.phases.locust_args(opts.thresholds)
 
 
 def _free_port() -> int:
@@ -459,6 +462,7 @@ def run(opts: RunOptions, *, progress: Progress | None = None,
     locustfile = locustfile_for(opts.scenario, opts.locustfile)
     stages, duration = plan_stages(opts)
     _check_options(opts)
+    opts.phases.check(duration, staged=bool(opts.stages), thresholds=opts.thresholds)
     _check_load(opts, stages)
     opts = replace(opts, type_name=_check_files(opts))
     remote = _remote(opts)
@@ -478,7 +482,7 @@ def run(opts: RunOptions, *, progress: Progress | None = None,
         workers=opts.workers, users=users, max_records=opts.max_records, capture_auth=opts.capture_auth,
         thresholds=opts.thresholds, versions=_versions(), embedded_sandbox=not opts.url, type_name=opts.type_name,
         schema_file=_keep_schema(opts.schema, opts.type_name, run_dir), ledger_version=LEDGER_VERSION,
-    )
+        warmup_s=opts.phases.warmup)
     if plan.schema_file:  # the sandbox and Locust load the named copy: one type name on both sides
         opts = replace(opts, schema=str(run_dir / SCHEMA))
     with _target(opts, remote, run_dir) as (url, client_id, secret, sandbox):

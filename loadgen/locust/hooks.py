@@ -48,7 +48,7 @@ from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from loadgen.errors import LoadgenError, UsageError
 from loadgen.ledger import FLUSH_SECONDS, MasterLedger
-from loadgen.locust import live_hooks
+from loadgen.locust import gates, live_hooks
 from loadgen.locust.load_state import LoadState, endpoints_of
 from loadgen.locust.options import OPTIONS, Settings, env_var, new_run_id, settings_from
 from loadgen.locust.state import state
@@ -401,6 +401,7 @@ def _register() -> None:
     for name, listener in listeners:
         getattr(events, name).add_listener(listener)
     live_hooks.register(events)
+    gates.register(events)
 
 
 _register()
