@@ -494,7 +494,7 @@ def run(opts: RunOptions, *, progress: Progress | None = None,
                 (run_dir / SCHEMA).unlink(missing_ok=True)
                 run_dir.rmdir()  # nothing was run: leave no empty folder behind
             raise
-        plan = replace(plan, host=url, schema_fingerprint=_fingerprint(opts.schema))
+        plan = replace(plan, host=url, schema_fingerprint=_fingerprint(opts.schema), store_records=before)
         env = {**os.environ, "CAPTURE_CLIENT_ID": client_id, "CAPTURE_CLIENT_SECRET": secret,
                "PYTHONUNBUFFERED": "1"}
         cmd = locust_command(opts, locustfile=locustfile, url=url, run_dir=run_dir, run_id=run_id,

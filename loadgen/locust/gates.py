@@ -31,7 +31,7 @@ from loadgen.errors import LoadgenError
 from loadgen.locust.options import settings_from
 from loadgen.locust.state import state
 from loadgen.report.recorder import Recorder
-from loadgen.report.thresholds import Threshold, describe, judge_windows, parse_thresholds
+from loadgen.report.thresholds import Threshold, format_metric, judge_windows, parse_thresholds
 from loadgen.report.windows import measured_seconds
 
 log = logging.getLogger("loadgen.locust")
@@ -61,7 +61,8 @@ class WindowJudge:
             verdict = judge_windows(recorder, gate, after=after, until=until)
             self.judged[gate.expression] = max(after, until)
             if not verdict.ok and verdict.at_s is not None:
-                return f"gate {gate.expression} broke at {verdict.at_s:.0f}s: {describe(verdict)}"
+                value = format_metric(gate.metric, verdict.actual or 0.0)
+                return f"gate {gate.expression} broke at {verdict.at_s:.0f}s: {value}"
         return None
 
 

@@ -105,8 +105,9 @@ def throughput_charts(report: Report) -> tuple[str, str]:
                 target = [None if t is None else t * per_request for t in s.target]
                 rec.append(Series(f"{name} target", _downsample(target, size, total=False), color,
                                   dashed=True, width=1.5))
-    return (line_chart(x, req, title="Throughput", y_label="requests / s"),
-            line_chart(x, rec, title="Records created", y_label="records / s"))
+    warmup = report.run.warmup_s
+    return (line_chart(x, req, title="Throughput", y_label="requests / s", shade_to=warmup),
+            line_chart(x, rec, title="Records created", y_label="records / s", shade_to=warmup))
 
 
 def latency_chart(report: Report, name: str) -> str:
@@ -118,7 +119,8 @@ def latency_chart(report: Report, name: str) -> str:
               in zip(SERIES_QUANTILES, colors, strict=True)]
     series.append(Series("p99 from intended start", _downsample(s.ip99, size, total=False), "#f59e0b",
                          dashed=True))
-    return line_chart(x, series, title=f"{name} latency", y_label="latency (ms, log scale)", log_y=True)
+    return line_chart(x, series, title=f"{name} latency", y_label="latency (ms, log scale)", log_y=True,
+                      shade_to=report.run.warmup_s)
 
 
 def distribution_chart(report: Report) -> str:
@@ -235,6 +237,10 @@ def _environment(report: Report) -> str:
         ("Started → ended", f"{run.started_at} → {run.ended_at}"),
         ("Duration", f"{run.duration_s if run.duration_s is not None else '–'} s planned, "
                      f"{run.elapsed_s:.1f} s measured"),
+        ("Warm-up", f"first {run.warmup_s:g} s: drawn (shaded), left out of the summary and gates"
+                    if run.warmup_s else "none"),
+        ("Store size", "not counted" if run.store_records is None else f"{run.store_records:,} records stored "
+                                                                      "when the measured phase began"),
         ("Target rates (mean)", _rates(run.targets)), ("Stages", _stages(run.stages)),
         ("Profile", run.profile), ("Seed", run.seed),
         ("Schema fingerprint", run.schema_fingerprint), ("Versions", versions),

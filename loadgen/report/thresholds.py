@@ -218,7 +218,14 @@ def exit_code(report: Report) -> int:
 
 def describe(verdict: Verdict) -> str:
     """``create.p95<300ms: 312 ms`` style text of the actual value, in the threshold's units."""
-    return "no data" if verdict.actual is None else format_metric(verdict.metric, verdict.actual)
+    if verdict.actual is None:
+        return "no data"
+    value = format_metric(verdict.metric, verdict.actual)
+    if verdict.window_s is None:
+        return value
+    if verdict.at_s is None:
+        return f"worst {verdict.window_s:g}s window: {value}"
+    return f"{value} in the {verdict.window_s:g}s window ending at {verdict.at_s:g}s (after the warm-up)"
 
 
 def format_metric(metric: str, value: float) -> str:
