@@ -5,11 +5,11 @@ the one group, :data:`cli`. Keep each command thin: parse, call the capability, 
 
 from __future__ import annotations
 
-from loadgen.cli import _fuzz, _generate, _load, _ping, _reports, _sandbox
+from loadgen.cli import _capacity, _fuzz, _generate, _load, _ping, _reports, _sandbox
 from loadgen.cli._base import cli
 
 __all__ = ["cli", "main"]
-_COMMANDS = (_ping, _reports, _sandbox, _generate, _load, _fuzz)   # imported for the commands they register
+_COMMANDS = (_ping, _reports, _sandbox, _generate, _load, _fuzz, _capacity)   # imported for the commands they register
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from loadgen.errors import ExitCode, UsageError
 from loadgen.report.build import load_report
-from loadgen.report.document import Report
+from loadgen.report.document import SERIES_LATENCY_KEYS, Report
 from loadgen.report.stats import MIN_SAMPLES, bootstrap_interval, mann_whitney_greater, median
 from loadgen.report.thresholds import format_metric
 from loadgen.scenarios import request_scope
@@ -343,3 +343,18 @@ def compare_runs(baseline: str | os.PathLike[str], run: str | os.PathLike[str], 
     if junit is not None:
         Path(junit).write_text(junit_xml(result), encoding="utf-8")
     return result
+
+
+def beyond_limit(report: Report, endpoint: str, metric: str, limit: float, *, higher_is_worse: bool) -> float | None:
+    """The p-value that ``endpoint``'s seconds are consistently beyond ``limit``: the one-sided rank
+    test of the gates above, against a fixed limit rather than a baseline's seconds (None: fewer than
+    ``MIN_SAMPLES`` seconds, or a metric without a per-second series). ``loadgen capacity`` judges each
+    step's SLO breaches with it, so a step fails on what its seconds support, not on one bad second."""
+    key = "ip99" if metric == "intended_p99" else metric
+    if key not in (*SERIES_LATENCY_KEYS, *_HIGHER_IS_BETTER, "error_rate"):
+        return None   # no per-second series of it (p99.9, max, counts)
+    seconds = _per_second(report, endpoint, key)
+    if len(seconds) < MIN_SAMPLES:
+        return None
+    sign = 1.0 if higher_is_worse else -1.0
+    return mann_whitney_greater([sign * limit] * len(seconds), [sign * v for v in seconds]).p_value
