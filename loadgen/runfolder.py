@@ -65,6 +65,10 @@ META_VERSION = 1
 META_KIND = "capture-loadgen.meta"
 
 
+#: The ledger part number of a run's ``--prefill`` (:mod:`loadgen.prefill`): no Locust process takes it.
+PREFILL_WORKER = 9999
+
+
 def ledger_part(worker: int | str) -> str:
     """The ledger part of one Locust process, relative to the run folder (``"*"``: the pattern of them all)."""
     return f"{LEDGER_PARTS}/worker-{worker}.jsonl"

@@ -494,7 +494,12 @@ def run(opts: RunOptions, *, progress: Progress | None = None,
                 (run_dir / SCHEMA).unlink(missing_ok=True)
                 run_dir.rmdir()  # nothing was run: leave no empty folder behind
             raise
-        plan = replace(plan, host=url, schema_fingerprint=_fingerprint(opts.schema), store_records=before)
+        store = before   # + a prefill, seeded (and ledgered) before the measured phase
+        if opts.phases.prefill:
+            from loadgen.prefill import prefill
+
+            store += prefill(opts, url, client_id, secret, ledger_dir=run_dir / LEDGER_PARTS, run_id=run_id)
+        plan = replace(plan, host=url, schema_fingerprint=_fingerprint(opts.schema), store_records=store)
         env = {**os.environ, "CAPTURE_CLIENT_ID": client_id, "CAPTURE_CLIENT_SECRET": secret,
                "PYTHONUNBUFFERED": "1"}
         cmd = locust_command(opts, locustfile=locustfile, url=url, run_dir=run_dir, run_id=run_id,

@@ -53,7 +53,7 @@ from loadgen.locust.load_state import LoadState, endpoints_of
 from loadgen.locust.options import OPTIONS, Settings, env_var, new_run_id, settings_from
 from loadgen.locust.state import state
 from loadgen.report.recorder import Recorder
-from loadgen.runfolder import LEDGER, LedgerAccount, LocustSummary, ledger_part, write_locust_files
+from loadgen.runfolder import LEDGER, PREFILL_WORKER, LedgerAccount, LocustSummary, ledger_part, write_locust_files
 
 log = logging.getLogger("loadgen.locust")
 
@@ -115,9 +115,9 @@ def _refuse_taken_ledger(settings: Settings) -> None:
     and its cleanup would delete the records of both. A second test of this process's own run goes on."""
     if settings.run_path.resolve() in state.own_runs:
         return
-    part = Path(ledger_part("*")).name
+    part, prefill = Path(ledger_part("*")).name, Path(ledger_part(PREFILL_WORKER)).name   # the prefill is this run's
     for path in (settings.run_path / LEDGER, *sorted(settings.ledger_path.glob(part))):
-        if path.is_file() and path.stat().st_size:
+        if path.is_file() and path.stat().st_size and path.name != prefill:
             raise UsageError(f"{path} already holds the ledger of an earlier run: pick another --run-id "
                              "or --run-dir (or clean that run up and remove its folder)")
 

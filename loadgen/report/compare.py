@@ -116,7 +116,24 @@ def incompatibilities(base: Report, run: Report) -> list[str]:
             continue
         if a != b:
             reasons.append(_difference(key, a, b))
-    return reasons
+    return reasons + store_size_difference(base, run)
+
+
+#: Runs whose store sizes (records stored when the measured phase began) differ by more than this
+#: factor are not compared without --force: a unique index and an identity store slow down as they fill.
+STORE_FACTOR = 2.0
+#: Stores below this many records count as this many: so small an index fits in memory either way, and two
+#: runs against one sandbox (the second finding the first's records) stay comparable.
+STORE_FLOOR = 10_000
+
+
+def store_size_difference(base: Report, run: Report) -> list[str]:
+    """One line when both store sizes are known and further apart than :data:`STORE_FACTOR`, else none."""
+    a, b = base.run.store_records, run.run.store_records
+    if a is None or b is None or max(a, b) <= STORE_FACTOR * max(min(a, b), STORE_FLOOR):
+        return []
+    return [f"store sizes differ by more than {STORE_FACTOR:g}x: baseline {a:,} records stored, run {b:,} "
+            "(latency grows with the store: prefill one to match, or --force)"]
 
 
 def _difference(key: str, a: object, b: object) -> str:

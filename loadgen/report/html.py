@@ -123,6 +123,22 @@ def latency_chart(report: Report, name: str) -> str:
                       shade_to=report.run.warmup_s)
 
 
+def store_chart(report: Report, name: str) -> str:
+    """Latency per second against the records stored by then (the store size at the start, plus every
+    record the run created so far): how a filling unique index or identity store slows a create down."""
+    start = report.run.store_records or 0
+    made = [sum(col) for col in zip(*(s.records for s in report.series.endpoints.values()), strict=True)]
+    stored = [float(start + sum(made[:i + 1])) for i in range(len(made))]
+    s = report.series.endpoints[name]
+    points = [(x, p50, p99) for x, p50, p99 in zip(stored, s.p50, s.p99, strict=True) if p50 is not None]
+    if not points:
+        return ""
+    x = [p[0] for p in points]
+    series = [Series("p50", [p[1] for p in points], "#60a5fa"), Series("p99", [p[2] for p in points], "#111827")]
+    return line_chart(x, series, title=f"{name} latency by store size", y_label="latency (ms, log scale)",
+                      x_label="records stored", log_y=True)
+
+
 def distribution_chart(report: Report) -> str:
     """Latency by percentile for each endpoint, service time solid and intended-start dashed."""
     curves = []
@@ -278,6 +294,9 @@ def render(report: Report) -> str:
     lat_cards = "".join(_card(f"{n}: latency per second", "service-time percentiles; dashed: p99 from the "
                               "intended start", latency_chart(report, n))
                         for n in _active(report) if report.endpoints[n].requests)
+    if run.store_records is not None and (chart := store_chart(report, busiest)):
+        lat_cards += _card("Latency by store size", f"{run.store_records:,} records stored at the start, plus "
+                           "those created since", chart)
     thresholds = _thresholds_table(report)
     title = f"Load test report · {run.scenario or 'run'} · {run.run_id}"
     return f"""<!DOCTYPE html>

@@ -1,4 +1,5 @@
-"""Warm-up, sliding-window gates and --abort-on-fail on real runs against the sandbox, its latency changed mid-run."""
+"""Warm-up, sliding-window gates, --abort-on-fail and --prefill on real runs against the sandbox (its latency
+changed mid-run)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ import httpx
 import pytest
 
 from loadgen.errors import ExitCode
+from loadgen.ledger import read_ledger
 from loadgen.locust.live import LiveSnapshot
 from loadgen.phases import Phases
 from loadgen.report.build import rebuild
 from loadgen.report.thresholds import exit_code
+from loadgen.runfolder import PREFILL_WORKER
 from loadgen.runner import RunOptions, run
 from loadgen.sandbox import Sandbox
 
@@ -86,3 +89,13 @@ def test_abort_on_fail_stops_the_run_at_the_broken_window(slow_start: Sandbox, t
     assert not window.ok and window.at_s is not None and window.at_s < 20
     assert exit_code(result.report) == ExitCode.THRESHOLD
     assert not result.interrupted and result.nothing_lost is not False
+
+
+def test_prefill_seeds_the_store_ledgered_and_the_report_states_its_size(tmp_path: Path) -> None:
+    result = run(RunOptions(scenario="create", duration=3, create_rate=10, out=tmp_path, run_id="filled",
+                            phases=Phases(prefill=250, prefill_rate=50, prefill_batch=100)))
+    assert result.report.run.store_records == 250 and result.meta.store_records == 250
+    ledger = read_ledger(result.run_dir / "ledger.jsonl").entries.values()
+    assert sum(e.worker == PREFILL_WORKER for e in ledger) == 250      # cleanup removes them with the rest
+    assert result.nothing_lost and result.ledger_count == 250 + result.report.summary.records
+    assert "250 records stored when the measured phase began" in (result.run_dir / "report.html").read_text()

@@ -62,3 +62,21 @@ def test_the_warm_up_is_in_the_seconds_not_in_the_totals_nor_the_windows() -> No
     assert sum(s.requests for s in data.seconds.values()) == 150     # the warm-up is still drawn
     assert measured_seconds(recorder) == (int(T0) + 5, int(T0) + 14)
     assert judge_windows(recorder, parse_threshold("create.max[3s]<10ms")).ok
+
+
+def test_compare_refuses_store_sizes_apart_by_more_than_the_factor() -> None:
+    from dataclasses import replace
+
+    from loadgen.report.compare import STORE_FACTOR, STORE_FLOOR, compare_reports
+    from loadgen.report.model import make_report
+    from loadgen.runfolder import Meta
+
+    recorder = Recorder(T0)
+    _steady(recorder, range(0, 12), 5.0)
+    report = make_report(recorder, Meta(run_id="a", scenario="create"))
+    small = replace(report, run=replace(report.run, store_records=STORE_FLOOR))
+    big = replace(report, run=replace(report.run, store_records=int(STORE_FLOOR * STORE_FACTOR) + 1))
+    refused = compare_reports(small, big)
+    assert refused.exit_code == 2 and any("store sizes differ" in r for r in refused.incompatible)
+    assert compare_reports(small, big, force=True).gates
+    assert not compare_reports(replace(report, run=replace(report.run, store_records=0)), small).incompatible
