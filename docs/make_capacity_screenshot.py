@@ -34,7 +34,7 @@ def main() -> None:
         subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                         "--disable-background-networking", "--disable-component-update", "--disable-sync",
                         "--hide-scrollbars", f"--user-data-dir={profile}", f"--screenshot={out}",
-                        "--window-size=1280,1100", page.as_uri()],
+                        "--window-size=1280,1150", page.as_uri()],
                        check=True, capture_output=True, timeout=120)
     sys.stdout.write(f"{out}\n")
 

@@ -88,9 +88,11 @@ class Capacity:
 
 def knee_charts(steps: Sequence[Step]) -> tuple[str, str]:
     """Achieved against offered rate, and latency percentiles against offered rate (log scale)."""
-    ordered = sorted(steps, key=lambda s: s.rate)
+    last = {s.rate: s for s in steps}           # a step run again (noise) is drawn by its re-run, which stands
+    ordered = [last[rate] for rate in sorted(last)]
     x = [s.rate for s in ordered]
-    rates = [Series("achieved", [s.requests_per_s for s in ordered], "#2563eb"),
+    rates = [Series("answered", [s.requests_per_s for s in ordered], "#93c5fd"),
+             Series("succeeded", [s.requests_per_s * (1 - s.error_rate) for s in ordered], "#2563eb"),
              Series("offered", x, "#9ca3af", dashed=True, width=1.5)]
     latency = [Series("p50", [s.p50_ms for s in ordered], "#60a5fa"),
                Series("p95", [s.p95_ms for s in ordered], "#2563eb"),
@@ -110,7 +112,8 @@ def _row(step: Step) -> str:
              "–" if step.store_records is None else f"{step.store_records:,}",
              f'<b style="color:{_COLORS.get(step.verdict, "#111")}">{escape(step.verdict)}</b>',
              escape("; ".join(step.reasons)) or "–"]
-    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"
+    why = '<td style="white-space:normal;text-align:left;min-width:280px">'
+    return "<tr>" + "".join(f"<td>{c}</td>" for c in cells[:-1]) + f"{why}{cells[-1]}</td></tr>"
 
 
 def render(result: Capacity) -> str:
