@@ -65,6 +65,8 @@ META_VERSION = 1
 META_KIND = "capture-loadgen.meta"
 
 
+#: How a ``stop_reasons`` entry of ``--abort-on-fail`` begins (``gate create.p99[30s]<300ms broke at 95s: 412 ms``).
+ABORT_PREFIX = "gate "
 #: The ledger part number of a run's ``--prefill`` (:mod:`loadgen.prefill`): no Locust process takes it.
 PREFILL_WORKER = 9999
 

@@ -33,6 +33,7 @@ from loadgen.locust.state import state
 from loadgen.report.recorder import Recorder
 from loadgen.report.thresholds import Threshold, format_metric, judge_windows, parse_thresholds
 from loadgen.report.windows import measured_seconds
+from loadgen.runfolder import ABORT_PREFIX
 
 log = logging.getLogger("loadgen.locust")
 
@@ -62,7 +63,7 @@ class WindowJudge:
             self.judged[gate.expression] = max(after, until)
             if not verdict.ok and verdict.at_s is not None:
                 value = format_metric(gate.metric, verdict.actual or 0.0)
-                return f"gate {gate.expression} broke at {verdict.at_s:.0f}s: {value}"
+                return f"{ABORT_PREFIX}{gate.expression} broke at {verdict.at_s:.0f}s: {value}"
         return None
 
 

@@ -40,7 +40,7 @@ from loadgen.report.recorder import (
     new_histogram,
     sketch_quantile,
 )
-from loadgen.runfolder import Meta
+from loadgen.runfolder import ABORT_PREFIX, Meta
 from loadgen.scenarios import CREATE, ENDPOINT_NAMES
 
 #: Percentiles every latency block carries, keyed as in report.json ("p99.9").
@@ -212,6 +212,7 @@ def make_report(recorder: Recorder, meta: Meta) -> Report:
     endpoints = {name: _endpoint_entry(name, data, elapsed, meta) for name, data in datas.items()}
     load_gen = _load_generator(meta)
     warnings = [*meta.warnings, *load_gen.warnings]
+    warnings += [f"stopped early by --abort-on-fail: {r}" for r in meta.stop_reasons if r.startswith(ABORT_PREFIX)]
     clamped = sum(e.clamped for e in endpoints.values())
     if clamped:
         warnings.append(f"{clamped} latencies above one hour were clamped to one hour")

@@ -79,9 +79,10 @@ def test_warmup_is_drawn_not_counted_and_a_window_gate_catches_a_spike_the_whole
 def test_abort_on_fail_stops_the_run_at_the_broken_window(slow_start: Sandbox, tmp_path: Path) -> None:
     progress = _script(slow_start, [(0.6, "5"), (6.0, "150")])
     started = time.monotonic()
+    # two Locust workers: the master judges the merged seconds of both
     result = run(RunOptions(url=slow_start.url, scenario="create", duration=60, create_rate=20, out=tmp_path,
-                            run_id="abort", thresholds=(WINDOW,), phases=Phases(warmup=1, abort_on_fail=True)),
-                 progress=progress)
+                            run_id="abort", thresholds=(WINDOW,), workers=2,
+                            phases=Phases(warmup=1, abort_on_fail=True)), progress=progress)
     assert time.monotonic() - started < 35                 # not the 61 s planned
     reasons = [r for r in result.meta.stop_reasons if r.startswith(f"gate {WINDOW} broke at ")]
     assert reasons, result.meta.stop_reasons
@@ -89,6 +90,7 @@ def test_abort_on_fail_stops_the_run_at_the_broken_window(slow_start: Sandbox, t
     assert not window.ok and window.at_s is not None and window.at_s < 20
     assert exit_code(result.report) == ExitCode.THRESHOLD
     assert not result.interrupted and result.nothing_lost is not False
+    assert any(w.startswith(f"stopped early by --abort-on-fail: gate {WINDOW}") for w in result.report.warnings)
 
 
 def test_prefill_seeds_the_store_ledgered_and_the_report_states_its_size(tmp_path: Path) -> None:
