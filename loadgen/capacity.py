@@ -107,7 +107,7 @@ def check(opts: CapacityOptions) -> str:
     if main is None:
         raise UsageError(f"scenario {opts.base.scenario!r} paces nothing: choose one of {', '.join(SCENARIOS)}")
     if opts.bulk_sizes and BULK_CREATE.name not in paced:
-        raise UsageError("--bulk-size sweeps need a scenario that paces bulkCreate (e.g. bulk)")
+        raise UsageError("--bulk-size sweeps need a scenario that paces bulkCreate (e.g. bulk_create)")
     return main
 
 

@@ -81,7 +81,9 @@ class Capacity:
             out.append(f"{head}{held}, first failing {'-' if failing is None else f'{failing:g} requests/s'}")
         if len(self.sustainable) > 1 and self.best_bulk_size is not None:
             out.append(f"best bulk size: {self.best_bulk_size} (most records/s within the SLO)")
-        if self.stopped != "done":
+        if self.stopped == "max-rate":
+            out.append("the search reached --max-rate: the capacity may be higher")
+        elif self.stopped != "done":
             out.append(f"stopped early: {self.stopped}")
         return out or [f"no step was run (stopped: {self.stopped})"]
 
