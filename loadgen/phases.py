@@ -49,11 +49,6 @@ class Phases:
         if self.prefill < 0 or self.prefill_rate <= 0 or not 1 <= self.prefill_batch <= 1000:
             raise UsageError("--prefill must be >= 0, --prefill-rate > 0 and --prefill-batch between 1 and 1000")
 
-    def extra_s(self, *, staged: bool) -> float:
-        """Seconds the warm-up adds to a constant-rate run (``--duration`` is the measured period);
-        with ``--stages`` the warm-up is their first seconds."""
-        return 0.0 if staged else self.warmup
-
     def locust_args(self, thresholds: Sequence[str]) -> list[str]:
         """The Locust child's options for these phases."""
         args = ["--warmup", f"{self.warmup:g}"] if self.warmup else []

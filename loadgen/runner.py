@@ -166,7 +166,7 @@ def plan_stages(opts: RunOptions) -> tuple[tuple[Stage, ...], float]:
         raise UsageError(f"--duration must be > 0, got {opts.duration:g}s")
     rates = paced_rates(opts)
     main = rates[main_endpoint(list(rates)) or ""]
-    run_s = opts.duration + opts.phases.extra_s(staged=False)
+    run_s = opts.duration + opts.phases.warmup   # --duration is the measured period (with --stages: their start)
     return (Stage(0.0, main), Stage(run_s, main)), run_s
 
 

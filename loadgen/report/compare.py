@@ -178,14 +178,15 @@ def _per_second(report: Report, endpoint: str, metric: str) -> list[float]:
     series = report.series.endpoints.get(endpoint)
     if series is None:
         return []
+    skip = math.ceil(report.run.warmup_s)   # the warm-up's seconds are drawn, never compared
     if metric == "error_rate":
         requests = series.requests
         failed = [sum(col) for col in zip(*series.failures.values(), strict=True)] or [0] * len(requests)
-        pairs = _trim(list(zip(failed, requests, strict=True)))
+        pairs = _trim(list(zip(failed, requests, strict=True))[skip:])
         return [f / n for f, n in pairs if n]
     if metric in _HIGHER_IS_BETTER:
-        return [float(v) for v in _trim(series.requests if metric == "requests_per_s" else series.records)]
-    return [float(v) for v in _trim(series.latency(metric)) if v is not None]
+        return [float(v) for v in _trim((series.requests if metric == "requests_per_s" else series.records)[skip:])]
+    return [float(v) for v in _trim(series.latency(metric)[skip:]) if v is not None]
 
 
 def _value(report: Report, endpoint: str, metric: str) -> float | None:

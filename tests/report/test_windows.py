@@ -80,3 +80,25 @@ def test_compare_refuses_store_sizes_apart_by_more_than_the_factor() -> None:
     assert refused.exit_code == 2 and any("store sizes differ" in r for r in refused.incompatible)
     assert compare_reports(small, big, force=True).gates
     assert not compare_reports(replace(report, run=replace(report.run, store_records=0)), small).incompatible
+
+
+def test_compare_leaves_the_warm_up_seconds_out_of_its_rank_test() -> None:
+    from dataclasses import replace
+
+    from loadgen.report.compare import compare_reports
+    from loadgen.report.model import make_report
+    from loadgen.runfolder import Meta
+
+    steady = Recorder(T0)
+    _steady(steady, range(0, 30), 5.0)
+    warmed = Recorder(T0)
+    warmed.measure_from = T0 + 15
+    _steady(warmed, range(0, 15), 900.0)      # a cold start, drawn but not measured
+    _steady(warmed, range(15, 30), 5.0)
+    base = make_report(steady, Meta(run_id="a", scenario="create"))
+    run = make_report(warmed, Meta(run_id="b", scenario="create", warmup_s=15))
+    gate = next(g for g in compare_reports(base, run).gates if g.endpoint == "create" and g.metric == "p50")
+    assert gate.verdict == "pass" and gate.p_value is not None and gate.p_value > 0.5, gate
+    assert gate.seconds[1] <= 14
+    unaware = replace(run, run=replace(run.run, warmup_s=0.0))   # what it would judge without the exclusion
+    assert next(g for g in compare_reports(base, unaware).gates if g.metric == "p50").seconds[1] == 28
