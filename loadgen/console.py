@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from loadgen.runfolder import REPORT_HTML, REPORT_JSON, REPORT_MD
+from loadgen.runfolder import ABORT_PREFIX, REPORT_HTML, REPORT_JSON, REPORT_MD
 
 if TYPE_CHECKING:
     from loadgen.locust.live import LiveSnapshot
@@ -129,6 +129,8 @@ def print_run_summary(result: Any) -> None:
     reasons = [r for r in result.meta.stop_reasons if "max-records" in r]
     if reasons or result.interrupted:
         console.print("stopped early: " + ("Ctrl-C" if result.interrupted else "--max-records reached"))
+    for reason in (r for r in result.meta.stop_reasons if r.startswith(ABORT_PREFIX)):
+        console.print(f"stopped early by --abort-on-fail: {reason}", markup=False)
     if result.nothing_lost is not None:
         verdict = "nothing lost" if result.nothing_lost else "RECORDS LOST"
         console.print(f"ledger {result.ledger_count:,} records, sandbox {result.server_count:,}: {verdict}")

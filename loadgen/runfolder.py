@@ -69,6 +69,12 @@ META_VERSION = 1
 META_KIND = "capture-loadgen.meta"
 
 
+#: How a ``stop_reasons`` entry of ``--abort-on-fail`` begins (``gate create.p99[30s]<300ms broke at 95s: 412 ms``).
+ABORT_PREFIX = "gate "
+#: The ledger part number of a run's ``--prefill`` (:mod:`loadgen.prefill`): no Locust process takes it.
+PREFILL_WORKER = 9999
+
+
 def ledger_part(worker: int | str) -> str:
     """The ledger part of one Locust process, relative to the run folder (``"*"``: the pattern of them all)."""
     return f"{LEDGER_PARTS}/worker-{worker}.jsonl"
@@ -130,6 +136,8 @@ class Meta:
     interrupted: bool = False
     unanswered: int = 0
     warnings: tuple[str, ...] = ()
+    warmup_s: float = 0.0               # the first seconds, drawn but left out of the summary and gates
+    store_records: int | None = None    # records of the type in the store when the measured phase began
 
     def to_json(self) -> dict[str, object]:
         return {"format_version": META_VERSION, "kind": META_KIND, "run_id": self.run_id, "scenario": self.scenario,
@@ -145,7 +153,8 @@ class Meta:
                 "dropped": dict(self.dropped), "ledger_records": self.ledger_records,
                 "server_records": self.server_records, "nothing_lost": self.nothing_lost,
                 "locust_exit_code": self.locust_exit_code, "interrupted": self.interrupted,
-                "unanswered": self.unanswered, "warnings": list(self.warnings)}
+                "unanswered": self.unanswered, "warnings": list(self.warnings), "warmup_s": self.warmup_s,
+                "store_records": self.store_records}
 
     @classmethod
     def from_json(cls, data: object, source: str = META) -> Meta:
@@ -179,7 +188,10 @@ class Meta:
                 ledger_records=o.get("ledger_records", as_int), server_records=o.get("server_records", _opt_int),
                 nothing_lost=o.get("nothing_lost", or_null(as_bool)),
                 locust_exit_code=o.get("locust_exit_code", _opt_int), interrupted=o.get("interrupted", as_bool),
-                unanswered=o.get("unanswered", as_int), warnings=o.get("warnings", tuple_of(as_str)))
+                unanswered=o.get("unanswered", as_int), warnings=o.get("warnings", tuple_of(as_str)),
+                # fields added since: a meta.json of an earlier run has none
+                warmup_s=as_num(data.get("warmup_s", 0.0), "warmup_s"),
+                store_records=_opt_int(data.get("store_records"), "store_records"))
         except FieldError as exc:
             raise MetaFormatError(f"{source}: {exc}") from None
 

@@ -14,22 +14,22 @@ import contextlib
 import math
 import os
 import platform
-import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from loadgen.child import wait_child
 from loadgen.errors import LoadgenError, RuntimeFailure, UsageError
 from loadgen.ledger import VERSION as LEDGER_VERSION
 from loadgen.ledger import merge_ledgers
 from loadgen.locust.live import LiveFile, LiveSnapshot
 from loadgen.locust.options import new_run_id
+from loadgen.phases import Phases
 from loadgen.preflight import preflight
 from loadgen.ramp import Schedule, Stage, parse_stages
 from loadgen.report.document import Report
@@ -105,6 +105,7 @@ class RunOptions:
     metrics_port: int = 0   # serve the live view as OpenMetrics there (0: off)
     corpus: str | None = None   # error_path: a failures.jsonl whose bad requests join the malformed share
     sandbox_options: dict[str, Any] = field(default_factory=dict)
+    phases: Phases = field(default_factory=Phases)   # --warmup, --abort-on-fail, --prefill
 
 
 @dataclass
@@ -165,7 +166,8 @@ def plan_stages(opts: RunOptions) -> tuple[tuple[Stage, ...], float]:
         raise UsageError(f"--duration must be > 0, got {opts.duration:g}s")
     rates = paced_rates(opts)
     main = rates[main_endpoint(list(rates)) or ""]
-    return (Stage(0.0, main), Stage(opts.duration, main)), opts.duration
+    run_s = opts.duration + opts.phases.warmup   # --duration is the measured period (with --stages: their start)
+    return (Stage(0.0, main), Stage(run_s, main)), run_s
 
 
 def _stages_text(stages: tuple[Stage, ...]) -> str:
@@ -234,7 +236,7 @@ def locust_command(opts: RunOptions, *, locustfile: Path, url: str, run_dir: Pat
         cmd += ["--metrics-port", str(opts.metrics_port)]
     if opts.corpus:
         cmd += ["--corpus", str(Path(opts.corpus).resolve())]
-    return cmd
+    return cmd + opts.phases.locust_args(opts.thresholds)
 
 
 def _free_port() -> int:
@@ -280,62 +282,6 @@ def _run_locust(cmd: list[str], env: dict[str, str], duration: float, log_path: 
     if code not in (0, 1) and not interrupted:
         raise LoadgenError(f"locust exited with code {code}: {_last_line(log_path)}")
     return code, interrupted
-
-
-def wait_child(proc: subprocess.Popen[Any], *, grace: float,
-               tick: Callable[[], None] | None = None) -> tuple[int, bool]:
-    """Wait for a child started in its own session: (exit code, interrupted).
-
-    A Ctrl-C here (or a SIGTERM, or the terminal's SIGHUP) reaches the child once, as a SIGINT from
-    here, and it gets ``grace`` seconds to finish: a second SIGINT, or the kill ``subprocess.run``
-    sends, would cut its clean stop short (Locust's in-flight requests, the fuzzers' deletes). A
-    second Ctrl-C only says so; a third gives up on the child, which is then terminated, or killed.
-    The signals are counted, never raised, so no press can land in the middle of this handling.
-    """
-    presses = 0
-
-    def press(signum: int, frame: object) -> None:
-        nonlocal presses
-        presses += 1
-
-    seen, deadline = 0, math.inf
-    with _stop_signals(press):
-        while True:
-            try:
-                return proc.wait(timeout=0.2), seen > 0
-            except subprocess.TimeoutExpired:
-                pass
-            now, count = time.monotonic(), presses
-            if count >= 1 > seen:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(signal.SIGINT)
-                deadline = now + grace
-            if count >= 2 > seen:
-                sys.stderr.write("stopping cleanly (in-flight requests, clean-up); Ctrl-C again abandons them\n")
-            seen = count
-            if count >= 3 or now > deadline:
-                proc.terminate()
-                try:
-                    return proc.wait(timeout=10), True
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    return proc.wait(), True
-            if count == 0 and tick is not None:
-                tick()
-
-
-@contextlib.contextmanager
-def _stop_signals(handler: Callable[[int, object], None]) -> Iterator[None]:
-    """SIGINT, SIGTERM and SIGHUP go to ``handler`` meanwhile: the child is in its own session and sees none."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _raise_child_failure(log_path: Path, locustfile: Path) -> None:
@@ -466,6 +412,7 @@ def run(opts: RunOptions, *, progress: Progress | None = None,
     locustfile = locustfile_for(opts.scenario, opts.locustfile)
     stages, duration = plan_stages(opts)
     _check_options(opts)
+    opts.phases.check(duration, staged=bool(opts.stages), thresholds=opts.thresholds)
     _check_load(opts, stages)
     opts = replace(opts, type_name=_check_files(opts))
     remote = _remote(opts)
@@ -485,7 +432,7 @@ def run(opts: RunOptions, *, progress: Progress | None = None,
         workers=opts.workers, users=users, max_records=opts.max_records, capture_auth=opts.capture_auth,
         thresholds=opts.thresholds, versions=_versions(), embedded_sandbox=not opts.url, type_name=opts.type_name,
         schema_file=_keep_schema(opts.schema, opts.type_name, run_dir), ledger_version=LEDGER_VERSION,
-    )
+        warmup_s=opts.phases.warmup)
     if plan.schema_file:  # the sandbox and Locust load the named copy: one type name on both sides
         opts = replace(opts, schema=str(run_dir / SCHEMA))
     with _target(opts, remote, run_dir) as (url, client_id, secret, sandbox):
@@ -497,7 +444,12 @@ def run(opts: RunOptions, *, progress: Progress | None = None,
                 (run_dir / SCHEMA).unlink(missing_ok=True)
                 run_dir.rmdir()  # nothing was run: leave no empty folder behind
             raise
-        plan = replace(plan, host=url, schema_fingerprint=_fingerprint(opts.schema))
+        store = before   # + a prefill, seeded (and ledgered) before the measured phase
+        if opts.phases.prefill:
+            from loadgen.prefill import prefill
+
+            store += prefill(opts, url, client_id, secret, ledger_dir=run_dir / LEDGER_PARTS, run_id=run_id)
+        plan = replace(plan, host=url, schema_fingerprint=_fingerprint(opts.schema), store_records=store)
         env = {**os.environ, "CAPTURE_CLIENT_ID": client_id, "CAPTURE_CLIENT_SECRET": secret,
                "PYTHONUNBUFFERED": "1"}
         cmd = locust_command(opts, locustfile=locustfile, url=url, run_dir=run_dir, run_id=run_id,

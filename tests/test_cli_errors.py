@@ -23,6 +23,9 @@ def _loadgen(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpro
     (["--threshold", "creat.p95<1s"], "unknown endpoint 'creat'"),
     (["--duration", "2x"], "bad duration '2x'"),
     (["--schema", str(Path(__file__).parent / "data" / "widget.schema.json")], "too short for unique values"),
+    (["--abort-on-fail", "--threshold", "create.p99<1s"], "--abort-on-fail judges windowed gates"),
+    (["--threshold", "create.p99[0s]<1s"], "a window is a whole number of seconds"),
+    (["--stages", "10s:5", "--warmup", "10s"], "leaves nothing to measure"),
 ])
 def test_run_rejects_bad_options_before_starting_anything(tmp_path: Path, flags: list[str], message: str) -> None:
     proc = _loadgen("run", "--duration", "5s", "--out", "runs", *flags, cwd=tmp_path)

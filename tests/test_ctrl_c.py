@@ -68,7 +68,7 @@ def _waiting_parent(on_sigint: str, grace: float) -> subprocess.Popen[str]:
              "print('ready', flush=True)\n"
              "time.sleep(60)\n")
     script = ("import subprocess, sys\n"
-              "from loadgen.runner import wait_child\n"
+              "from loadgen.child import wait_child\n"
               f"child = subprocess.Popen([sys.executable, '-c', {child!r}], stdout=subprocess.PIPE,"
               " start_new_session=True)\n"
               "child.stdout.readline()\n"

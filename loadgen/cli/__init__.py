@@ -5,11 +5,12 @@ the one group, :data:`cli`. Keep each command thin: parse, call the capability, 
 
 from __future__ import annotations
 
-from loadgen.cli import _fuzz, _generate, _history, _load, _ping, _replay, _reports, _sandbox
+from loadgen.cli import _capacity, _fuzz, _generate, _history, _load, _ping, _replay, _reports, _sandbox
 from loadgen.cli._base import cli
 
 __all__ = ["cli", "main"]
-_COMMANDS = (_ping, _reports, _history, _sandbox, _generate, _load, _fuzz, _replay)   # imported for their commands
+#: imported for the commands they register
+_COMMANDS = (_ping, _reports, _history, _sandbox, _generate, _load, _fuzz, _replay, _capacity)
 
 
 def main() -> None:

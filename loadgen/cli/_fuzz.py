@@ -46,8 +46,8 @@ def fuzz_command(url: str | None, scheme: str, max_examples: int, seed: int | No
     import random
     import subprocess
 
+    from loadgen.child import wait_child
     from loadgen.conformance import suite_args
-    from loadgen.runner import wait_child
 
     if url and not allow_writes:
         from_env = source_of("url") == "CAPTURE_URL"

@@ -11,6 +11,7 @@ import click
 from loadgen import console
 from loadgen.cli._base import auth_option, cli, friendly, source_of, url_option
 from loadgen.errors import ExitCode
+from loadgen.phases import DEFAULT_PREFILL_RATE
 from loadgen.runfolder import ledger_part
 from loadgen.scenarios import (
     DEFAULT_BULK_RATE,
@@ -52,14 +53,26 @@ from loadgen.scenarios import (
               help="Serve live OpenMetrics (Prometheus) on 127.0.0.1:PORT/metrics during the run.")
 @click.option("--history", "history_name", metavar="NAME", default=None,
               help="Add the finished run to the history under NAME ($LOADGEN_HISTORY or baselines/history.db).")
+@click.option("--warmup", default="0s", show_default=True,
+              help="Recorded and drawn, left out of the summary, gates and compare (added before --duration).")
+@click.option("--abort-on-fail", is_flag=True, help="Stop as soon as a window of a windowed --threshold fails "
+              "(e.g. 'create.p99[30s]<300ms'); exit 3.")
+@click.option("--abort-delay", default="0s", show_default=True,
+              help="After the warm-up, wait this long before --abort-on-fail judges.")
+@click.option("--prefill", type=click.IntRange(min=0), default=0,
+              help="Seed this many records by bulkCreate (ledgered) before the measured phase.")
+@click.option("--prefill-rate", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_PREFILL_RATE,
+              show_default=True, help="bulkCreate requests/s of --prefill (100 records each).")
 @friendly
 def run_command(url: str | None, scenario: str, duration: str, create_rate: float, bulk_rate: float,
                 bulk_size: int, stages: str, workers: int, users: int | None, out: Path, run_id: str | None,
                 seed: int, profile_path: str | None, schema_path: str | None, max_records: int | None,
                 malformed_share: float, corpus: str | None, scheme: str, insecure: bool,
                 thresholds: tuple[str, ...], locustfile: str | None, metrics_port: int,
-                history_name: str | None) -> None:
+                history_name: str | None, warmup: str, abort_on_fail: bool, abort_delay: str,
+                prefill: int, prefill_rate: float) -> None:
     """Run a Locust load test headless and write runs/<run-id>/ (report, ledger, Locust CSV/HTML)."""
+    from loadgen.phases import Phases
     from loadgen.ramp import parse_duration
     from loadgen.report.thresholds import exit_code
     from loadgen.runner import RunOptions, run
@@ -69,7 +82,10 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
                       out=out, run_id=run_id, seed=seed, profile=profile_path, schema=schema_path,
                       max_records=max_records, malformed_share=malformed_share, capture_auth=scheme,
                       insecure=insecure, thresholds=thresholds, locustfile=locustfile,
-                      metrics_port=metrics_port, corpus=corpus)
+                      metrics_port=metrics_port, corpus=corpus,
+                      phases=Phases(warmup=parse_duration(warmup), abort_on_fail=abort_on_fail,
+                                    abort_delay=parse_duration(abort_delay), prefill=prefill,
+                                    prefill_rate=prefill_rate))
     source = " (from CAPTURE_URL)" if source_of("url") == "CAPTURE_URL" else ""
 
     def announce(target: str, run_dir: Path) -> None:

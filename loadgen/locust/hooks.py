@@ -49,12 +49,20 @@ from locust.stats import CSV_STATS_INTERVAL_SEC
 from loadgen.errors import LoadgenError, UsageError
 from loadgen.failures import Failure, FirstExamples, write_failures
 from loadgen.ledger import FLUSH_SECONDS, MasterLedger
-from loadgen.locust import live_hooks
+from loadgen.locust import gates, live_hooks
 from loadgen.locust.load_state import LoadState, endpoints_of
 from loadgen.locust.options import OPTIONS, Settings, env_var, new_run_id, settings_from
 from loadgen.locust.state import state
 from loadgen.report.recorder import Recorder
-from loadgen.runfolder import FAILURES, LEDGER, LedgerAccount, LocustSummary, ledger_part, write_locust_files
+from loadgen.runfolder import (
+    FAILURES,
+    LEDGER,
+    PREFILL_WORKER,
+    LedgerAccount,
+    LocustSummary,
+    ledger_part,
+    write_locust_files,
+)
 
 log = logging.getLogger("loadgen.locust")
 
@@ -116,9 +124,9 @@ def _refuse_taken_ledger(settings: Settings) -> None:
     and its cleanup would delete the records of both. A second test of this process's own run goes on."""
     if settings.run_path.resolve() in state.own_runs:
         return
-    part = Path(ledger_part("*")).name
+    part, prefill = Path(ledger_part("*")).name, Path(ledger_part(PREFILL_WORKER)).name   # the prefill is this run's
     for path in (settings.run_path / LEDGER, *sorted(settings.ledger_path.glob(part))):
-        if path.is_file() and path.stat().st_size:
+        if path.is_file() and path.stat().st_size and path.name != prefill:
             raise UsageError(f"{path} already holds the ledger of an earlier run: pick another --run-id "
                              "or --run-dir (or clean that run up and remove its folder)")
 
@@ -429,6 +437,7 @@ def _register() -> None:
     for name, listener in listeners:
         getattr(events, name).add_listener(listener)
     live_hooks.register(events)
+    gates.register(events)
 
 
 _register()

@@ -56,6 +56,12 @@ OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
      " | ".join(AUTH_SCHEMES) + " (credentials: CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET)"),
     ("--type-name", str, "user", "entity type to create"),
     ("--insecure", bool, False, "allow plain http:// to a non-loopback host (credentials in clear!)"),
+    ("--warmup", float, 0.0, "seconds at the start that are recorded and drawn but left out of the summary "
+                             "and the gates"),
+    ("--gates", str, "", "';'-separated gates judged during the run with --abort-on-fail, e.g. "
+                         "'create.p99[30s]<300ms;error_rate[30s]<1%%' (only windowed ones are judged live)"),
+    ("--abort-on-fail", bool, False, "stop the run as soon as a window of a --gates gate fails"),
+    ("--abort-delay", float, 0.0, "seconds after the warm-up before --abort-on-fail judges its first window"),
 )
 
 
@@ -90,6 +96,10 @@ class Settings:
     capture_auth: str = DEFAULT_AUTH
     type_name: str = "user"
     insecure: bool = False
+    warmup_s: float = 0.0
+    gates: tuple[str, ...] = ()
+    abort_on_fail: bool = False
+    abort_delay_s: float = 0.0
 
     @property
     def run_path(self) -> Path:
@@ -135,6 +145,11 @@ def settings_from(options: object | Mapping[str, Any]) -> Settings:
     stages_text = str(get("stages", ""))
     max_records = _number("max-records", get("max_records", 0), int, 0)
     insecure = get("insecure", False)
+    gates = tuple(g.strip() for g in str(get("gates", "")).split(";") if g.strip())
+    if gates:
+        from loadgen.report.thresholds import parse_thresholds
+
+        parse_thresholds(gates)
     return Settings(
         create_rate=_number("create-rate", get("create_rate", DEFAULT_CREATE_RATE), float, 0, 1e6),
         bulk_rate=_number("bulk-rate", get("bulk_rate", DEFAULT_BULK_RATE), float, 0, 1e5),
@@ -146,6 +161,13 @@ def settings_from(options: object | Mapping[str, Any]) -> Settings:
         run_id=run_id, run_dir=str(get("run_dir", "")), ledger_dir=str(get("ledger_dir", "")),
         max_records=max_records or None, capture_auth=auth,
         type_name=str(get("type_name", "user")),
-        insecure=insecure if isinstance(insecure, bool) else str(insecure).lower() in ("1", "true", "yes", "on"),
+        insecure=_flag(insecure), warmup_s=_number("warmup", get("warmup", 0.0), float, 0),
+        gates=gates, abort_on_fail=_flag(get("abort_on_fail", False)),
+        abort_delay_s=_number("abort-delay", get("abort_delay", 0.0), float, 0),
     )
+
+
+def _flag(value: Any) -> bool:
+    """A store_true option, or its ``LOCUST_*`` variable's text."""
+    return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
 

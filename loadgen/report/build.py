@@ -44,7 +44,7 @@ def build_report(run_dir: str | os.PathLike[str], recorder: Recorder, meta: Meta
     The caller decides the exit code from ``report.verdict`` (or
     :func:`loadgen.report.thresholds.exit_code`).
     """
-    report = apply_thresholds(make_report(recorder, meta), meta.thresholds)
+    report = apply_thresholds(make_report(recorder, meta), meta.thresholds, recorder)
     write_outputs(report, run_dir)
     return report
 
@@ -76,18 +76,23 @@ def rebuild(run_dir: str | os.PathLike[str], thresholds: Iterable[str] = (),
     """
     folder = run_folder(run_dir)
     meta = read_meta(folder)
+    # windowed gates read the per-second data of recorder.json, when the folder still has it
+    recorder = _recorder(folder) if (folder / RECORDER).exists() else None
     if (folder / REPORT_JSON).exists() and not from_recorder:
         report = load_report(folder)
     else:
-        if not (folder / RECORDER).exists():
+        if recorder is None:
             raise UsageError(f"{folder}: neither {REPORT_JSON} nor {RECORDER} found")
-        snapshot = load_json(folder / RECORDER)
-        if not isinstance(snapshot, dict):
-            raise UsageError(f"{folder / RECORDER}: not a recorder snapshot (a JSON object)")
-        recorder = Recorder.from_snapshots([snapshot])
         report = make_report(recorder, meta or _locust_meta(folder))
     # the run's own gates (meta.json) plus these; an earlier rebuild's extras are replaced, not piled up
     own = list(meta.thresholds) if meta is not None else [t.expression for t in report.thresholds]
-    report = apply_thresholds(report, list(dict.fromkeys([*own, *thresholds])))
+    report = apply_thresholds(report, list(dict.fromkeys([*own, *thresholds])), recorder)
     write_outputs(report, folder)
     return report
+
+
+def _recorder(folder: Path) -> Recorder:
+    snapshot = load_json(folder / RECORDER)
+    if not isinstance(snapshot, dict):
+        raise UsageError(f"{folder / RECORDER}: not a recorder snapshot (a JSON object)")
+    return Recorder.from_snapshots([snapshot])

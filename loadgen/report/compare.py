@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from loadgen.errors import ExitCode, UsageError
 from loadgen.report.build import load_report
-from loadgen.report.document import Report
+from loadgen.report.document import SERIES_LATENCY_KEYS, Report
 from loadgen.report.stats import MIN_SAMPLES, bootstrap_interval, mann_whitney_greater, median
 from loadgen.report.thresholds import format_metric
 from loadgen.scenarios import request_scope
@@ -121,7 +121,24 @@ def incompatibilities(base: Report, run: Report) -> list[str]:
             continue
         if a != b:
             reasons.append(_difference(key, a, b))
-    return reasons
+    return reasons + store_size_difference(base, run)
+
+
+#: Runs whose store sizes (records stored when the measured phase began) differ by more than this
+#: factor are not compared without --force: a unique index and an identity store slow down as they fill.
+STORE_FACTOR = 2.0
+#: Stores below this many records count as this many: so small an index fits in memory either way, and two
+#: runs against one sandbox (the second finding the first's records) stay comparable.
+STORE_FLOOR = 10_000
+
+
+def store_size_difference(base: Report, run: Report) -> list[str]:
+    """One line when both store sizes are known and further apart than :data:`STORE_FACTOR`, else none."""
+    a, b = base.run.store_records, run.run.store_records
+    if a is None or b is None or max(a, b) <= STORE_FACTOR * max(min(a, b), STORE_FLOOR):
+        return []
+    return [f"store sizes differ by more than {STORE_FACTOR:g}x: baseline {a:,} records stored, run {b:,} "
+            "(latency grows with the store: prefill one to match, or --force)"]
 
 
 def _difference(key: str, a: object, b: object) -> str:
@@ -166,14 +183,15 @@ def _per_second(report: Report, endpoint: str, metric: str) -> list[float]:
     series = report.series.endpoints.get(endpoint)
     if series is None:
         return []
+    skip = math.ceil(report.run.warmup_s)   # the warm-up's seconds are drawn, never compared
     if metric == "error_rate":
         requests = series.requests
         failed = [sum(col) for col in zip(*series.failures.values(), strict=True)] or [0] * len(requests)
-        pairs = _trim(list(zip(failed, requests, strict=True)))
+        pairs = _trim(list(zip(failed, requests, strict=True))[skip:])
         return [f / n for f, n in pairs if n]
     if metric in _HIGHER_IS_BETTER:
-        return [float(v) for v in _trim(series.requests if metric == "requests_per_s" else series.records)]
-    return [float(v) for v in _trim(series.latency(metric)) if v is not None]
+        return [float(v) for v in _trim((series.requests if metric == "requests_per_s" else series.records)[skip:])]
+    return [float(v) for v in _trim(series.latency(metric)[skip:]) if v is not None]
 
 
 def _value(report: Report, endpoint: str, metric: str) -> float | None:
@@ -356,3 +374,18 @@ def compare_runs(baseline: str | os.PathLike[str] | Report, run: str | os.PathLi
     if junit is not None:
         Path(junit).write_text(junit_xml(result), encoding="utf-8")
     return result
+
+
+def beyond_limit(report: Report, endpoint: str, metric: str, limit: float, *, higher_is_worse: bool) -> float | None:
+    """The p-value that ``endpoint``'s seconds are consistently beyond ``limit``: the one-sided rank
+    test of the gates above, against a fixed limit rather than a baseline's seconds (None: fewer than
+    ``MIN_SAMPLES`` seconds, or a metric without a per-second series). ``loadgen capacity`` judges each
+    step's SLO breaches with it, so a step fails on what its seconds support, not on one bad second."""
+    key = "ip99" if metric == "intended_p99" else metric
+    if key not in (*SERIES_LATENCY_KEYS, *_HIGHER_IS_BETTER, "error_rate"):
+        return None   # no per-second series of it (p99.9, max, counts)
+    seconds = _per_second(report, endpoint, key)
+    if len(seconds) < MIN_SAMPLES:
+        return None
+    sign = 1.0 if higher_is_worse else -1.0
+    return mann_whitney_greater([sign * limit] * len(seconds), [sign * v for v in seconds]).p_value

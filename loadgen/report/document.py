@@ -321,21 +321,20 @@ class RunInfo:
     elapsed_s: float             # measured by the recorder
     started_at: str
     ended_at: str
-    users: int | None = None
+    users: int | None = None          # the run's --users (Locust's -u), when known
+    warmup_s: float = 0.0             # the first seconds: in ``series`` (shaded), not in the summary or gates
+    store_records: int | None = None  # records of the type stored when the measured phase began (None: unknown)
 
     def to_json(self) -> dict[str, object]:
-        data: dict[str, object] = {
-            "run_id": self.run_id, "scenario": self.scenario, "host": self.host, "profile": self.profile,
-            "seed": self.seed, "schema_fingerprint": self.schema_fingerprint, "targets": dict(self.targets),
-            "stages": [s.to_json() for s in self.stages], "duration_s": self.duration_s,
-            "elapsed_s": self.elapsed_s, "started_at": self.started_at, "ended_at": self.ended_at}
-        if self.users is not None:
-            data["users"] = self.users
-        return data
+        return {"run_id": self.run_id, "scenario": self.scenario, "host": self.host, "profile": self.profile,
+                "seed": self.seed, "schema_fingerprint": self.schema_fingerprint, "targets": dict(self.targets),
+                "stages": [s.to_json() for s in self.stages], "duration_s": self.duration_s,
+                "elapsed_s": self.elapsed_s, "started_at": self.started_at, "ended_at": self.ended_at,
+                **_unless_default(users=self.users, warmup_s=self.warmup_s, store_records=self.store_records)}
 
     @classmethod
     def from_json(cls, data: object, where: str) -> RunInfo:
-        o = Fields(data, where)
+        o = Fields(data, where, defaults={"users": None, "warmup_s": 0.0, "store_records": None})
         opt_str = or_null(as_str)
         return cls(run_id=o.get("run_id", as_str), scenario=o.get("scenario", as_str), host=o.get("host", as_str),
                    profile=o.get("profile", opt_str), seed=o.get("seed", or_null(as_int)),
@@ -343,7 +342,8 @@ class RunInfo:
                    targets=o.get("targets", dict_of(as_target)), stages=o.get("stages", tuple_of(Stage.from_json)),
                    duration_s=o.get("duration_s", _opt_num), elapsed_s=o.get("elapsed_s", as_num),
                    started_at=o.get("started_at", as_str), ended_at=o.get("ended_at", as_str),
-                   users=o.get("users", or_null(as_int)) if "users" in o.data else None)
+                   users=o.get("users", or_null(as_int)), warmup_s=o.get("warmup_s", as_num),
+                   store_records=o.get("store_records", or_null(as_int)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,16 +395,27 @@ class Verdict:
     limit: float          # in report units
     actual: float | None
     ok: bool
+    window_s: float | None = None   # a windowed gate ("create.p99[30s]<300ms"): judged in every window
+    at_s: float | None = None       # the first failing window's end, seconds after the measured start
 
     def to_json(self) -> dict[str, object]:
+        window = {} if self.window_s is None else {"window_s": self.window_s, "at_s": self.at_s}
         return {"expression": self.expression, "scope": self.scope, "metric": self.metric, "op": self.op,
-                "limit": self.limit, "actual": self.actual, "ok": self.ok}
+                "limit": self.limit, "actual": self.actual, "ok": self.ok, **window}
 
     @classmethod
     def from_json(cls, data: object, where: str) -> Verdict:
-        o = Fields(data, where)
+        o = Fields(data, where, defaults={"window_s": None, "at_s": None})
         return cls(o.get("expression", as_str), o.get("scope", as_str), o.get("metric", as_str), o.get("op", as_str),
-                   o.get("limit", as_num), o.get("actual", _opt_num), o.get("ok", as_bool))
+                   o.get("limit", as_num), o.get("actual", _opt_num), o.get("ok", as_bool),
+                   o.get("window_s", _opt_num), o.get("at_s", _opt_num))
+
+
+def _unless_default(*, users: int | None, warmup_s: float, store_records: int | None) -> dict[str, float | None]:
+    """Fields added since schema version 1, written only when set: an older report rewrites byte for byte."""
+    return {**({"users": users} if users is not None else {}),
+            **({"warmup_s": warmup_s} if warmup_s else {}),
+            **({"store_records": store_records} if store_records is not None else {})}
 
 
 def _verdict_of(thresholds: tuple[Verdict, ...]) -> str:

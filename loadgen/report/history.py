@@ -27,6 +27,7 @@ from pathlib import Path
 
 from loadgen.errors import UsageError
 from loadgen.report.build import load_report
+from loadgen.report.compare import STORE_FACTOR, STORE_FLOOR
 from loadgen.report.compare import _target as comparable_target
 from loadgen.report.document import Report
 from loadgen.report.model import iso_utc
@@ -104,13 +105,18 @@ class SeriesKey:
 
 
 def store_size(report: Report) -> str:
-    """The size of the store the run met, as a key part; ``unknown`` until report.json records one.
-
-    The one place to read it from the report when it does (issue #15's prefill size): runs added
-    before then keep ``unknown`` and stay a series of their own.
+    """The size of the store the run met, as a key part: a band of :data:`~loadgen.report.compare.STORE_FACTOR`
+    (2x) width above :data:`~loadgen.report.compare.STORE_FLOOR` records (``<20k``, ``20k-40k``...), the width
+    within which ``compare`` takes two runs as comparable; ``unknown`` for a report that does not say.
     """
-    del report
-    return UNKNOWN
+    stored = report.run.store_records
+    if stored is None:
+        return UNKNOWN
+    low = STORE_FLOOR
+    while stored >= low * STORE_FACTOR:
+        low = int(low * STORE_FACTOR)
+    high = int(low * STORE_FACTOR)
+    return f"<{high // 1000}k" if low == STORE_FLOOR else f"{low // 1000}k-{high // 1000}k"
 
 
 def series_key(report: Report) -> SeriesKey:

@@ -110,7 +110,8 @@ def endpoint_throughput(report: Report, name: str, i: int) -> str:
     if any(v is not None for v in s.target):
         series.append(Series("target", _timeline(s.target, seconds, total=False)[1], _color(name, i), dashed=True,
                              width=1.5))
-    return line_chart(x, series, title=f"{name} requests per second", y_label="requests / s")
+    return line_chart(x, series, title=f"{name} requests per second", y_label="requests / s",
+                      shade_to=report.run.warmup_s)
 
 
 def endpoint_records(report: Report, name: str, i: int) -> str:
@@ -124,7 +125,8 @@ def endpoint_records(report: Report, name: str, i: int) -> str:
         target = [None if t is None else t * per_request for t in s.target]
         series.append(Series("target", _timeline(target, seconds, total=False)[1], _color(name, i), dashed=True,
                              width=1.5))
-    return line_chart(x, series, title=f"{name} records per second", y_label="records / s")
+    return line_chart(x, series, title=f"{name} records per second", y_label="records / s",
+                      shade_to=report.run.warmup_s)
 
 
 def _throughput_cards(report: Report) -> tuple[str, str]:
@@ -155,7 +157,8 @@ def load_chart(report: Report) -> str:
     size = max(1, -(-n // MAX_POINTS))
     binned = [Series(s.name, _downsample(s.values, size, total=s.name != "peak in flight"), s.color, s.dashed,
                      s.width) for s in lines]
-    return line_chart(x[::size], binned, title="Load on the generator", y_label="requests")
+    return line_chart(x[::size], binned, title="Load on the generator", y_label="requests",
+                      shade_to=report.run.warmup_s)
 
 
 def latency_chart(report: Report, name: str) -> str:
@@ -184,7 +187,24 @@ def latency_chart(report: Report, name: str) -> str:
     colors = ("#60a5fa", "#2563eb", "#7c3aed", "#111827")
     series = [Series(key, values(key), c) for (key, _), c in zip(SERIES_QUANTILES, colors, strict=True)]
     series.append(Series("p99 from intended start", values("ip99"), "#f59e0b", dashed=True))
-    return line_chart(x, series, title=f"{name} latency", y_label="latency (ms, log scale)", log_y=True)
+    return line_chart(x, series, title=f"{name} latency", y_label="latency (ms, log scale)", log_y=True,
+                      shade_to=report.run.warmup_s)
+
+
+def store_chart(report: Report, name: str) -> str:
+    """Latency per second against the records stored by then (the store size at the start, plus every
+    record the run created so far): how a filling unique index or identity store slows a create down."""
+    start = report.run.store_records or 0
+    made = [sum(col) for col in zip(*(s.records for s in report.series.endpoints.values()), strict=True)]
+    stored = [float(start + sum(made[:i + 1])) for i in range(len(made))]
+    s = report.series.endpoints[name]
+    points = [(x, p50, p99) for x, p50, p99 in zip(stored, s.p50, s.p99, strict=True) if p50 is not None]
+    if not points:
+        return ""
+    x = [p[0] for p in points]
+    series = [Series("p50", [p[1] for p in points], "#60a5fa"), Series("p99", [p[2] for p in points], "#111827")]
+    return line_chart(x, series, title=f"{name} latency by store size", y_label="latency (ms, log scale)",
+                      x_label="records stored", log_y=True)
 
 
 def _latency_note(report: Report, name: str) -> str:
@@ -311,6 +331,10 @@ def _environment(report: Report) -> str:
         ("Started → ended", f"{run.started_at} → {run.ended_at}"),
         ("Duration", f"{run.duration_s if run.duration_s is not None else '–'} s planned, "
                      f"{run.elapsed_s:.1f} s measured"),
+        ("Warm-up", f"first {run.warmup_s:g} s: drawn (shaded), left out of the summary and gates"
+                    if run.warmup_s else "none"),
+        ("Store size", "not counted" if run.store_records is None else f"{run.store_records:,} records stored "
+                                                                      "when the measured phase began"),
         ("Target rates (mean)", _rates(run.targets)), ("Stages", _stages(run.stages)),
         ("Profile", run.profile), ("Seed", run.seed),
         ("Schema fingerprint", run.schema_fingerprint), ("Versions", versions),
@@ -349,6 +373,9 @@ def render(report: Report) -> str:
     errors_time, errors_total = error_charts(report)
     lat_cards = "".join(_card(f"{n}: latency", _latency_note(report, n), latency_chart(report, n))
                         for n in _active(report) if report.endpoints[n].requests)
+    if run.store_records is not None and (chart := store_chart(report, busiest)):
+        lat_cards += _card("Latency by store size", f"{run.store_records:,} records stored at the start, plus "
+                           "those created since", chart)
     thresholds = _thresholds_table(report)
     title = f"Load test report · {run.scenario or 'run'} · {run.run_id}"
     return f"""<!DOCTYPE html>

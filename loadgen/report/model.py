@@ -45,7 +45,7 @@ from loadgen.report.recorder import (
     new_histogram,
     sketch_quantile,
 )
-from loadgen.runfolder import Meta
+from loadgen.runfolder import ABORT_PREFIX, Meta
 from loadgen.scenarios import CREATE, ENDPOINT_NAMES
 
 #: Percentiles every latency block carries, keyed as in report.json ("p99.9").
@@ -256,10 +256,12 @@ def make_report(recorder: Recorder, meta: Meta) -> Report:
     """The report.json document (without threshold verdicts, which :mod:`thresholds` adds)."""
     names = [*ENDPOINT_NAMES, *sorted(set(recorder.endpoints) - set(ENDPOINT_NAMES))]
     datas = {name: recorder.endpoints.get(name) or EndpointData() for name in names}
-    elapsed = max(recorder.end - recorder.start, 1e-9)
+    # the measured period: a warm-up's seconds are in the series only (the recorder kept them out of the rest)
+    elapsed = max(recorder.end - (recorder.measure_from or recorder.start), 1e-9)
     endpoints = {name: _endpoint_entry(name, data, elapsed, meta) for name, data in datas.items()}
     load_gen = _load_generator(meta)
     warnings = [*meta.warnings, *load_gen.warnings]
+    warnings += [f"stopped early by --abort-on-fail: {r}" for r in meta.stop_reasons if r.startswith(ABORT_PREFIX)]
     clamped = sum(e.clamped for e in endpoints.values())
     if clamped:
         warnings.append(f"{clamped} latencies above one hour were clamped to one hour")
@@ -275,6 +277,7 @@ def make_report(recorder: Recorder, meta: Meta) -> Report:
         stages=meta.stages, duration_s=meta.duration_s, elapsed_s=elapsed,
         started_at=iso_utc(recorder.start if meta.started_at is None else meta.started_at),
         ended_at=iso_utc(recorder.end if meta.ended_at is None else meta.ended_at), users=meta.users,
+        warmup_s=meta.warmup_s, store_records=meta.store_records,
     )
     environment = Environment(versions=_versions(meta.versions), platform=platform.platform(),
                               machine=platform.machine(), workers=len(load_gen.workers_cpu) or None)

@@ -200,6 +200,9 @@ class Recorder:
         self.source = source
         #: source -> epoch second -> (peak, last) requests in flight during that second
         self.busy: dict[str, dict[int, tuple[int, int]]] = {}
+        #: epoch end of the warm-up: what completes before it goes to the per-second data only (the
+        #: charts draw it), not to the whole-run counts and histograms the summary and gates read
+        self.measure_from: float | None = None
 
     def endpoint(self, name: str) -> EndpointData:
         """The data of one endpoint, created empty on first use."""
@@ -210,10 +213,12 @@ class Recorder:
             data = self.endpoints[name] = EndpointData()
         return data
 
-    def _second(self, data: EndpointData, at: float | None) -> Second:
-        moment = time.time() if at is None else at
+    def _second(self, data: EndpointData, moment: float) -> Second:
         self.end = max(self.end, moment)
         return data.second(math.floor(moment))
+
+    def warming_up(self, moment: float) -> bool:
+        return self.measure_from is not None and moment < self.measure_from
 
     def record(self, endpoint: str, *, service_ms: float, intended_ms: float | None = None,
                ok: bool = True, failure: str | None = None, records: int = 0,
@@ -232,27 +237,30 @@ class Recorder:
         else:
             raise UsageError(f"recorder: intended_ms must be a finite number, got {intended_ms!r}")
         data = self.endpoint(endpoint)
-        sec = self._second(data, at)
-        data.requests += 1
+        moment = time.time() if at is None else at
+        sec = self._second(data, moment)
         sec.requests += 1
-        failed = failure is not None or not ok
-        if failed:
-            label = failure or "failed"
-            data.failures[label] += 1
+        label = (failure or "failed") if failure is not None or not ok else None
+        if label is not None:
             sec.failures[label] += 1
-        else:
-            data.ok += 1
-        data.records += records
         sec.records += records
-        data.service.add(service_ms)
-        data.intended.add(intended)
         sec.sum_ms += service_ms
         index = sketch_index(service_ms)
         sec.service[index] += 1
         sec.intended[index if intended == service_ms else sketch_index(intended)] += 1
-        if intended - service_ms > self.late_ms:
-            data.late += 1
-            sec.late += 1
+        late = intended - service_ms > self.late_ms
+        sec.late += late
+        if self.warming_up(moment):
+            return
+        data.requests += 1
+        if label is not None:
+            data.failures[label] += 1
+        else:
+            data.ok += 1
+        data.records += records
+        data.service.add(service_ms)
+        data.intended.add(intended)
+        data.late += late
 
     def record_measure(self, name: str, ms: float, *, failure: str | None = None, at: float | None = None) -> None:
         """Record a value of a scenario's own metric (a time-to-visible): a row of its own, outside the totals."""
@@ -262,8 +270,10 @@ class Recorder:
     def record_dropped(self, endpoint: str, n: int = 1, at: float | None = None) -> None:
         """Count arrivals the users could not serve at all (the pacer skipped them)."""
         data = self.endpoint(endpoint)
-        data.dropped += n
-        self._second(data, at).dropped += n
+        moment = time.time() if at is None else at
+        self._second(data, moment).dropped += n
+        if not self.warming_up(moment):
+            data.dropped += n
 
     def in_flight(self, count: int, at: float | None = None) -> None:
         """Note this process's number of requests in flight, each time it changes."""
@@ -294,6 +304,7 @@ class Recorder:
         """A JSON-serialisable copy. ``reset=True`` also clears the recorder, for periodic deltas."""
         snap = {
             "format": SNAPSHOT_FORMAT, "start": self.start, "end": self.end, "late_ms": self.late_ms,
+            "measure_from": self.measure_from,
             "endpoints": {
                 name: {"requests": d.requests, "ok": d.ok, "records": d.records, "dropped": d.dropped,
                        "late": d.late, "failures": dict(d.failures), "service": d.service.to_json(),
@@ -316,6 +327,9 @@ class Recorder:
             raise RuntimeFailure(f"recorder: cannot merge snapshot of format {found!r} (want {SNAPSHOT_FORMAT})")
         self.start = min(self.start, float(snapshot["start"]))
         self.end = max(self.end, float(snapshot["end"]))
+        if snapshot.get("measure_from") is not None:   # the workers' warm-ups end together, give or take
+            given = float(snapshot["measure_from"])
+            self.measure_from = given if self.measure_from is None else min(self.measure_from, given)
         for name, raw in snapshot.get("endpoints", {}).items():
             data = self.endpoint(name)
             for attr in ("requests", "ok", "records", "dropped", "late"):

@@ -168,10 +168,11 @@ def _y_scale(frame: _Frame, values: Sequence[float], log_y: bool) -> tuple[list[
 
 def line_chart(x: Sequence[float], series: Sequence[Series], *, title: str, y_label: str,
                x_label: str = "elapsed time (s)", width: int = 600, height: int = 260,
-               y_fmt: Callable[[float], str] = fmt_number, log_y: bool = False) -> str:
+               y_fmt: Callable[[float], str] = fmt_number, log_y: bool = False, shade_to: float = 0.0) -> str:
     """Lines over a shared x axis (seconds). Gaps where a value is None.
 
-    ``log_y`` suits latency: a stall of a second and a 3 ms median both stay readable.
+    ``log_y`` suits latency: a stall of a second and a 3 ms median both stay readable. ``shade_to``
+    greys the start of the x axis up to that value: a warm-up, drawn but not counted.
     """
     frame = _frame(series, width, height)
     values = [v for s in series for v in s.values if v is not None]
@@ -188,6 +189,11 @@ def line_chart(x: Sequence[float], series: Sequence[Series], *, title: str, y_la
 
     out = _open(frame, title) + _y_axis(frame, y_ticks, sy, y_label, y_fmt) + _x_axis(
         frame, x_ticks, sx, x_label, fmt_number)
+    if shade_to > x[0]:
+        right = sx(min(shade_to, x[-1]))
+        out.append(f'<rect x="{frame.left}" y="{frame.top}" width="{right - frame.left:.1f}" height="{frame.plot_h}" '
+                   f'fill="#9ca3af" fill-opacity="0.18"><title>warm-up (not counted)</title></rect>')
+        out.append(_text(frame.left + 4, frame.top + 12, "warm-up", anchor="start", size=10))
     for s in series:
         dash = ' stroke-dasharray="6 4"' if s.dashed else ""
         for run in _runs(x, s.values):

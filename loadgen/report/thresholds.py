@@ -10,6 +10,10 @@ when the run has none. Metrics:
 - rates: ``requests_per_s`` (``rps``), ``records_per_s``, ``achieved_ratio`` (achieved/target rate);
 - ``error_rate`` (``1%`` or ``0.01``); counts: ``requests records failed dropped late``.
 
+A metric may carry a window, ``create.p99[30s]<300ms``: the gate then holds only if it holds in every
+30-second window of the measured period (after the warm-up), judged on the per-second data
+(:mod:`loadgen.report.windows`), so a bad half-minute cannot hide in a good whole-run average.
+
 Parsing is strict so a typo never becomes a silently passing gate. A threshold file holds one
 expression per line (``#`` comments), or, for ``.toml``, ``thresholds = ["...", ...]``.
 """
@@ -27,12 +31,15 @@ from pathlib import Path
 
 from loadgen.errors import ExitCode, UsageError
 from loadgen.report.document import EndpointStats, Report, Totals, Verdict
+from loadgen.report.recorder import Recorder
+from loadgen.report.windows import measured_seconds, window_values
 from loadgen.scenarios import request_scope
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le, ">=": operator.ge, "==": operator.eq, "!=": operator.ne, "<": operator.lt,
     ">": operator.gt}
-_EXPR = re.compile(r"^\s*(?P<lhs>[A-Za-z_][\w.() -]*?)\s*(?P<op><=|>=|==|!=|<|>)\s*"
+_EXPR = re.compile(r"^\s*(?P<lhs>[A-Za-z_][\w.() -]*?)\s*(?:\[\s*(?P<win>[0-9]+(?:\.[0-9]+)?)\s*(?P<wunit>s|m)\s*\])?"
+                   r"\s*(?P<op><=|>=|==|!=|<|>)\s*"
                    r"(?P<num>[0-9]+(?:\.[0-9]+)?)\s*(?P<unit>ms|us|µs|s|%|/s)?\s*$")
 _LATENCY = ("p50", "p90", "p95", "p99", "p99.9", "max", "min", "mean")
 _ALIASES = {"avg": "mean", "med": "p50", "rps": "requests_per_s", "reqs_per_s": "requests_per_s",
@@ -51,6 +58,7 @@ class Threshold:
     metric: str           # canonical: "p95", "intended_p99", "error_rate", "records_per_s", ...
     op: str
     limit: float
+    window_s: float | None = None   # judged in every window of this many seconds; None: on the whole run
 
 
 def _canonical(metric: str) -> str:
@@ -95,7 +103,19 @@ def parse_threshold(expression: str) -> Threshold:
             raise UsageError(f"threshold {expression!r}: error_rate above 100% (write '1%' or '0.01')")
     elif unit not in (None, "/s"):
         raise UsageError(f"threshold {expression!r}: {name} takes no unit {unit!r}")
-    return Threshold(expression.strip(), scope, name, match["op"], value)
+    return Threshold(expression.strip(), scope, name, match["op"], value, _window(expression, match))
+
+
+def _window(expression: str, match: re.Match[str]) -> float | None:
+    """The ``[30s]`` of a windowed gate in seconds (whole seconds: the data is per second), or None."""
+    if match["win"] is None:
+        return None
+    seconds = float(match["win"]) * (60 if match["wunit"] == "m" else 1)
+    if seconds < 1 or seconds != int(seconds):
+        raise UsageError(f"threshold {expression!r}: a window is a whole number of seconds, at least 1s")
+    if match["lhs"].endswith("achieved_ratio"):
+        raise UsageError(f"threshold {expression!r}: achieved_ratio is judged on the whole run only")
+    return seconds
 
 
 def parse_thresholds(expressions: Iterable[str]) -> list[Threshold]:
@@ -151,19 +171,43 @@ def metric_value(report: Report, scope: str, metric: str) -> float | None:
     return None if value is None else float(value)
 
 
-def evaluate(report: Report, thresholds: Iterable[Threshold]) -> list[Verdict]:
-    """One verdict per threshold. A metric with no data fails: a gate must see what it guards."""
+def evaluate(report: Report, thresholds: Iterable[Threshold], recorder: Recorder | None = None) -> list[Verdict]:
+    """One verdict per threshold. A metric with no data fails: a gate must see what it guards.
+
+    A windowed gate is judged on ``recorder``'s per-second data (no recorder: no data).
+    """
     verdicts = []
     for t in thresholds:
+        if t.window_s is not None:
+            verdicts.append(judge_windows(recorder, t) if recorder is not None else
+                            Verdict(t.expression, t.scope, t.metric, t.op, t.limit, None, False, t.window_s))
+            continue
         actual = metric_value(report, t.scope, t.metric)
         ok = actual is not None and _OPS[t.op](actual, t.limit)
         verdicts.append(Verdict(t.expression, t.scope, t.metric, t.op, t.limit, actual, ok))
     return verdicts
 
 
-def apply_thresholds(report: Report, expressions: Iterable[str]) -> Report:
+def judge_windows(recorder: Recorder, t: Threshold, *, after: int | None = None,
+                  until: int | None = None) -> Verdict:
+    """A windowed gate: ``actual`` is the first failing window's value (else the worst one's), ``at_s``
+    the end of that failing window in seconds after the measured start (after the warm-up)."""
+    width = int(t.window_s or 1)
+    values = [(end, v) for end, v in window_values(recorder, t.scope, t.metric, width, after=after, until=until)
+              if v is not None]
+    failing = [(end, v) for end, v in values if not _OPS[t.op](v, t.limit)]
+    if failing:
+        first, _ = measured_seconds(recorder)
+        end, actual = failing[0]
+        return Verdict(t.expression, t.scope, t.metric, t.op, t.limit, actual, False, t.window_s, float(end - first))
+    pick = min if t.op in (">", ">=") else max
+    worst = pick((v for _, v in values), default=None)
+    return Verdict(t.expression, t.scope, t.metric, t.op, t.limit, worst, worst is not None, t.window_s)
+
+
+def apply_thresholds(report: Report, expressions: Iterable[str], recorder: Recorder | None = None) -> Report:
     """The report judged by these expressions (its ``thresholds`` replaced, so its ``verdict`` too)."""
-    return replace(report, thresholds=tuple(evaluate(report, parse_thresholds(expressions))))
+    return replace(report, thresholds=tuple(evaluate(report, parse_thresholds(expressions), recorder)))
 
 
 def exit_code(report: Report) -> int:
@@ -190,7 +234,14 @@ def format_achieved(ratio: float | None) -> str:
 
 def describe(verdict: Verdict) -> str:
     """``create.p95<300ms: 312 ms`` style text of the actual value, in the threshold's units."""
-    return "no data" if verdict.actual is None else format_metric(verdict.metric, verdict.actual)
+    if verdict.actual is None:
+        return "no data"
+    value = format_metric(verdict.metric, verdict.actual)
+    if verdict.window_s is None:
+        return value
+    if verdict.at_s is None:
+        return f"worst {verdict.window_s:g}s window: {value}"
+    return f"{value} in the {verdict.window_s:g}s window ending at {verdict.at_s:g}s (after the warm-up)"
 
 
 def format_metric(metric: str, value: float) -> str:

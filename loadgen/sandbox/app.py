@@ -31,9 +31,10 @@ from starlette.routing import Route
 
 from loadgen import wire
 from loadgen._fast.json_text import compact_json
-from loadgen.errors import CaptureError, Code, FormError, capture_error
+from loadgen.errors import CaptureError, Code, FormError, UsageError, capture_error
 from loadgen.sandbox.auth import PERMISSIONS, authorize
 from loadgen.sandbox.config import ClientSpec, SandboxConfig
+from loadgen.sandbox.faults import Faults
 from loadgen.sandbox.operations import Operations
 from loadgen.sandbox.state import SandboxState
 
@@ -195,6 +196,26 @@ def _endpoint(state: SandboxState, ops: Operations, op: str) -> Callable[[Reques
     return endpoint
 
 
+def _latency_route(state: SandboxState, admin: Callable[[Request, Callable[[], dict[str, Any]]], Awaitable[Response]],
+                   ) -> Callable[[Request], Awaitable[Response]]:
+    """``POST /_sandbox/latency?latency=50`` (a fault spec, "" for none): the added latency from now on."""
+    async def latency(request: Request) -> Response:
+        spec = request.query_params.get("latency", "")
+        try:
+            Faults(latency=spec)
+        except UsageError as exc:
+            request_id = new_request_id()
+            return _error_response(state, capture_error(Code.INVALID_ARGUMENT, str(exc), argument_name="latency",
+                                                        request_id=request_id), request_id)
+
+        def changed() -> dict[str, Any]:
+            state.set_latency(spec)
+            return {"stat": "ok", "latency": spec}
+
+        return await admin(request, changed)
+    return latency
+
+
 def create_app(config: SandboxConfig) -> Starlette:
     """The sandbox as an ASGI app. ``app.state.sandbox`` is its ``SandboxState`` (client, store, stats)."""
     state = SandboxState(config)
@@ -241,7 +262,8 @@ def create_app(config: SandboxConfig) -> Starlette:
     routes = [Route(f"/{op}", _endpoint(state, ops, op), methods=["GET", "POST"]) for op in PERMISSIONS]
     if config.admin:
         routes += [Route("/_sandbox/stats", stats, methods=["GET"]),
-                   Route("/_sandbox/reset", reset, methods=["POST"])]
+                   Route("/_sandbox/reset", reset, methods=["POST"]),
+                   Route("/_sandbox/latency", _latency_route(state, admin), methods=["POST"])]
     routes.append(Route("/{path:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]))
 
     @asynccontextmanager

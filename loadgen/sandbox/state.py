@@ -7,6 +7,7 @@ Its own module so that imports run one way: ``app`` -> ``operations`` -> ``state
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 import threading
 from collections import Counter
@@ -102,6 +103,17 @@ class SandboxState:
         self.worker.close()
         self._pool.shutdown(wait=True)
         self.store.close()
+
+    def set_latency(self, spec: str) -> None:
+        """Change the added latency of every client without faults of its own, now (``POST
+        /_sandbox/latency``): a latency spike in the middle of a run, which window gates must catch.
+        Calls in flight finish with the old latency, and a concurrency limit counts afresh from here."""
+        self.config = dataclasses.replace(self.config, faults=dataclasses.replace(self.config.faults, latency=spec))
+        for client_id in [c for c in self._injectors if c not in self._own_faults()]:
+            del self._injectors[client_id]
+
+    def _own_faults(self) -> set[str]:
+        return {c.client_id for c in self.config.clients if c.faults is not None}
 
     def reset(self) -> None:
         self.store.reset()

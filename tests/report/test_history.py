@@ -23,7 +23,7 @@ from synthetic_run import SyntheticRun, write_synthetic_run
 from loadgen.cli import cli
 from loadgen.errors import UsageError
 from loadgen.report.changes import Analysis, analyse
-from loadgen.report.history import add_run, load_reports, series_of
+from loadgen.report.history import add_run, load_reports, series_of, store_size
 from loadgen.report.trend import TREND_HTML, TREND_MD, write_trend
 
 RUNS = 30
@@ -168,3 +168,13 @@ def test_trend_page_renders_in_headless_chromium_without_network(tmp_path: Path)
     data = shot.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", data[16:24]) == (1280, 1400)
     assert len(data) > 60_000  # charts and tables, not a blank page
+
+
+def test_store_sizes_key_series_in_bands_compare_accepts(tmp_path: Path) -> None:
+    """Runs on stores within 2x of each other (above 10,000 records) share a series; further apart they do not."""
+    from dataclasses import replace
+
+    report = write_synthetic_run(tmp_path / "run", SyntheticRun(duration_s=20))
+    sized = [store_size(replace(report, run=replace(report.run, store_records=n)))
+             for n in (None, 0, 19_999, 20_000, 39_999, 40_000)]
+    assert sized == ["unknown", "<20k", "<20k", "20k-40k", "20k-40k", "40k-80k"]

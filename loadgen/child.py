@@ -1,0 +1,73 @@
+"""A child process in its own session, and what a Ctrl-C does to it: reach it once, give it time to stop.
+
+``loadgen run`` (Locust) and ``loadgen fuzz`` (pytest) run their work in a child so that a Ctrl-C stops it
+cleanly: in-flight requests get their answers, the fuzzers delete what they created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+
+def wait_child(proc: subprocess.Popen[Any], *, grace: float,
+               tick: Callable[[], None] | None = None) -> tuple[int, bool]:
+    """Wait for a child started in its own session: (exit code, interrupted).
+
+    A Ctrl-C here (or a SIGTERM, or the terminal's SIGHUP) reaches the child once, as a SIGINT from
+    here, and it gets ``grace`` seconds to finish: a second SIGINT, or the kill ``subprocess.run``
+    sends, would cut its clean stop short (Locust's in-flight requests, the fuzzers' deletes). A
+    second Ctrl-C only says so; a third gives up on the child, which is then terminated, or killed.
+    The signals are counted, never raised, so no press can land in the middle of this handling.
+    """
+    presses = 0
+
+    def press(signum: int, frame: object) -> None:
+        nonlocal presses
+        presses += 1
+
+    seen, deadline = 0, math.inf
+    with _stop_signals(press):
+        while True:
+            try:
+                return proc.wait(timeout=0.2), seen > 0
+            except subprocess.TimeoutExpired:
+                pass
+            now, count = time.monotonic(), presses
+            if count >= 1 > seen:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGINT)
+                deadline = now + grace
+            if count >= 2 > seen:
+                sys.stderr.write("stopping cleanly (in-flight requests, clean-up); Ctrl-C again abandons them\n")
+            seen = count
+            if count >= 3 or now > deadline:
+                proc.terminate()
+                try:
+                    return proc.wait(timeout=10), True
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    return proc.wait(), True
+            if count == 0 and tick is not None:
+                tick()
+
+
+@contextlib.contextmanager
+def _stop_signals(handler: Callable[[int, object], None]) -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP go to ``handler`` meanwhile: the child is in its own session and sees none."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)

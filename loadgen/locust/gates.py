@@ -1,0 +1,109 @@
+"""``--abort-on-fail``: the master judges the windowed ``--gates`` each second and stops a run that broke one.
+
+A run whose latency already broke its SLO for a whole window will not mend by going on: stopping it
+saves the target (and the time of whoever waits for the verdict). The judge is the report's own
+(:func:`loadgen.report.thresholds.judge_windows` over the merged recorder), so the window that stops
+the run is the one the report names. In a distributed run it runs on the master, whose recorder
+merges every worker's seconds: a worker alone sees only its share. Seconds are judged once
+complete: the master waits for the workers' next stats report (``lag_s``).
+
+Whole-run gates are not judged here: the whole run is not over until it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+import gevent
+from locust.runners import (
+    STATE_CLEANUP,
+    STATE_STOPPED,
+    STATE_STOPPING,
+    WORKER_REPORT_INTERVAL,
+    MasterRunner,
+    WorkerRunner,
+)
+
+from loadgen.errors import LoadgenError
+from loadgen.locust.options import settings_from
+from loadgen.locust.state import state
+from loadgen.report.recorder import Recorder
+from loadgen.report.thresholds import Threshold, format_metric, judge_windows, parse_thresholds
+from loadgen.report.windows import measured_seconds
+from loadgen.runfolder import ABORT_PREFIX
+
+log = logging.getLogger("loadgen.locust")
+
+TICK_S = 1.0
+
+
+class WindowJudge:
+    """The windowed gates of one run, each judged on the windows that completed since its last look."""
+
+    def __init__(self, gates: tuple[str, ...], delay_s: float) -> None:
+        self.gates: list[Threshold] = [t for t in parse_thresholds(gates) if t.window_s is not None]
+        self.delay_s = delay_s
+        self.judged: dict[str, int] = {}
+
+    def breach(self, recorder: Recorder, until: int) -> str | None:
+        """The first broken gate as one line (``gate create.p99[5s]<50ms broke at 12s: 83.1 ms``), or None.
+
+        ``until``: the epoch second up to which every second is complete.
+        """
+        first, _ = measured_seconds(recorder)
+        if recorder.measure_from is not None and time.time() < recorder.measure_from:
+            return None   # still warming up
+        start = first + math.ceil(self.delay_s)
+        for gate in self.gates:
+            after = max(self.judged.get(gate.expression, 0), start + int(gate.window_s or 1) - 1)
+            verdict = judge_windows(recorder, gate, after=after, until=until)
+            self.judged[gate.expression] = max(after, until)
+            if not verdict.ok and verdict.at_s is not None:
+                value = format_metric(gate.metric, verdict.actual or 0.0)
+                return f"{ABORT_PREFIX}{gate.expression} broke at {verdict.at_s:.0f}s: {value}"
+        return None
+
+
+def _recorder() -> Recorder | None:
+    return state.load.recorder if state.load is not None else state.recorder
+
+
+def _watch(environment: Any, judge: WindowJudge) -> None:
+    """Judge each second while the test runs; on a breach, say why and stop the whole swarm."""
+    runner = environment.runner
+    lag = int(WORKER_REPORT_INTERVAL) + 1 if isinstance(runner, MasterRunner) else 1
+    while True:
+        gevent.sleep(TICK_S)
+        if runner.state in (STATE_STOPPING, STATE_STOPPED, STATE_CLEANUP):
+            return
+        recorder = _recorder()
+        reason = None if recorder is None else judge.breach(recorder, math.floor(time.time()) - lag)
+        if reason is not None:
+            state.reasons.append(reason)
+            log.warning("--abort-on-fail: %s: stopping", reason)
+            runner.quit()
+            return
+
+
+def _on_test_start(environment: Any, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner) or environment.runner is None:
+        return
+    try:
+        settings = settings_from(environment.parsed_options or {})
+    except LoadgenError:   # hooks.py reports it and stops the run
+        return
+    if not settings.abort_on_fail:
+        return
+    judge = WindowJudge(settings.gates, settings.abort_delay_s)
+    if not judge.gates:
+        log.warning("--abort-on-fail: no windowed gate in --gates (e.g. 'create.p99[30s]<300ms'): nothing to judge")
+        return
+    gevent.spawn(_watch, environment, judge)
+
+
+def register(events: Any) -> None:
+    """Attach the listener (called by :mod:`loadgen.locust.hooks`)."""
+    events.test_start.add_listener(_on_test_start)

@@ -1,0 +1,58 @@
+"""``--prefill N``: seed the store with N records by bulkCreate before the measured phase, every one ledgered.
+
+A unique index and an identity store slow down as they fill, so a latency means little without the
+store size it was measured at: a create against an empty sandbox and one against ten million users
+are two different tests. The prefill makes that size part of the run: it is sent at a stated rate
+(gentle on a real domain), its records go to the run's ledger like the load's (``loadgen cleanup``
+removes them too), and the report states the size (records counted before, plus those seeded).
+
+Its ledger part is ``worker-<PREFILL_WORKER>.jsonl``, a number no Locust process takes, which the
+Locust child knows as this run's own (not an earlier run's).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from loadgen.errors import LoadgenError, RuntimeFailure
+from loadgen.ledger import Ledger
+from loadgen.runfolder import PREFILL_WORKER
+
+if TYPE_CHECKING:
+    from loadgen.runner import RunOptions
+
+
+def prefill(opts: RunOptions, url: str, client_id: str, secret: str, *, ledger_dir: Path, run_id: str) -> int:
+    """Create ``opts.phases.prefill`` records in batches of ``prefill_batch`` at ``prefill_rate`` bulkCreate
+    requests/s; return how many the server created (refused records are not retried: the store size is
+    what it says)."""
+    from loadgen.auth import make_auth
+    from loadgen.client import CaptureClient
+    from loadgen.profiles import ProfileFactory, load_profile
+    from loadgen.schema import default_schema, load_schema
+
+    phases, type_name = opts.phases, opts.type_name
+    entity_type = load_schema(opts.schema, type_name=type_name) if opts.schema else default_schema()
+    unique = [a.name for a in entity_type.unique if a.type == "string"]
+    key = "email" if "email" in unique else (unique[0] if unique else None)
+    factory = ProfileFactory(entity_type, load_profile(opts.profile), seed=opts.seed, run_id=run_id,
+                             worker=PREFILL_WORKER)
+    ledger = Ledger(ledger_dir, PREFILL_WORKER, type_name=type_name, key=key)
+    made, due = 0, time.monotonic()
+    try:
+        with CaptureClient(url, make_auth(opts.capture_auth, client_id, secret), type_name=type_name, timeout=60.0,
+                           insecure=opts.insecure) as client:
+            for start in range(0, phases.prefill, phases.prefill_batch):
+                time.sleep(max(0.0, due - time.monotonic()))
+                due += 1 / phases.prefill_rate
+                records = factory.batch(min(phases.prefill_batch, phases.prefill - start))
+                for created in client.bulk_create(records).created:
+                    ledger.add(created.uuid, created.id, records[created.slot].get(key) if key else None)
+                    made += 1
+    except LoadgenError as exc:
+        raise RuntimeFailure(f"--prefill: stopped after {made} records: {exc}") from None
+    finally:
+        ledger.close()
+    return made
