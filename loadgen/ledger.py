@@ -37,6 +37,7 @@ from typing import IO
 
 from loadgen.errors import UsageError
 from loadgen.runfolder import LEDGER, LEDGER_PARTS, WorkerAccount, ledger_part, run_folder
+from loadgen.schema import Schema
 
 VERSION = 2
 #: Flush after this many lines or this many seconds, whichever comes first.
@@ -46,6 +47,13 @@ FLUSH_SECONDS = 0.5
 EXAMPLES = 3
 #: A Capture uuid; anything else in a ledger line is damage (and never reaches a find filter).
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def identity_key(schema: Schema) -> str | None:
+    """The attribute every ledger line records besides uuid and id, so clean-up can tell our record from
+    another's: ``email`` when the type has a unique email, else its first unique top-level string, else None."""
+    candidates = [a for a in schema.unique if a.type == "string"]
+    return next((a.name for a in candidates if a.name == "email"), candidates[0].name if candidates else None)
 
 
 @dataclass(frozen=True)

@@ -17,33 +17,30 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from loadgen.errors import LoadgenError, RuntimeFailure
-from loadgen.ledger import Ledger
+from loadgen.ledger import Ledger, identity_key
 from loadgen.runfolder import PREFILL_WORKER
 
 if TYPE_CHECKING:
-    from loadgen.runner import RunOptions
+    from loadgen.auth import CaptureAuth
+    from loadgen.phases import Phases
 
 
-def prefill(opts: RunOptions, url: str, client_id: str, secret: str, *, ledger_dir: Path, run_id: str) -> int:
-    """Create ``opts.phases.prefill`` records in batches of ``prefill_batch`` at ``prefill_rate`` bulkCreate
+def prefill(phases: Phases, *, url: str, auth: CaptureAuth, type_name: str, schema: str | None,
+            profile: str | None, seed: int, insecure: bool, ledger_dir: Path, run_id: str) -> int:
+    """Create ``phases.prefill`` records in batches of ``prefill_batch`` at ``prefill_rate`` bulkCreate
     requests/s; return how many the server created (refused records are not retried: the store size is
     what it says)."""
-    from loadgen.auth import make_auth
     from loadgen.client import CaptureClient
     from loadgen.profiles import ProfileFactory, load_profile
     from loadgen.schema import default_schema, load_schema
 
-    phases, type_name = opts.phases, opts.type_name
-    entity_type = load_schema(opts.schema, type_name=type_name) if opts.schema else default_schema()
-    unique = [a.name for a in entity_type.unique if a.type == "string"]
-    key = "email" if "email" in unique else (unique[0] if unique else None)
-    factory = ProfileFactory(entity_type, load_profile(opts.profile), seed=opts.seed, run_id=run_id,
-                             worker=PREFILL_WORKER)
+    entity_type = load_schema(schema, type_name=type_name) if schema else default_schema()
+    key = identity_key(entity_type)
+    factory = ProfileFactory(entity_type, load_profile(profile), seed=seed, run_id=run_id, worker=PREFILL_WORKER)
     ledger = Ledger(ledger_dir, PREFILL_WORKER, type_name=type_name, key=key)
     made, due = 0, time.monotonic()
     try:
-        with CaptureClient(url, make_auth(opts.capture_auth, client_id, secret), type_name=type_name, timeout=60.0,
-                           insecure=opts.insecure) as client:
+        with CaptureClient(url, auth, type_name=type_name, timeout=60.0, insecure=insecure) as client:
             for start in range(0, phases.prefill, phases.prefill_batch):
                 time.sleep(max(0.0, due - time.monotonic()))
                 due += 1 / phases.prefill_rate

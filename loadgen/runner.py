@@ -446,9 +446,12 @@ def run(opts: RunOptions, *, progress: Progress | None = None,
             raise
         store = before   # + a prefill, seeded (and ledgered) before the measured phase
         if opts.phases.prefill:
+            from loadgen.auth import make_auth
             from loadgen.prefill import prefill
 
-            store += prefill(opts, url, client_id, secret, ledger_dir=run_dir / LEDGER_PARTS, run_id=run_id)
+            store += prefill(opts.phases, url=url, auth=make_auth(opts.capture_auth, client_id, secret),
+                             type_name=opts.type_name, schema=opts.schema, profile=opts.profile, seed=opts.seed,
+                             insecure=opts.insecure, ledger_dir=run_dir / LEDGER_PARTS, run_id=run_id)
         plan = replace(plan, host=url, schema_fingerprint=_fingerprint(opts.schema), store_records=store)
         env = {**os.environ, "CAPTURE_CLIENT_ID": client_id, "CAPTURE_CLIENT_SECRET": secret,
                "PYTHONUNBUFFERED": "1"}

@@ -18,7 +18,7 @@ from loadgen import wire
 from loadgen.auth import credentials
 from loadgen.errors import UsageError
 from loadgen.failures import Expected, Failure, FirstExamples
-from loadgen.ledger import Ledger
+from loadgen.ledger import Ledger, identity_key
 from loadgen.locust.bad_requests import BadRequest, bad_requests, corpus_requests
 from loadgen.locust.options import Settings
 from loadgen.locust.outcomes import Outcome
@@ -32,12 +32,6 @@ _FORM = "application/x-www-form-urlencoded"
 _GOLDEN = 0.6180339887498949
 #: How often a user spawned before the schedule started looks again (its first arrival is at most this late).
 HOLD_S = 0.02
-
-
-def identity_key(schema: Any) -> str | None:
-    """``email`` when the type has a unique email, else its first unique top-level string, else None."""
-    candidates = [a for a in schema.unique if a.type == "string"]
-    return next((a.name for a in candidates if a.name == "email"), candidates[0].name if candidates else None)
 
 
 def load_schema_for(settings: Settings) -> Any:
