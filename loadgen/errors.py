@@ -162,6 +162,13 @@ class RuntimeFailure(LoadgenError):
     exit_code = ExitCode.FAILURE
 
 
+class Interrupted(LoadgenError):
+    """Ctrl-C during work that leaves something behind (records on the target): the message says what and how
+    to undo it, where a bare "interrupted" would not."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
 class ContractFailure(LoadgenError, AssertionError):
     """The API under test answered what its contract rules out (a property of ``loadgen fuzz`` failed).
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from loadgen.errors import LoadgenError, RuntimeFailure
+from loadgen.errors import Interrupted, LoadgenError, RuntimeFailure
 from loadgen.ledger import Ledger, identity_key
 from loadgen.runfolder import PREFILL_WORKER
 
@@ -49,7 +49,12 @@ def prefill(phases: Phases, *, url: str, auth: CaptureAuth, type_name: str, sche
                     ledger.add(created.uuid, created.id, records[created.slot].get(key) if key else None)
                     made += 1
     except LoadgenError as exc:
-        raise RuntimeFailure(f"--prefill: stopped after {made} records: {exc}") from None
+        raise RuntimeFailure(f"--prefill: stopped after {made} records (ledgered: loadgen cleanup "
+                             f"{ledger_dir.parent} removes them): {exc}") from None
+    except KeyboardInterrupt:
+        raise Interrupted(f"--prefill: interrupted after {made} ledgered records (a batch in flight may add "
+                          f"some): loadgen cleanup "
+                          f"{ledger_dir.parent} removes them") from None
     finally:
         ledger.close()
     return made

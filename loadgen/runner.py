@@ -445,7 +445,8 @@ def run(opts: RunOptions, *, progress: Progress | None = None,
                 run_dir.rmdir()  # nothing was run: leave no empty folder behind
             raise
         store = before   # + a prefill, seeded (and ledgered) before the measured phase
-        if opts.phases.prefill:
+        if opts.phases.prefill:   # meta.json first: a prefill cut short is still cleaned up from the folder
+            write_meta(run_dir, replace(plan, host=url, schema_fingerprint=_fingerprint(opts.schema)))
             from loadgen.auth import make_auth
             from loadgen.prefill import prefill
 

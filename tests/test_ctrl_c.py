@@ -100,3 +100,25 @@ def test_a_second_ctrl_c_only_warns_and_a_third_gives_up_on_the_child() -> None:
         parent.send_signal(signal.SIGINT)
         out, _ = parent.communicate(timeout=30)
     assert out.strip().splitlines()[-1] == f"({-signal.SIGTERM}, True)" and time.monotonic() - started < 10
+
+
+def test_ctrl_c_during_a_prefill_says_what_was_seeded_and_cleanup_removes_it(tmp_path: Path) -> None:
+    """meta.json is written before the prefill, so the records it seeded are cleaned up from the folder."""
+    proc = subprocess.Popen([LOADGEN, "run", "--duration", "10s", "--prefill", "3000", "--prefill-rate", "4",
+                             "--out", str(tmp_path), "--run-id", "cut"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    folder = tmp_path / "cut"
+    deadline = time.monotonic() + 60
+    while not (folder / "ledger").exists() and time.monotonic() < deadline:   # the prefill has begun
+        time.sleep(0.2)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 130, out
+    line = next(line for line in out.splitlines() if "--prefill: interrupted after" in line)
+    seeded = int(line.split("after ")[1].split()[0])
+    assert seeded > 0 and f"loadgen cleanup {folder} removes them" in line
+    cleaned = subprocess.run([LOADGEN, "cleanup", str(folder)], capture_output=True, text=True, timeout=120,
+                             check=False)
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert f"deleted {seeded:,}" in cleaned.stdout + cleaned.stderr
