@@ -21,7 +21,9 @@ import httpx
 
 from loadgen.answers import parse_answer
 from loadgen.client import CaptureClient
+from loadgen.errors import Code, LoadgenError, error_class
 from loadgen.failures import Failure, describe
+from loadgen.retry import retry_transient
 
 #: How often ``loadgen replay`` sends each failure.
 TRIES = 3
@@ -68,12 +70,24 @@ class Replayer:
                 self.created.append((type_name, uuid))
 
     def cleanup(self) -> int:
-        """Delete every record noted as created; returns how many could not be deleted (kept for a retry)."""
+        """Delete every record noted as created; returns how many could not be deleted (kept for a retry).
+
+        A server that answers 500s to the failures may answer them to the deletes too: each is tried again
+        on transient errors (:func:`~loadgen.retry.retry_transient`), or a kept record would turn the next
+        try's answer into a 361 and the failure into a false FLAKY."""
         left = []
         for type_name, uuid in self.created:
-            gone = self.send("entity.delete", {"type_name": type_name, "uuid": uuid})
-            body = gone.body or {}
-            if not (body.get("stat") == "ok" or body.get("code") == 310):  # 310: already gone
+            def delete(type_name: str = type_name, uuid: str = uuid) -> None:
+                sent = self.send("entity.delete", {"type_name": type_name, "uuid": uuid})
+                body = sent.body or {}
+                code = body.get("code")
+                if body.get("stat") == "ok" or code == Code.RECORD_NOT_FOUND:   # 310: already gone
+                    return
+                code = code if isinstance(code, int) else 500    # no Capture answer at all: a server error
+                raise error_class(code)(code, description=str(sent), http_status=sent.status)
+            try:
+                retry_transient(delete)
+            except LoadgenError:
                 left.append((type_name, uuid))
         self.created = left
         return len(left)
