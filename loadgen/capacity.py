@@ -136,7 +136,9 @@ class _Search:
         result = run(_step_options(opts, rate, size, run_id, duration, left))
         report = result.report
         self.records += result.ledger_count
-        verdict, reasons = judge(report, self.endpoint)
+        # a step Ctrl-C cut short has no verdict: its few seconds would pass or fail it by chance
+        verdict, reasons = ("interrupted", ("stopped by Ctrl-C before its end",)) if result.interrupted \
+            else judge(report, self.endpoint)
         entry = report.endpoints[self.endpoint]
         lat = entry.latency
         step = Step(rate, size, run_id, verdict, reasons, entry.requests_per_s, report.summary.records_per_s,

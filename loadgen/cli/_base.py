@@ -31,6 +31,10 @@ def friendly(func: F) -> F:
         except LoadgenError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except OSError as exc:   # a file the command writes (a --out, --db, --export-pytest) that cannot be
+            where = f"{exc.filename}: " if exc.filename else ""
+            click.echo(f"error: {where}{exc.strerror or exc}", err=True)
+            sys.exit(ExitCode.FAILURE)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(ExitCode.INTERRUPTED)

@@ -71,7 +71,7 @@ def capacity_command(url: str | None, slos: tuple[str, ...], scenario: str, star
     capacity_id = run_id or f"capacity-{new_run_id()}"
 
     def shown(s: Any) -> None:
-        click.echo(f"step {s.run_id}: offered {s.rate:g}/s, achieved {s.requests_per_s:.1f}/s, "
+        click.echo(f"step {s.run_id}: offered {s.rate:g}/s, answered {s.requests_per_s:.1f}/s, "
                    f"p99 {s.p99_ms if s.p99_ms is None else round(s.p99_ms, 1)} ms, errors {s.error_rate:.2%}: "
                    f"{s.verdict}{' (' + '; '.join(s.reasons) + ')' if s.reasons else ''}", err=True)
 

@@ -48,7 +48,10 @@ def history_list(db: Path | None) -> None:
     from loadgen.report.history import history_path, names, series_of
 
     path = history_path(db)
-    for name in names(path):
+    kept = names(path)
+    if not kept:
+        click.echo(f"{path}: no runs kept yet (`loadgen history add RUN_DIR` starts the history)", err=True)
+    for name in kept:
         for series in series_of(name, path):
             click.echo(f"{name}  {len(series.runs)} runs  {series.key.text}")
 

@@ -25,7 +25,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from loadgen.errors import UsageError
+from loadgen.errors import RuntimeFailure, UsageError
 from loadgen.report.build import load_report
 from loadgen.report.compare import STORE_FACTOR, STORE_FLOOR
 from loadgen.report.compare import _target as comparable_target
@@ -175,7 +175,10 @@ def _open(path: Path, *, create: bool) -> Iterator[sqlite3.Connection]:
     """One connection, one transaction; a missing file is a usage error unless ``create``."""
     if not create and not path.is_file():
         raise UsageError(f"{path}: no history here (`loadgen history add RUN_DIR` starts one)")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RuntimeFailure(f"{path}: cannot create its folder: {exc.strerror or exc}") from None
     try:
         with closing(sqlite3.connect(path, timeout=10)) as conn:
             conn.row_factory = sqlite3.Row

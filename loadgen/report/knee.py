@@ -20,7 +20,7 @@ from loadgen.report.thresholds import format_ms
 
 CAPACITY_JSON = "capacity.json"
 CAPACITY_HTML = "capacity.html"
-_COLORS = {"pass": "#059669", "fail": "#dc2626", "noise": "#d97706"}
+_COLORS = {"pass": "#059669", "fail": "#dc2626", "noise": "#d97706", "interrupted": "#6b7280"}
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Step:
     rate: float
     bulk_size: int
     run_id: str
-    verdict: str                  # pass | fail | noise
+    verdict: str                  # pass | fail | noise | interrupted
     reasons: tuple[str, ...]
     requests_per_s: float         # achieved, main endpoint
     records_per_s: float
@@ -90,7 +90,8 @@ class Capacity:
 
 def knee_charts(steps: Sequence[Step]) -> tuple[str, str]:
     """Achieved against offered rate, and latency percentiles against offered rate (log scale)."""
-    last = {s.rate: s for s in steps}           # a step run again (noise) is drawn by its re-run, which stands
+    # a step run again (noise) is drawn by its re-run, which stands; a step Ctrl-C cut short is not drawn
+    last = {s.rate: s for s in steps if s.verdict != "interrupted"}
     ordered = [last[rate] for rate in sorted(last)]
     x = [s.rate for s in ordered]
     rates = [Series("answered", [s.requests_per_s for s in ordered], "#93c5fd"),
