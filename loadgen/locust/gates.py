@@ -53,14 +53,16 @@ class WindowJudge:
 
         ``until``: the epoch second up to which every second is complete.
         """
-        first, _ = measured_seconds(recorder)
+        first, end = measured_seconds(recorder)
         if recorder.measure_from is not None and time.time() < recorder.measure_from:
             return None   # still warming up
         start = first + math.ceil(self.delay_s)
         for gate in self.gates:
             after = max(self.judged.get(gate.expression, 0), start + int(gate.window_s or 1) - 1)
             verdict = judge_windows(recorder, gate, after=after, until=until)
-            self.judged[gate.expression] = max(after, until)
+            # judged up to the seconds the recorder holds: a lagging worker report or a stalled target leaves
+            # later windows for the next look, not marked judged unseen
+            self.judged[gate.expression] = max(after, min(until, end))
             if not verdict.ok and verdict.at_s is not None:
                 value = format_metric(gate.metric, verdict.actual or 0.0)
                 return f"{ABORT_PREFIX}{gate.expression} broke at {verdict.at_s:.0f}s: {value}"
