@@ -186,12 +186,14 @@ class _Search:
                 break
             else:
                 rate = _round_rate((low + high) / 2)
+                if rate in (low, high):
+                    break      # the rounded midpoint is a rate already judged: as close as three figures go
         self.out.sustainable[size], self.out.first_failing[size] = low, high
 
 
 def _round_rate(rate: float) -> float:
-    """Three significant figures: step names and the chart stay readable."""
-    return float(f"{rate:.3g}") if rate >= 1 else round(rate, 3)
+    """Three significant figures at every scale: step names and the chart stay readable."""
+    return float(f"{rate:.3g}")
 
 
 def capacity(opts: CapacityOptions, *, capacity_id: str,

@@ -168,8 +168,8 @@ def _opt(value: object) -> str | None:
 
 
 def write_failures(path: str | os.PathLike[str], failures: Iterable[Failure], *, append: bool = False) -> int:
-    """Write (or append) failures as JSON lines; returns how many. One ``write`` per line, so a reader
-    never sees half a record unless the disk filled up."""
+    """Write (or append) failures as JSON lines; returns how many. A process killed mid-write can leave a torn
+    last line, which :func:`read_failures` reports with its file:line."""
     count = 0
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -96,6 +96,8 @@ def retry_transient(call: Callable[[], T]) -> T:
 
 
 def _transient(exc: CaptureError | TransportError) -> bool:
+    """A busy server's answer, or a connection that broke or timed out after the request left (a refused one
+    is not: nothing listens there, and waiting would only delay saying so)."""
     if isinstance(exc, CaptureError):
         return exc.code in TRANSIENT or exc.http_status in TRANSIENT
-    return exc.status in TRANSIENT
+    return exc.status in TRANSIENT or (exc.status is None and exc.replay is Replay.IDEMPOTENT)

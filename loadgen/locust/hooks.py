@@ -131,6 +131,10 @@ def _refuse_taken_ledger(settings: Settings) -> None:
                              "or --run-dir (or clean that run up and remove its folder)")
 
 
+def _no_run_time_notice(record: logging.LogRecord) -> bool:
+    return "No run time limit" not in record.getMessage()
+
+
 def _take_run_time(environment: Any) -> None:
     """A headless ``-t`` counts load, not set-up: Locust arms it when the test starts, before the users are
     spawned, so this process arms it itself when spawning completes (:func:`_on_spawning_complete`)."""
@@ -141,7 +145,7 @@ def _take_run_time(environment: Any) -> None:
         state.run_time, options.run_time = float(options.run_time), None
         log.info("-t %gs counts from the end of spawning", state.run_time)
         # Locust, seeing no -t left, would tell the user there is no limit and to press Ctrl-C: there is one
-        logging.getLogger("locust.main").addFilter(lambda record: "No run time limit" not in record.getMessage())
+        logging.getLogger("locust.main").addFilter(_no_run_time_notice)   # the same filter is added once
 
 
 def _on_spawning_complete(environment: Any, **_: Any) -> None:

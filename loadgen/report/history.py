@@ -203,6 +203,10 @@ def add_run(run_dir: str | os.PathLike[str], name: str = "main", *, db: Path, co
     with _open(db, create=True) as conn:
         if baseline:
             conn.execute("UPDATE runs SET baseline = 0 WHERE name = ? AND series_key = ?", (name, key.text))
+        else:   # adding a pinned run again (a rebuilt report) keeps its pin
+            kept = conn.execute("SELECT baseline FROM runs WHERE name = ? AND run_id = ?",
+                                (name, report.run.run_id)).fetchone()
+            baseline = bool(kept and kept[0])
         conn.execute(
             "INSERT OR REPLACE INTO runs (name, series_key, scenario, target, schema_fingerprint, store_size, "
             "load_plan, run_id, started_at, added_at, commit_sha, branch, note, source, baseline, report) "

@@ -178,3 +178,10 @@ def test_store_sizes_key_series_in_bands_compare_accepts(tmp_path: Path) -> None
     sized = [store_size(replace(report, run=replace(report.run, store_records=n)))
              for n in (None, 0, 19_999, 20_000, 39_999, 40_000)]
     assert sized == ["unknown", "<20k", "<20k", "20k-40k", "20k-40k", "40k-80k"]
+
+
+def test_adding_a_pinned_run_again_keeps_its_pin(tmp_path: Path) -> None:
+    write_synthetic_run(tmp_path / "run", SyntheticRun(duration_s=20))
+    db = tmp_path / "h.db"
+    assert add_run(tmp_path / "run", "main", db=db, baseline=True).baseline
+    assert add_run(tmp_path / "run", "main", db=db).baseline      # a rebuilt report added again: still the pin
