@@ -23,11 +23,20 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|")
 
 
+def _phases(report: Report) -> str:
+    """What else the run's time and numbers depend on: a warm-up left out of them, the store size met."""
+    run = report.run
+    parts = [f"after a {run.warmup_s:g} s warm-up left out of every figure"] if run.warmup_s else []
+    if run.store_records is not None:
+        parts.append(f"{run.store_records:,} records stored at the start")
+    return "".join(f", {part}" for part in parts)
+
+
 def render(report: Report) -> str:
     run, summary = report.run, report.summary
     lines = [f"### Load test `{run.run_id}`: {_BADGE.get(report.verdict, '')}", "",
              f"Scenario **{run.scenario or '–'}** against `{run.host or '–'}`, "
-             f"{run.started_at} → {run.ended_at} ({run.elapsed_s:.0f} s). "
+             f"{run.started_at} → {run.ended_at} ({run.elapsed_s:.0f} s measured{_phases(report)}). "
              f"**{summary.requests:,}** requests, **{summary.records:,}** records created "
              f"({summary.records_per_s:,.1f}/s), error rate **{summary.error_rate * 100:.2f}%**.", ""]
     rows = []

@@ -68,6 +68,7 @@ def test_warmup_is_drawn_not_counted_and_a_window_gate_catches_a_spike_the_whole
     assert exit_code(report) == ExitCode.THRESHOLD
     # the warm-up is in the series (drawn), not in the summary: 20 s x 20/s measured, of 23 s sent
     assert report.run.warmup_s == 3
+    assert "after a 3 s warm-up left out of every figure" in (result.run_dir / "report.md").read_text()
     assert report.endpoints["create"].requests == pytest.approx(400, rel=0.1)
     assert sum(report.series.endpoints["create"].requests) == pytest.approx(460, rel=0.1)
     assert report.run.elapsed_s == pytest.approx(20, abs=1.5)
@@ -101,3 +102,4 @@ def test_prefill_seeds_the_store_ledgered_and_the_report_states_its_size(tmp_pat
     assert sum(e.worker == PREFILL_WORKER for e in ledger) == 250      # cleanup removes them with the rest
     assert result.nothing_lost and result.ledger_count == 250 + result.report.summary.records
     assert "250 records stored when the measured phase began" in (result.run_dir / "report.html").read_text()
+    assert "250 records stored at the start" in (result.run_dir / "report.md").read_text()
