@@ -88,8 +88,9 @@ class Capacity:
         return out or [f"no step was run (stopped: {self.stopped})"]
 
 
-def knee_charts(steps: Sequence[Step]) -> tuple[str, str]:
-    """Achieved against offered rate, and latency percentiles against offered rate (log scale)."""
+def knee_charts(steps: Sequence[Step], of: str = "") -> tuple[str, str]:
+    """Achieved against offered rate, and latency percentiles against offered rate (log scale), for steps of
+    one bulk size (``of`` names it in the titles)."""
     # a step run again (noise) is drawn by its re-run, which stands; a step Ctrl-C cut short is not drawn
     last = {s.rate: s for s in steps if s.verdict != "interrupted"}
     ordered = [last[rate] for rate in sorted(last)]
@@ -102,8 +103,8 @@ def knee_charts(steps: Sequence[Step]) -> tuple[str, str]:
                Series("p99", [s.p99_ms for s in ordered], "#111827"),
                Series("p99 from intended start", [s.intended_p99_ms for s in ordered], "#f59e0b", dashed=True)]
     axis = "offered rate (requests / s)"
-    return (line_chart(x, rates, title="Achieved against offered rate", y_label="requests / s", x_label=axis),
-            line_chart(x, latency, title="Latency against offered rate", y_label="latency (ms, log scale)",
+    return (line_chart(x, rates, title=f"Achieved against offered rate{of}", y_label="requests / s", x_label=axis),
+            line_chart(x, latency, title=f"Latency against offered rate{of}", y_label="latency (ms, log scale)",
                        x_label=axis, log_y=True))
 
 
@@ -125,7 +126,10 @@ def render(result: Capacity) -> str:
             "dropped", "stored before", "verdict", "why"]
     table = ("<div class=\"tbl\"><table><thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead><tbody>"
              + "".join(_row(s) for s in result.steps) + "</tbody></table></div>")
-    rates, latency = knee_charts(result.steps) if result.steps else ("", "")
+    sizes = sorted({s.bulk_size for s in result.steps})
+    # one pair of charts per bulk size of a sweep: steps of two sizes at one rate are two different points
+    charts = [knee_charts([s for s in result.steps if s.bulk_size == size],
+                          f" (bulk size {size})" if len(sizes) > 1 else "") for size in sizes]
     found = any(rate is not None for rate in result.sustainable.values())
     outcome = "".join(f"<div>{escape(line)}</div>" for line in result.lines())
     slos = ", ".join(f"<code>{escape(s)}</code>" for s in result.slos)
@@ -135,7 +139,8 @@ def render(result: Capacity) -> str:
 <header><div><div class="brand">capture-loadgen</div><h1>Capacity: {escape(result.capacity_id)}</h1>
 <div class="sub">Highest open-model arrival rate within the SLO {slos}</div></div></header>
 <div class="banner {'pass' if found else 'fail'}"><b>{'FOUND' if found else 'NOT FOUND'}</b><span>{outcome}</span></div>
-<h2>The knee</h2><div class="grid"><div class="card">{rates}</div><div class="card">{latency}</div></div>
+<h2>The knee</h2>{"".join(f'<div class="grid"><div class="card">{rates}</div><div class="card">{latency}</div></div>'
+                         for rates, latency in charts)}
 <h2>Steps</h2>{table}
 <p class="sub">A step fails when arrivals were dropped or an SLO breach is supported by its seconds (one-sided
 rank test, p &lt; 0.01, as <code>loadgen compare</code>); a breach they do not support is noise and the step

@@ -30,6 +30,8 @@ def test_a_bulk_sweep_names_the_size_with_the_most_records_per_second(tmp_path: 
     html = page.read_text(encoding="utf-8")
     assert page.name == CAPACITY_HTML and html.count("<tr>") == 1 + 5 and "FOUND" in html
     assert 'href="step-4-x100/report.html"' in html and "Latency against offered rate" in html
+    # one pair of knee charts per size: a step of size 10 and one of size 100 at 4/s are two points
+    assert "Achieved against offered rate (bulk size 10)" in html and "(bulk size 100)" in html
 
 
 def test_no_step_met_the_slo() -> None:
