@@ -2,7 +2,7 @@
 
 - ``BasicAuth``: ``Authorization: Basic base64(client_id:secret)`` (Capture's recommended scheme).
 - ``SignedAuth``: janrain-signed, a ``Date`` header and ``Authorization: Signature id:HMAC-SHA1`` over
-  the decoded form fields. It signs with ``loadgen.wire.Signer``, whose twin ``wire.verify_signature``
+  the decoded form fields. It signs with ``loadgen.signing.Signer``, whose twin ``signing.verify_signature``
   the sandbox checks with, so client and server cannot drift apart.
 - ``LegacyParamAuth``: ``client_id`` and ``client_secret`` as extra form fields (old clients).
 
@@ -23,7 +23,7 @@ from urllib.parse import quote, quote_plus
 
 import httpx
 
-from loadgen import wire
+from loadgen import signing, wire
 from loadgen.errors import FormError, UsageError
 
 _FORM = "application/x-www-form-urlencoded"
@@ -56,7 +56,7 @@ class CaptureAuth(httpx.Auth):
         return text
 
     def _needles(self) -> tuple[str, ...]:
-        token = wire.basic_authorization(self.client_id, self._secret).removeprefix("Basic ")
+        token = signing.basic_authorization(self.client_id, self._secret).removeprefix("Basic ")
         quoted_json = wire.dumps(self._secret)[1:-1]  # as it stands inside a JSON answer that is quoted back
         return (token, self._secret, quote_plus(self._secret), quote(self._secret, safe=""), quoted_json)
 
@@ -67,7 +67,7 @@ class BasicAuth(CaptureAuth):
     scheme = "basic"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = wire.basic_authorization(self.client_id, self._secret)
+        request.headers["Authorization"] = signing.basic_authorization(self.client_id, self._secret)
         yield request
 
 
@@ -85,7 +85,7 @@ class SignedAuth(CaptureAuth):
                  clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(client_id, secret)
         self._clock = clock
-        self._signer = wire.Signer(client_id, secret)
+        self._signer = signing.Signer(client_id, secret)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         params = _request_params(request)

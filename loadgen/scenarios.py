@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from loadgen.ramp import Schedule, Stage, endpoint_schedule
-from loadgen.wire import AUTH_SCHEMES as AUTH_SCHEMES  # the schemes the client and the users both speak
+from loadgen.signing import AUTH_SCHEMES as AUTH_SCHEMES  # the schemes the client and the users both speak
 
 #: Requests/s, records per bulkCreate and the error_path's bad share when no flag says otherwise.
 DEFAULT_CREATE_RATE = 50.0

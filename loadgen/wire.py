@@ -7,15 +7,11 @@ parses), so the two can never drift apart. Imports nothing of the project but ``
 
 from __future__ import annotations
 
-import base64
 import binascii
 import codecs
-import hashlib
-import hmac
 import json
 import re
 import shlex
-import time
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -29,7 +25,6 @@ from loadgen.errors import FormError, JSONSyntaxError
 MAX_DEPTH = 64
 
 #: The ``Date`` header format of janrain-signed auth (UTC).
-SIGNED_DATE_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 def _reject_constant(name: str) -> Any:
     raise JSONSyntaxError(f"{name} is not JSON")
@@ -422,149 +417,6 @@ def _fast_pairs(body: bytes) -> list[tuple[str, str]] | None:
     except _Fallback:
         return None
     return pairs
-
-
-# -- janrain-signed auth ----------------------------------------------------------------------------
-
-def string_to_sign(path: str, date_header: str, params: Mapping[str, str], *,
-                   sort_keys: bool = False, trailing_newline: bool = False) -> str:
-    """The text that janrain-signed auth signs.
-
-    ``path + "\\n" + date + "\\n" + "k=v\\n"`` for each parameter, sorted as ``k=v`` strings (as
-    janrain-python-api does) or, with ``sort_keys``, by key. ``trailing_newline`` adds the extra
-    ``"\\n"`` that some clients send after an empty parameter list.
-    """
-    if sort_keys:
-        lines = [f"{k}={params[k]}\n" for k in sorted(params)]
-    else:
-        lines = sorted(f"{k}={v}\n" for k, v in params.items())
-    tail = "".join(lines)
-    if not tail and trailing_newline:
-        tail = "\n"
-    return f"{path}\n{date_header}\n{tail}"
-
-
-def signature(secret: str, path: str, date_header: str, params: Mapping[str, str], *,
-              sort_keys: bool = False, trailing_newline: bool = False) -> str:
-    """base64(HMAC-SHA1(secret, string_to_sign)).
-
-    >>> p = {"param1": "this is a string", "param2": "10", "param3": "one=1\\ntwo=2,three=3"}
-    >>> signature("bar", "/entity", "2000-01-01 01:01:01", p)
-    'G3N5RxCVc0d6rDLmBRGvcg2hCVY='
-    """
-    return _sign(secret, string_to_sign(path, date_header, params, sort_keys=sort_keys,
-                                        trailing_newline=trailing_newline))
-
-
-def _sign(secret: str, text: str) -> str:
-    digest = hmac.new(secret.encode("utf-8"), text.encode("utf-8"), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode("ascii")
-
-
-#: The ways a client proves who it is (``loadgen.auth``), the names of ``--auth`` and the Locust users' schemes.
-AUTH_SCHEMES = ("basic", "signed", "legacy")
-
-
-class Signer:
-    """The ``Date`` and ``Authorization`` headers of janrain-signed requests for one client.
-
-    Cheap enough for every request of a load test: the HMAC key is prepared once (each request
-    copies it) and the ``Date`` is formatted once per second.
-
-    >>> Signer("foo", "bar").headers("/entity", {"param2": "10"}, now=datetime(2000, 1, 1, 1, 1, 1, tzinfo=UTC))
-    {'Date': '2000-01-01 01:01:01', 'Authorization': 'Signature foo:4zuA0e63BZdHZITM9d8clnF5tf4='}
-    """
-
-    def __init__(self, client_id: str, secret: str) -> None:
-        self.client_id = client_id
-        self._mac = hmac.new(secret.encode("utf-8"), digestmod=hashlib.sha1)
-        self._prefix = f"Signature {client_id}:"
-        self._second, self._date = -1, ""
-        self._orders: dict[tuple[tuple[tuple[str, str], ...], str], tuple[bytes, ...]] = {}
-
-    def __repr__(self) -> str:
-        return f"<Signer {self.client_id}>"
-
-    def headers(self, path: str, params: Mapping[str, str], now: datetime | None = None) -> dict[str, str]:
-        """Sign ``path`` and ``params`` at ``now`` (default: the current UTC second)."""
-        if now is None:
-            second = int(time.time())
-            if second != self._second:
-                self._second, self._date = second, time.strftime(SIGNED_DATE_FORMAT, time.gmtime(second))
-            date_header = self._date
-        else:  # the header is UTC whatever zone the caller's clock is in
-            date_header = (now.astimezone(UTC) if now.tzinfo is not None else now).strftime(SIGNED_DATE_FORMAT)
-        mac = self._mac.copy()
-        mac.update(string_to_sign(path, date_header, params).encode("utf-8"))
-        return {"Date": date_header, "Authorization": self._prefix + base64.b64encode(mac.digest()).decode("ascii")}
-
-    def form_headers(self, path: str, fixed: tuple[tuple[str, str], ...], field: str, value: bytes) -> dict[str, str]:
-        """:meth:`headers` of ``fixed`` params plus ``field`` = ``value`` (UTF-8 text), at the current second:
-        the same signature, with the value fed to the HMAC as it is, never decoded, sorted or joined.
-
-        A load test signs a 1-2 KB profile per request; decoding it, sorting the ``k=v`` lines and encoding
-        the text again cost twice the HMAC itself. The lines' order is fixed by the keys alone whenever
-        no key is a prefix of another (``type_name`` and ``attributes``), so it is worked out once;
-        otherwise the value takes part in the order and the plain path signs.
-        """
-        order = self._orders.get((fixed, field))
-        if order is None:
-            order = self._orders[(fixed, field)] = _line_order(fixed, field)
-        if not order:
-            return self.headers(path, {**dict(fixed), field: value.decode("utf-8")})
-        second = int(time.time())
-        if second != self._second:
-            self._second, self._date = second, time.strftime(SIGNED_DATE_FORMAT, time.gmtime(second))
-        mac = self._mac.copy()
-        mac.update(f"{path}\n{self._date}\n".encode())
-        for head in order:
-            mac.update(head)
-            if head.endswith(b"="):
-                mac.update(value)
-                mac.update(b"\n")
-        return {"Date": self._date, "Authorization": self._prefix + base64.b64encode(mac.digest()).decode("ascii")}
-
-
-def _line_order(fixed: tuple[tuple[str, str], ...], field: str) -> tuple[bytes, ...]:
-    """The signed text's lines in order, the field's as its bare ``field=`` head; () when the value could
-    change the order (a key that is a prefix of another, or a repeated key)."""
-    keys = [k for k, _ in fixed] + [field]
-    if len(set(keys)) != len(keys) or any(a != b and b.startswith(a) for a in keys for b in keys):
-        return ()
-    lines = sorted([(f"{k}=", f"{k}={v}\n") for k, v in fixed] + [(f"{field}=", f"{field}=")])
-    return tuple(line.encode("utf-8") for _, line in lines)
-
-
-def basic_authorization(client_id: str, secret: str) -> str:
-    """The ``Authorization`` value of Basic auth: ``Basic base64(client_id:secret)``."""
-    token = base64.b64encode(f"{client_id}:{secret}".encode()).decode("ascii")
-    return f"Basic {token}"
-
-
-def verify_signature(given: str, secret: str, path: str, date_header: str, params: Mapping[str, str]) -> bool:
-    """True if ``given`` matches any of the four forms real clients produce (constant-time compare).
-
-    Both sort orders (``k=v`` strings or keys) and both empty-parameter forms are accepted. The four
-    forms usually collapse to one text (the orders differ only when a key is a prefix of another, the
-    newline only without parameters), so each distinct text is signed once: this runs on every
-    signed request the sandbox serves.
-    """
-    texts = {string_to_sign(path, date_header, params, sort_keys=sort_keys) for sort_keys in (False, True)}
-    if not params:
-        texts.add(string_to_sign(path, date_header, params, trailing_newline=True))
-    wanted = given.encode("utf-8", "replace")
-    ok = False
-    for text in texts:
-        ok |= hmac.compare_digest(_sign(secret, text).encode("ascii"), wanted)
-    return ok
-
-
-def parse_signed_date(value: str) -> datetime | None:
-    """The ``Date`` header of a signed request as an aware UTC datetime, or None if badly formatted."""
-    try:
-        return datetime.strptime(value, SIGNED_DATE_FORMAT).replace(tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 # -- timestamps -------------------------------------------------------------------------------------

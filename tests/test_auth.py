@@ -1,6 +1,6 @@
 """Auth schemes through httpx.MockTransport: the handler checks each request as a server would.
 
-The signed scheme is checked with ``wire.verify_signature``, the function the sandbox verifies with.
+The signed scheme is checked with ``signing.verify_signature``, the function the sandbox verifies with.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from loadgen import wire
+from loadgen import signing, wire
 from loadgen.auth import (
     BasicAuth,
     LegacyParamAuth,
@@ -54,7 +54,7 @@ def _verified(request: httpx.Request, secret: str) -> bool:
     scheme, _, credentials = request.headers["Authorization"].partition(" ")
     client_id, _, given_sig = credentials.partition(":")
     params = wire.decode_form(request.content) if request.method == "POST" else dict(request.url.params)
-    return scheme == "Signature" and client_id == "foo" and wire.verify_signature(
+    return scheme == "Signature" and client_id == "foo" and signing.verify_signature(
         given_sig, secret, request.url.path, request.headers["Date"], params)
 
 
@@ -68,7 +68,7 @@ def test_signed_auth_matches_the_documented_test_vector() -> None:
 def test_signed_auth_uses_the_current_utc_time_by_default() -> None:
     before = datetime.now(UTC).replace(microsecond=0)
     request = _send(SignedAuth("foo", "bar"), VECTOR_PARAMS)
-    signed_at = wire.parse_signed_date(request.headers["Date"])
+    signed_at = signing.parse_signed_date(request.headers["Date"])
     assert signed_at is not None and before <= signed_at <= datetime.now(UTC)
     assert _verified(request, "bar")
 

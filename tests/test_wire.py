@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from loadgen.errors import FormError, JSONSyntaxError
 from loadgen.sandbox import Sandbox
+from loadgen.signing import Signer, parse_signed_date, signature, string_to_sign, verify_signature
 from loadgen.wire import (
     MAX_DEPTH,
-    Signer,
     curl_command,
     decode_form,
     dumps,
@@ -28,10 +28,6 @@ from loadgen.wire import (
     now_timestamp,
     parse_date,
     parse_datetime,
-    parse_signed_date,
-    signature,
-    string_to_sign,
-    verify_signature,
 )
 
 # -- strict JSON -----------------------------------------------------------------------------------

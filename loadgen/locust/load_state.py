@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from loadgen import wire
+from loadgen import signing, wire
 from loadgen.auth import credentials
 from loadgen.errors import UsageError
 from loadgen.failures import Expected, Failure, FirstExamples
@@ -78,8 +78,8 @@ class LoadState:
         self.workers = max(1, workers)
         self.clock = clock
         client_id, secret = credentials(env=env)
-        self._signer = wire.Signer(client_id, secret)
-        self._basic_headers = {"Authorization": wire.basic_authorization(client_id, secret), "Content-Type": _FORM}
+        self._signer = signing.Signer(client_id, secret)
+        self._basic_headers = {"Authorization": signing.basic_authorization(client_id, secret), "Content-Type": _FORM}
         self.signed = settings.capture_auth == "signed"   # headers change per request
         self._type_param = (("type_name", settings.type_name),)
         # legacy: the credentials ride in the form body, as the client's LegacyParamAuth sends them

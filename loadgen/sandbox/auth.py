@@ -1,6 +1,6 @@
 """Who is calling, and may they: Basic, janrain-signed and legacy form credentials, then the permission table.
 
-Verification uses ``wire.verify_signature``, the same code the client signs with, so the two sides
+Verification uses ``signing.verify_signature``, the same code the client signs with, so the two sides
 cannot drift. Secrets are compared in constant time, and an unknown Basic or legacy client id is
 compared against a dummy secret so that timing does not reveal which ids exist. A signed request's
 client id, Date and skew are checked from its headers before its body is read (an unknown id answers
@@ -15,7 +15,7 @@ import hmac
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from loadgen import wire
+from loadgen import signing
 from loadgen.errors import Code, capture_error
 from loadgen.sandbox.config import ClientSpec
 
@@ -84,7 +84,7 @@ class Authenticator:
             client, given = self._signer(authorization.strip().partition(" ")[2].strip(), date_header,
                                          request_id, now)
             assert date_header is not None
-            if not wire.verify_signature(given, client.secret, path, date_header, params):
+            if not signing.verify_signature(given, client.secret, path, date_header, params):
                 raise capture_error(Code.INVALID_CLIENT_CREDENTIALS, "the signature is not valid",
                                     request_id=request_id)
             return client
@@ -118,7 +118,7 @@ class Authenticator:
         if not sep or not client_id:
             raise capture_error(Code.INVALID_CLIENT_CREDENTIALS, "the Signature header must be id:signature",
                                 request_id=request_id)
-        moment = wire.parse_signed_date(date_header or "")
+        moment = signing.parse_signed_date(date_header or "")
         if moment is None:
             raise capture_error(Code.INVALID_CLIENT_CREDENTIALS,
                                 "a signed request needs a Date header as YYYY-MM-DD HH:MM:SS (UTC)",

@@ -20,6 +20,7 @@ from loadgen.locust.poster import FormPoster
 from loadgen.profiles import default_factory
 from loadgen.report.recorder import HIGHEST_NS, NS_PER_MS, Latency, new_histogram
 from loadgen.scenarios import CREATE
+from loadgen.signing import verify_signature
 from loadgen.wire import (
     decode_form,
     dumps,
@@ -27,7 +28,6 @@ from loadgen.wire import (
     encode_form_lean,
     form_escape_lean,
     loads_fast,
-    verify_signature,
 )
 
 ENV = {"CAPTURE_CLIENT_ID": "fast-id", "CAPTURE_CLIENT_SECRET": "fast-secret"}

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from loadgen import wire
+from loadgen import signing
 from loadgen.errors import UsageError
 from loadgen.sandbox import ClientSpec, Sandbox, load_clients
 from loadgen.sandbox.auth import PERMISSIONS
@@ -22,8 +22,8 @@ PARAMS = {"type_name": "user", "param3": "one=1\ntwo=2,three=3", "b": "10"}
 
 def _signed_post(sb: Sandbox, path: str, params: dict[str, str], *, secret: str | None = None,
                  when: datetime | None = None, sort_keys: bool = False, trailing: bool = False) -> dict[str, Any]:
-    date = (when or datetime.now(UTC)).strftime(wire.SIGNED_DATE_FORMAT)
-    sig = wire.signature(secret or sb.client_secret, path, date, params, sort_keys=sort_keys,
+    date = (when or datetime.now(UTC)).strftime(signing.SIGNED_DATE_FORMAT)
+    sig = signing.signature(secret or sb.client_secret, path, date, params, sort_keys=sort_keys,
                          trailing_newline=trailing)
     headers = {"Date": date, "Authorization": f"Signature {sb.client_id}:{sig}"}
     response = httpx.post(sb.url + path, data=params, headers=headers)
@@ -50,8 +50,8 @@ def test_signed_auth_accepts_both_sort_orders_and_empty_forms(sandbox: Sandbox) 
     for sort_keys in (False, True):
         assert _signed_post(sandbox, "/entityType", params, sort_keys=sort_keys)["stat"] == "ok"
     for trailing in (False, True):
-        date = datetime.now(UTC).strftime(wire.SIGNED_DATE_FORMAT)
-        sig = wire.signature(sandbox.client_secret, "/entity.count", date, {"type_name": "user"},
+        date = datetime.now(UTC).strftime(signing.SIGNED_DATE_FORMAT)
+        sig = signing.signature(sandbox.client_secret, "/entity.count", date, {"type_name": "user"},
                              trailing_newline=trailing)
         body = httpx.get(f"{sandbox.url}/entity.count", params={"type_name": "user"},
                          headers={"Date": date, "Authorization": f"Signature {sandbox.client_id}:{sig}"}).json()
@@ -69,8 +69,8 @@ def test_signed_auth_rejects_bad_signature_date_and_skew(sandbox: Sandbox) -> No
     near = datetime.now(UTC) + timedelta(minutes=14)
     assert _signed_post(sandbox, "/entityType", PARAMS, when=near)["stat"] == "ok"
     # tampering with a signed parameter breaks the signature
-    date = datetime.now(UTC).strftime(wire.SIGNED_DATE_FORMAT)
-    sig = wire.signature(sandbox.client_secret, "/entityType", date, PARAMS)
+    date = datetime.now(UTC).strftime(signing.SIGNED_DATE_FORMAT)
+    sig = signing.signature(sandbox.client_secret, "/entityType", date, PARAMS)
     tampered = {**PARAMS, "b": "11"}
     headers = {"Date": date, "Authorization": f"Signature {sandbox.client_id}:{sig}"}
     assert httpx.post(f"{sandbox.url}/entityType", data=tampered, headers=headers).json()["code"] == 402

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from loadgen import wire
+from loadgen import signing
 from loadgen.sandbox import Sandbox
 
 UUID = "1a5b7f5e-6f33-4bb0-9a52-4e5e0b5d0b3c"
@@ -51,7 +51,7 @@ def _arg(name: str, op: str, argument: str, code: int = 200, **params: str) -> H
 
 
 def _signed_headers(client_id: str, secret: str, path: str, params: dict[str, str], skew: float) -> dict[str, str]:
-    return wire.Signer(client_id, secret).headers(path, params, now=datetime.now(UTC) - timedelta(seconds=skew))
+    return signing.Signer(client_id, secret).headers(path, params, now=datetime.now(UTC) - timedelta(seconds=skew))
 
 
 CASES = [
@@ -156,7 +156,7 @@ CASES = [
     Hostile("Basic not base64", "entity.count", 402, params={"type_name": "user"},
             headers={"Authorization": "Basic %%%"}, auth=False),
     Hostile("Basic unknown client", "entity.count", 402, params={"type_name": "user"},
-            headers={"Authorization": wire.basic_authorization("nobody", "x")}, auth=False),
+            headers={"Authorization": signing.basic_authorization("nobody", "x")}, auth=False),
     Hostile("legacy unknown client", "entity.count", 402,
             params={"type_name": "user", "client_id": "nobody", "client_secret": "x"}, auth=False),
     Hostile("no credentials", "entity.count", 402, params={"type_name": "user"}, auth=False),

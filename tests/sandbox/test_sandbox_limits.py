@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from loadgen import wire
+from loadgen import signing, wire
 from loadgen.sandbox import ClientSpec, Sandbox, serve
 
 Factory = Callable[..., Sandbox]
@@ -28,7 +28,7 @@ def _port(sb: Sandbox) -> int:
 
 
 def _head(path: str, sb: Sandbox, length: int, extra: str = "") -> bytes:
-    auth = wire.basic_authorization(sb.client_id, sb.client_secret)
+    auth = signing.basic_authorization(sb.client_id, sb.client_secret)
     return (f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n{extra}"
             f"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\n\r\n").encode()
 
@@ -62,7 +62,7 @@ def test_admin_endpoints_need_an_owner_client(sandbox_factory: Factory) -> None:
     assert httpx.get(f"{sb.url}/_sandbox/stats", auth=("reader", "reader-secret")).json()["code"] == 403
     assert httpx.post(f"{sb.url}/_sandbox/reset", auth=("reader", "reader-secret")).json()["code"] == 403
     assert "records" in httpx.get(f"{sb.url}/_sandbox/stats", auth=("owner", "owner-secret")).json()
-    signed = wire.Signer("owner", "owner-secret").headers("/_sandbox/reset", {})
+    signed = signing.Signer("owner", "owner-secret").headers("/_sandbox/reset", {})
     assert httpx.post(f"{sb.url}/_sandbox/reset", headers=signed).json() == {"stat": "ok"}
     legacy = {"client_id": "owner", "client_secret": "owner-secret"}
     assert httpx.post(f"{sb.url}/_sandbox/reset", data=legacy).json() == {"stat": "ok"}
