@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from loadgen.errors import ExitCode, UsageError
 from loadgen.report.document import Report
 from loadgen.report.history import Series, StoredRun
+from loadgen.report.thresholds import metric_value
 
 #: Significance of Otava's t-test (its split step takes candidates at ten times this). Half Otava's default
 #: 0.001: over 1000 series of 30 runs (``bench/history.py``'s noise) 0.001 alarmed on 2.1% of stationary
@@ -61,14 +62,12 @@ _KEYS = (("p50", "ms", True), ("p95", "ms", True), ("p99", "ms", True), ("intend
 
 
 def _value(report: Report, endpoint: str, key: str) -> float | None:
+    """The metric as the thresholds read it (:func:`~loadgen.report.thresholds.metric_value`); None for an
+    endpoint without requests, and records/s of one that creates none (not a metric of it, not a zero)."""
     entry = report.endpoints.get(endpoint)
-    if entry is None or not entry.requests:
+    if entry is None or not entry.requests or (key == "records_per_s" and not entry.records):
         return None
-    values = {"p50": entry.latency.service.p50, "p95": entry.latency.service.p95,
-              "p99": entry.latency.service.p99, "intended_p99": entry.latency.intended.p99,
-              "achieved_ratio": entry.achieved_ratio, "records_per_s": entry.records_per_s if entry.records else None,
-              "error_rate": entry.error_rate}
-    return values[key]
+    return metric_value(report, endpoint, key)
 
 
 @dataclass(frozen=True, slots=True)

@@ -150,15 +150,26 @@ class Second:
                 "f": dict(self.failures), "lat": {str(k): v for k, v in self.service.items()},
                 "ilat": {str(k): v for k, v in self.intended.items()}}
 
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Second:
+        return cls(int(data.get("n", 0)), int(data.get("r", 0)), int(data.get("d", 0)), int(data.get("l", 0)),
+                   float(data.get("s", 0.0)), Counter({str(k): int(v) for k, v in data.get("f", {}).items()}),
+                   Counter({int(k): int(v) for k, v in data.get("lat", {}).items()}),
+                   Counter({int(k): int(v) for k, v in data.get("ilat", {}).items()}))
+
+    def add(self, other: Second) -> None:
+        """Another second's counts into this one: a worker's into the master's, or seconds into a window."""
+        self.requests += other.requests
+        self.records += other.records
+        self.dropped += other.dropped
+        self.late += other.late
+        self.sum_ms += other.sum_ms
+        self.failures.update(other.failures)
+        self.service.update(other.service)
+        self.intended.update(other.intended)
+
     def merge_json(self, data: Mapping[str, Any]) -> None:
-        self.requests += int(data.get("n", 0))
-        self.records += int(data.get("r", 0))
-        self.dropped += int(data.get("d", 0))
-        self.late += int(data.get("l", 0))
-        self.sum_ms += float(data.get("s", 0.0))
-        self.failures.update({str(k): int(v) for k, v in data.get("f", {}).items()})
-        self.service.update({int(k): int(v) for k, v in data.get("lat", {}).items()})
-        self.intended.update({int(k): int(v) for k, v in data.get("ilat", {}).items()})
+        self.add(Second.from_json(data))
 
 
 @dataclass

@@ -45,16 +45,8 @@ def _merged(datas: Iterable[EndpointData], seconds: range) -> Second:
     for data in datas:
         for key in seconds:
             sec = data.seconds.get(key)
-            if sec is None:
-                continue
-            total.requests += sec.requests
-            total.records += sec.records
-            total.dropped += sec.dropped
-            total.late += sec.late
-            total.sum_ms += sec.sum_ms
-            total.failures.update(sec.failures)
-            total.service.update(sec.service)
-            total.intended.update(sec.intended)
+            if sec is not None:
+                total.add(sec)
     return total
 
 
