@@ -19,7 +19,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest -n 3 --dist loadscope
+	$(BIN)/pytest
 
 demo: $(STAMP)
 	$(BIN)/loadgen run --duration 30s
