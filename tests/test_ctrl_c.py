@@ -26,11 +26,16 @@ def _start(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproce
                             text=True, start_new_session=True)
 
 
-def test_generate_leaves_a_well_formed_file_of_whole_profiles(tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_generate_leaves_a_well_formed_file_of_whole_profiles(tmp_path: Path, jobs: str) -> None:
+    """With 2 jobs the workers write into the file themselves: what a later chunk wrote before an earlier
+    one was done is cut away, and the array is closed after the last whole chunk (so the file's size
+    shows how far the workers got, not what is whole: Ctrl-C waits for several chunks' worth)."""
     out = tmp_path / "users.json"
-    proc = _start("generate", "--count", "10000000", "--format", "json", "--output", str(out), cwd=tmp_path)
+    proc = _start("generate", "--count", "10000000", "--format", "json", "--output", str(out), "--jobs", jobs,
+                  cwd=tmp_path)
     deadline = time.monotonic() + 30
-    while (not out.exists() or out.stat().st_size < 200_000) and time.monotonic() < deadline:
+    while (not out.exists() or out.stat().st_size < 5_000_000) and time.monotonic() < deadline:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=30)

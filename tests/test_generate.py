@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from loadgen.cli import cli
-from loadgen.generation import CHUNK
-from loadgen.profiles import default_factory
+from loadgen.generation import CHUNK, _Columns
+from loadgen.profiles import ProfileFactory, default_factory, parse_profile
 from loadgen.schema import default_schema, validate
 from loadgen.wire import decode_form, loads_strict
 
@@ -171,6 +171,23 @@ def test_jobs_do_not_change_a_byte(tmp_path: Path, fmt: str) -> None:
     assert len((tmp_path / "one").read_bytes().splitlines()) >= 2 * CHUNK + 7
 
 
+def test_jobs_to_a_pipe_and_appended_to_a_file_keep_the_order(tmp_path: Path) -> None:
+    """Workers write their chunks into a regular file themselves; a pipe and a file opened for appending
+    (`>> file`, where pwrite ignores its offset) get the chunks from the parent, in order all the same."""
+    count = str(3 * CHUNK + 1)
+    one = run(*ARGS, "-n", count, "--jobs", "1", "-o", "one", cwd=tmp_path)
+    piped = run(*ARGS, "-n", count, "--jobs", "2", cwd=tmp_path)
+    appended = tmp_path / "appended"
+    appended.write_bytes(b"kept\n")
+    with appended.open("ab") as out:
+        done = subprocess.run([LOADGEN, *ARGS, "-n", count, "--jobs", "2"], cwd=tmp_path, stdout=out,
+                              stderr=subprocess.PIPE, timeout=120, check=False)
+    assert one.returncode == piped.returncode == done.returncode == 0, (one.stderr, piped.stderr, done.stderr)
+    expected = (tmp_path / "one").read_bytes()
+    assert piped.stdout == expected
+    assert appended.read_bytes() == b"kept\n" + expected
+
+
 def test_chunks_continue_the_stream_and_stay_unique() -> None:
     """Chunk 0 is what the factory makes from the start (earlier outputs keep their bytes); later chunks
     number their emails apart, so a split output never repeats one."""
@@ -196,3 +213,28 @@ def test_csv_cells_survive_quotes_backslashes_and_newlines(tmp_path: Path, about
         assert row["aboutMe"] == about
         assert row["email"] == record["email"]
         assert json.loads(row["statuses"]) == record["statuses"]
+
+
+@pytest.mark.parametrize("plurals", [{}, {"profiles": [1, 2], "photos": [0, 3]}])
+def test_csv_chunks_are_what_the_csv_module_writes(plurals: dict[str, list[int]]) -> None:
+    """The orjson-written CSV (one call per row, JSON cells as fragments) is byte for byte what the csv
+    module writes from the records, read here without the generator's own row code."""
+    factory = ProfileFactory(default_schema(), parse_profile({"plurals": plurals}), seed=5,
+                             today=date(2026, 11, 25))
+    names = factory.columns()
+    text_types = {"string", "date", "dateTime", "uuid", "ipAddress"}
+    for index in range(3):
+        records = factory.chunk(index, 300)
+        expected = io.StringIO()
+        writer = csv.writer(expected, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        for record in records:
+            row = []
+            for name in names:
+                top, _, child = name.partition(".")
+                value = (record.get(top) or {}).get(child, "") if child else record.get(top, "")
+                attr = default_schema()[top]
+                attr = attr.child(child) or attr if child else attr
+                plain = attr.type in text_types or attr.is_password or value == ""
+                row.append(value if plain else json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+            writer.writerow(row)
+        assert _Columns(factory).csv(records) == expected.getvalue().encode()
