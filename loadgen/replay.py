@@ -21,9 +21,9 @@ import httpx
 
 from loadgen.answers import parse_answer
 from loadgen.client import CaptureClient
-from loadgen.errors import Code, LoadgenError, error_class
+from loadgen.errors import Code, LoadgenError, Replay, TransportError, error_class
 from loadgen.failures import Failure, describe
-from loadgen.retry import retry_transient
+from loadgen.retry import retry_transient, transport_replay
 
 #: How often ``loadgen replay`` sends each failure.
 TRIES = 3
@@ -51,10 +51,20 @@ class Replayer:
         self.created: list[tuple[str, str]] = []
 
     def send(self, operation: str, params: Mapping[str, str | bytes]) -> Sent:
-        """POST the form as it was recorded; never raises for what the server does."""
+        """POST the form as it was recorded; never raises for what the server does.
+
+        A server that takes the request and never answers is an answer (a hang can be the failure);
+        a target nobody listens on is not, so it raises ``TransportError``: a wrong URL must not read
+        as STILL FAILING.
+        """
         try:
             response = self._http.post(f"/{operation}", content=urlencode(params).encode("ascii"),
                                        headers={"Content-Type": "application/x-www-form-urlencoded"})
+        except httpx.TransportError as exc:
+            if transport_replay(exc) is Replay.ANY_CALL:  # nothing reached the server
+                raise TransportError(f"{operation}: cannot connect to {self.client.base_url}: "
+                                     f"{type(exc).__name__}", replay=Replay.ANY_CALL) from None
+            return Sent(None, None, f"no answer: {type(exc).__name__}")
         except httpx.HTTPError as exc:
             return Sent(None, None, f"no answer: {type(exc).__name__}")
         body = parse_answer(response.status_code, response.content).body

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from loadgen.failures import Expected, Failure, write_failures
+
 LOADGEN = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "loadgen")
 
 
@@ -77,3 +79,39 @@ def test_sandbox_schemas_of_one_type_name_are_a_usage_error(tmp_path: Path) -> N
     assert proc.returncode == 2
     assert proc.stderr == ("error: two --schema files define the entity type 'member': each type needs its own "
                            "name\n")
+
+
+def _failures_file(path: Path) -> None:
+    write_failures(path, [Failure(label="malformed attributes (entity.create)", operation="entity.create",
+                                  form="type_name=user&attributes=%7B%22email%22%3ANaN%7D",
+                                  expected=Expected(200, argument="attributes"), got="stat ok", status=200,
+                                  answer='{"stat":"ok"}', url="http://127.0.0.1:1")])
+
+
+@pytest.mark.parametrize("command", [
+    ["run", "--duration", "5s", "--out", "runs", "--history", "nightly"],
+    ["fuzz", "--export-pytest", "blocked/test_x.py"],
+    ["fuzz", "--junit", "blocked/junit.xml"],
+    ["replay", "failures.jsonl", "--junit", "blocked/junit.xml"],
+])
+def test_an_output_written_at_the_end_is_checked_before_the_work(tmp_path: Path, command: list[str]) -> None:
+    """A history database, a JUnit file or an exported test that cannot be written fails at once, not
+    after a long run has been made for nothing."""
+    (tmp_path / "blocked").write_text("a file where a folder should be", encoding="utf-8")
+    _failures_file(tmp_path / "failures.jsonl")
+    env = {"PATH": "/usr/bin:/bin", "LOADGEN_HISTORY": str(tmp_path / "blocked" / "history.db")}
+    proc = _loadgen(*command, cwd=tmp_path, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith("error: ") and "blocked" in proc.stderr, proc.stderr
+    assert "cannot write: a part of the path is a file, not a folder" in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1 and not (tmp_path / "runs").exists()
+
+
+def test_replay_against_a_url_nobody_listens_on_is_a_tool_error_not_a_verdict(tmp_path: Path) -> None:
+    """Connection refused says nothing about the failure: one line, no STILL FAILING."""
+    _failures_file(tmp_path / "failures.jsonl")
+    env = {"PATH": "/usr/bin:/bin", "CAPTURE_CLIENT_ID": "qa", "CAPTURE_CLIENT_SECRET": "s3cret-value-xyz"}
+    proc = _loadgen("replay", "failures.jsonl", cwd=tmp_path, env=env)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert proc.stderr == "error: entity.create: cannot connect to http://127.0.0.1:1: ConnectError\n"
+    assert "STILL FAILING" not in proc.stdout and "s3cret-value-xyz" not in proc.stdout + proc.stderr

@@ -8,11 +8,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from loadgen.errors import ExitCode, LoadgenError
+from loadgen.errors import ExitCode, LoadgenError, UsageError
 from loadgen.scenarios import (
     AUTH_SCHEMES,
     DEFAULT_AUTH,
@@ -117,3 +118,22 @@ def source_of(name: str) -> str:
     return _ENV[name] if source is click.core.ParameterSource.ENVIRONMENT else f"--{name}"
 
 
+
+
+def check_writable(path: Path) -> None:
+    """Fail in one line now if an output written at the end (after a long run) could not be written then.
+
+    The file is opened for appending, so an existing one keeps its bytes; one made only for the check
+    is removed again.
+    """
+    existed = path.exists()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("ab"):
+            pass
+    except FileExistsError:  # mkdir met a file where a folder of the path should be
+        raise UsageError(f"{path}: cannot write: a part of the path is a file, not a folder") from None
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    if not existed:
+        path.unlink()

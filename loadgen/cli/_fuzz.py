@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from loadgen.cli._base import auth_option, cli, friendly, source_of, url_option
+from loadgen.cli._base import auth_option, check_writable, cli, friendly, source_of, url_option
 from loadgen.errors import ExitCode, UsageError
 from loadgen.scenarios import (
     DEFAULT_AUTH,
@@ -58,6 +58,9 @@ def fuzz_command(url: str | None, scheme: str, max_examples: int, seed: int | No
         if source_of("url") == "CAPTURE_URL":
             click.echo(f"fuzz: {url} (from CAPTURE_URL)", err=True)
         _fuzz_preflight(url, scheme)
+    for path in (Path(junit) if junit else None, export_pytest):  # written at the end: fail now instead
+        if path is not None:
+            check_writable(path)
     seed = random.SystemRandom().randrange(2**32) if seed is None else seed
     out = out if out is not None else Path("runs") / time.strftime("fuzz-%Y%m%d-%H%M%S", time.gmtime())
     args = suite_args(url=url, auth=scheme, max_examples=max_examples, seed=seed, junit=junit,

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from loadgen import console
-from loadgen.cli._base import auth_option, cli, friendly, source_of, url_option
+from loadgen.cli._base import auth_option, check_writable, cli, friendly, source_of, url_option
 from loadgen.errors import ExitCode
 from loadgen.phases import DEFAULT_PREFILL_RATE
 from loadgen.runfolder import ledger_part
@@ -86,6 +86,10 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
                       phases=Phases(warmup=parse_duration(warmup), abort_on_fail=abort_on_fail,
                                     abort_delay=parse_duration(abort_delay), prefill=prefill,
                                     prefill_rate=prefill_rate))
+    if history_name is not None:
+        from loadgen.report.history import history_path
+
+        check_writable(history_path())
     source = " (from CAPTURE_URL)" if source_of("url") == "CAPTURE_URL" else ""
 
     def announce(target: str, run_dir: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from loadgen.cli._base import auth_option, cli, friendly, url_option
+from loadgen.cli._base import auth_option, check_writable, cli, friendly, url_option
 from loadgen.errors import ExitCode, UsageError
 
 
@@ -36,6 +36,8 @@ def replay_command(file: Path, url: str | None, scheme: str, ids: tuple[str, ...
     from loadgen.replay import Outcome, Replayer, junit_xml, replay
 
     failures = [f for f in read_failures(file) if not ids or f.id in ids]
+    if junit is not None:  # a path that cannot be written fails now, not after every failure was sent
+        check_writable(junit)
     if not failures:
         raise UsageError(f"{file}: no failure {'with id ' + ', '.join(ids) if ids else 'in the file'}")
     verdicts = []
