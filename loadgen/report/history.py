@@ -198,6 +198,8 @@ def add_run(run_dir: str | os.PathLike[str], name: str = "main", *, db: Path, co
     check_name(name)
     folder = run_folder(run_dir)
     report = load_report(folder)
+    if report.summary.requests == 0:  # a zero in every series would read as a change point
+        raise UsageError(f"{folder}: the run measured no request; it is not added to the history")
     key = series_key(report)
     blob = zlib.compress((folder / REPORT_JSON).read_bytes(), 6)
     with _open(db, create=True) as conn:

@@ -121,6 +121,11 @@ def test_bad_input_is_one_usage_line(tmp_path: Path) -> None:
         series_of("main", tmp_path / "junk.db")
     with pytest.raises(UsageError, match="history name"):
         add_run(tmp_path, "../x", db=tmp_path / "h.db")
+    write_synthetic_run(tmp_path / "empty", SyntheticRun(duration_s=5, ramp_s=1, create_rate=0, bulk_rate=0,
+                                                         malformed_rate=0))
+    with pytest.raises(UsageError, match="measured no request; it is not added"):
+        add_run(tmp_path / "empty", db=tmp_path / "h.db")
+    assert not (tmp_path / "h.db").exists()
     write_synthetic_run(tmp_path / "r", SyntheticRun(duration_s=10, ramp_s=2))
     add_run(tmp_path / "r", db=tmp_path / "h.db")
     with pytest.raises(UsageError, match=r"known: main"):
