@@ -148,6 +148,8 @@ class LiveSnapshot:
     workers: int
     in_flight: int
     endpoints: tuple[LiveEndpoint, ...]
+    #: seconds of ``--warmup`` still to go: the counts (errors, dropped...) start after it, the rates do not
+    warmup_left_s: float = 0.0
 
     @property
     def requests(self) -> int:
@@ -195,15 +197,15 @@ class LiveSnapshot:
     def to_json(self) -> dict[str, object]:
         return {"run_id": self.run_id, "state": self.state, "at": self.at, "elapsed_s": self.elapsed_s,
                 "workers": self.workers, "in_flight": self.in_flight,
-                "endpoints": [e.to_json() for e in self.endpoints]}
+                "endpoints": [e.to_json() for e in self.endpoints], "warmup_left_s": self.warmup_left_s}
 
     @classmethod
     def from_json(cls, data: object, source: str = "live.json") -> LiveSnapshot:
         try:
-            o = Fields(data, "")
+            o = Fields(data, "", defaults={"warmup_left_s": 0.0})  # a live.json from before it
             return cls(o.get("run_id", as_str), o.get("state", as_str), o.get("at", as_num),
                        o.get("elapsed_s", as_num), o.get("workers", as_int), o.get("in_flight", as_int),
-                       o.get("endpoints", tuple_of(LiveEndpoint.from_json)))
+                       o.get("endpoints", tuple_of(LiveEndpoint.from_json)), o.get("warmup_left_s", as_num))
         except UsageError as exc:
             raise LiveFormatError(f"{source}: {exc}") from None
 
@@ -214,7 +216,8 @@ class LiveSnapshot:
         labels shrink to their Capture code ("361 x12") before anything about failures is cut.
         """
         p95 = _worst(self, "service_p95_ms")
-        head = (f"{self.elapsed_s:4.0f}s  req/s {self._against('target_requests_per_s', 'requests_per_s')}"
+        warmup = f"  warm-up {math.ceil(self.warmup_left_s)}s left" if self.warmup_left_s > 0 else ""
+        head = (f"{self.elapsed_s:4.0f}s{warmup}  req/s {self._against('target_requests_per_s', 'requests_per_s')}"
                 f"  rec/s {self._against('target_records_per_s', 'records_per_s')}")
         tail = [f"p95 {_ms(p95)}", f"dropped {self.dropped}", f"late {self.late}", f"in flight {self.in_flight}"]
         failures = self.failures
@@ -385,5 +388,6 @@ def build_snapshot(recorder: Recorder, *, run_id: str, state: str, now: float, s
             target_records_per_s=None if due is None or target is None else due * target.records_per_arrival,
             service_p95_ms=service.percentile_ms(95.0), intended_p99_ms=intended.percentile_ms(99.0),
             service=service.buckets(), intended=intended.buckets()))
+    warmup_left = 0.0 if final or recorder.measure_from is None else max(0.0, recorder.measure_from - now)
     return LiveSnapshot(run_id=run_id, state=state, at=now, elapsed_s=max(0.0, now - started_at), workers=workers,
-                        in_flight=in_flight, endpoints=tuple(endpoints))
+                        in_flight=in_flight, endpoints=tuple(endpoints), warmup_left_s=warmup_left)

@@ -266,7 +266,10 @@ def make_report(recorder: Recorder, meta: Meta) -> Report:
     if clamped:
         warnings.append(f"{clamped} latencies above one hour were clamped to one hour")
     if not any(e.requests for e in endpoints.values()):
-        warnings.append("no requests were recorded: check the target URL and the run's log")
+        warmed = sum(sec.requests for data in datas.values() for sec in data.seconds.values())
+        warnings.append(f"the run ended in its warm-up: nothing was measured ({warmed} requests of the warm-up "
+                        "are in the per-second charts only)" if warmed and recorder.measure_from is not None
+                        else "no requests were recorded: check the target URL and the run's log")
     series = _series(recorder, datas, meta)
     behind = drop_warning(endpoints, series, meta.users, load_gen.max_cpu)
     if behind:

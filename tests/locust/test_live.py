@@ -83,6 +83,19 @@ def test_the_line_keeps_failures_on_an_80_column_terminal() -> None:
     assert len(narrow) <= 80 and "errors 10" in narrow and "361 x10" in narrow
 
 
+def test_the_line_says_the_warm_up_is_on_while_its_counts_wait() -> None:
+    rec = recorded()
+    rec.measure_from = T0 + 30.0
+    args = dict(run_id="r1", state="running", started_at=T0, targets=TARGETS, record_failures={}, workers=1,
+                in_flight=0, lag_s=1)
+    warming = build_snapshot(rec, now=T0 + 10.2, **args)  # type: ignore[arg-type]
+    assert warming.line().startswith("  10s  warm-up 20s left  req/s 22.0/22.0")
+    assert LiveSnapshot.from_json(warming.to_json()) == warming
+    measuring = build_snapshot(rec, now=T0 + 30.5, **args)  # type: ignore[arg-type]
+    assert measuring.warmup_left_s == 0 and "warm-up" not in measuring.line()
+    assert "warm-up" not in snapshot().line()
+
+
 def test_tab_rows_and_json_round_trip() -> None:
     snap = snapshot()
     rows = table_rows(snap)

@@ -165,6 +165,18 @@ def test_an_empty_run_still_renders_and_says_why(tmp_path: Path) -> None:
     assert "NO THRESHOLDS" in page and "no data" in page
 
 
+def test_a_run_ended_in_its_warm_up_says_so_not_that_nothing_was_sent(tmp_path: Path) -> None:
+    """Ctrl-C 5 s into a 30 s warm-up: 50 requests were sent, none of them measured."""
+    rec = Recorder(start=1_764_000_000.0)
+    rec.measure_from = 1_764_000_030.0
+    for i in range(50):
+        rec.record("create", service_ms=3.0, records=1, at=1_764_000_000.0 + i / 10)
+    report = build_report(tmp_path, rec, Meta(run_id="warm", scenario="create", warmup_s=30.0))
+    assert report.summary.requests == 0
+    assert any("ended in its warm-up: nothing was measured (50 requests" in w for w in report.warnings)
+    assert not any("no requests were recorded" in w for w in report.warnings)
+
+
 def test_target_curve_follows_loadgen_run_stages() -> None:
     stages = (Stage(0, 200), Stage(4, 200), Stage(4, 0))
     # the main endpoint's mean over the 8 s is 150/s: its curve is the stages' shape
