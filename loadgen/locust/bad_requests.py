@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, Phase, given, settings
 
 from loadgen.errors import Code, UsageError
-from loadgen.failures import read_failures
-from loadgen.locust.outcomes import Expectation
+from loadgen.failures import Expected, read_failures
 from loadgen.schema import Schema
 from loadgen.strategies import ViolationCase, malformed_json, schema_violations
 from loadgen.wire import dumps
 
-ATTRIBUTES = Expectation(Code.INVALID_ARGUMENT.value, "attributes")
+ATTRIBUTES = Expected(Code.INVALID_ARGUMENT.value, argument="attributes")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +28,7 @@ class BadRequest:
     """The ``attributes`` text to send and the answer that counts as a success."""
 
     attributes: str
-    expected: Expectation
+    expected: Expected
     kind: str
 
 
@@ -39,9 +38,8 @@ def corpus_requests(path: str) -> list[BadRequest]:
     cases = []
     for failure in read_failures(path):
         text = failure.raw_params().get("attributes")
-        want = failure.expected
-        if failure.operation == "entity.create" and isinstance(text, str) and want.code is not None:
-            cases.append(BadRequest(text, Expectation(want.code, want.argument, want.attribute), "corpus"))
+        if failure.operation == "entity.create" and isinstance(text, str) and failure.expected.code is not None:
+            cases.append(BadRequest(text, failure.expected, "corpus"))
     if not cases:
         raise UsageError(f"--corpus {path}: no recorded bad entity.create request (one that must get an error)")
     return cases
@@ -64,7 +62,7 @@ def bad_requests(schema: Schema, *, seed: int = 0, n: int = 40, extra: list[BadR
     @config
     @given(schema_violations(schema))
     def draw_violation(case: ViolationCase) -> None:
-        cases.append(BadRequest(dumps(case.record), Expectation(int(case.code), None, case.path), "violation"))
+        cases.append(BadRequest(dumps(case.record), Expected(int(case.code), attribute=case.path), "violation"))
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")     # Hypothesis warns about running @given outside a test runner

@@ -174,9 +174,7 @@ class Capture:
             return Result(name, BUDGET_SPENT, 0.0, False)
         sent = self._post(load, CREATE.path, CREATE.field, bad.attributes)
         outcome = judge_expected_error(sent.status, sent.content, bad.expected, sent.error)
-        want = bad.expected
-        self._account(load, name, sent, outcome, 1, [None],
-                      expected=Expected(want.code, argument=want.argument_name, attribute=want.attribute_name))
+        self._account(load, name, sent, outcome, 1, [None], expected=bad.expected)
         return Result(name, outcome.failure, sent.service_ms)
 
     def entity(self, uuid: str, *, attribute_name: str | None = None, name: str = ENTITY.name) -> EntityResult:

@@ -7,8 +7,8 @@ from collections import Counter
 
 from loadgen.answers import Created
 from loadgen.errors import Code
+from loadgen.failures import Expected
 from loadgen.locust.outcomes import (
-    Expectation,
     judge_bulk,
     judge_create,
     judge_expected_error,
@@ -75,23 +75,23 @@ def test_bulk_all_ok_and_envelope_error() -> None:
 
 
 def test_expected_error_exact_match_only() -> None:
-    want = Expectation(Code.INVALID_ARGUMENT.value, "attributes")
+    want = Expected(Code.INVALID_ARGUMENT.value, argument="attributes")
     right = {"stat": "error", "code": 200, "error": "invalid_argument", "argument_name": "attributes"}
     assert judge_expected_error(200, body(right), want).ok
     wrong_arg = {**right, "argument_name": "type_name"}
     assert judge_expected_error(200, body(wrong_arg), want).failure == \
-        "got argument_name 'type_name', expected 200 invalid_argument [attributes]"
+        "got 200 invalid_argument [argument=type_name], expected 200 invalid_argument [argument=attributes]"
     assert judge_expected_error(200, body(UNIQUE), want).failure == \
-        "got 361 unique_violation, expected 200 invalid_argument [attributes]"
+        "got 361 unique_violation, expected 200 invalid_argument [argument=attributes]"
     accepted = judge_expected_error(200, body({"stat": "ok", "id": 9, "uuid": "z"}), want)
-    assert accepted.failure == "accepted a bad request (expected 200 invalid_argument [attributes])"
+    assert accepted.failure == "accepted a bad request (expected 200 invalid_argument [argument=attributes])"
     assert accepted.created == (Created(9, "z"),)          # still ledgered, so clean-up removes it
     assert judge_expected_error(200, b"nope", want).failure == "non-JSON body"
     assert judge_expected_error(0, None, want, TimeoutError()).failure == "timeout"
 
 
 def test_expected_violation_checks_the_attribute_path() -> None:
-    want = Expectation(Code.UNKNOWN_ATTRIBUTE.value, None, "/nope")
+    want = Expected(Code.UNKNOWN_ATTRIBUTE.value, attribute="/nope")
     got = {"stat": "error", "code": 223, "error": "unknown_attribute", "attribute_name": "/nope"}
     assert judge_expected_error(200, body(got), want).ok
     assert not judge_expected_error(200, body({**got, "attribute_name": "/other"}), want).ok
