@@ -29,7 +29,7 @@ from typing import Any
 from loadgen.errors import UsageError
 from loadgen.phases import Phases
 from loadgen.report.compare import ALPHA, beyond_limit
-from loadgen.report.document import Report
+from loadgen.report.document import Report, Verdict
 from loadgen.report.knee import Capacity, Step, write
 from loadgen.report.thresholds import describe, parse_thresholds
 from loadgen.runner import RunOptions, paced_rates, run
@@ -57,7 +57,17 @@ class CapacityOptions:
     bulk_sizes: tuple[int, ...] = ()
 
 
-def judge(report: Report, endpoint: str) -> tuple[str, tuple[str, ...]]:
+def _support(report: Report, v: Verdict) -> float | None:
+    """The p-value that the seconds are beyond the limit. A whole-run SLO (scope ``all``) can be broken by
+    any one endpoint (the slow bulkCreates of a mixed run): each endpoint's seconds are tested and the
+    strongest is taken, Bonferroni-corrected for the number tested (None: no endpoint has enough seconds)."""
+    scopes = list(report.endpoints) if v.scope == "all" else [v.scope]
+    values = [p for scope in scopes if (p := beyond_limit(report, scope, v.metric, v.limit,
+                                                          higher_is_worse=v.op in _HIGHER_IS_WORSE)) is not None]
+    return min(1.0, min(values) * len(values)) if values else None
+
+
+def judge(report: Report) -> tuple[str, tuple[str, ...]]:
     """A step's verdict and why: dropped arrivals fail; a breach fails when its seconds support it."""
     if report.summary.dropped:
         return "fail", (f"{report.summary.dropped} arrivals dropped: the rate was not even offered",)
@@ -65,9 +75,7 @@ def judge(report: Report, endpoint: str) -> tuple[str, tuple[str, ...]]:
     for v in report.thresholds:
         if v.ok:
             continue
-        scope = endpoint if v.scope == "all" else v.scope
-        p = None if v.window_s is not None or v.actual is None else beyond_limit(
-            report, scope, v.metric, v.limit, higher_is_worse=v.op in _HIGHER_IS_WORSE)
+        p = None if v.window_s is not None or v.actual is None else _support(report, v)
         if p is not None and p >= ALPHA:
             verdict = "fail" if verdict == "fail" else "noise"
             reasons.append(f"{v.expression}: {describe(v)}, not supported by the seconds (p={p:.3f})")
@@ -138,7 +146,7 @@ class _Search:
         self.records += result.ledger_count
         # a step Ctrl-C cut short has no verdict: its few seconds would pass or fail it by chance
         verdict, reasons = ("interrupted", ("stopped by Ctrl-C before its end",)) if result.interrupted \
-            else judge(report, self.endpoint)
+            else judge(report)
         entry = report.endpoints[self.endpoint]
         lat = entry.latency
         step = Step(rate, size, run_id, verdict, reasons, entry.requests_per_s, report.summary.records_per_s,
