@@ -10,6 +10,7 @@ whose median gain is below ``--keep`` (default 1.05x, on the whole operation it 
 - ``hdr``: ``Latency.add`` with the inline counts index against one using ``record_value``;
 - ``json_text``: the sandbox's compact JSON of generated profiles;
 - ``builder``: ``ProfileFactory.make`` with the generated builder against the loop.
+- ``csv_rows``: a chunk of CSV (``generation._Columns.csv``) with the generated row readers against the loops.
 
     .venv/bin/python bench/fast.py [--rounds 21] [--keep 1.05]
 """
@@ -27,7 +28,7 @@ from typing import Any
 
 from _paired import Ratio, Target, finish, interleave, ratio
 
-from loadgen._fast import builder, hdr, json_text
+from loadgen._fast import builder, csv_rows, hdr, json_text
 from loadgen.profiles import default_factory
 from loadgen.report import recorder
 from loadgen.wire import dumps, encode_form_lean
@@ -173,6 +174,27 @@ def bench_builder(rounds: int, n: int, keep: float) -> Ratio:
     return paired("builder", fast, plain, rounds, keep)
 
 
+def bench_csv_rows(rounds: int, n: int, keep: float) -> Ratio:
+    from loadgen import generation
+
+    factory = default_factory(seed=4, run_id="bench")
+    records = factory.batch(n)
+    fast_layout = generation._Columns(factory)
+    generation.row_makers = csv_rows.row_makers_plain
+    try:
+        plain_layout = generation._Columns(factory)
+    finally:
+        generation.row_makers = csv_rows.row_makers
+
+    def fast() -> None:
+        fast_layout.csv(records)
+
+    def plain() -> None:
+        plain_layout.csv(records)
+
+    return paired("csv_rows", fast, plain, rounds, keep)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=21)
@@ -182,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_hdr(args.rounds, 50_000, args.keep),
         bench_json_text(args.rounds, 2_000, args.keep),
         bench_builder(args.rounds, 5_000, args.keep),
+        bench_csv_rows(args.rounds, 5_000, args.keep),
         bench_http_head(args.rounds, 1_000, args.keep),
     ])
 

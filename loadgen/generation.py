@@ -28,11 +28,12 @@ from collections import deque
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import date
-from itertools import islice, repeat
+from itertools import islice
 from typing import Any, BinaryIO, Final
 
 import orjson
 
+from loadgen._fast.csv_rows import Column, row_makers
 from loadgen.errors import UsageError
 from loadgen.profiles import Profile, ProfileFactory
 from loadgen.schema import Schema
@@ -264,54 +265,30 @@ class _Columns:
     strings, which are CSV cells as long as they need no JSON escape (no quote, backslash or control
     character), and the JSON cells as ready CSV cells (``orjson.Fragment``, their quotes doubled on the
     chunk's whole text at once). A chunk where some text cell needs an escape goes through the ``csv``
-    module instead.
+    module instead. The rows are read by generated code (``loadgen._fast.csv_rows``).
     """
 
     def __init__(self, factory: ProfileFactory) -> None:
         self.names = factory.columns()
-        self.groups: list[tuple[str | None, list[str]]] = []  # (object, or None for top level; its keys)
-        self.json: list[int] = []  # the cells written as JSON text
+        columns: list[Column] = []
+        json: list[int] = []  # the cells written as JSON text
         for i, name in enumerate(self.names):
             top, _, child = name.partition(".")
-            parent = top if child else None
             attr = factory.schema[top]
             attr = attr.child(child) or attr if child else attr
             if attr.type not in _TEXT_TYPES and not attr.is_password:
-                self.json.append(i)
-            if not self.groups or self.groups[-1][0] != parent:
-                self.groups.append((parent, []))
-            self.groups[-1][1].append(child or top)
+                json.append(i)
+            columns.append((top, child) if child else (None, top))
+        self.values, self.rows = row_makers(columns, json)
 
     def csv(self, records: list[dict[str, Any]]) -> bytes:
-        rows = self._rows(records)
-        values = [row[i] for row in rows for i in self.json]
-        self._fill(rows, ["" if text == b'""""' else orjson.Fragment(b'"' + text + b'"')
-                          for text in _dump_each(values, _double_quotes)])
+        values = self.values(records)
+        rows = self.rows(records, ["" if text == b'""""' else orjson.Fragment(b'"' + text + b'"')
+                                   for text in _dump_each(values, _double_quotes)])
         body = b"\n".join([text[1:-1] for text in map(orjson.dumps, rows)])
         if b"\\" not in body:  # no text cell needed a JSON escape: this is the CSV
             return body + b"\n" if body else b""
-        self._fill(rows, [text.decode() if text != b'""' else "" for text in _dump_each(values)])
-        return _csv_lines(rows)
-
-    def _rows(self, records: list[dict[str, Any]]) -> list[list[Any]]:
-        """The cells of each record in column order; JSON cells still hold their values, "" when absent."""
-        empty: dict[str, Any] = {}
-        rows = []
-        for rec in records:
-            row: list[Any] = []
-            for parent, keys in self.groups:
-                source = rec if parent is None else (rec.get(parent) or empty)
-                row += map(source.get, keys, repeat(""))
-            rows.append(row)
-        return rows
-
-    def _fill(self, rows: list[list[Any]], cells: list[Any]) -> None:
-        """Put the JSON cells, in the order ``csv`` listed their values, into their rows."""
-        if self.json:
-            ordered = iter(cells)
-            for row in rows:
-                for i in self.json:
-                    row[i] = next(ordered)
+        return _csv_lines(self.rows(records, [text.decode() if text != b'""' else "" for text in _dump_each(values)]))
 
 
 def _csv_lines(rows: list[list[Any]]) -> bytes:

@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from hypothesis.database import InMemoryExampleDatabase
 
 from loadgen import _profile_compiler
-from loadgen._fast import builder, hdr, http_head, hypothesis_seed, json_text
+from loadgen._fast import builder, csv_rows, hdr, http_head, hypothesis_seed, json_text
 from loadgen.profiles import default_factory
 from loadgen.report.recorder import HIGHEST_NS, new_histogram
 
@@ -164,3 +164,39 @@ def test_seed_and_key_saves_a_failure_under_its_key() -> None:
     with pytest.raises(AssertionError):
         hypothesis_seed.seed_plain(prop, 7)()  # the plain twin: the same failure, nothing more saved
     assert set(db.data) == {key for key in db.data if key.startswith(b"loadgen.test:fails")}
+
+
+CELL = st.none() | st.integers() | st.text(max_size=5) | st.lists(st.integers(), max_size=2)
+KEYS = ["a", "b", "c'\"\\"]
+OBJECTS = ["address", "o'bj\"x"]
+#: a profile's shape: any of the top-level keys, and objects (dicts, or null) holding any of the keys
+RECORD = st.fixed_dictionaries({}, optional={**{k: CELL for k in KEYS}, **{o: st.none() | st.dictionaries(
+    st.sampled_from(KEYS), CELL, max_size=3) for o in OBJECTS}})
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(st.sampled_from([None, *OBJECTS]), st.sampled_from(KEYS)), unique=True, max_size=8),
+       st.sets(st.integers(0, 7)), st.lists(RECORD, max_size=5))
+def test_generated_csv_rows_read_what_the_loop_reads(columns: list[csv_rows.Column], json_set: set[int],
+                                                      records: list[dict[str, Any]]) -> None:
+    json_set = {i for i in json_set if i < len(columns)}
+    fast_values, fast_rows = csv_rows.row_makers(columns, json_set)
+    plain_values, plain_rows = csv_rows.row_makers_plain(columns, json_set)
+    values = plain_values(records)
+    assert fast_values(records) == values
+    ready = [f"cell{i}" for i in range(len(values))]
+    assert fast_rows(records, ready) == plain_rows(records, ready)
+
+
+def test_generated_csv_rows_on_profiles() -> None:
+    from loadgen.generation import _Columns
+
+    factory = default_factory(seed=8, run_id="fast")
+    layout = _Columns(factory)
+    records = factory.batch(300)
+    columns: list[csv_rows.Column] = [(top, child) if child else (None, top)
+                                      for top, _, child in (name.partition(".") for name in layout.names)]
+    json_set = {i for i, name in enumerate(layout.names) if name in ("display", "photos", "statuses", "profiles")}
+    fast, plain = csv_rows.row_makers(columns, json_set), csv_rows.row_makers_plain(columns, json_set)
+    assert fast[0](records) == plain[0](records) and len(fast[0](records)) == 4 * len(records)
+    assert fast[1](records, fast[0](records)) == plain[1](records, plain[0](records))
