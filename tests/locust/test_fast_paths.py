@@ -27,7 +27,6 @@ from loadgen.wire import (
     dumps_fast,
     encode_form_lean,
     form_escape_lean,
-    form_escape_unprintable,
     loads_fast,
 )
 
@@ -64,14 +63,6 @@ def test_form_escape_lean_round_trips_any_text(text: str) -> None:
     assert escaped.isascii() and not escaped.translate(None, bytes(range(0x20, 0x7F)))
     assert b"&" not in escaped and b" " not in escaped
     assert decode_form(b"v=" + escaped) == {"v": text}
-
-
-@settings(derandomize=True, max_examples=300)
-@given(st.binary(max_size=300) | st.text(st.sampled_from("ab=.%\t\n\x00\x7fé€😀"), max_size=200).map(str.encode))
-def test_form_escape_unprintable_escapes_each_byte_outside_printable_ascii_and_equals(value: bytes) -> None:
-    """Byte for byte the per-byte definition (its runs are written a run at a time)."""
-    one_by_one = b"".join(b"%%%02X" % c if not 0x20 <= c < 0x7F or c == 0x3D else bytes([c]) for c in value)
-    assert form_escape_unprintable(value) == one_by_one
 
 
 def test_judge_create_fast_path_agrees_with_the_strict_one() -> None:
