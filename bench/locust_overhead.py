@@ -18,6 +18,7 @@ import asyncio
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from _paired import Target, finish, interleave, ratio
+from _paired import Target, finish, interleave, number, ratio
 
 OK_BODY = b'{"id":11649,"uuid":"02b0c68d-7d7a-49d8-a88d-022585b0f877","stat":"ok"}'
 RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
@@ -180,10 +181,15 @@ def main() -> int:
 
             def ours(signed: bool) -> Callable[[], float]:
                 # Calibrate once: an open-model user offered more than it can send drops (and counts) the
-                # excess, which costs CPU; offer just under what one core of ours can send instead.
-                probe = run_one("ours", url, 3.0, folder, rate=bare, signed=signed)["per_core"]
-                return lambda: run_one("ours", url, args.seconds, folder, rate=0.95 * probe,
-                                       signed=signed)["per_core"]
+                # excess, which costs CPU; offer just under what one core of ours can send instead. Every
+                # round runs at the rate the probe sets, and a paced user's CPU per request grows as its
+                # rate falls (more of its arrivals wake an idle loop): the median of three probes, so one
+                # probe in a busy moment of a shared machine does not slow all of its rounds.
+                probes = [run_one("ours", url, 3.0, folder, rate=bare, signed=signed)["per_core"] for _ in range(3)]
+                rate = 0.95 * statistics.median(probes)
+                print(f"create user{' (signed)' if signed else ''}: probes {', '.join(map(number, probes))} "
+                      f"req/s per core at {number(bare)}/s offered; its rounds are offered {number(rate)}/s")
+                return lambda: run_one("ours", url, args.seconds, folder, rate=rate, signed=signed)["per_core"]
 
             print(f"body size: {len(body)} bytes, {args.rounds} rounds of {args.seconds:g}s per subject")
             values = interleave({"bare FastHttpUser": lambda: run_one("bare", url, args.seconds, folder, rate=0,

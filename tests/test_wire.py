@@ -222,6 +222,32 @@ def test_the_streaming_form_signature_is_the_plain_one(fixed: list[tuple[str, st
     assert verify_signature(fast["Authorization"].split(":")[1], "bar", "/entity.create", fast["Date"], params)
 
 
+@pytest.mark.parametrize("secret", ["", "s", "x" * 63, "x" * 64, "x" * 65, "é" * 40, "k" * 200])
+def test_the_signers_hmac_is_hmac_new_for_any_key_length(secret: str) -> None:
+    """The signer keeps RFC 2104's two padded SHA-1 states itself: a key longer than the block is hashed first."""
+    moment = datetime(2000, 1, 1, 1, 1, 1, tzinfo=UTC)
+    want = signature(secret, "/entity", "2000-01-01 01:01:01", VECTOR)
+    assert Signer("id", secret).headers("/entity", VECTOR, now=moment)["Authorization"] == f"Signature id:{want}"
+
+
+def test_one_signer_signs_many_forms_each_with_its_own_date() -> None:
+    """The text before the value is hashed once a second per form: other paths, fields and the next second
+    start from their own text."""
+    signer = Signer("foo", "bar")
+    fixed = (("type_name", "user"),)
+    deadline = time.monotonic() + 3.0
+    seconds: set[str] = set()
+    while len(seconds) < 2 and time.monotonic() < deadline:
+        for path, field, value in [("/entity.create", "attributes", '{"a":1}'), ("/entity.update", "attributes", "{}"),
+                                   ("/entity.create", "attributes", '{"b":"é"}'), ("/entity", "uuid", "u-1")]:
+            fast = signer.form_headers(path, fixed, field, value.encode("utf-8"))
+            params = {"type_name": "user", field: value}
+            assert verify_signature(fast["Authorization"].split(":")[1], "bar", path, fast["Date"], params)
+            seconds.add(fast["Date"])
+        time.sleep(0.05)
+    assert len(seconds) == 2   # a new second was signed by the same signer
+
+
 def test_both_sort_orders_and_both_empty_forms() -> None:
     params = {"a": "1", "a-b": "2"}  # "-" sorts before "=", so k=v order and key order differ
     by_kv = string_to_sign("/p", "d", params)
