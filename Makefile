@@ -19,7 +19,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 3 --dist loadscope
 
 demo: $(STAMP)
 	$(BIN)/loadgen run --duration 30s

@@ -39,7 +39,7 @@ from loadgen.errors import UsageError
 from loadgen.schema import Schema, default_schema
 
 __all__ = ["DEFAULT_LOCALES", "DEFAULT_PLURALS", "DEFAULT_STATUSES", "PLURAL_SIZE", "RESERVED_DOMAINS",
-           "Profile", "ProfileFactory", "default_factory", "load_profile", "parse_profile"]
+           "Profile", "ProfileFactory", "build_pools", "default_factory", "load_profile", "parse_profile"]
 
 DEFAULT_LOCALES: Final[Mapping[str, float]] = {
     "en_US": 50, "en_GB": 10, "de_DE": 8, "fr_FR": 8, "es_ES": 6, "pt_BR": 5,
@@ -158,6 +158,18 @@ def _after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork)
+
+
+def build_pools(profile: Profile) -> Iterator[str]:
+    """Build the locale pools a factory of ``profile`` reads, one locale per step (each is cached for the
+    life of the process, so the factory then finds them built).
+
+    Ten locales take a second of CPU, several on a loaded machine: a caller that must keep answering
+    meanwhile (a Locust worker's heartbeats to its master) yields to its event loop between the steps.
+    """
+    for name in profile.locales:
+        locale_pool(name)
+        yield name
 
 
 class ProfileFactory:

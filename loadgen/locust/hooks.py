@@ -13,7 +13,8 @@ Registered once, when ``loadgen.locust.users`` is imported by a locustfile. The 
 * each worker stats report carries the recorder delta (``report_to_master``); the master merges
   them (``worker_report``) and writes ``recorder.json`` and ``locust_run.json`` when quitting.
 * a process with nothing left to send (last stage over, ``--max-records`` spent) tells the master,
-  which quits once every live worker is done: the run ends cleanly, reports and CSV written.
+  which quits once every live worker is done: the run ends cleanly, reports and CSV written. A worker
+  sends a full stats report just before it says so: the master quits with every worker's data.
 * in a distributed run each worker sends its ledger lines to the master in batches (every
   ``FLUSH_SECONDS`` or ``FLUSH_LINES``, over Locust's own messaging), and the master appends them to
   the run's one ``ledger.jsonl`` as they come. The master compares, per worker, the creates the
@@ -205,6 +206,8 @@ def _on_test_start(environment: Any, **_: Any) -> None:
         # a second test of the same run keeps the factory, so its email sequence does not restart
         keep = previous if previous is not None and _factory_key(previous) == (
             settings.seed, settings.run_id, worker, settings.profile, settings.schema) else None
+        if keep is None:
+            _build_pools(settings)
         state.load = LoadState(settings, endpoints=endpoints_of(environment.user_classes), worker=worker,
                             workers=workers, factory=keep.factory if keep else None,
                             schema=keep.schema if keep else None, held=runner is not None)
@@ -218,6 +221,19 @@ def _on_test_start(environment: Any, **_: Any) -> None:
     if isinstance(runner, WorkerRunner):
         _send_ledger_to(runner, state.load)
     log.info("worker %d of %d: run %s, ledger %s", worker, workers, settings.run_id, settings.ledger_path)
+
+
+def _build_pools(settings: Settings) -> None:
+    """Build the profile's locale pools before the factory, yielding to gevent after each locale.
+
+    Built in one go they hold this process for seconds on a loaded machine (a second on an idle one),
+    with no heartbeat sent: the master marks such a worker missing, and once every worker is missing it
+    stops the test, which then sends nothing. Between two locales the heartbeats go out.
+    """
+    from loadgen.profiles import build_pools, load_profile
+
+    for _ in build_pools(load_profile(settings.profile or None)):
+        gevent.idle()   # not sleep(0), which runs no timer: the heartbeat greenlet waits on one
 
 
 def _fix_run_id(options: Any) -> None:
@@ -282,11 +298,26 @@ def _factory_key(load: LoadState) -> tuple[object, ...]:
 def _process_done(environment: Any, reason: str) -> None:
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
-        runner.send_message(DONE_MESSAGE, {"reason": reason})
+        # not from here: check_done also runs inside this worker's report_to_master listener
+        gevent.spawn(_report_done, runner, reason)
     elif isinstance(runner, LocalRunner):
         state.reasons.append(reason)
         log.info("%s: stopping", reason)
         gevent.spawn(runner.quit)
+
+
+def _report_done(runner: Any, reason: str) -> None:
+    """A done worker's last word: a full stats report (Locust's and the recorder's), then "done".
+
+    The master quits once every worker is done, and ``MasterRunner.quit`` gives the workers' final
+    reports half a second: on a loaded machine they came later and were dropped, and with them all the
+    worker did since its previous report (every ``WORKER_REPORT_INTERVAL`` s: a whole short run). Sent
+    first on the same connection, this report reaches the master before "done" does.
+    """
+    data: dict[str, Any] = {}
+    runner.environment.events.report_to_master.fire(client_id=runner.client_id, data=data)
+    runner.send_message("stats", data)
+    runner.send_message(DONE_MESSAGE, {"reason": reason})
 
 
 def _on_worker_done(environment: Any, msg: Any, **_: Any) -> None:

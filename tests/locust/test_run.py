@@ -160,6 +160,43 @@ def test_cli_run_with_the_embedded_sandbox_and_two_workers(tmp_path: Path) -> No
     assert (result.deleted, result.skipped, result.failed) == (sent, 0, 0)
 
 
+SLOW_REPORTS = '''
+"""Workers of a loaded machine: their stats reports come seldom, and the last one late."""
+import gevent
+import locust.runners
+from locust import events
+from locust.runners import WorkerRunner
+
+from loadgen.locust.users import MixedUser
+
+locust.runners.WORKER_REPORT_INTERVAL = 60.0   # no periodic report in a short run: it all rides in the last one
+
+
+@events.test_stop.add_listener
+def _stop_slowly(environment, **_):
+    if isinstance(environment.runner, WorkerRunner):
+        gevent.sleep(1.5)   # the report a worker sends when told to quit comes after the master stopped listening
+
+
+class Mixed(MixedUser):
+    """create and bulkCreate."""
+'''
+
+
+def test_a_short_distributed_run_on_a_loaded_machine_loses_no_request(tmp_path: Path) -> None:
+    """The master quits once its workers are done, and Locust gives their final stats reports half a second:
+    a loaded machine's workers reported later, and a 3 s run lost all it sent ("no request was sent").
+    Nor may a worker busy setting up go silent long enough for the master to stop the test without it."""
+    locustfile = tmp_path / "slow_reports.py"
+    locustfile.write_text(SLOW_REPORTS, encoding="utf-8")
+    result = run(RunOptions(duration=3, workers=2, create_rate=40, bulk_rate=2, bulk_size=20,
+                            out=tmp_path, run_id="loaded", locustfile=str(locustfile)))
+    counted = {name: data.requests + data.dropped for name, data in result.recorder.endpoints.items()}
+    assert counted == {"create": 120, "bulkCreate": 6}, counted       # 40/s and 2/s for 3 s, none missing
+    assert result.nothing_lost and result.ledger_count > 0
+    assert "failed to send heartbeat" not in (tmp_path / "loaded" / "locust.log").read_text(encoding="utf-8")
+
+
 def test_ctrl_c_stops_gracefully_and_writes_everything(tmp_path: Path) -> None:
     """Every record the sandbox created is in the ledger after a terminal's Ctrl-C (SIGINT to the whole process
     group), and the report says it stopped early."""

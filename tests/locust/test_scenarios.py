@@ -81,8 +81,11 @@ def test_error_path_counts_bad_requests_by_the_expected_error(sandbox_factory: C
     assert proc.returncode in (0, 1), proc.stderr[-2000:]
     bad = stats_row(tmp_path, "POST", "malformed")
     good = stats_row(tmp_path, "POST", "create")
-    assert int(bad["Request Count"]) + int(good["Request Count"]) + dropped(tmp_path, "create") == 90
-    assert 30 <= int(bad["Request Count"]) <= 60
+    lost = dropped(tmp_path, "create")
+    assert int(bad["Request Count"]) + int(good["Request Count"]) + lost == 90
+    # the share is exact by arrival index (46 of arrivals 0..89 at 0.5); an arrival a loaded machine dropped
+    # (pytest -n 3 on 2 cores) may have been one of them
+    assert 46 - lost <= int(bad["Request Count"]) <= 46, lost
     failures = [r for r in read_csv(tmp_path / "locust_failures.csv") if r["Name"] == "malformed"]
     assert int(bad["Failure Count"]) == 0, failures        # the sandbox answered each one exactly
     assert records(sandbox) == int(good["Request Count"])
