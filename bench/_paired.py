@@ -76,6 +76,30 @@ def interleave(subjects: Mapping[str, Callable[[], float]], rounds: int, unit: s
     return values
 
 
+def interleave_steps(subjects: Mapping[str, Callable[[int], float]], rounds: int, steps: int, unit: str,
+                     clock: Callable[[], float]) -> dict[str, list[float]]:
+    """``interleave`` at a finer grain: within a round the subjects take turns step by step (``step(i)``
+    does a small unit of work, a few ms, and returns how much it did), each step timed on ``clock``, so
+    the machine's drift of a second or two falls on every subject alike, not on whichever ran then.
+    A round's measurement is the work over the clock time its steps took together."""
+    names = list(subjects)
+    values: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(rounds + 1):  # round 0 warms up and is not kept
+        done = dict.fromkeys(names, 0.0)
+        took = dict.fromkeys(names, 0.0)
+        for i in range(steps):
+            for name in names[i % len(names):] + names[:i % len(names)]:  # each subject first in turn
+                start = clock()
+                done[name] += subjects[name](i)
+                took[name] += clock() - start
+        if r:
+            for name in names:
+                values[name].append(done[name] / took[name])
+            cells = ", ".join(f"{name} {number(values[name][-1])}" for name in names)
+            print(f"  round {r}/{rounds}: {cells} {unit}", flush=True)
+    return values
+
+
 def ratio(bench: str, name: str, values: Mapping[str, list[float]], ours: str, reference: str,
           target: Target | None, unit: str) -> Ratio:
     """The median and spread of ``ours / reference`` taken round by round; prints one line."""

@@ -1,9 +1,11 @@
 """``loadgen generate`` end to end against the factory alone, and 2 jobs against 1.
 
 Factory-only makes the profiles and drops them; end to end makes, serialises and writes them to a file
-(``loadgen.generation.write``, the code behind the command) in one of the formats. Both are timed in this
-process's CPU seconds, one core, in interleaved rounds (``bench/_paired.py``): target >= 0.8 of the
-factory's rate for JSONL, CSV and form bodies. Then ``--jobs 2`` against ``--jobs 1`` on JSONL, in wall
+in one of the formats, chunk by chunk as ``loadgen.generation.write`` does with one job. Both are timed
+in this process's CPU seconds, one core, the subjects taking turns chunk by chunk (a round of ``--count``
+profiles each; ``bench/_paired.py``'s ``interleave_steps``: this VM's speed drifts by half within
+seconds, so whole-subject turns of a second each compared the drift): target >= 0.8 of the factory's
+rate for JSONL, CSV and form bodies. Then ``--jobs 2`` against ``--jobs 1`` on JSONL, in wall
 time (the point of jobs): target >= 1.6x on 2 cores, which a machine busy with other work cannot give.
 
     .venv/bin/python bench/generate.py [--rounds 5] [--count 50000]
@@ -20,9 +22,9 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
-from _paired import Ratio, Target, finish, interleave, ratio
+from _paired import Ratio, Target, finish, interleave, interleave_steps, ratio
 
-from loadgen.generation import CHUNK, Generation, write
+from loadgen.generation import CHUNK, Generation, _Encoder, write
 from loadgen.profiles import Profile
 from loadgen.schema import default_schema
 
@@ -55,15 +57,28 @@ def main() -> int:
 
         factory = Generation(schema, profile, "jsonl", 0, seed=7, today=TODAY).factory()
 
-        def factory_only() -> None:
-            for i in range(args.count // CHUNK):
-                factory.chunk(i, CHUNK)
+        def factory_only(i: int) -> float:
+            factory.chunk(i, CHUNK)
+            return CHUNK
 
-        subjects = {"factory": timed(factory_only, args.count, time.process_time)}
-        for fmt in ("jsonl", "csv", "form"):
-            subjects[fmt] = timed(end_to_end(fmt, args.count, 1), args.count, time.process_time)
-        print(f"one core, {args.count:,} profiles per subject, rates in profiles per CPU-second")
-        values = interleave(subjects, args.rounds, "profiles/CPU-s")
+        def end_to_end_step(fmt: str) -> Callable[[int], float]:
+            """What ``write`` does for one chunk with one job: make it, encode it, write it to a file."""
+            encoder = _Encoder(Generation(schema, profile, fmt, 0, seed=7, today=TODAY))
+            out = open(Path(tmp) / f"steps.{fmt}", "wb", buffering=1 << 20)  # noqa: SIM115 (closed with tmp)
+
+            def step(i: int) -> float:
+                if i == 0:
+                    out.seek(0)
+                    out.truncate()
+                out.write(encoder.chunk(i, CHUNK))
+                return CHUNK
+            return step
+
+        subjects = {"factory": factory_only, **{fmt: end_to_end_step(fmt) for fmt in ("jsonl", "csv", "form")}}
+        steps = args.count // CHUNK
+        print(f"one core, {steps * CHUNK:,} profiles per subject per round, the subjects taking turns chunk by "
+              f"chunk ({CHUNK:,} profiles), rates in profiles per CPU-second")
+        values = interleave_steps(subjects, args.rounds, steps, "profiles/CPU-s", time.process_time)
         results += [ratio("generate.py", f"end to end {fmt} / factory", values, fmt, "factory", Target(0.8),
                           "profiles/CPU-s") for fmt in ("jsonl", "csv", "form")]
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import binascii
 import codecs
-import functools
 import json
 import re
 import shlex
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import orjson
 
@@ -211,7 +210,7 @@ _NOT_PRINTABLE_ASCII = re.compile(r"[^\x20-\x7e]+")
 def _lean(value: str) -> str:
     value = value.replace("%", "%25").replace("&", "%26").replace("+", "%2B").replace(" ", "+")
     if not value.isascii() or not value.isprintable():
-        value = _NOT_PRINTABLE_ASCII.sub(lambda m: quote(m.group(), safe=""), value)
+        value = _NOT_PRINTABLE_ASCII.sub(lambda m: _percent(m.group().encode()).decode("ascii"), value)
     return value
 
 
@@ -265,44 +264,26 @@ def form_escape_reserved(value: bytes) -> bytes:
 
 def form_escape_unprintable(value: bytes) -> bytes:
     """The other half, on a value :func:`form_escape_reserved` has escaped: bytes outside printable ASCII
-    as ``%XX`` (``=`` stays raw, as :func:`encode_form_lean` leaves it).
+    as ``%xx`` (``=`` stays raw, as :func:`encode_form_lean` leaves it; hex digits are lowercase, which
+    RFC 3986 makes equivalent to uppercase, and every form decoder reads).
 
-    UTF-8 text without control characters (every JSON text orjson writes) is escaped by the codec
-    machinery: decoding and encoding to ASCII run in C, and a Python call is made only per run of
-    non-ASCII characters (:func:`_percent_error`), a third faster than ``binascii.b2a_qp`` over the
-    whole text. Anything else takes a regex over the bytes.
+    The usual value (JSON text from orjson: no control character, no DEL) is escaped by C code alone:
+    read as Latin-1, each high byte is one character that ``backslashreplace`` writes as ``\\xNN``, and
+    one ``replace`` makes that ``%NN`` (a text that already holds ``\\x`` takes the regex instead). Twice
+    as fast as a Python call per run of non-ASCII letters, four times ``binascii.b2a_qp``'s speed.
     """
-    if not value.translate(None, _PRINTABLE_ASCII_OR_HIGH):
-        try:
-            return value.decode().encode("ascii", _PERCENT)
-        except UnicodeDecodeError:
-            pass
+    if b"\\x" not in value and not value.translate(None, _PRINTABLE_ASCII_OR_HIGH):
+        return value.decode("latin-1").encode("ascii", "backslashreplace").replace(b"\\x", b"%")
     return _NOT_PRINTABLE_ASCII_BYTES.sub(lambda m: _percent(m.group()), value)
 
 
 _PRINTABLE_ASCII_OR_HIGH = _PRINTABLE_ASCII + bytes(range(0x80, 0x100))
 _NOT_PRINTABLE_ASCII_BYTES = re.compile(rb"[^\x20-\x7e]+")
-_PERCENT = "loadgen-percent"
 
 
 def _percent(run: bytes) -> bytes:
-    return b"%" + binascii.hexlify(run, b"%").upper()
-
-
-def _percent_error(exc: UnicodeError) -> tuple[str, int]:
-    """The ``errors=`` handler of :func:`form_escape_unprintable`: a run of non-ASCII characters as ``%XX``."""
-    assert isinstance(exc, UnicodeEncodeError)
-    return _percent_text(exc.object[exc.start:exc.end]), exc.end
-
-
-@functools.lru_cache(maxsize=1 << 14)
-def _percent_text(run: str) -> str:
-    """Runs repeat (they are names, cities and words from Faker's lists): most are a cache hit, twice
-    as fast as escaping them again."""
-    return _percent(run.encode()).decode("ascii")
-
-
-codecs.register_error(_PERCENT, _percent_error)
+    """Every byte of ``run`` as ``%xx``."""
+    return b"%" + binascii.hexlify(run, b"%")
 
 
 def decode_form(body: bytes | str) -> dict[str, str]:
