@@ -75,6 +75,8 @@ Progress = Callable[[float, float, LiveSnapshot | None], None]
 USER_SECONDS = {Kind.CREATE: 0.05, Kind.BULK: 0.002}   # a bulkCreate: per record
 #: Extra run time Locust gets after the last arrival before the safety net stops it.
 GRACE_S = 15.0
+#: How long the master waits for its forked workers to connect before it gives up (Locust's default: forever).
+WORKERS_MAX_WAIT_S = 60
 
 
 @dataclass
@@ -223,7 +225,10 @@ def locust_command(opts: RunOptions, *, locustfile: Path, url: str, run_dir: Pat
         # the master on a free loopback port, not Locust's fixed 5557: another run's workers never join this one
         port = str(_free_port())
         cmd += ["--processes", str(opts.workers), "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
-                "--master-host", "127.0.0.1", "--master-port", port]
+                "--master-host", "127.0.0.1", "--master-port", port,
+                # forked workers connect at once (their set-up comes later, at test start): one that has not
+                # within a minute never will, and the master would wait for it forever
+                "--expect-workers-max-wait", str(WORKERS_MAX_WAIT_S)]
     if opts.max_records:
         cmd += ["--max-records", str(opts.max_records)]
     if opts.profile:
