@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime
 from itertools import accumulate
 from typing import Any, Final
 
-from loadgen._pools import available_locales, clock, locale_pool
+from loadgen._pools import LocalePool, available_locales, clock, locale_pool
 from loadgen._profile_compiler import DEFAULT_PLURALS, PLURAL_SIZE, Compiler, Persona, build_object, dotted
 from loadgen.errors import UsageError
 from loadgen.schema import Schema, default_schema
@@ -160,16 +160,15 @@ def _after_fork() -> None:
 os.register_at_fork(after_in_child=_after_fork)
 
 
-def build_pools(profile: Profile) -> Iterator[str]:
-    """Build the locale pools a factory of ``profile`` reads, one locale per step (each is cached for the
-    life of the process, so the factory then finds them built).
+def build_pools(profile: Profile) -> Iterator[LocalePool]:
+    """The locale pools a factory of ``profile`` reads, built one locale per step (each is cached for the
+    life of the process, so a later factory finds them built).
 
     Ten locales take a second of CPU, several on a loaded machine: a caller that must keep answering
     meanwhile (a Locust worker's heartbeats to its master) yields to its event loop between the steps.
     """
     for name in profile.locales:
-        locale_pool(name)
-        yield name
+        yield locale_pool(name)
 
 
 class ProfileFactory:
@@ -189,7 +188,7 @@ class ProfileFactory:
         self.today = today if today is not None else datetime.now(UTC).date()
         self._clock = clock(self.today)
         self._signup_span = self._clock.span - 7 * 86400
-        self._pools = tuple(locale_pool(name) for name in self.profile.locales)
+        self._pools = tuple(build_pools(self.profile))
         self._locale_cw = tuple(accumulate(self.profile.locales.values()))
         self._rng = random.Random()
         self._rnd = self._rng.random

@@ -60,12 +60,10 @@ class Replayer:
         try:
             response = self._http.post(f"/{operation}", content=urlencode(params).encode("ascii"),
                                        headers={"Content-Type": "application/x-www-form-urlencoded"})
-        except httpx.TransportError as exc:
-            if transport_replay(exc) is Replay.ANY_CALL:  # nothing reached the server
-                raise TransportError(f"{operation}: cannot connect to {self.client.base_url}: "
-                                     f"{type(exc).__name__}", replay=Replay.ANY_CALL) from None
-            return Sent(None, None, f"no answer: {type(exc).__name__}")
         except httpx.HTTPError as exc:
+            if isinstance(exc, httpx.TransportError) and transport_replay(exc) is Replay.ANY_CALL:
+                raise TransportError(f"{operation}: cannot connect to {self.client.base_url}: "
+                                     f"{type(exc).__name__}", replay=Replay.ANY_CALL) from None  # nothing reached it
             return Sent(None, None, f"no answer: {type(exc).__name__}")
         body = parse_answer(response.status_code, response.content).body
         self._note_created(str(params.get("type_name") or self.client.type_name), body)

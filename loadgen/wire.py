@@ -269,8 +269,8 @@ def form_escape_unprintable(value: bytes) -> bytes:
 
     The usual value (JSON text from orjson: no control character, no DEL) is escaped by C code alone:
     read as Latin-1, each high byte is one character that ``backslashreplace`` writes as ``\\xNN``, and
-    one ``replace`` makes that ``%NN`` (a text that already holds ``\\x`` takes the regex instead). Twice
-    as fast as a Python call per run of non-ASCII letters, four times ``binascii.b2a_qp``'s speed.
+    one ``replace`` makes that ``%NN`` (a text that already holds ``\\x`` takes the regex instead): no
+    Python call per run of non-ASCII letters (its effect shows in ``bench/generate.py``'s form ratio).
     """
     if b"\\x" not in value and not value.translate(None, _PRINTABLE_ASCII_OR_HIGH):
         return value.decode("latin-1").encode("ascii", "backslashreplace").replace(b"\\x", b"%")
