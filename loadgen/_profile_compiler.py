@@ -24,6 +24,7 @@ from itertools import accumulate
 from typing import Any, Final, Protocol
 
 from loadgen._fast.builder import Gen, Slot, builder
+from loadgen._fast.csv_rows import Presence
 from loadgen._pools import DIGITS, Clock, LocalePool
 from loadgen.errors import UsageError
 from loadgen.schema import Attribute, Schema, validate
@@ -135,6 +136,8 @@ class Compiler:
             if (plural is None and path not in DEFAULT_PLURALS) or (plural is not None and not plural.is_plural):
                 raise UsageError(f"{self.source}: plurals.{path}: no plural attribute of that name in the schema")
         self.optional: set[Gen] = set()  # generators that may return SKIP (leave the key out)
+        #: by dotted path: whether every profile holds the attribute, some do, or none (a plural sized 0..0)
+        self.presence: dict[str, Presence] = {}
         self.strings = self._string_table()
 
     def record(self) -> Slots:
@@ -194,6 +197,8 @@ class Compiler:
             else:
                 gen = self._typed(a)
             slots.append((a.name, gen, gen in self.optional))
+            self.presence[dotted(a.path)] = ("never" if gen is _never else "sometimes" if gen in self.optional
+                                             else "always")
         return slots
 
     def _plural(self, a: Attribute, slots: Slots) -> Gen:

@@ -33,6 +33,7 @@ from datetime import UTC, date, datetime
 from itertools import accumulate
 from typing import Any, Final
 
+from loadgen._fast.csv_rows import Presence
 from loadgen._pools import LocalePool, available_locales, clock, locale_pool
 from loadgen._profile_compiler import DEFAULT_PLURALS, PLURAL_SIZE, Compiler, Persona, build_object, dotted
 from loadgen.errors import UsageError
@@ -198,7 +199,9 @@ class ProfileFactory:
         self._pid: int | None = None
         self._epoch = _fork_epoch
         self._namespace()
-        slots = Compiler(self).record()
+        compiler = Compiler(self)
+        slots = compiler.record()
+        self._presence = compiler.presence
         self._keys = [key for key, _, _ in slots]
         self._build = build_object(slots)
 
@@ -261,6 +264,11 @@ class ProfileFactory:
             else:
                 cols.append(key)
         return cols
+
+    def presence(self) -> list[Presence]:
+        """For each of :meth:`columns`: whether every profile holds it, some do, or none (a plural sized
+        0..0). The CSV writer reads the first kind without a test and the last not at all."""
+        return [self._presence[column] for column in self.columns()]
 
     def _namespace(self) -> None:
         """Seed the random state and derive the namespace from (seed, run id, worker[, forked pid])."""

@@ -174,14 +174,24 @@ RECORD = st.fixed_dictionaries({}, optional={**{k: CELL for k in KEYS}, **{o: st
     st.sampled_from(KEYS), CELL, max_size=3) for o in OBJECTS}})
 
 
+def _presence(column: csv_rows.Column, records: list[dict[str, Any]]) -> csv_rows.Presence:
+    """What the records show of a column: held by all, by some, by none."""
+    parent, key = column
+    held = [isinstance(source := rec if parent is None else rec.get(parent), dict) and key in source
+            for rec in records]
+    return "always" if all(held) and records else "sometimes" if any(held) else "never"
+
+
 @settings(max_examples=300)
 @given(st.lists(st.tuples(st.sampled_from([None, *OBJECTS]), st.sampled_from(KEYS)), unique=True, max_size=8),
        st.sets(st.integers(0, 7)), st.lists(RECORD, max_size=5))
 def test_generated_csv_rows_read_what_the_loop_reads(columns: list[csv_rows.Column], json_set: set[int],
                                                       records: list[dict[str, Any]]) -> None:
+    """On any records, told truly which cells all of them hold and which none (subscripts, literals)."""
     json_set = {i for i in json_set if i < len(columns)}
-    fast_values, fast_rows = csv_rows.row_makers(columns, json_set)
-    plain_values, plain_rows = csv_rows.row_makers_plain(columns, json_set)
+    presence = [_presence(column, records) for column in columns]
+    fast_values, fast_rows = csv_rows.row_makers(columns, json_set, presence)
+    plain_values, plain_rows = csv_rows.row_makers_plain(columns, json_set, presence)
     values = plain_values(records)
     assert fast_values(records) == values
     ready = [f"cell{i}" for i in range(len(values))]
@@ -197,6 +207,11 @@ def test_generated_csv_rows_on_profiles() -> None:
     columns: list[csv_rows.Column] = [(top, child) if child else (None, top)
                                       for top, _, child in (name.partition(".") for name in layout.names)]
     json_set = {i for i, name in enumerate(layout.names) if name in ("display", "photos", "statuses", "profiles")}
-    fast, plain = csv_rows.row_makers(columns, json_set), csv_rows.row_makers_plain(columns, json_set)
-    assert fast[0](records) == plain[0](records) and len(fast[0](records)) == 4 * len(records)
+    presence = factory.presence()
+    assert presence[layout.names.index("email")] == "always" and presence[layout.names.index("profiles")] == "never"
+    assert presence[layout.names.index("primaryAddress.zipPlus4")] == "sometimes"
+    assert presence == [_presence(column, records) for column in columns]  # what 300 profiles show
+    fast = csv_rows.row_makers(columns, json_set, presence)
+    plain = csv_rows.row_makers_plain(columns, json_set, presence)
+    assert fast[0](records) == plain[0](records) and len(fast[0](records)) == 3 * len(records)
     assert fast[1](records, fast[0](records)) == plain[1](records, plain[0](records))

@@ -13,12 +13,14 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from loadgen.cli import cli
-from loadgen.generation import CHUNK, _Columns
+from loadgen.generation import CHUNK, _Columns, _form_lines
 from loadgen.profiles import ProfileFactory, default_factory, parse_profile
 from loadgen.schema import default_schema, validate
-from loadgen.wire import decode_form, loads_strict
+from loadgen.wire import decode_form, dumps, encode_form_lean, loads_strict
 
 LOADGEN = str(Path(sys.executable).parent / "loadgen")
 ARGS = ["generate", "--seed", "7", "--today", "2026-11-25"]
@@ -70,6 +72,18 @@ def test_form_lines_are_ready_to_send_entity_create_bodies() -> None:
         params = decode_form(body)
         assert params["type_name"] == "user"
         assert loads_strict(params["attributes"]) == record
+
+
+_VALUES = st.text() | st.integers(-(2**63), 2**63 - 1) | st.lists(st.text(), max_size=3)
+
+
+@given(st.lists(st.dictionaries(st.text(max_size=4), _VALUES, max_size=4), min_size=1, max_size=6))
+@example([{"givenName": "Xavière", "n": 1}, {"aboutMe": "tax\\x41 ñ"}, {"a": "x\x7f é"}, {"b": "50% & +1 é"}])
+def test_form_lines_are_the_bodies_encode_form_lean_writes(records: list[dict[str, Any]]) -> None:
+    """A chunk's form lines are escaped on the whole chunk and in one-byte steps (a letter x, a
+    backslash, a DEL, a reserved character beside a non-ASCII letter): the same bytes as one body each."""
+    expected = b"".join(encode_form_lean({"type_name": "user", "attributes": dumps(r)}) + b"\n" for r in records)
+    assert _form_lines(records, b"type_name=user&attributes=") == expected
 
 
 def test_csv_has_dotted_object_columns_and_json_plurals() -> None:
