@@ -275,7 +275,7 @@ def form_escape_unprintable(value: bytes) -> bytes:
 
 def form_escape_high(value: bytes) -> bytes:
     """:func:`form_escape_unprintable` of a value its caller knows to hold no control character and no
-    DEL (orjson escapes every control character; ``loadgen.generation`` looks for DEL once per chunk).
+    DEL (orjson escapes every control character; ``loadgen.generation`` looks for DEL once per slice).
 
     C code alone, no Python call per run of non-ASCII letters: read as Latin-1, each high byte is one
     character that ``backslashreplace`` writes as ``\\xNN``. Then ``\\x`` becomes ``%`` in one
