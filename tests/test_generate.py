@@ -210,6 +210,8 @@ def test_chunks_continue_the_stream_and_stay_unique() -> None:
     assert first == default_factory(seed=3, run_id="c", today=date(2026, 11, 25)).batch(50)
     emails = [p["email"] for i in (2, 0, 1) for p in factory.chunk(i, 50)]
     assert len(set(emails)) == 150 and factory.chunk(0, 50) == first
+    parts = list(factory.chunk_parts(1, 50, 16))  # made a part at a time: the same profiles
+    assert [len(part) for part in parts] == [16, 16, 16, 2] and sum(parts, []) == factory.chunk(1, 50)
 
 
 @pytest.mark.parametrize("about", ['quote " comma , end\\', 'row\\"],[\\"break ü', "two\nlines"])
