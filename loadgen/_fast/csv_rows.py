@@ -82,9 +82,10 @@ def row_makers(columns: Sequence[Column], json: Collection[int],
         return f"{source}[{key!r}]" if presence[i] == "always" else f"{source}.get({key!r}, '')"
 
     def loop(name: str, args: str, head: list[str], line: str) -> list[str]:
+        used = [p for p in objects if f"{alias[p]}[" in line or f"{alias[p]}.get(" in line]
         return [f"def {name}(records{args}):", *head, "    for rec in records:",
                 *(f"        {alias[p]} = rec[{p!r}]" if p in sure else f"        {alias[p]} = rec.get({p!r}) or EMPTY"
-                  for p in objects), line, "    return out"]
+                  for p in used), line, "    return out"]
 
     made = [i for i in sorted(json) if presence[i] != "never"]
     row_cells = ["nxt()" if i in made else read(i) for i in range(len(columns))]
