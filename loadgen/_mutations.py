@@ -70,6 +70,13 @@ class Layout:
         return [i for lo, hi in self.gaps() for i in range(lo, hi) if self.text[i] in chars]
 
 
+@functools.lru_cache(maxsize=2048)
+def layout(text: str) -> Layout:
+    """The :class:`Layout` of ``text``, kept: most texts are the same few hundred seed records, whose
+    strings need finding once (a Layout is never changed; ``bench/strategies.py`` measures the rate)."""
+    return Layout(text)
+
+
 #: The one integer a mutation draws all its choices from (see ``Dice``).
 ROLLS = st.integers(0, 2**48)
 

@@ -31,7 +31,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 
-from loadgen._mutations import MUTATIONS, ROLLS, SEED_NUMBERS, Dice, Layout, mutate, seed_text, unparseable
+from loadgen._mutations import MUTATIONS, ROLLS, SEED_NUMBERS, Dice, layout, mutate, seed_text, unparseable
 from loadgen.errors import Code
 from loadgen.schema import Attribute, Schema, unique_key
 from loadgen.wire import dumps
@@ -279,9 +279,9 @@ def _malformed(draw: st.DrawFn, schema: Schema, documents: st.SearchStrategy[Any
     else:
         text = seed_text(schema, draw(SEED_NUMBERS)) if documents is None else dumps(draw(documents))
     dice = Dice(draw(ROLLS))
-    lay = Layout(text)
+    lay = layout(text)
     if not lay.keys:  # nothing to break but braces: give the mutations a member to work on
-        lay = Layout(f'{{"{key}":{text}}}')
+        lay = layout(f'{{"{key}":{text}}}')
     out = mutate(dice, kind, lay, key)
     if binary and isinstance(out, str):
         out = out.encode("utf-8", "surrogatepass")
