@@ -265,7 +265,7 @@ def _form_lines(records: list[dict[str, Any]], prefix: bytes) -> bytes:
 
 
 def _lines(parts: list[bytes], prefix: bytes = b"") -> bytes:
-    """Each part on a line of its own after ``prefix``, in one copy of the chunk (a megabyte, not three)."""
+    """Each part on a line of its own after ``prefix``, in one copy of the whole (not three)."""
     if not parts:
         return b""
     parts[0] = prefix + parts[0]
