@@ -69,6 +69,9 @@ log = logging.getLogger("loadgen.locust")
 
 DONE_MESSAGE = "loadgen_done"
 LEDGER_MESSAGE = "loadgen_ledger"
+FINISH_MESSAGE = "loadgen_finish"
+#: How long the master waits, beyond the workers' stop timeout, for workers it asked to finish.
+FINISH_SLACK_S = 5.0
 #: Users finish the request in hand when the run stops, so every created record reaches the ledger.
 MIN_STOP_TIMEOUT = 30.0
 
@@ -116,8 +119,10 @@ def _on_init(environment: Any, **_: Any) -> None:
         runner.register_message(DONE_MESSAGE, _on_worker_done)
         runner.register_message(LEDGER_MESSAGE, _on_ledger_batch)
         state.master = runner
-    elif signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        gevent.signal_handler(signal.SIGINT, _on_sigint)
+    elif isinstance(runner, WorkerRunner):
+        runner.register_message(FINISH_MESSAGE, _on_finish)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        gevent.signal_handler(signal.SIGINT, partial(_on_sigint, runner))
 
 
 def _refuse_taken_ledger(settings: Settings) -> None:
@@ -160,19 +165,65 @@ def _on_spawning_complete(environment: Any, **_: Any) -> None:
 
 def _run_time_over(runner: Any) -> None:
     log.info("--run-time limit reached, shutting down")
-    runner.quit()
+    if isinstance(runner, MasterRunner) and runner.clients.all:
+        _finish(runner, "--run-time limit reached")
+    else:
+        runner.quit()
 
 
-def _on_sigint() -> None:
+def _on_sigint(runner: Any) -> None:
     """Ctrl-C: no new arrivals from now on, then Locust's usual KeyboardInterrupt in the main greenlet.
 
     Python's own handler raises KeyboardInterrupt in whichever greenlet runs when the signal lands,
-    which may be a user holding an answered request whose records are not yet in the ledger.
+    which may be a user holding an answered request whose records are not yet in the ledger. The
+    master of workers first asks them to finish (:func:`_finish`); a second Ctrl-C is Locust's own.
     """
+    if isinstance(runner, MasterRunner) and runner.clients.all and not state.finishing:
+        _finish(runner, "Ctrl-C")
+        return
     if state.load is not None:
         state.load.stopping = True
     hub = gevent.get_hub()
     hub.loop.run_callback(hub.parent.throw, KeyboardInterrupt)
+
+
+def _finish(runner: Any, reason: str) -> None:
+    """Stop a distributed run with every worker's data in the report.
+
+    Locust's own stop (``MasterRunner.quit``) gives the workers' final stats reports half a second; a
+    loaded machine's came later, and the report missed all they had not reported yet (a Ctrl-C'd
+    run's report could say no request was sent). So each worker is asked to finish: no new arrivals,
+    its requests in flight answered, then its last report and "done" (:func:`_on_finish`); the master
+    quits once all have (:func:`_quit_when_done`), or after their stop timeout without the silent ones.
+    """
+    state.finishing = True
+    log.info("%s: asking the workers to finish", reason)
+    runner.send_message(FINISH_MESSAGE, {"reason": reason})
+    gevent.spawn_later(runner.environment.stop_timeout + FINISH_SLACK_S, _quit_without_the_rest, runner)
+
+
+def _quit_without_the_rest(runner: Any) -> None:
+    if not state.quitting:
+        state.quitting = True
+        log.warning("not every worker finished in time: stopping without the rest")
+        runner.quit()
+
+
+def _on_finish(environment: Any, msg: Any, **_: Any) -> None:
+    """A worker asked to finish (:func:`_finish`): no new arrivals; once the requests in flight have their
+    answers (or the stop timeout is over), its last stats report and "done"."""
+    runner, load = environment.runner, state.load
+    reason = str((msg.data or {}).get("reason", "stopped"))
+    if load is not None:
+        load.stopping = True
+    gevent.spawn(_finish_worker, runner, load, reason)
+
+
+def _finish_worker(runner: Any, load: LoadState | None, reason: str) -> None:
+    deadline = time.monotonic() + (runner.environment.stop_timeout or MIN_STOP_TIMEOUT)
+    while load is not None and load.in_flight and time.monotonic() < deadline:
+        gevent.sleep(0.05)
+    _report_done(runner, reason)
 
 
 def _on_test_start(environment: Any, **_: Any) -> None:
@@ -183,7 +234,7 @@ def _on_test_start(environment: Any, **_: Any) -> None:
         options.loadgen_workers = runner.worker_count if isinstance(runner, MasterRunner) else 1
         state.recorder, state.records, state.started_at = Recorder(), 0, time.time()
         state.dropped, state.cpu, state.done, state.reasons, state.totals = Counter(), {}, set(), [], {}
-        state.unanswered, state.quitting = {}, False
+        state.unanswered, state.quitting, state.finishing = {}, False, False
     try:
         settings = _settings(environment)
         if not isinstance(runner, WorkerRunner):

@@ -34,6 +34,7 @@ class State:
         self.reasons: list[str] = []
         self.started_at: float | None = None
         self.quitting = False
+        self.finishing = False                     # the master asked its workers to finish (hooks._finish)
         self.ledger = MasterLedger()
         self.failures = FirstExamples()            # master / local: the examples kept over all workers
         self.failures_file: Path | None = None     # the run folder's failures.jsonl

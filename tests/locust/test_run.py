@@ -223,6 +223,30 @@ def test_ctrl_c_stops_gracefully_and_writes_everything(tmp_path: Path) -> None:
     assert (run_dir / "report.html").exists() and (run_dir / "locust.html").exists()
 
 
+def test_ctrl_c_on_workers_that_report_late_keeps_every_request_in_the_report(tmp_path: Path) -> None:
+    """Locust gives the workers' last reports half a second after a Ctrl-C; a loaded machine's workers
+    reported later, and the report said no request was recorded while hundreds were ledgered. The master
+    asks them to finish first: the report counts every record the ledger holds."""
+    (tmp_path / "slow_reports.py").write_text(SLOW_REPORTS, encoding="utf-8")
+    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "loadgen"), "run", "--duration", "60s", "--workers", "2",
+                             "--create-rate", "40", "--bulk-rate", "1", "--bulk-size", "5", "--locustfile",
+                             str(tmp_path / "slow_reports.py"), "--out", str(tmp_path), "--run-id", "late"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    run_dir = tmp_path / "late"
+    deadline = time.monotonic() + 30
+    while not list(run_dir.glob("ledger/worker-*.jsonl")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(3.0)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=90)
+    assert proc.returncode == 130, err[-2000:]
+    meta = json.loads((run_dir / "meta.json").read_text())
+    report = json.loads((run_dir / "report.json").read_text())
+    counted = sum(endpoint["records"] for endpoint in report["endpoints"].values())
+    assert meta["interrupted"] and meta["nothing_lost"] and counted == meta["ledger_records"] > 0, (counted, meta)
+    assert "asking the workers to finish" in (run_dir / "locust.log").read_text(encoding="utf-8")
+
+
 def test_preflight_fails_fast_with_one_line(sandbox: Sandbox, tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CAPTURE_CLIENT_ID", sandbox.client_id)
