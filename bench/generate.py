@@ -1,13 +1,14 @@
 """``loadgen generate`` end to end against the factory alone, and 2 jobs against 1.
 
-Factory-only makes the profiles and drops them, ``SLICE`` at a time (the factory's best pace: a thousand
-profiles alive at once are a fifth slower to make); end to end makes, serialises and writes them to a
-file in one of the formats, chunk by chunk as ``loadgen.generation.write`` does with one job. Both are timed
-in this process's CPU seconds, one core, the subjects taking turns chunk by chunk (a round of ``--count``
-profiles each; ``bench/_paired.py``'s ``interleave_steps``: this VM's speed drifts by half within
-seconds, so whole-subject turns of a second each compared the drift): target >= 0.8 of the factory's
-rate for JSONL, CSV and form bodies. Then ``--jobs 2`` against ``--jobs 1`` on JSONL, in wall
-time (the point of jobs): target >= 1.6x on 2 cores, which a machine busy with other work cannot give.
+Factory-only makes the profiles and drops them, ``SLICE`` at a time (the factory's best pace: a
+thousand profiles alive at once are slower to make, which the bench prints too); end to end makes,
+serialises and writes them to a file in one of the formats, chunk by chunk as
+``loadgen.generation.write`` does with one job. Both are timed in this process's CPU seconds, one core,
+the subjects taking turns chunk by chunk (a round of ``--count`` profiles each; ``bench/_paired.py``'s
+``interleave_steps``: this VM's speed drifts by half within seconds, so whole-subject turns of a second
+each compared the drift): target >= 0.8 of the factory's rate for JSONL, CSV and form bodies. Then
+``--jobs 2`` against ``--jobs 1`` on JSONL, in wall time (the point of jobs): target >= 1.6x on 2 cores,
+which a machine busy with other work cannot give.
 
     .venv/bin/python bench/generate.py [--rounds 5] [--count 50000]
 """
@@ -76,13 +77,22 @@ def main() -> int:
                 return CHUNK
             return step
 
-        subjects = {"factory": factory_only, **{fmt: end_to_end_step(fmt) for fmt in ("jsonl", "csv", "form")}}
+        whole = Generation(schema, profile, "jsonl", 0, seed=7, today=TODAY).factory()
+
+        def factory_whole_chunk(i: int) -> float:
+            whole.chunk(i, CHUNK)  # the same profiles, all alive at once (how generate made them before)
+            return CHUNK
+
+        subjects = {"factory": factory_only, "factory, whole chunk": factory_whole_chunk,
+                    **{fmt: end_to_end_step(fmt) for fmt in ("jsonl", "csv", "form")}}
         steps = args.count // CHUNK
         print(f"one core, {steps * CHUNK:,} profiles per subject per round, the subjects taking turns chunk by "
               f"chunk ({CHUNK:,} profiles), rates in profiles per CPU-second")
         values = interleave_steps(subjects, args.rounds, steps, "profiles/CPU-s", time.process_time)
         results += [ratio("generate.py", f"end to end {fmt} / factory", values, fmt, "factory", Target(0.8),
                           "profiles/CPU-s") for fmt in ("jsonl", "csv", "form")]
+        results.append(ratio("generate.py", f"factory in parts of {SLICE} / whole chunks", values, "factory",
+                             "factory, whole chunk", None, "profiles/CPU-s"))
 
         count = 2 * args.count
         print(f"\n--jobs 2 against --jobs 1, JSONL, {count:,} profiles, profiles per second (wall), "

@@ -47,8 +47,8 @@ FORMATS: Final = ("jsonl", "json", "csv", "form")
 CHUNK: Final = 1000
 #: Profiles made and encoded at a time: a slice's objects and text (about 100 KB of it) stay in the CPU's
 #: caches from the making through the passes over the text (dump, escape, split, join); a whole chunk's
-#: do not. ``bench/generate.py``: the factory itself makes profiles a fifth faster this way, and end to
-#: end gains that and 0.02 to 0.05 of the factory's rate more for CSV and form bodies.
+#: do not. The factory itself makes profiles about a tenth faster this way (``bench/generate.py`` prints
+#: the ratio), and the encoding's passes run on text still in the caches.
 SLICE: Final = 100
 
 _BREAK: Final = "\x00"  # orjson writes it as the six characters \u0000; a generated profile never holds it
