@@ -39,7 +39,7 @@ from loadgen.profiles import Profile, ProfileFactory
 from loadgen.schema import Schema
 from loadgen.wire import dumps, form_escape_lean, form_escape_reserved, form_escape_unprintable
 
-__all__ = ["CHUNK", "FORMATS", "Generation", "write"]
+__all__ = ["CHUNK", "FORMATS", "Generation", "json_and_form", "write"]
 
 FORMATS: Final = ("jsonl", "json", "csv", "form")
 #: Profiles per chunk: its fixed costs vanish already, and smaller chunks stay in the CPU caches (faster).
@@ -252,6 +252,21 @@ def _form_values(records: list[dict[str, Any]]) -> list[bytes]:
     unprintable = form_escape_unprintable
     return [part if part.isascii() and b"\x7f" not in part else unprintable(part)
             for part in _dump_each(records, form_escape_reserved)]
+
+
+def json_and_form(records: list[dict[str, Any]]) -> tuple[list[bytes], list[bytes]]:
+    """Each record's compact JSON (the bytes ``wire.dumps_fast`` writes) and that JSON escaped as
+    ``wire.form_escape_lean`` escapes it, from one orjson call and one ``form_escape_reserved`` for all.
+
+    The load generator's creates take their profiles a chunk at a time (``LoadState.fresh_create``): the
+    JSON is what a janrain signature signs, the escaped text what the form body carries. JSON text never
+    holds a raw newline (RFC 8259 escapes control characters), so a newline joins the texts and splits
+    them again after the escape.
+    """
+    texts = _dump_each(records)
+    parts = form_escape_reserved(b"\n".join(texts)).split(b"\n") if texts else []
+    unprintable = form_escape_unprintable
+    return texts, [part if part.isascii() and b"\x7f" not in part else unprintable(part) for part in parts]
 
 
 def _double_quotes(text: bytes) -> bytes:
