@@ -237,3 +237,18 @@ def test_form_poster_sends_the_bytes_the_library_sends(raw_server: tuple[str, li
         poster.close()
     assert seen == library                                   # byte for byte what the library sends
     assert len(poster._templates) == 3 and b"Date: 2026-11-25 19:50:02\r\n" in seen[5]
+
+
+def test_a_body_larger_than_the_socket_buffer_arrives_whole(raw_server: tuple[str, list[bytes]]) -> None:
+    """One ``send`` takes what the socket buffer holds; the rest goes out by ``sendall``, byte for byte."""
+    url, seen = raw_server
+    poster = FormPoster(url, network_timeout=10, connection_timeout=5)
+    body = bytes(range(256)) * 32768  # 8 MiB: more than one send of a loopback socket takes
+    headers = {"Authorization": "Basic Zm9vOmJhcg==", "Content-Type": "application/x-www-form-urlencoded"}
+    try:
+        with gevent.Timeout(20):
+            assert poster.post("/entity.create", body, headers)[0] == 200
+            assert poster.post("/entity.create", b"a=1", headers)[0] == 200  # the connection is still in step
+    finally:
+        poster.close()
+    assert [request.partition(b"\r\n\r\n")[2] for request in seen] == [body, b"a=1"]
