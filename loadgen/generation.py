@@ -40,7 +40,7 @@ from loadgen.profiles import Profile, ProfileFactory
 from loadgen.schema import Schema
 from loadgen.wire import dumps, form_escape_high, form_escape_lean, form_escape_reserved, form_escape_unprintable
 
-__all__ = ["CHUNK", "FORMATS", "Generation", "write"]
+__all__ = ["CHUNK", "FORMATS", "Generation", "json_and_form", "write"]
 
 FORMATS: Final = ("jsonl", "json", "csv", "form")
 #: Profiles per chunk, the unit of seeding, of work for ``--jobs`` and of writes: its fixed costs vanish.
@@ -256,12 +256,17 @@ def _dump_each(values: list[Any], escape: Callable[[bytes], bytes] | None = None
 
 def _form_lines(records: list[dict[str, Any]], prefix: bytes) -> bytes:
     """One form body per line: each record's JSON escaped as ``wire.form_escape_lean`` does, its four
-    ``bytes.replace`` run once per slice, the third of profiles with non-ASCII letters escaped one by one."""
-    parts = _dump_each(records, form_escape_reserved)
-    body = _lines([part if part.isascii() else form_escape_high(part) for part in parts], prefix)
-    if b"\x7f" in body:  # DEL is ASCII to isascii and no generator writes it; a profile file's fixed value may
-        body = _lines(list(map(form_escape_unprintable, parts)), prefix)
-    return body
+    ``bytes.replace`` run once per slice."""
+    return _lines(_form_values(_dump_each(records, form_escape_reserved)), prefix)
+
+
+def _form_values(parts: list[bytes]) -> list[bytes]:
+    """JSON texts :func:`~loadgen.wire.form_escape_reserved` has escaped, escaped for the bytes outside
+    printable ASCII too: the third with non-ASCII letters one by one. DEL is ASCII to ``isascii`` and no
+    generator writes it; a profile file's fixed value may, and sends them all the long way."""
+    if any(b"\x7f" in part for part in parts):
+        return list(map(form_escape_unprintable, parts))
+    return [part if part.isascii() else form_escape_high(part) for part in parts]
 
 
 def _lines(parts: list[bytes], prefix: bytes = b"") -> bytes:
@@ -271,6 +276,19 @@ def _lines(parts: list[bytes], prefix: bytes = b"") -> bytes:
     parts[0] = prefix + parts[0]
     parts[-1] += b"\n"  # after the line above: with one part, the same one
     return (b"\n" + prefix).join(parts)
+
+
+def json_and_form(records: list[dict[str, Any]]) -> tuple[list[bytes], list[bytes]]:
+    """Each record's compact JSON (the bytes ``wire.dumps_fast`` writes) and that JSON escaped as
+    ``wire.form_escape_lean`` escapes it, from one orjson call and one ``form_escape_reserved`` for all.
+
+    The load generator's creates take their profiles a chunk at a time (``LoadState.fresh_create``): the
+    JSON is what a janrain signature signs, the escaped text what the form body carries. JSON text never
+    holds a raw newline (RFC 8259 escapes control characters), so a newline joins the texts and splits
+    them again after the escape.
+    """
+    texts = _dump_each(records)
+    return texts, _form_values(form_escape_reserved(b"\n".join(texts)).split(b"\n") if texts else [])
 
 
 def _double_quotes(text: bytes) -> bytes:

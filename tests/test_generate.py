@@ -17,10 +17,10 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from loadgen.cli import cli
-from loadgen.generation import CHUNK, _Columns, _form_lines
+from loadgen.generation import CHUNK, _Columns, _form_lines, json_and_form
 from loadgen.profiles import ProfileFactory, default_factory, parse_profile
 from loadgen.schema import default_schema, validate
-from loadgen.wire import decode_form, dumps, encode_form_lean, loads_strict
+from loadgen.wire import decode_form, dumps, dumps_fast, encode_form_lean, form_escape_lean, loads_strict
 
 LOADGEN = str(Path(sys.executable).parent / "loadgen")
 ARGS = ["generate", "--seed", "7", "--today", "2026-11-25"]
@@ -260,3 +260,16 @@ def test_csv_chunks_are_what_the_csv_module_writes(plurals: dict[str, list[int]]
                 row.append(value if plain else json.dumps(value, ensure_ascii=False, separators=(",", ":")))
             writer.writerow(row)
         assert _Columns(factory).csv(records) == expected.getvalue().encode()
+
+
+def test_json_and_form_gives_what_one_call_per_record_gives() -> None:
+    """The load generator's chunked encoding: each record's JSON as ``dumps_fast`` writes it and that JSON
+    escaped as ``form_escape_lean`` escapes it, on profiles (non-ASCII names among them) and on the
+    characters the escape treats apart."""
+    records: list[dict[str, Any]] = default_factory(seed=41, run_id="chunk").batch(200)
+    records += [{"a": "x&y+z %41 q=1"}, {"b": "é\x7f\\x41€😀"}, {"c": "line\nbreak\t\"q\""}, {}, {"d": ["\x00"]}]
+    texts, escaped = json_and_form(records)
+    assert texts == [dumps_fast(r) for r in records]
+    assert escaped == [form_escape_lean(dumps_fast(r)) for r in records]
+    assert sum(not t.isascii() for t in texts) > 30  # both escapes were taken
+    assert json_and_form([]) == ([], [])

@@ -145,8 +145,13 @@ class Capture:
         load = self._writing()
         if not load.reserve(1):
             return CreateResult(name, BUDGET_SPENT, 0.0, False)
-        made = record if record is not None else load.factory.make()
-        sent = self._post(load, CREATE.path, CREATE.field, dumps_fast(made))
+        made: Mapping[str, Any]
+        if record is None:
+            made, body, headers = load.fresh_create()
+            sent = self._exchange(load, CREATE.path, body, headers)
+        else:
+            made = record
+            sent = self._post(load, CREATE.path, CREATE.field, dumps_fast(made))
         outcome = judge_create(sent.status, sent.content, sent.error)
         self._account(load, name, sent, outcome, 1, [load.key_of(made)])
         done = outcome.created[0] if outcome.created else None

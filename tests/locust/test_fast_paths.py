@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from loadgen.answers import Created, parse_answer
-from loadgen.locust.load_state import LoadState
+from loadgen.locust.load_state import CREATE_CHUNK, LoadState
 from loadgen.locust.options import Settings
 from loadgen.locust.outcomes import create_outcome, judge_create
 from loadgen.locust.poster import FormPoster
@@ -156,6 +156,36 @@ def test_swarm_form_body_and_headers(tmp_path: Any, auth: str) -> None:
     load.close()
 
 
+@pytest.mark.parametrize("auth", ["basic", "signed", "legacy"])
+def test_fresh_creates_are_the_profiles_and_bodies_of_one_make_per_request(tmp_path: Any, auth: str) -> None:
+    """Profiles made a chunk at a time are the ones ``make()`` makes one per request, in the same order,
+    with the bytes ``form`` builds from their JSON (several chunks, so the refill is crossed)."""
+    chunked, plain = _load_state(tmp_path / "a", auth), _load_state(tmp_path / "b", auth)
+    for _ in range(3 * CREATE_CHUNK + 5):
+        record, body, headers = chunked.fresh_create()
+        expected = plain.factory.make()
+        want_body, want_headers = plain.form(CREATE.path, CREATE.field, dumps_fast(expected))
+        assert record == expected and body == want_body
+        if auth == "signed":  # signed at the current second: the same text signed, checked by the verifier
+            params = decode_form(body)
+            assert verify_signature(headers["Authorization"].rpartition(":")[2], ENV["CAPTURE_CLIENT_SECRET"],
+                                    CREATE.path, headers["Date"], params)
+            assert params == {"type_name": "user", "attributes": dumps(record)}
+        else:
+            assert headers == want_headers
+    chunked.close()
+    plain.close()
+
+
+def test_fresh_creates_stay_unique_across_workers(tmp_path: Any) -> None:
+    settings = Settings(create_rate=100.0, run_dir=str(tmp_path), run_id="fast")
+    loads = [LoadState(settings, endpoints=[CREATE.name], worker=w, workers=2, env=ENV) for w in (0, 1)]
+    emails = [load.fresh_create()[0]["email"].casefold() for load in loads for _ in range(2 * CREATE_CHUNK + 1)]
+    assert len(set(emails)) == len(emails) == 2 * (2 * CREATE_CHUNK + 1)
+    for load in loads:
+        load.close()
+
+
 @pytest.fixture
 def raw_server() -> Iterator[tuple[str, list[bytes]]]:
     """A gevent server on 127.0.0.1 that keeps every request's raw bytes and answers an ok body."""
@@ -207,3 +237,18 @@ def test_form_poster_sends_the_bytes_the_library_sends(raw_server: tuple[str, li
         poster.close()
     assert seen == library                                   # byte for byte what the library sends
     assert len(poster._templates) == 3 and b"Date: 2026-11-25 19:50:02\r\n" in seen[5]
+
+
+def test_a_body_larger_than_the_socket_buffer_arrives_whole(raw_server: tuple[str, list[bytes]]) -> None:
+    """One ``send`` takes what the socket buffer holds; the rest goes out by ``sendall``, byte for byte."""
+    url, seen = raw_server
+    poster = FormPoster(url, network_timeout=10, connection_timeout=5)
+    body = bytes(range(256)) * 32768  # 8 MiB: more than one send of a loopback socket takes
+    headers = {"Authorization": "Basic Zm9vOmJhcg==", "Content-Type": "application/x-www-form-urlencoded"}
+    try:
+        with gevent.Timeout(20):
+            assert poster.post("/entity.create", body, headers)[0] == 200
+            assert poster.post("/entity.create", b"a=1", headers)[0] == 200  # the connection is still in step
+    finally:
+        poster.close()
+    assert [request.partition(b"\r\n\r\n")[2] for request in seen] == [body, b"a=1"]
