@@ -197,21 +197,28 @@ def test_a_short_distributed_run_on_a_loaded_machine_loses_no_request(tmp_path: 
     assert "failed to send heartbeat" not in (tmp_path / "loaded" / "locust.log").read_text(encoding="utf-8")
 
 
-def test_ctrl_c_stops_gracefully_and_writes_everything(tmp_path: Path) -> None:
-    """Every record the sandbox created is in the ledger after a terminal's Ctrl-C (SIGINT to the whole process
-    group), and the report says it stopped early."""
-    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "loadgen"), "run", "--duration", "60s",
-                             "--scenario", "mixed", "--create-rate", "100", "--bulk-rate", "3", "--bulk-size", "50",
-                             "--out", str(tmp_path), "--run-id", "cc"],
+def _run_until_ctrl_c(run_dir: Path, after: float, *options: str) -> str:
+    """``loadgen run`` into ``run_dir`` for 60 s, Ctrl-C'd ``after`` seconds past its first ledger lines;
+    its output, once it has stopped with 130."""
+    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "loadgen"), "run", "--duration", "60s", *options,
+                             "--out", str(run_dir.parent), "--run-id", run_dir.name],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
-    run_dir = tmp_path / "cc"
     deadline = time.monotonic() + 30
     while not list(run_dir.glob("ledger/worker-*.jsonl")) and time.monotonic() < deadline:
         time.sleep(0.2)
-    time.sleep(2.0)
+    time.sleep(after)
     os.killpg(proc.pid, signal.SIGINT)         # what a terminal's Ctrl-C does: the whole group
     out, err = proc.communicate(timeout=90)
     assert proc.returncode == 130, err[-2000:]
+    return out
+
+
+def test_ctrl_c_stops_gracefully_and_writes_everything(tmp_path: Path) -> None:
+    """Every record the sandbox created is in the ledger after a terminal's Ctrl-C (SIGINT to the whole process
+    group), and the report says it stopped early."""
+    run_dir = tmp_path / "cc"
+    out = _run_until_ctrl_c(run_dir, 2.0, "--scenario", "mixed", "--create-rate", "100", "--bulk-rate", "3",
+                            "--bulk-size", "50")
     meta = json.loads((run_dir / "meta.json").read_text())
     assert meta["interrupted"] and 0 < meta["ledger_records"] < 10000
     report = json.loads((run_dir / "report.json").read_text())
@@ -228,18 +235,9 @@ def test_ctrl_c_on_workers_that_report_late_keeps_every_request_in_the_report(tm
     reported later, and the report said no request was recorded while hundreds were ledgered. The master
     asks them to finish first: the report counts every record the ledger holds."""
     (tmp_path / "slow_reports.py").write_text(SLOW_REPORTS, encoding="utf-8")
-    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "loadgen"), "run", "--duration", "60s", "--workers", "2",
-                             "--create-rate", "40", "--bulk-rate", "1", "--bulk-size", "5", "--locustfile",
-                             str(tmp_path / "slow_reports.py"), "--out", str(tmp_path), "--run-id", "late"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     run_dir = tmp_path / "late"
-    deadline = time.monotonic() + 30
-    while not list(run_dir.glob("ledger/worker-*.jsonl")) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    time.sleep(3.0)
-    os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=90)
-    assert proc.returncode == 130, err[-2000:]
+    _run_until_ctrl_c(run_dir, 3.0, "--workers", "2", "--create-rate", "40", "--bulk-rate", "1", "--bulk-size", "5",
+                      "--locustfile", str(tmp_path / "slow_reports.py"))
     meta = json.loads((run_dir / "meta.json").read_text())
     report = json.loads((run_dir / "report.json").read_text())
     counted = sum(endpoint["records"] for endpoint in report["endpoints"].values())
