@@ -31,7 +31,7 @@ from loadgen.scenarios import CREATE, paced_schedules
 _FORM = "application/x-www-form-urlencoded"
 _GOLDEN = 0.6180339887498949
 #: Profiles made, written and escaped at a time for the creates (:meth:`LoadState.fresh_create`): enough
-#: for the builder to run warm, few enough that making them (about half a millisecond) holds no other
+#: for the builder to run warm, few enough that making them (0.5-1 ms, README: Speed) holds no other
 #: user's answer long.
 CREATE_CHUNK = 32
 #: How often a user spawned before the schedule started looks again (its first arrival is at most this late).
