@@ -220,7 +220,7 @@ def _on_finish(environment: Any, msg: Any, **_: Any) -> None:
 
 
 def _finish_worker(runner: Any, load: LoadState | None, reason: str) -> None:
-    deadline = time.monotonic() + (runner.environment.stop_timeout or MIN_STOP_TIMEOUT)
+    deadline = time.monotonic() + runner.environment.stop_timeout  # at least MIN_STOP_TIMEOUT (_on_init)
     while load is not None and load.in_flight and time.monotonic() < deadline:
         gevent.sleep(0.05)
     _report_done(runner, reason)
