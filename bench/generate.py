@@ -75,7 +75,7 @@ def main() -> int:
                 if i == 0:
                     out.seek(0)
                     out.truncate()
-                out.write(encoder.chunk(i, CHUNK))
+                out.writelines(encoder.chunk(i, CHUNK))
                 return CHUNK
             return step
 

@@ -6,13 +6,14 @@ Why it is built this way:
   ``ProfileFactory.chunk`` from (seed, run id, worker, chunk index) alone. One process makes them in
   order; ``jobs`` processes make them in parallel and write them into the file at their place, in
   order (``_Place``): the bytes are the same whatever the number of jobs.
-- **One orjson call per slice.** A call per profile costs about three times the serialisation itself,
-  so a slice of ``SLICE`` profiles is dumped as one list with a break marker between profiles and cut
-  at the markers (a slice, not the whole chunk: its text stays in the CPU's caches). Form bodies escape
-  the whole slice with ``bytes.replace`` (only profiles with non-ASCII names take one more call each);
+- **One orjson call per slice.** A call per profile costs about twice the serialisation itself, so
+  a slice of ``SLICE`` profiles is dumped as one list with a break between profiles and cut at the
+  breaks (a slice, not the whole chunk: its text stays in the CPU's caches). Form bodies escape the
+  whole slice with ``bytes.replace`` (only profiles with non-ASCII names take one more call each);
   CSV rows are one orjson call each, with the JSON cells made ready on the slice's whole text (see
-  ``_Columns``).
-- **Memory stays flat.** A chunk is written as one write and dropped; at most two chunks per job are
+  ``_Columns``). A chunk's slices go to the file as they are (``writelines``, ``pwritev``), not
+  joined first.
+- **Memory stays flat.** A chunk is written as it is made and dropped; at most two chunks per job are
   in flight.
 """
 
@@ -51,8 +52,13 @@ CHUNK: Final = 1000
 #: the ratio), and the encoding's passes run on text still in the caches.
 SLICE: Final = 100
 
-_BREAK: Final = "\x00"  # orjson writes it as the six characters \u0000; a generated profile never holds it
-_SEPARATOR: Final = b',"\\u0000",'
+#: Between two values in one orjson call: raw control bytes (a ``Fragment`` is written as it is), which
+#: orjson's own text never holds (it escapes them in strings), so the breaks are all a split finds. Bytes
+#: rare in JSON text even by their low six bits, the filter CPython's byte search skips by: it strides
+#: over most of the text a separator's length at a time, where a break of ``"\\u0000"`` stopped it at
+#: every ``l``, ``0`` or ``"`` (``bench/generate.py`` measures the whole).
+_BREAK: Final = orjson.Fragment(b"\x1e\x1c" * 8)
+_SEPARATOR: Final = b"," + b"\x1e\x1c" * 8 + b","
 # Column kinds: text goes into a cell as it is; any other type is written as its JSON text.
 _TEXT_TYPES: Final = frozenset({"string", "date", "dateTime", "uuid", "ipAddress"})
 
@@ -85,15 +91,15 @@ def write(gen: Generation, out: BinaryIO, *, jobs: int = 1, progress: Callable[[
     if jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {jobs}")
     sizes = [min(CHUNK, gen.count - start) for start in range(0, gen.count, CHUNK)]
-    head, separator, tail = _frame(gen)
+    head, tail = _frame(gen)
     out.write(head)
-    place = _Place.of(out, separator) if jobs > 1 and len(sizes) > 1 else None
+    place = _Place.of(out) if jobs > 1 and len(sizes) > 1 else None
     written = 0
     chunks = _chunks(gen, sizes, jobs, place)
     try:
         for i, body in enumerate(chunks):
             if body is not None:
-                out.write(separator + body if i and separator else body)
+                out.writelines(body)
             written += sizes[i]
             if progress is not None:
                 progress(written)
@@ -105,13 +111,13 @@ def write(gen: Generation, out: BinaryIO, *, jobs: int = 1, progress: Callable[[
     return written
 
 
-def _frame(gen: Generation) -> tuple[bytes, bytes, bytes]:
-    """What goes before the chunks, between two of them and after them."""
+def _frame(gen: Generation) -> tuple[bytes, bytes]:
+    """What goes before the chunks and after them."""
     if gen.fmt == "json":
-        return (b"[\n" if gen.count else b"["), b",\n", b"\n]\n"
+        return (b"[\n" if gen.count else b"["), b"\n]\n"
     if gen.fmt == "csv":
-        return _csv_lines([_Columns(gen.factory()).names]), b"", b""
-    return b"", b"", b""
+        return _csv_lines([_Columns(gen.factory()).names]), b""
+    return b"", b""
 
 
 class _Place:
@@ -124,16 +130,16 @@ class _Place:
     a file in append mode) is written by the parent.
     """
 
-    def __init__(self, fd: int, start: int, separator: bytes) -> None:
+    def __init__(self, fd: int, start: int) -> None:
         context = multiprocessing.get_context("fork")
-        self.fd, self.separator = fd, separator
+        self.fd = fd
         self.turn = context.Condition()
         self.next = context.RawValue("q", 0)  # the chunk whose turn it is to take its offset
         self.offset = context.RawValue("q", start)
         self.end = start  # the parent's count: where the chunks it has seen complete, in order, end
 
     @classmethod
-    def of(cls, out: BinaryIO, separator: bytes) -> _Place | None:
+    def of(cls, out: BinaryIO) -> _Place | None:
         if "fork" not in multiprocessing.get_all_start_methods():
             return None
         try:
@@ -143,24 +149,28 @@ class _Place:
             if not stat.S_ISREG(os.fstat(fd).st_mode) or fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_APPEND:
                 return None
             out.flush()
-            return cls(fd, out.tell(), separator)
+            return cls(fd, out.tell())
         except (OSError, ValueError, io.UnsupportedOperation):  # no descriptor: a BytesIO, say
             return None
 
-    def put(self, index: int, body: bytes) -> int:
+    def put(self, index: int, body: list[bytes]) -> int:
         """Write chunk ``index`` at its place, in a worker; returns its length in the file."""
-        data = self.separator + body if index and self.separator else body
+        size = sum(map(len, body))
         with self.turn:
             self.turn.wait_for(lambda: self.next.value == index)
             at = self.offset.value
-            self.offset.value = at + len(data)
+            self.offset.value = at + size
             self.next.value = index + 1
             self.turn.notify_all()
-        view = memoryview(data)
-        while view:
-            done = os.pwrite(self.fd, view, at)
-            view, at = view[done:], at + done
-        return len(data)
+        views = [memoryview(part) for part in body]
+        while views:  # a regular file may take less than all at once
+            done = os.pwritev(self.fd, views, at)
+            at += done
+            while views and done >= len(views[0]):
+                done -= len(views.pop(0))
+            if done:
+                views[0] = views[0][done:]
+        return size
 
     def settle(self, out: BinaryIO) -> None:
         """After the workers are gone: cut what lies past the last chunk seen in order (an interrupted
@@ -170,7 +180,7 @@ class _Place:
 
 
 def _chunks(gen: Generation, sizes: list[int], jobs: int,
-            place: _Place | None) -> Generator[bytes | None, None, None]:
+            place: _Place | None) -> Generator[list[bytes] | None, None, None]:
     """The encoded chunks in order: made here, or by ``jobs`` processes with a bounded window (``None``
     for a chunk a worker has written at its ``place``)."""
     if jobs == 1 or len(sizes) < 2:
@@ -211,7 +221,7 @@ def _start_worker(gen: Generation, place: _Place | None) -> None:
     _worker, _place = _Encoder(gen), place
 
 
-def _make_chunk(job: tuple[int, int]) -> bytes | int:
+def _make_chunk(job: tuple[int, int]) -> list[bytes] | int:
     assert _worker is not None
     body = _worker.chunk(*job)
     return body if _place is None else _place.put(job[0], body)
@@ -223,7 +233,7 @@ class _Encoder:
     def __init__(self, gen: Generation) -> None:
         self.factory = gen.factory()
         self.encode: Callable[[list[dict[str, Any]]], bytes]
-        self.between = b",\n" if gen.fmt == "json" else b""  # what goes between two slices
+        self.json = gen.fmt == "json"  # slices and chunks need ",\n" between them
         if gen.fmt == "jsonl":
             self.encode = lambda records: _lines(_dump_each(records))
         elif gen.fmt == "json":
@@ -234,39 +244,54 @@ class _Encoder:
         else:
             self.encode = _Columns(self.factory).csv
 
-    def chunk(self, index: int, size: int) -> bytes:
-        return self.between.join([self.encode(records) for records in self.factory.chunk_parts(index, size, SLICE)])
+    def chunk(self, index: int, size: int) -> list[bytes]:
+        """The chunk's text, a slice's at a time (written as they are: joining them would copy it once more)."""
+        slices = [self.encode(records) for records in self.factory.chunk_parts(index, size, SLICE)]
+        if not self.json:
+            return slices
+        first = 1 if index else 0  # after the chunk before, a break of its own
+        spaced = [b",\n"] * (2 * len(slices) - 1 + first)
+        spaced[first::2] = slices
+        return spaced
+
+
+def _joined(values: list[Any]) -> bytes:
+    """The compact JSON of each value (the same text as ``wire.dumps``), ``_SEPARATOR`` between them, from
+    one orjson call."""
+    spaced: list[Any] = [_BREAK] * (2 * len(values) - 1)
+    spaced[::2] = values
+    return orjson.dumps(spaced)[1:-1]
+
+
+def _split(text: bytes) -> list[bytes]:
+    """``text`` cut at its breaks. ``rsplit``, which searches backwards: ``split`` searches a long text
+    with CPython's two-way algorithm, set up anew at every break."""
+    return text.rsplit(_SEPARATOR)
 
 
 def _dump_each(values: list[Any], escape: Callable[[bytes], bytes] | None = None) -> list[bytes]:
-    """The compact JSON of each value (the same text as ``wire.dumps``), from one orjson call; ``escape``
-    runs once on the whole text (it must escape character by character: the break marker is looked for
-    as ``escape`` writes it)."""
+    """The compact JSON of each value; ``escape`` runs once on the whole text (it must leave the breaks,
+    control bytes and commas, as they are)."""
     if not values:
         return []
-    spaced: list[Any] = [_BREAK] * (2 * len(values) - 1)
-    spaced[::2] = values
-    text = orjson.dumps(spaced)[1:-1]
-    parts = (text if escape is None else escape(text)).split(_SEPARATOR if escape is None else escape(_SEPARATOR))
-    if len(parts) != len(values):  # a value held the break marker as a list element: one call each
-        parts = list(map(orjson.dumps, values))
-        return parts if escape is None else list(map(escape, parts))
-    return parts
+    text = _joined(values)
+    return _split(text if escape is None else escape(text))
 
 
 def _form_lines(records: list[dict[str, Any]], prefix: bytes) -> bytes:
-    """One form body per line: each record's JSON escaped as ``wire.form_escape_lean`` does, its four
-    ``bytes.replace`` run once per slice."""
-    return _lines(_form_values(_dump_each(records, form_escape_reserved)), prefix)
+    """One form body per line, ``prefix`` and each record's JSON escaped."""
+    return _lines(_form_texts(_joined(records)) if records else [], prefix)
 
 
-def _form_values(parts: list[bytes]) -> list[bytes]:
-    """JSON texts :func:`~loadgen.wire.form_escape_reserved` has escaped, escaped for the bytes outside
-    printable ASCII too: the third with non-ASCII letters one by one. DEL is ASCII to ``isascii`` and no
+def _form_texts(text: bytes) -> list[bytes]:
+    """The values of a :func:`_joined` text, each escaped as ``wire.form_escape_lean`` escapes it: the
+    four ``bytes.replace`` of ``%&+`` and space once on the whole text, then bytes outside printable ASCII
+    in the third of profiles with non-ASCII letters, one by one. DEL is ASCII to ``isascii`` and no
     generator writes it; a profile file's fixed value may, and sends them all the long way."""
-    if any(b"\x7f" in part for part in parts):
-        return list(map(form_escape_unprintable, parts))
-    return [part if part.isascii() else form_escape_high(part) for part in parts]
+    text = form_escape_reserved(text)
+    if b"\x7f" in text:
+        return list(map(form_escape_unprintable, _split(text)))
+    return [part if part.isascii() else form_escape_high(part) for part in _split(text)]
 
 
 def _lines(parts: list[bytes], prefix: bytes = b"") -> bytes:
@@ -283,12 +308,12 @@ def json_and_form(records: list[dict[str, Any]]) -> tuple[list[bytes], list[byte
     ``wire.form_escape_lean`` escapes it, from one orjson call and one ``form_escape_reserved`` for all.
 
     The load generator's creates take their profiles a chunk at a time (``LoadState.fresh_create``): the
-    JSON is what a janrain signature signs, the escaped text what the form body carries. JSON text never
-    holds a raw newline (RFC 8259 escapes control characters), so a newline joins the texts and splits
-    them again after the escape.
+    JSON is what a janrain signature signs, the escaped text what the form body carries.
     """
-    texts = _dump_each(records)
-    return texts, _form_values(form_escape_reserved(b"\n".join(texts)).split(b"\n") if texts else [])
+    if not records:
+        return [], []
+    text = _joined(records)
+    return _split(text), _form_texts(text)
 
 
 def _double_quotes(text: bytes) -> bytes:
