@@ -6,8 +6,8 @@ the same size as ours and reads nothing; ours generates a profile per request, e
 (Basic by default, ``--signed`` for janrain-signed), paces arrivals (offered more than it can send,
 so it runs flat out as the bare user does), judges the body, feeds the recorder and writes the
 ledger. Each Locust process measures its own CPU time between test start and stop, so start-up costs
-do not count. The bare user, ours with Basic auth and ours janrain-signed run
-in interleaved rounds (``bench/_paired.py``); targets (issue 19): each of ours >= 90% of bare, per core.
+do not count. The bare user, ours with Basic auth and ours janrain-signed run in interleaved rounds
+(``bench/_paired.py``); targets (issue 19): each of ours >= 90% of bare, per core.
 
     .venv/bin/python bench/locust_overhead.py [--seconds 5] [--rounds 5]
 """
