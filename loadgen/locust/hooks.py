@@ -33,7 +33,7 @@ from collections import Counter
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gevent
 from locust import events
@@ -51,7 +51,7 @@ from loadgen.errors import LoadgenError, UsageError
 from loadgen.failures import Failure, FirstExamples, write_failures
 from loadgen.ledger import FLUSH_SECONDS, MasterLedger
 from loadgen.locust import gates, live_hooks
-from loadgen.locust.load_state import LoadState, endpoints_of
+from loadgen.locust.load_state import LoadState, endpoints_of, load_schema_for, make_factory
 from loadgen.locust.options import OPTIONS, Settings, env_var, new_run_id, settings_from
 from loadgen.locust.state import state
 from loadgen.report.recorder import Recorder
@@ -64,6 +64,9 @@ from loadgen.runfolder import (
     ledger_part,
     write_locust_files,
 )
+
+if TYPE_CHECKING:
+    from loadgen.profiles import Profile
 
 log = logging.getLogger("loadgen.locust")
 
@@ -258,10 +261,12 @@ def _on_test_start(environment: Any, **_: Any) -> None:
         keep = previous if previous is not None and _factory_key(previous) == (
             settings.seed, settings.run_id, worker, settings.profile, settings.schema) else None
         if keep is None:
-            _build_pools(settings)
+            schema = load_schema_for(settings)
+            factory = make_factory(settings, schema, worker, _build_pools(settings))
+        else:
+            schema, factory = keep.schema, keep.factory
         state.load = LoadState(settings, endpoints=endpoints_of(environment.user_classes), worker=worker,
-                            workers=workers, factory=keep.factory if keep else None,
-                            schema=keep.schema if keep else None, held=runner is not None)
+                            workers=workers, factory=factory, schema=schema, held=runner is not None)
     except LoadgenError as exc:
         _refuse_test(environment, exc)
         return
@@ -274,8 +279,9 @@ def _on_test_start(environment: Any, **_: Any) -> None:
     log.info("worker %d of %d: run %s, ledger %s", worker, workers, settings.run_id, settings.ledger_path)
 
 
-def _build_pools(settings: Settings) -> None:
-    """Build the profile's locale pools before the factory, yielding to gevent after each locale.
+def _build_pools(settings: Settings) -> Profile:
+    """Build the profile's locale pools before the factory, yielding to gevent after each locale; returns the
+    profile, read once, for the factory.
 
     Built in one go they hold this process for seconds on a loaded machine (a second on an idle one),
     with no heartbeat sent: the master marks such a worker missing, and once every worker is missing it
@@ -283,8 +289,10 @@ def _build_pools(settings: Settings) -> None:
     """
     from loadgen.profiles import build_pools, load_profile
 
-    for _ in build_pools(load_profile(settings.profile or None)):
+    profile = load_profile(settings.profile or None)
+    for _ in build_pools(profile):
         gevent.idle()   # not sleep(0), which runs no timer: the heartbeat greenlet waits on one
+    return profile
 
 
 def _fix_run_id(options: Any) -> None:

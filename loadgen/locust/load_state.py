@@ -12,7 +12,7 @@ import math
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loadgen import signing, wire
 from loadgen.auth import credentials
@@ -27,6 +27,9 @@ from loadgen.ramp import Schedule
 from loadgen.report.recorder import Recorder
 from loadgen.runfolder import FAILURES
 from loadgen.scenarios import CREATE, paced_schedules
+
+if TYPE_CHECKING:
+    from loadgen.profiles import Profile
 
 _FORM = "application/x-www-form-urlencoded"
 _GOLDEN = 0.6180339887498949
@@ -44,11 +47,10 @@ def load_schema_for(settings: Settings) -> Any:
     return load_schema(settings.schema) if settings.schema else default_schema()
 
 
-def make_factory(settings: Settings, schema: Any, worker: int) -> Any:
+def make_factory(settings: Settings, schema: Any, worker: int, profile: Profile) -> Any:
     """A profile factory whose random stream belongs to this run and worker alone."""
-    from loadgen.profiles import ProfileFactory, load_profile
+    from loadgen.profiles import ProfileFactory
 
-    profile = load_profile(settings.profile or None)
     return ProfileFactory(schema, profile, seed=settings.seed, run_id=settings.run_id or "local",
                           worker=worker)
 
@@ -95,7 +97,11 @@ class LoadState:
         #: generated profiles not yet sent, with their JSON and its escaped text (see :meth:`fresh_create`)
         self._fresh: list[tuple[dict[str, Any], bytes, bytes]] = []
         self.schema = schema if schema is not None else load_schema_for(settings)
-        self.factory = factory if factory is not None else make_factory(settings, self.schema, worker)
+        if factory is None:
+            from loadgen.profiles import load_profile
+
+            factory = make_factory(settings, self.schema, worker, load_profile(settings.profile or None))
+        self.factory = factory
         self.pacers = {name: Pacer(schedule, worker=worker % self.workers, workers=self.workers, clock=clock)
                        for name, schedule in schedules_of(settings, endpoints).items()}
         # no pacer can run out: the end-of-run check after each request need not ask them
