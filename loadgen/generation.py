@@ -351,9 +351,9 @@ class _Columns:
         values = self.values(records)
         rows = self.rows(records, ["" if text == b'""""' else orjson.Fragment(b'"' + text + b'"')
                                    for text in _dump_each(values, _double_quotes)])
-        body = b"\n".join([text[1:-1] for text in map(orjson.dumps, rows)])
+        body = _lines([text[1:-1] for text in map(orjson.dumps, rows)])
         if b"\\" not in body:  # no text cell needed a JSON escape: this is the CSV
-            return body + b"\n" if body else b""
+            return body
         return _csv_lines(self.rows(records, [text.decode() if text != b'""' else "" for text in _dump_each(values)]))
 
 
