@@ -6,7 +6,7 @@ Why it is built this way:
   ``ProfileFactory.chunk`` from (seed, run id, worker, chunk index) alone. One process makes them in
   order; ``jobs`` processes make them in parallel and write them into the file at their place, in
   order (``_Place``): the bytes are the same whatever the number of jobs.
-- **One orjson call per slice.** A call per profile costs about twice the serialisation itself, so
+- **One orjson call per slice.** A call per profile pays orjson's set-up (its output buffer) each time, so
   a slice of ``SLICE`` profiles is dumped as one list with a break between profiles and cut at the
   breaks (a slice, not the whole chunk: its text stays in the CPU's caches). Form bodies escape the
   whole slice with ``bytes.replace`` (only profiles with non-ASCII names take one more call each);
@@ -249,20 +249,22 @@ class _Encoder:
     def chunk(self, index: int, size: int) -> list[bytes]:
         """The chunk's text, a slice's at a time (written as they are: joining them would copy it once more)."""
         slices = [self.encode(records) for records in self.factory.chunk_parts(index, size, SLICE)]
-        if not self.json:
-            return slices
-        first = 1 if index else 0  # after the chunk before, a break of its own
-        spaced = [b",\n"] * (2 * len(slices) - 1 + first)
-        spaced[first::2] = slices
-        return spaced
+        # after the chunk before, a json chunk starts with a break of its own
+        return _between(slices, b",\n", lead=index > 0) if self.json else slices
+
+
+def _between(items: list[Any], separator: Any, *, lead: bool = False) -> list[Any]:
+    """``items`` with ``separator`` between each two (and before the first, with ``lead``)."""
+    first = 1 if lead else 0
+    spaced = [separator] * (2 * len(items) - 1 + first)
+    spaced[first::2] = items
+    return spaced
 
 
 def _joined(values: list[Any]) -> bytes:
     """The compact JSON of each value (the same text as ``wire.dumps``), ``_SEPARATOR`` between them, from
     one orjson call; ``values`` must not be empty (its text would split into one empty part)."""
-    spaced: list[Any] = [_BREAK] * (2 * len(values) - 1)
-    spaced[::2] = values
-    return orjson.dumps(spaced)[1:-1]
+    return orjson.dumps(_between(values, _BREAK))[1:-1]
 
 
 def _split(text: bytes) -> list[bytes]:
