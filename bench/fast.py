@@ -10,7 +10,7 @@ whose median gain is below ``--keep`` (default 1.05x, on the whole operation it 
 - ``hdr``: ``Latency.add`` with the inline counts index against one using ``record_value``;
 - ``json_text``: the sandbox's compact JSON of generated profiles;
 - ``builder``: ``ProfileFactory.make`` with the generated builder against the loop.
-- ``csv_rows``: a chunk of CSV (``generation._Columns.csv``) with the generated row readers against the loops.
+- ``csv_rows``: chunks of ``generate --format csv`` with the generated row function against the loop.
 
     .venv/bin/python bench/fast.py [--rounds 21] [--keep 1.05]
 """
@@ -29,8 +29,9 @@ from typing import Any
 from _paired import Ratio, Target, finish, interleave, ratio
 
 from loadgen._fast import builder, csv_rows, hdr, json_text
-from loadgen.profiles import default_factory
+from loadgen.profiles import Profile, default_factory
 from loadgen.report import recorder
+from loadgen.schema import default_schema
 from loadgen.wire import dumps, encode_form_lean
 
 Work = Callable[[], None]
@@ -175,22 +176,25 @@ def bench_builder(rounds: int, n: int, keep: float) -> Ratio:
 
 
 def bench_csv_rows(rounds: int, n: int, keep: float) -> Ratio:
-    from loadgen import generation
+    from loadgen import _profile_compiler, generation
 
-    factory = default_factory(seed=4, run_id="bench")
-    records = factory.batch(n)
-    fast_layout = generation._Columns(factory)
-    generation.row_makers = csv_rows.row_makers_plain
+    def encoder() -> generation._Encoder:
+        return generation._Encoder(generation.Generation(default_schema(), Profile(), "csv", 0, seed=4))
+
+    fast_encoder = encoder()
+    _profile_compiler.row_builder = csv_rows.row_builder_plain
     try:
-        plain_layout = generation._Columns(factory)
+        plain_encoder = encoder()
     finally:
-        generation.row_makers = csv_rows.row_makers
+        _profile_compiler.row_builder = csv_rows.row_builder
 
     def fast() -> None:
-        fast_layout.csv(records)
+        for i in range(n // generation.CHUNK):
+            fast_encoder.chunk(i, generation.CHUNK)
 
     def plain() -> None:
-        plain_layout.csv(records)
+        for i in range(n // generation.CHUNK):
+            plain_encoder.chunk(i, generation.CHUNK)
 
     return paired("csv_rows", fast, plain, rounds, keep)
 

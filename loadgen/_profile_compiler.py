@@ -24,7 +24,7 @@ from itertools import accumulate
 from typing import Any, Final, Protocol
 
 from loadgen._fast.builder import Gen, Slot, builder
-from loadgen._fast.csv_rows import Presence
+from loadgen._fast.csv_rows import row_builder
 from loadgen._pools import DIGITS, Clock, LocalePool
 from loadgen.errors import UsageError
 from loadgen.schema import Attribute, Schema, validate
@@ -136,12 +136,23 @@ class Compiler:
             if (plural is None and path not in DEFAULT_PLURALS) or (plural is not None and not plural.is_plural):
                 raise UsageError(f"{self.source}: plurals.{path}: no plural attribute of that name in the schema")
         self.optional: set[Gen] = set()  # generators that may return SKIP (leave the key out)
-        #: by dotted path: whether every profile holds the attribute, some do, or none (a plural sized 0..0)
-        self.presence: dict[str, Presence] = {}
+        self._children: dict[Gen, Slots] = {}  # an object's builder -> its attributes' slots
         self.strings = self._string_table()
 
     def record(self) -> Slots:
         return self._slots(self.fac.schema.attributes, None)
+
+    def columns(self, slots: Slots) -> tuple[list[str], Gen]:
+        """The CSV columns of a record's ``slots`` by name, and the function that makes a profile's row of
+        them (``loadgen._fast.csv_rows``): an object's attributes in place of the object (one level: an
+        object within an object is one cell), ``""`` for an attribute left out."""
+        flat: Slots = []
+        for key, gen, optional in slots:
+            inner = self._children.get(gen)
+            flat += ([(f"{key}.{child}", g, opt) for child, g, opt in inner] if inner is not None
+                     else [(key, gen, optional)])
+        return ([name for name, _, _ in flat],
+                row_builder([(None if gen is _never else gen, optional) for _, gen, optional in flat], SKIP))
 
     def _find(self, dotted: str, section: str) -> Attribute:
         attr = self.fac.schema.find("/" + dotted.replace(".", "/"))
@@ -183,7 +194,9 @@ class Compiler:
             if a.path in self.fixed:
                 gen = _constant(self.fixed[a.path])
             elif a.is_object:
-                gen = build_object(self._slots(a.attrs, a))
+                children = self._slots(a.attrs, a)
+                gen = build_object(children)
+                self._children[gen] = children
             elif a.is_plural:
                 if self.fac.profile.plurals.get(dotted(a.path), PLURAL_SIZE)[1] == 0 and not a.required:
                     gen = _never  # always empty: left out (Capture stores an absent plural as [] anyway)
@@ -197,8 +210,6 @@ class Compiler:
             else:
                 gen = self._typed(a)
             slots.append((a.name, gen, gen in self.optional))
-            self.presence[dotted(a.path)] = ("never" if gen is _never else "sometimes" if gen in self.optional
-                                             else "always")
         return slots
 
     def _plural(self, a: Attribute, slots: Slots) -> Gen:

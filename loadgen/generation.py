@@ -10,9 +10,9 @@ Why it is built this way:
   a slice of ``SLICE`` profiles is dumped as one list with a break between profiles and cut at the
   breaks (a slice, not the whole chunk: its text stays in the CPU's caches). Form bodies escape the
   whole slice with ``bytes.replace`` (only profiles with non-ASCII names take one more call each);
-  CSV rows are one orjson call each, with the JSON cells made ready on the slice's whole text (see
-  ``_Columns``). A chunk's slices go to the file as they are (``writelines``, ``pwritev``), not
-  joined first.
+  CSV rows, which the factory makes as lists (no dicts made and read back), are one orjson call each,
+  with the JSON cells made ready on the slice's whole text (see ``_Columns``). A chunk's slices go to
+  the file as they are (``writelines``, ``pwritev``), not joined first.
 - **Memory stays flat.** A chunk is written as it is made and dropped; at most two chunks per job are
   in flight.
 """
@@ -35,7 +35,6 @@ from typing import Any, BinaryIO, Final
 
 import orjson
 
-from loadgen._fast.csv_rows import Column, row_makers
 from loadgen.errors import UsageError
 from loadgen.profiles import Profile, ProfileFactory
 from loadgen.schema import Schema
@@ -234,8 +233,9 @@ class _Encoder:
 
     def __init__(self, gen: Generation) -> None:
         self.factory = gen.factory()
-        self.encode: Callable[[list[dict[str, Any]]], bytes]
+        self.encode: Callable[[list[Any]], bytes]
         self.json = gen.fmt == "json"  # slices and chunks need ",\n" between them
+        self.rows = gen.fmt == "csv"  # the factory makes CSV rows, not dicts
         if gen.fmt == "jsonl":
             self.encode = lambda records: _lines(_dump_each(records))
         elif gen.fmt == "json":
@@ -248,7 +248,7 @@ class _Encoder:
 
     def chunk(self, index: int, size: int) -> list[bytes]:
         """The chunk's text, a slice's at a time (written as they are: joining them would copy it once more)."""
-        slices = [self.encode(records) for records in self.factory.chunk_parts(index, size, SLICE)]
+        slices = [self.encode(part) for part in self.factory.chunk_parts(index, size, SLICE, rows=self.rows)]
         # after the chunk before, a json chunk starts with a break of its own
         return _between(slices, b",\n", lead=index > 0) if self.json else slices
 
@@ -329,34 +329,39 @@ def _double_quotes(text: bytes) -> bytes:
 class _Columns:
     """The CSV layout: dotted columns for object children, JSON text for plurals and non-text types.
 
-    Every cell is quoted. A slice's rows are written by orjson, one call per row: the text cells as JSON
-    strings, which are CSV cells as long as they need no JSON escape (no quote, backslash or control
-    character), and the JSON cells as ready CSV cells (``orjson.Fragment``, their quotes doubled on the
-    slice's whole text at once). A slice where some text cell needs an escape goes through the ``csv``
-    module instead. The rows are read by generated code (``loadgen._fast.csv_rows``).
+    The factory makes the rows (``ProfileFactory.row``: no dicts made and read back). Every cell is
+    quoted. A slice's rows are written by orjson, one call per row: the text cells as JSON strings, which
+    are CSV cells as long as they need no JSON escape (no quote, backslash or control character), and the
+    JSON cells as ready CSV cells (``orjson.Fragment``, their quotes doubled on the slice's whole text at
+    once). A slice where some text cell needs an escape goes through the ``csv`` module instead.
     """
 
     def __init__(self, factory: ProfileFactory) -> None:
         self.names = factory.columns()
-        columns: list[Column] = []
-        json: list[int] = []  # the cells written as JSON text
+        self.json: list[int] = []  # the cells written as JSON text
         for i, name in enumerate(self.names):
             top, _, child = name.partition(".")
             attr = factory.schema[top]
             attr = attr.child(child) or attr if child else attr
             if attr.type not in _TEXT_TYPES and not attr.is_password:
-                json.append(i)
-            columns.append((top, child) if child else (None, top))
-        self.values, self.rows = row_makers(columns, json, factory.presence())
+                self.json.append(i)
 
-    def csv(self, records: list[dict[str, Any]]) -> bytes:
-        values = self.values(records)
-        rows = self.rows(records, ["" if text == b'""""' else orjson.Fragment(b'"' + text + b'"')
-                                   for text in _dump_each(values, _double_quotes)])
+    def csv(self, rows: list[list[Any]]) -> bytes:
+        """``rows`` (``ProfileFactory.row``) as CSV lines; their JSON cells are replaced by their text."""
+        values = [row[i] for row in rows for i in self.json]
+        self._place(rows, ["" if text == b'""""' else orjson.Fragment(b'"' + text + b'"')
+                           for text in _dump_each(values, _double_quotes)])
         body = _lines([text[1:-1] for text in map(orjson.dumps, rows)])
         if b"\\" not in body:  # no text cell needed a JSON escape: this is the CSV
             return body
-        return _csv_lines(self.rows(records, [text.decode() if text != b'""' else "" for text in _dump_each(values)]))
+        self._place(rows, [text.decode() if text != b'""' else "" for text in _dump_each(values)])
+        return _csv_lines(rows)
+
+    def _place(self, rows: list[list[Any]], cells: list[Any]) -> None:
+        ready = iter(cells)
+        for row in rows:
+            for i in self.json:
+                row[i] = next(ready)
 
 
 def _csv_lines(rows: list[list[Any]]) -> bytes:

@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime
 from itertools import accumulate, chain
 from typing import Any, Final
 
-from loadgen._fast.csv_rows import Presence
+from loadgen._fast.builder import Gen
 from loadgen._pools import LocalePool, available_locales, clock, locale_pool
 from loadgen._profile_compiler import DEFAULT_PLURALS, PLURAL_SIZE, Compiler, Persona, build_object, dotted
 from loadgen.errors import UsageError
@@ -201,21 +201,29 @@ class ProfileFactory:
         self._namespace()
         compiler = Compiler(self)
         slots = compiler.record()
-        self._presence = compiler.presence
-        self._keys = [key for key, _, _ in slots]
         self._build = build_object(slots)
+        self._columns, self._row = compiler.columns(slots)
 
     def make(self) -> dict[str, Any]:
         """One profile."""
+        record: dict[str, Any] = self._made(self._build)
+        return record
+
+    def row(self) -> list[Any]:
+        """One profile as its CSV row: the values of :meth:`columns`, ``""`` for one it leaves out (the
+        same profile, from the same random draws, as :meth:`make` would have made in its place)."""
+        row: list[Any] = self._made(self._row)
+        return row
+
+    def _made(self, build: Gen) -> Any:
         if self._epoch != _fork_epoch:
             self._reseed_after_fork()
         self._new_persona()
-        record: dict[str, Any] = self._build()
-        return record
+        return build()
 
-    def batch(self, n: int) -> list[dict[str, Any]]:
-        """``n`` profiles, e.g. the ``all_attributes`` of one bulkCreate."""
-        make = self.make
+    def batch(self, n: int, *, rows: bool = False) -> list[Any]:
+        """``n`` profiles, e.g. the ``all_attributes`` of one bulkCreate (or CSV rows, with ``rows``)."""
+        make = self.row if rows else self.make
         return [make() for _ in range(n)]
 
     def stream(self, n: int | None = None) -> Iterator[dict[str, Any]]:
@@ -236,15 +244,16 @@ class ProfileFactory:
         """
         return list(chain.from_iterable(self.chunk_parts(index, size, size)))
 
-    def chunk_parts(self, index: int, size: int, part: int) -> Iterator[list[dict[str, Any]]]:
+    def chunk_parts(self, index: int, size: int, part: int, *, rows: bool = False) -> Iterator[list[Any]]:
         """:meth:`chunk`'s profiles, ``part`` at a time: the same profiles, made faster when each part is
         used and dropped before the next is made (a thousand profiles alive at once outgrow the CPU's
-        caches: ``bench/generate.py`` measures both the factory and ``loadgen generate`` this way)."""
+        caches: ``bench/generate.py`` measures both the factory and ``loadgen generate`` this way). With
+        ``rows``, each profile is its CSV row (:meth:`row`)."""
         self._chunk = index
         self._namespace()
         first = self._seq = index * size * UNIQUE_PER_PROFILE
         for start in range(0, size, part):
-            profiles = self.batch(min(part, size - start))
+            profiles = self.batch(min(part, size - start), rows=rows)
             if self._seq - first > size * UNIQUE_PER_PROFILE:
                 raise UsageError(f"{self.schema.name}: more than {UNIQUE_PER_PROFILE} unique values per profile; "
                                  "generate it without chunks (ProfileFactory.stream)")
@@ -262,20 +271,7 @@ class ProfileFactory:
 
     def columns(self) -> list[str]:
         """CSV columns in schema order: dotted paths for object children, one column per plural."""
-        cols: list[str] = []
-        for key in self._keys:
-            attr = self.schema[key]
-            if attr.is_object:
-                cols.extend(f"{key}.{c.name}" for c in attr.attrs
-                            if not c.is_system and f"{key}.{c.name}" not in self.profile.omit)
-            else:
-                cols.append(key)
-        return cols
-
-    def presence(self) -> list[Presence]:
-        """For each of :meth:`columns`: whether every profile holds it, some do, or none (a plural sized
-        0..0). The CSV writer reads the first kind without a test and the last not at all."""
-        return [self._presence[column] for column in self.columns()]
+        return list(self._columns)
 
     def _namespace(self) -> None:
         """Seed the random state and derive the namespace from (seed, run id, worker[, forked pid])."""

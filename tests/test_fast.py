@@ -166,52 +166,30 @@ def test_seed_and_key_saves_a_failure_under_its_key() -> None:
     assert set(db.data) == {key for key in db.data if key.startswith(b"loadgen.test:fails")}
 
 
-CELL = st.none() | st.integers() | st.text(max_size=5) | st.lists(st.integers(), max_size=2)
-KEYS = ["a", "b", "c'\"\\"]
-OBJECTS = ["address", "o'bj\"x"]
-#: a profile's shape: any of the top-level keys, and objects (dicts, or null) holding any of the keys
-RECORD = st.fixed_dictionaries({}, optional={**{k: CELL for k in KEYS}, **{o: st.none() | st.dictionaries(
-    st.sampled_from(KEYS), CELL, max_size=3) for o in OBJECTS}})
+#: a row's cells: a value (SKIP only from a generator that may leave it out), or no generator at all
+CELLS = st.lists(st.one_of(st.tuples(st.sampled_from([0, "v", None, [1]]), st.booleans()),
+                           st.tuples(st.just(SKIP), st.just(True)), st.tuples(st.none(), st.just(False))),
+                 max_size=12)
 
 
-def _presence(column: csv_rows.Column, records: list[dict[str, Any]]) -> csv_rows.Presence:
-    """What the records show of a column: held by all, by some, by none."""
-    parent, key = column
-    held = [isinstance(source := rec if parent is None else rec.get(parent), dict) and key in source
-            for rec in records]
-    return "always" if all(held) and records else "sometimes" if any(held) else "never"
+@given(CELLS)
+def test_generated_row_lists_what_the_loop_lists(spec: list[tuple[Any, bool]]) -> None:
+    def cells(calls: list[int]) -> list[csv_rows.Cell]:
+        def gen(i: int, value: Any) -> Callable[[], Any]:
+            return lambda: calls.append(i) or value
+        return [(None if value is None and not optional else gen(i, value), optional)
+                for i, (value, optional) in enumerate(spec)]
+
+    fast_calls: list[int] = []
+    plain_calls: list[int] = []
+    fast = csv_rows.row_builder(cells(fast_calls), SKIP)()
+    plain = csv_rows.row_builder_plain(cells(plain_calls), SKIP)()
+    assert fast == plain and len(fast) == len(spec) and SKIP not in fast
+    assert fast_calls == plain_calls == [i for i, (v, opt) in enumerate(spec) if v is not None or opt]
 
 
-@settings(max_examples=300)
-@given(st.lists(st.tuples(st.sampled_from([None, *OBJECTS]), st.sampled_from(KEYS)), unique=True, max_size=8),
-       st.sets(st.integers(0, 7)), st.lists(RECORD, max_size=5))
-def test_generated_csv_rows_read_what_the_loop_reads(columns: list[csv_rows.Column], json_set: set[int],
-                                                      records: list[dict[str, Any]]) -> None:
-    """On any records, told truly which cells all of them hold and which none (subscripts, literals)."""
-    json_set = {i for i in json_set if i < len(columns)}
-    presence = [_presence(column, records) for column in columns]
-    fast_values, fast_rows = csv_rows.row_makers(columns, json_set, presence)
-    plain_values, plain_rows = csv_rows.row_makers_plain(columns, json_set, presence)
-    values = plain_values(records)
-    assert fast_values(records) == values
-    ready = [f"cell{i}" for i in range(len(values))]
-    assert fast_rows(records, ready) == plain_rows(records, ready)
-
-
-def test_generated_csv_rows_on_profiles() -> None:
-    from loadgen.generation import _Columns
-
-    factory = default_factory(seed=8, run_id="fast")
-    layout = _Columns(factory)
-    records = factory.batch(300)
-    columns: list[csv_rows.Column] = [(top, child) if child else (None, top)
-                                      for top, _, child in (name.partition(".") for name in layout.names)]
-    json_set = {i for i, name in enumerate(layout.names) if name in ("display", "photos", "statuses", "profiles")}
-    presence = factory.presence()
-    assert presence[layout.names.index("email")] == "always" and presence[layout.names.index("profiles")] == "never"
-    assert presence[layout.names.index("primaryAddress.zipPlus4")] == "sometimes"
-    assert presence == [_presence(column, records) for column in columns]  # what 300 profiles show
-    fast = csv_rows.row_makers(columns, json_set, presence)
-    plain = csv_rows.row_makers_plain(columns, json_set, presence)
-    assert fast[0](records) == plain[0](records) and len(fast[0](records)) == 3 * len(records)
-    assert fast[1](records, fast[0](records)) == plain[1](records, plain[0](records))
+def test_factory_with_the_loop_row_makes_the_same_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    fast = default_factory(seed=32, run_id="fast").batch(300, rows=True)
+    monkeypatch.setattr(_profile_compiler, "row_builder", csv_rows.row_builder_plain)
+    plain = default_factory(seed=32, run_id="fast").batch(300, rows=True)
+    assert fast == plain and len(fast[0]) == 26

@@ -15,7 +15,7 @@ is the only way to get a Hypothesis behaviour that has no public switch. The rul
 | ``hdr`` | hdrh ``HdrHistogram.counts`` and its layout fields | ``HdrHistogram.record_value`` |
 | ``json_text`` | CPython ``json.encoder.c_make_encoder`` | ``json.dumps(..., separators=...)`` |
 | ``builder`` | (none: our own generated code, ``exec``) | a loop over the generators |
-| ``csv_rows`` | (none: our own generated code, ``exec``) | loops over the CSV columns |
+| ``csv_rows`` | (none: our own generated code, ``exec``) | a loop over a CSV row's generators |
 | ``hypothesis_seed`` | Hypothesis ``_hypothesis_internal_use_seed``, ``..._database_key`` | ``@seed`` |
 
 One reliance stays outside, because it is a whole module's idea rather than a trick: ``loadgen/_pools.py``
