@@ -3,7 +3,7 @@
 Layout: ``entities`` (system attributes in columns, the rest as a JSON document), ``uniques``
 (entity type, attribute, folded value) whose primary key is the unique index that makes duplicates
 impossible even under concurrency, ``counters`` (record and plural-element ids come from the
-database, never reused) and ``clients`` (the demo client survives restarts).
+database in ranges, never reused) and ``clients`` (the demo client survives restarts).
 
 WAL with ``synchronous=NORMAL``: a committed transaction survives a killed process. All methods are
 synchronous; the app serialises them (one connection, one writer at a time).
@@ -50,6 +50,11 @@ CREATE TABLE IF NOT EXISTS clients (client_id TEXT PRIMARY KEY, secret TEXT NOT 
 
 _ROW = "e.id, e.uuid, e.created, e.last_updated, e.data, e.secret"
 _CHUNK = 400
+#: Ids a process takes from ``counters`` at a time for new records (and as many plural elements): a
+#: create then updates no counter in its own transaction, one statement and one written page fewer.
+#: Processes sharing the file take ranges of their own, so ids stay unique and are never reused; ids a
+#: range leaves unused at exit are skipped.
+_ID_RANGE = 100
 
 
 def _mismatch(row: tuple[Any, ...], expect: Mapping[str, datetime] | None) -> CaptureError | None:
@@ -76,6 +81,8 @@ class Store:
 
     def __init__(self, path: str, schemas: Mapping[str, Schema]) -> None:
         self.path = path
+        #: per counter, (the last id handed out, the last id of the range this process holds)
+        self._ranges: dict[str, tuple[int, int]] = {"entity": (0, 0), "plural": (0, 0)}
         self.schemas = dict(schemas)
         try:
             self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -107,15 +114,23 @@ class Store:
             "UPDATE counters SET value = value + ? WHERE name = ? RETURNING value", (n, name)).fetchone()
         return iter(range(last - n + 1, last + 1))
 
-    def _next_record_ids(self, records: int, elements: int) -> tuple[Iterator[int], Iterator[int]]:
-        """Ids for new records and new plural elements, from one statement (a create is mostly commit)."""
-        if not elements:
-            return self._next_ids("entity", records), iter(())
-        rows = dict(self.conn.execute(
-            "UPDATE counters SET value = value + CASE name WHEN 'entity' THEN ? ELSE ? END "
-            "WHERE name IN ('entity', 'plural') RETURNING name, value", (records, elements)).fetchall())
-        return (iter(range(rows["entity"] - records + 1, rows["entity"] + 1)),
-                iter(range(rows["plural"] - elements + 1, rows["plural"] + 1)))
+    def _reserve(self, records: int, elements: int) -> None:
+        """Make the ranges hold ``records`` record ids and ``elements`` element ids, taking new ones from
+        ``counters`` outside any transaction: committed at once, so a request rolled back later never
+        gives back ids that another process may since have taken."""
+        for name, n in (("entity", records), ("plural", elements)):
+            last, end = self._ranges[name]
+            if end - last < n:
+                size = max(n, _ID_RANGE)
+                ((end,),) = self.conn.execute(
+                    "UPDATE counters SET value = value + ? WHERE name = ? RETURNING value", (size, name)).fetchall()
+                self._ranges[name] = (end - size, end)
+
+    def _take(self, name: str, n: int) -> Iterator[int]:
+        """``n`` ids from a range :meth:`_reserve` made large enough."""
+        last, end = self._ranges[name]
+        self._ranges[name] = (last + n, end)
+        return iter(range(last + 1, last + n + 1))
 
     # -- clients ---------------------------------------------------------------------------------
 
@@ -136,6 +151,7 @@ class Store:
         Uniqueness is checked against the database and within the batch (first one wins). The unique
         index is the last word: if another writer raced us, the batch is redone one record at a time.
         """
+        self._reserve(len(items), sum(len(item.elements) for item in items if isinstance(item, Prepared)))
         self._begin()
         try:  # a single record skips the look-up: the unique index answers, and the fallback names the attribute
             out = self._insert(type_name, items, check=len(items) > 1)
@@ -197,7 +213,8 @@ class Store:
             else:
                 seen.update(pairs)
                 good.append(i)
-        ids, element_ids = self._next_record_ids(len(good), sum(len(out[i].elements) for i in good))
+        ids = self._take("entity", len(good))
+        element_ids = self._take("plural", sum(len(out[i].elements) for i in good))
         now = wire.now_timestamp()
         inserted = time.time()
         rows: list[tuple[Any, ...]] = []

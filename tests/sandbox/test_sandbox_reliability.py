@@ -77,6 +77,34 @@ def test_fifty_concurrent_clients_with_duplicate_emails(sandbox_factory: Factory
     assert sb.stats()["errors"] == {"361": 100}
 
 
+def test_two_sandboxes_on_one_file_never_hand_out_one_id_twice(tmp_path: Path) -> None:
+    """Each process takes ids from the file's counters a range at a time: two sandboxes sharing it give
+    unique record and plural-element ids, each its own increasing, and a restart goes on above them all."""
+    db = tmp_path / "shared.db"
+    made: dict[int, list[dict[str, Any]]] = {0: [], 1: []}
+    with serve(db=db) as first, serve(db=db) as second:
+        clients = [httpx.Client(base_url=sb.url, auth=(sb.client_id, sb.client_secret), timeout=30)
+                   for sb in (first, second)]
+        for n in range(260):  # past two ranges of each
+            which = n % 3 % 2
+            body = clients[which].post("/entity.create", data={
+                "type_name": "user", "attributes": json.dumps(_person(n))}).json()
+            assert body["stat"] == "ok", body
+            made[which].append(body)
+        for c in clients:
+            c.close()
+        with httpx.Client(base_url=first.url, auth=(first.client_id, first.client_secret)) as c:
+            stored = [c.get("/entity", params={"type_name": "user", "id": body["id"]}).json()["result"]
+                      for body in made[0] + made[1]]
+    ids = [body["id"] for body in made[0] + made[1]]
+    assert len(set(ids)) == 260 and all(ids == sorted(ids) for ids in ([b["id"] for b in made[w]] for w in (0, 1)))
+    elements = [s["id"] for record in stored for s in record["statuses"]]
+    assert len(elements) == len(set(elements)) == 260
+    with serve(db=db) as again, httpx.Client(base_url=again.url, auth=(again.client_id, again.client_secret)) as c:
+        body = c.post("/entity.create", data={"type_name": "user", "attributes": json.dumps(_person(999))}).json()
+    assert body["id"] > max(ids)
+
+
 @pytest.mark.slow
 def test_kill_9_mid_write_loses_no_acknowledged_record(tmp_path: Path) -> None:
     db = tmp_path / "crash.db"
