@@ -1,7 +1,7 @@
 """A profile's CSV row as one generated function, like :mod:`loadgen._fast.builder` builds its dict.
 
 Why: ``loadgen generate --format csv`` writes every cell of every profile. Building each profile's dicts
-and then reading every cell back out of them cost a fifth of the whole CSV path; a row function calls
+and then reading every cell back out of them cost a tenth of the whole CSV path; a row function calls
 the same generators in the same order as the dict builders (so the same random draws make the same
 profile) and lists their values in column order, an object's children in place of the object. No
 other library's internals: ``exec`` of source we write, whose only inputs are generator names

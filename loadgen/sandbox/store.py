@@ -129,6 +129,7 @@ class Store:
     def _take(self, name: str, n: int) -> Iterator[int]:
         """``n`` ids from a range :meth:`_reserve` made large enough."""
         last, end = self._ranges[name]
+        assert last + n <= end, "ids taken beyond the range reserved"  # the next range, maybe another process's
         self._ranges[name] = (last + n, end)
         return iter(range(last + 1, last + n + 1))
 
@@ -163,7 +164,8 @@ class Store:
             self.conn.execute("ROLLBACK")
             raise
         results: list[tuple[int, str] | CaptureError] = []
-        for item in items:
+        for item in items:  # the try above used its ids up: each retry takes its own
+            self._reserve(1, len(item.elements) if isinstance(item, Prepared) else 0)
             self._begin()
             try:
                 results.extend(self._insert(type_name, [item]))

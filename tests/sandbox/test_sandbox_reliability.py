@@ -19,6 +19,9 @@ import httpx
 import pytest
 
 from loadgen.sandbox import Sandbox, serve
+from loadgen.sandbox.records import Prepared, prepare
+from loadgen.sandbox.store import Store
+from loadgen.schema import default_schema
 
 Factory = Callable[..., Sandbox]
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -103,6 +106,46 @@ def test_two_sandboxes_on_one_file_never_hand_out_one_id_twice(tmp_path: Path) -
     with serve(db=db) as again, httpx.Client(base_url=again.url, auth=(again.client_id, again.client_secret)) as c:
         body = c.post("/entity.create", data={"type_name": "user", "attributes": json.dumps(_person(999))}).json()
     assert body["id"] > max(ids)
+
+
+def test_a_create_retried_alone_takes_new_ids_not_the_next_range(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A create that hits the unique index is rolled back and retried alone; if the record it collided with
+    is deleted in between (another process, no lock held then), the retry succeeds, with ids of a range
+    of its own: the first try's ids are spent, and the next range may be another process's."""
+    schema = default_schema()
+    path = str(tmp_path / "shared.db")
+    mine, other = Store(path, {"user": schema}), Store(path, {"user": schema})
+
+    def person(email: str) -> Prepared:
+        made = prepare({"email": email, "statuses": [{"status": "s"}]}, schema)
+        assert isinstance(made, Prepared)
+        return made
+
+    ((taken_id, _),) = other.insert("user", [person("x@example.com")])
+    for i in range(99):  # mine is left one record id and one element id
+        mine.insert("user", [person(f"mine{i}@example.com")])
+    begin = mine._begin
+    calls = []
+
+    def interleaved() -> None:
+        calls.append(1)
+        if len(calls) == 2:  # between the rolled-back try and the retry
+            other.delete("user", taken_id)
+        begin()
+    monkeypatch.setattr(mine, "_begin", interleaved)
+    ((retried, _),) = mine.insert("user", [person("x@example.com")])
+    monkeypatch.undo()
+    ids, elements = [], []
+    for entity_id, data in mine.conn.execute("SELECT id, data FROM entities"):
+        ids.append(entity_id)
+        elements += [s["id"] for s in json.loads(data)["statuses"]]
+    counters = dict(mine.conn.execute("SELECT name, value FROM counters"))
+    assert len(calls) == 2 and retried in ids and len(ids) == len(set(ids)) == 100
+    # every id handed out was reserved first: none is left for the next range to give again
+    assert max(ids) <= counters["entity"] and max(elements) <= counters["plural"]
+    mine.close()
+    other.close()
 
 
 @pytest.mark.slow
