@@ -107,11 +107,17 @@ class Store:
     def _begin(self) -> None:
         self.conn.execute("BEGIN IMMEDIATE")
 
+    def _count_up(self, name: str, n: int) -> int:
+        """Add ``n`` to a counter; its new value. All rows fetched: outside a transaction the statement's
+        own one then commits at once."""
+        ((last,),) = self.conn.execute(
+            "UPDATE counters SET value = value + ? WHERE name = ? RETURNING value", (n, name)).fetchall()
+        return int(last)
+
     def _next_ids(self, name: str, n: int) -> Iterator[int]:
         if n == 0:
             return iter(())
-        (last,) = self.conn.execute(
-            "UPDATE counters SET value = value + ? WHERE name = ? RETURNING value", (n, name)).fetchone()
+        last = self._count_up(name, n)
         return iter(range(last - n + 1, last + 1))
 
     def _reserve(self, records: int, elements: int) -> None:
@@ -122,8 +128,7 @@ class Store:
             last, end = self._ranges[name]
             if end - last < n:
                 size = max(n, _ID_RANGE)
-                ((end,),) = self.conn.execute(
-                    "UPDATE counters SET value = value + ? WHERE name = ? RETURNING value", (size, name)).fetchall()
+                end = self._count_up(name, size)
                 self._ranges[name] = (end - size, end)
 
     def _take(self, name: str, n: int) -> Iterator[int]:
