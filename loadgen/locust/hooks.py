@@ -140,6 +140,11 @@ def _refuse_taken_ledger(settings: Settings) -> None:
                              "or --run-dir (or clean that run up and remove its folder)")
 
 
+#: How long the schedule waits for the users' ``on_start``, and how often it looks.
+READY_WAIT_S = 30.0
+READY_POLL_S = 0.01
+
+
 def _no_run_time_notice(record: logging.LogRecord) -> bool:
     return "No run time limit" not in record.getMessage()
 
@@ -158,9 +163,23 @@ def _take_run_time(environment: Any) -> None:
 
 
 def _on_spawning_complete(environment: Any, **_: Any) -> None:
-    """Set-up is over: the arrival schedule starts now, and so does a headless ``-t``."""
-    if state.load is not None:
-        state.load.start_schedule()
+    gevent.spawn(_start_when_ready, environment)
+
+
+def _start_when_ready(environment: Any) -> None:
+    """Set-up is over once every user spawned here is past its ``on_start`` (a catalogue drawn, a login):
+    the arrival schedule starts then, and so does a headless ``-t``. Arrivals due while an ``on_start``
+    holds the event loop would all be late before the first request. A user whose ``on_start`` failed
+    never gets there: after ``READY_WAIT_S`` the schedule starts without it."""
+    load = state.load
+    if load is not None:
+        deadline = time.monotonic() + READY_WAIT_S
+        while not load.all_ready() and time.monotonic() < deadline:
+            gevent.sleep(READY_POLL_S)
+        if not load.all_ready():
+            log.warning("%d of %d users had not finished on_start after %gs: the schedule starts without them",
+                        load.users - load.ready, load.users, READY_WAIT_S)
+        load.start_schedule()
     run_time, state.run_time = state.run_time, None
     if run_time is not None and environment.runner is not None:
         gevent.spawn_later(run_time, _run_time_over, environment.runner)

@@ -127,6 +127,9 @@ class LoadState:
         #: set until :meth:`start_schedule`: users spawned first wait for the others, so the schedule's
         #: first second is not served by a fraction of the swarm
         self.held = held
+        #: Capture users made in this process, and those past their ``on_start`` (see :meth:`all_ready`)
+        self.users = 0
+        self.ready = 0
         self.dropped: Counter[str] = Counter()
         self.records = 0
         #: failed records of batches by label, per endpoint (a bulkCreate request fails as a whole by its worst)
@@ -241,12 +244,18 @@ class LoadState:
             return endpoint, None, 1.0
         return endpoint, arrival, pacer.delay(arrival)
 
+    def all_ready(self) -> bool:
+        """Whether every user made here has finished its ``on_start``: one that draws a catalogue or logs in
+        holds the event loop, so arrivals due meanwhile would be late before the first request."""
+        return self.ready >= self.users
+
     def start_schedule(self) -> None:
         """Start the arrival schedule now (once; later calls do nothing): the set-up is over."""
         if self.held:
             self.held = False
             for pacer in self.pacers.values():
                 pacer.restart()
+            self.recorder.start = time.time()   # the rates count from here, not from the set-up before
             self._measure_from_now()
 
     def _measure_from_now(self) -> None:

@@ -60,6 +60,7 @@ class CaptureUser(FastHttpUser):
     _claimed: tuple[str, Arrival] | None = None
     _unpaced_at: float | None = None
     _unpaced_turn = False
+    _ready = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """Sort the class's tasks: ``@paced`` ones by endpoint, ordinary ones for the gaps between arrivals.
@@ -90,6 +91,10 @@ class CaptureUser(FastHttpUser):
             cls.unpaced_wait = wait
             cls.wait_time = CaptureUser.wait_time  # type: ignore[method-assign]
 
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        current_load().users += 1   # made while spawning: the schedule waits for its on_start too
+
     def wait_time(self) -> float:
         """The pacer: claim the next due arrival of this user's endpoints and sleep until then.
 
@@ -99,6 +104,9 @@ class CaptureUser(FastHttpUser):
         changes no rate.
         """
         load = current_load()
+        if not self._ready:        # the first wait: this user's on_start is over (LoadState.all_ready)
+            self._ready = True
+            load.ready += 1
         within = math.inf
         if self.unpaced_tasks:
             now = load.clock()

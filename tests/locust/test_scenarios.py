@@ -91,6 +91,39 @@ def test_error_path_counts_bad_requests_by_the_expected_error(sandbox_factory: C
     assert records(sandbox) == int(good["Request Count"])
 
 
+SLOW_START = """
+import time
+
+from loadgen.locust.users import CreateUser
+
+
+class SlowStart(CreateUser):
+    busy = True
+
+    def on_start(self):
+        super().on_start()
+        if SlowStart.busy:  # one user holds the event loop, as a catalogue drawn or a login does
+            SlowStart.busy = False
+            end = time.monotonic() + 1.5
+            while time.monotonic() < end:
+                pass
+"""
+
+
+def test_the_schedule_starts_once_every_user_is_past_its_on_start(sandbox_factory: Callable[..., Sandbox],
+                                                                   tmp_path: Path) -> None:
+    """Started at the end of spawning, the schedule fell due while a user's on_start held the event loop: a
+    second and a half of arrivals were late before the first request (error_path's catalogue did it)."""
+    sandbox = sandbox_factory()
+    locustfile = tmp_path / "slow_start.py"
+    locustfile.write_text(SLOW_START, encoding="utf-8")
+    proc = run_locust(str(locustfile), sandbox, tmp_path, *for_seconds(2, 20), "--create-rate", "20")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    create = {e.name: e for e in live(tmp_path).endpoints}["create"]
+    assert create.requests + dropped(tmp_path, "create") == 40
+    assert create.intended_p99_ms is not None and create.intended_p99_ms < 750, create   # 1,500 ms without the wait
+
+
 def test_server_errors_at_http_200_are_failures_named_by_code(sandbox_factory: Callable[..., Sandbox],
                                                              tmp_path: Path) -> None:
     sandbox = sandbox_factory(faults={"error_rate": 0.3})
