@@ -88,12 +88,15 @@ def _failures_file(path: Path) -> None:
                                   answer='{"stat":"ok"}', url="http://127.0.0.1:1")])
 
 
-@pytest.mark.parametrize("command", [
+OUTPUTS_AT_THE_END = [
     ["run", "--duration", "5s", "--out", "runs", "--history", "nightly"],
     ["fuzz", "--export-pytest", "blocked/test_x.py"],
     ["fuzz", "--junit", "blocked/junit.xml"],
     ["replay", "failures.jsonl", "--junit", "blocked/junit.xml"],
-])
+]
+
+
+@pytest.mark.parametrize("command", OUTPUTS_AT_THE_END)
 def test_an_output_written_at_the_end_is_checked_before_the_work(tmp_path: Path, command: list[str]) -> None:
     """A history database, a JUnit file or an exported test that cannot be written fails at once, not
     after a long run has been made for nothing."""
@@ -103,8 +106,22 @@ def test_an_output_written_at_the_end_is_checked_before_the_work(tmp_path: Path,
     proc = _loadgen(*command, cwd=tmp_path, env=env)
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.startswith("error: ") and "blocked" in proc.stderr, proc.stderr
-    assert "cannot write: a part of the path is a file, not a folder" in proc.stderr, proc.stderr
+    assert "cannot write: the folder blocked is a file, not a folder" in proc.stderr.replace(f"{tmp_path}/", ""), \
+        proc.stderr
     assert proc.stderr.count("\n") == 1 and not (tmp_path / "runs").exists()
+
+
+@pytest.mark.parametrize("command", [*OUTPUTS_AT_THE_END, ["generate", "-n", "3", "-o", "blocked/users.jsonl"]])
+def test_an_output_into_a_folder_that_does_not_exist_is_refused_not_made(tmp_path: Path, command: list[str]) -> None:
+    """A typo in an output path (``-o /nonexistent/dir/x.jsonl``) built that tree of folders; like ``cp`` and
+    ``curl -o``, the folder must exist (only the tool's own ``runs/`` and ``./baselines`` are made)."""
+    _failures_file(tmp_path / "failures.jsonl")
+    env = {"PATH": "/usr/bin:/bin", "LOADGEN_HISTORY": str(tmp_path / "blocked" / "history.db")}
+    proc = _loadgen(*command, cwd=tmp_path, env=env)
+    assert proc.returncode == 2, proc.stderr
+    assert "cannot write: the folder" in proc.stderr and "blocked does not exist" in proc.stderr, proc.stderr
+    assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
+    assert not (tmp_path / "blocked").exists() and not (tmp_path / "runs").exists()
 
 
 def test_replay_against_a_url_nobody_listens_on_is_a_tool_error_not_a_verdict(tmp_path: Path) -> None:

@@ -120,15 +120,29 @@ def source_of(name: str) -> str:
 
 
 
-def check_writable(path: Path) -> None:
+def output_folder(path: Path) -> None:
+    """An output file the user named goes into a folder that exists (as ``cp`` and ``curl -o`` want it),
+    or into ``runs/``, the folder the tool makes for its own outputs."""
+    if path.parent == Path("runs") and not path.parent.exists():
+        path.parent.mkdir()
+    if not path.parent.is_dir():
+        what = "is a file, not a folder" if path.parent.exists() else "does not exist"
+        raise UsageError(f"{path}: cannot write: the folder {path.parent} {what}")
+
+
+def check_writable(path: Path, *, make_folder: bool = False) -> None:
     """Fail in one line now if an output written at the end (after a long run) could not be written then.
 
     The file is opened for appending, so an existing one keeps its bytes; one made only for the check
-    is removed again.
+    is removed again. Its folder must exist unless ``make_folder`` (the tool's own default folders): a
+    typo in a path the user gave is an error, not a new tree of folders.
     """
     existed = path.exists()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if make_folder:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        else:
+            output_folder(path)
         with path.open("ab"):
             pass
     except FileExistsError:  # mkdir met a file where a folder of the path should be

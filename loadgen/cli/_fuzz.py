@@ -93,8 +93,7 @@ def _outputs(out: Path, export_pytest: Path | None) -> None:
     failures = read_failures(failures_file)
     click.echo(f"results: {out} ({len(failures)} failures in {FAILURES}"
                f"{'; loadgen replay ' + str(failures_file) if failures else ''})")
-    if export_pytest is not None:
-        export_pytest.parent.mkdir(parents=True, exist_ok=True)
+    if export_pytest is not None:   # its folder was checked before the session
         export_pytest.write_text(pytest_file(failures, source=str(failures_file), path=str(export_pytest)),
                                  encoding="utf-8")
         click.echo(f"regression tests: {export_pytest} ({len(failures)} cases)")

@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from loadgen import console
-from loadgen.cli._base import cli, friendly
+from loadgen.cli._base import cli, friendly, output_folder
 from loadgen.errors import ExitCode, UsageError
 
 
@@ -56,7 +56,7 @@ def generate(count: int, seed: int, schema_path: str | None, type_name: str | No
     to_stdout = output == "-"
     try:
         if not to_stdout:
-            Path(output).parent.mkdir(parents=True, exist_ok=True)
+            output_folder(Path(output))
         out = sys.stdout.buffer if to_stdout else open(output, "wb", buffering=1 << 20)  # noqa: SIM115
     except OSError as exc:
         raise UsageError(f"{output}: cannot write: {exc.strerror or exc}") from None

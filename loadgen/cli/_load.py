@@ -87,9 +87,9 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
                                     abort_delay=parse_duration(abort_delay), prefill=prefill,
                                     prefill_rate=prefill_rate))
     if history_name is not None:
-        from loadgen.report.history import history_path
+        from loadgen.report.history import default_history, history_path
 
-        check_writable(history_path())
+        check_writable(path := history_path(), make_folder=default_history(path))
     source = " (from CAPTURE_URL)" if source_of("url") == "CAPTURE_URL" else ""
 
     def announce(target: str, run_dir: Path) -> None:

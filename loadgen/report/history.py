@@ -38,6 +38,7 @@ ENV_VAR = "LOADGEN_HISTORY"
 BASELINES_ENV_VAR = "LOADGEN_BASELINES"
 #: Where the file lives when neither ``--db`` nor ``LOADGEN_HISTORY`` says: beside the named baselines.
 DEFAULT_NAME = "history.db"
+_DEFAULT_FOLDER = "baselines"
 #: What a run's key says when its report does not know the size of the store it ran against (yet).
 UNKNOWN = "unknown"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -77,9 +78,15 @@ def history_path(db: str | os.PathLike[str] | None = None, baselines_dir: str | 
     return folder_of_baselines(baselines_dir) / DEFAULT_NAME
 
 
+def default_history(path: Path) -> bool:
+    """Whether ``path`` is the default file, ``./baselines/history.db``: its folder is made when missing,
+    where a folder the user named (``--db``, the variables) must exist."""
+    return path == Path(_DEFAULT_FOLDER) / DEFAULT_NAME
+
+
 def folder_of_baselines(root: str | os.PathLike[str] | None = None) -> Path:
     """``--baselines-dir``, else ``$LOADGEN_BASELINES``, else ``./baselines``."""
-    return Path(root or os.environ.get(BASELINES_ENV_VAR) or "baselines")
+    return Path(root or os.environ.get(BASELINES_ENV_VAR) or _DEFAULT_FOLDER)
 
 
 def check_name(name: str, what: str = "history name") -> str:
@@ -175,10 +182,13 @@ def _open(path: Path, *, create: bool) -> Iterator[sqlite3.Connection]:
     """One connection, one transaction; a missing file is a usage error unless ``create``."""
     if not create and not path.is_file():
         raise UsageError(f"{path}: no history here (`loadgen history add RUN_DIR` starts one)")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise RuntimeFailure(f"{path}: cannot create its folder: {exc.strerror or exc}") from None
+    if not path.parent.is_dir():
+        if not default_history(path) or path.parent.exists():
+            raise UsageError(f"{path}: cannot write: the folder {path.parent} does not exist")
+        try:   # the default folder, ./baselines, is made on the first run that keeps history
+            path.parent.mkdir(parents=True)
+        except OSError as exc:
+            raise RuntimeFailure(f"{path}: cannot create its folder: {exc.strerror or exc}") from None
     try:
         with closing(sqlite3.connect(path, timeout=10)) as conn:
             conn.row_factory = sqlite3.Row
