@@ -38,10 +38,10 @@ from loadgen.errors import (
     TransportError,
     UsageError,
 )
-from loadgen.ledger import LedgerEntry, LedgerRead, load_run_ledger
+from loadgen.ledger import LedgerEntry, LedgerRead, has_ledger, load_run_ledger
 from loadgen.preflight import preflight
 from loadgen.retry import retry_transient
-from loadgen.runfolder import CLEANUP_PROGRESS, SANDBOX_DB, Meta, ledger_part, read_meta, read_summary
+from loadgen.runfolder import CLEANUP_PROGRESS, META, SANDBOX_DB, Meta, ledger_part, read_meta, read_summary
 
 DEFAULT_RATE = 20.0
 #: Records checked per ``entity.find`` (a filter of 100 uuids is about 5,000 characters).
@@ -147,6 +147,20 @@ def _target(run_dir: Path, meta: Meta | None, url: str | None,
         yield sandbox.url, sandbox.client_id, sandbox.client_secret
 
 
+def created_nothing(meta: Meta | None) -> bool:
+    """Whether a run that ended (its meta.json written at the end) knows it created nothing: no ledgered
+    record, none the embedded sandbox counted, no request left without an answer (which may have)."""
+    return (meta is not None and meta.ended_at is not None and meta.ledger_records == 0 and not meta.unanswered
+            and not meta.server_records)
+
+
+def step_folders(folder: Path) -> list[Path]:
+    """The steps of a capacity search's folder, in order (each a run folder of its own); [] for a run."""
+    if (folder / META).exists() or not folder.is_dir():
+        return []
+    return sorted(p for p in folder.glob("step-*") if (p / META).is_file())
+
+
 def cleanup(run_dir: str | Path, *, url: str | None = None, rate: float | None = DEFAULT_RATE,
             scheme: str = "basic", insecure: bool = False,
             progress: Callable[[CleanupResult], None] | None = None) -> CleanupResult:
@@ -156,8 +170,10 @@ def cleanup(run_dir: str | Path, *, url: str | None = None, rate: float | None =
     always ``user``).
     """
     folder = Path(run_dir)
-    read = load_run_ledger(folder)
     meta = read_meta(folder)
+    if created_nothing(meta) and not has_ledger(folder):
+        return CleanupResult()   # stopped before its first create (Ctrl-C in the set-up): nothing to clean
+    read = load_run_ledger(folder)
     # Locust's own account of the run: the records it created and, from a distributed run's master, the
     # creates each worker reported and who went missing
     summary = read_summary(folder)

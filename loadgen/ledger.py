@@ -317,6 +317,11 @@ def ledger_parts(run_dir: str | Path) -> list[Path]:
     return sorted(root.glob(ledger_part("*")), key=lambda p: (len(p.name), p.name))
 
 
+def has_ledger(run_dir: str | Path) -> bool:
+    """Whether a run folder holds any ledger file (the merged one or a worker's)."""
+    return (Path(run_dir) / LEDGER).is_file() or bool(ledger_parts(run_dir))
+
+
 def load_run_ledger(run_dir: str | Path) -> LedgerRead:
     """The union of a run's ledgers: ``ledger.jsonl`` (the master's, or a merge) and every worker part."""
     root = run_folder(run_dir)

@@ -210,3 +210,29 @@ def test_a_hostile_uuid_never_reaches_the_filter(sandbox_with_env: Sandbox, tmp_
         file.write(line + "\n")
     result = cleanup(run_dir, url=sandbox.url, rate=None)
     assert result.deleted == 3 and result.unreadable == 1 and "no valid uuid" in result.damage
+
+
+def test_a_run_stopped_before_its_first_create_has_nothing_to_clean(sandbox_with_env: Sandbox, tmp_path: Path) -> None:
+    """Ctrl-C in the set-up leaves no ledger: `run && cleanup` scripts got `holds no ledger`, exit 2."""
+    run_dir = tmp_path / "early"
+    run_dir.mkdir()
+    write_meta(run_dir, Meta(run_id="early", scenario="create", ended_at=1.0, ledger_records=0, interrupted=True))
+    done = cli_cleanup(run_dir, sandbox_with_env)
+    assert (done.returncode, done.stdout) == (0, "nothing to clean: the run created no record\n"), done.stderr
+    # a run that may have created records (an unanswered request) without a ledger is still refused
+    write_meta(run_dir, Meta(run_id="early", scenario="create", ended_at=1.0, ledger_records=0, unanswered=1))
+    done = cli_cleanup(run_dir, sandbox_with_env)
+    assert done.returncode == 2 and "holds no ledger" in done.stderr, done.stderr
+
+
+def test_a_capacity_search_folder_is_cleaned_step_by_step(sandbox_with_env: Sandbox, tmp_path: Path) -> None:
+    search = tmp_path / "cap"
+    made = create(sandbox_with_env, 5)
+    write_run(search / "step-01-10rps", made[:2])
+    write_run(search / "step-02-20rps", made[2:])
+    done = cli_cleanup(search, sandbox_with_env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "step-01-10rps: deleted 2, skipped 0 (already gone), failed 0, refused 0 of 2 ledgered records",
+        "step-02-20rps: deleted 3, skipped 0 (already gone), failed 0, refused 0 of 3 ledgered records"]
+    assert count(sandbox_with_env) == 0

@@ -129,6 +129,21 @@ def cleanup_command(run_dir: Path, url: str | None, rate: float | None, scheme: 
     no longer matches its ledger line (refused, not deleted) or a ledger line could not be read,
     130 on Ctrl-C.
     """
+    from loadgen.cleaner import step_folders
+
+    steps = step_folders(run_dir)   # a capacity search: each step is a run of its own
+    code = 0
+    for folder in steps or [run_dir]:
+        if steps:
+            click.echo(f"{folder.name}: ", nl=False)
+        code = max(code, _clean(folder, url, rate, scheme, insecure))
+        if code == ExitCode.INTERRUPTED:
+            break
+    sys.exit(code)
+
+
+def _clean(run_dir: Path, url: str | None, rate: float | None, scheme: str, insecure: bool) -> int:
+    """Clean one run folder and say how it went; returns the exit code."""
     from loadgen.cleaner import DEFAULT_RATE, cleanup, embedded
 
     _note_unused_capture_url(run_dir, url)
@@ -138,8 +153,11 @@ def cleanup_command(run_dir: Path, url: str | None, rate: float | None, scheme: 
     with console.cleanup_progress(show) as tick:
         result = cleanup(run_dir, url=url, rate=rate, scheme=scheme, insecure=insecure, progress=tick)
     errors = "".join(f", {n} x {label}" for label, n in result.errors.items())
-    click.echo(f"deleted {result.deleted:,}, skipped {result.skipped:,} (already gone), "
-               f"failed {result.failed:,}{errors}, refused {result.refused:,} of {result.total:,} ledgered records")
+    if result.total == 0 and not result.unreadable and not result.unaccounted:
+        click.echo("nothing to clean: the run created no record")
+    else:
+        click.echo(f"deleted {result.deleted:,}, skipped {result.skipped:,} (already gone), failed {result.failed:,}"
+                   f"{errors}, refused {result.refused:,} of {result.total:,} ledgered records")
     if result.refused:
         click.echo(f"refused: {result.refused:,} records no longer match their ledger line and were not deleted "
                    f"(e.g. {'; '.join(result.refused_examples)})", err=True)
@@ -153,9 +171,8 @@ def cleanup_command(run_dir: Path, url: str | None, rate: float | None, scheme: 
                    "that file in from its machine and run cleanup again", err=True)
     if result.interrupted:
         click.echo("interrupted: the same command again resumes where this one stopped", err=True)
-        sys.exit(ExitCode.INTERRUPTED)
-    if not result.complete:
-        sys.exit(ExitCode.FAILURE)
+        return ExitCode.INTERRUPTED
+    return 0 if result.complete else ExitCode.FAILURE
 
 
 def _note_unused_capture_url(run_dir: Path, url: str | None) -> None:
