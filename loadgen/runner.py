@@ -52,6 +52,7 @@ from loadgen.runfolder import (
 )
 from loadgen.scenarios import (
     AUTH_SCHEMES,
+    BULK_CREATE,
     BY_NAME,
     CREATE,
     DEFAULT_AUTH,
@@ -344,6 +345,17 @@ def _check_options(opts: RunOptions) -> None:
                    "malformed_share": opts.malformed_share, "seed": opts.seed, "run_id": opts.run_id or "",
                    "max_records": opts.max_records or 0, "capture_auth": opts.capture_auth})
     parse_thresholds(opts.thresholds)
+    scenario = _scenario(opts)
+    if opts.corpus and not scenario.malformed and not opts.locustfile:
+        raise UsageError(f"--corpus feeds the bad requests of the error_path scenario; {opts.scenario} sends none "
+                         "(use --scenario error_path)")
+    if not opts.url and BULK_CREATE.name in scenario.paced and opts.bulk_rate > 0:
+        from loadgen.sandbox.config import SandboxConfig
+
+        limit = int(opts.sandbox_options.get("max_batch", SandboxConfig.max_batch))
+        if opts.bulk_size > limit:
+            raise UsageError(f"--bulk-size {opts.bulk_size}: the embedded sandbox takes at most {limit} records per "
+                             "bulkCreate (as Janrain's own clients send); every batch would be refused")
     if opts.corpus:
         from loadgen.locust.bad_requests import corpus_requests
 

@@ -28,6 +28,9 @@ def _loadgen(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpro
     (["--abort-on-fail", "--threshold", "create.p99<1s"], "--abort-on-fail judges windowed gates"),
     (["--threshold", "create.p99[0s]<1s"], "a window is a whole number of seconds"),
     (["--stages", "10s:5", "--warmup", "10s"], "leaves nothing to measure"),
+    (["--corpus", str(Path(__file__).parent / "data" / "widget.schema.json")],
+     "--corpus feeds the bad requests of the error_path scenario; mixed sends none"),   # was silently dropped
+    (["--bulk-size", "5000"], "the embedded sandbox takes at most 2000 records per bulkCreate"),
 ])
 def test_run_rejects_bad_options_before_starting_anything(tmp_path: Path, flags: list[str], message: str) -> None:
     proc = _loadgen("run", "--duration", "5s", "--out", "runs", *flags, cwd=tmp_path)
