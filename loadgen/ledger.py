@@ -72,10 +72,9 @@ class LedgerEntry:
     deleted: bool = False
 
     def to_line(self) -> str:
-        extra = {"deleted": True} if self.deleted else {}
-        return json.dumps({"v": VERSION, "type": self.type_name, "uuid": self.uuid, "id": self.id,
-                           "key": self.key, "value": self.value, "time": self.time, "worker": self.worker, "n": self.n,
-                           **extra}, ensure_ascii=False) + "\n"
+        """The line as a worker wrote it: the merged ``ledger.jsonl`` reads like the workers' parts."""
+        return _line(_head(self.type_name, self.key), self.uuid, self.id, self.value, self.time, self.worker, self.n,
+                     deleted=self.deleted)
 
     @classmethod
     def parse(cls, line: str) -> LedgerEntry:
@@ -163,7 +162,7 @@ class Ledger:
         self.worker = worker
         self.count = 0
         self.sink = sink
-        self._head = f'{{"v":{VERSION},"type":{_text(type_name)},"key":{_text(key)},'
+        self._head = _head(type_name, key)
         self._pending: list[str] = []
         self._last_flush = time.monotonic()
         try:
@@ -176,10 +175,7 @@ class Ledger:
         """Ledger a created record, or (``deleted``) its tombstone once the run deleted it again."""
         if self._file is None:
             return
-        # formatted by hand: this runs once per created record on the load generator's hot path
-        tail = ',"deleted":true}\n' if deleted else "}\n"
-        line = (f'{self._head}"uuid":{_text(uuid)},"id":{int(id)},"value":{_text(_key_text(value))},'
-                f'"time":{time.time():.6f},"worker":{self.worker},"n":{self.count + 1}{tail}')
+        line = _line(self._head, uuid, id, _key_text(value), time.time(), self.worker, self.count + 1, deleted=deleted)
         self._file.write(line)
         self._pending.append(line)
         self.count += 1
@@ -260,6 +256,20 @@ class MasterLedger:
 
 def _key_text(value: object) -> str | None:
     return None if value is None else value if isinstance(value, str) else str(value)
+
+
+def _head(type_name: str, key: str | None) -> str:
+    """The start every line of one type and key shares (made once per ledger)."""
+    return f'{{"v":{VERSION},"type":{_text(type_name)},"key":{_text(key)},'
+
+
+def _line(head: str, uuid: str, id: int, value: str | None, when: float, worker: int, n: int, *,
+          deleted: bool = False) -> str:
+    """One ledger line, formatted by hand: it is written once per created record on the load generator's hot
+    path, and the merged ledger writes the same text."""
+    tail = ',"deleted":true}\n' if deleted else "}\n"
+    return (f'{head}"uuid":{_text(uuid)},"id":{int(id)},"value":{_text(value)},'
+            f'"time":{when:.6f},"worker":{worker},"n":{n}{tail}')
 
 
 def _text(value: str | None) -> str:

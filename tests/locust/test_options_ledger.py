@@ -69,6 +69,9 @@ def test_ledger_lines_are_versioned_and_typed_and_merge_drops_duplicates(tmp_pat
     entry = load_run_ledger(tmp_path).entries[_uuid(1)]
     assert (entry.type_name, entry.key, entry.value, entry.worker, entry.n) == ("member", "email",
                                                                                  "w1@example.com", 1, 1)
+    # the merged file holds the workers' own lines, byte for byte (it was spaced json.dumps, keys reordered)
+    parts = {line for part in (tmp_path / "ledger").glob("worker-*.jsonl") for line in part.read_text().splitlines()}
+    assert set((tmp_path / "ledger.jsonl").read_text().splitlines()) <= parts
 
 
 def test_damaged_lines_are_reported_with_file_and_line_never_skipped(tmp_path: Path) -> None:
