@@ -46,6 +46,8 @@ class Target:
 
     schedule: Schedule
     records_per_arrival: int
+    #: the part of the schedule's arrivals that are this endpoint's (error_path: create 0.9, malformed 0.1)
+    share: float = 1.0
 
 
 class _Cumulative:
@@ -368,7 +370,8 @@ def build_snapshot(recorder: Recorder, *, run_id: str, state: str, now: float, s
         else:
             end = math.floor(now) - lag_s
             first = min(end, max(end - WINDOW_S, math.floor(started_at)))
-            t0, t1 = first - started_at, end - started_at
+            # the schedule's first second is partial: its requests came after the origin, so count from there
+            t0, t1 = max(0.0, first - started_at), end - started_at
             requests = records = 0
             for second in range(first, end):
                 sec = data.seconds.get(second)
@@ -378,7 +381,7 @@ def build_snapshot(recorder: Recorder, *, run_id: str, state: str, now: float, s
         span = t1 - t0
         target = targets.get(name)
         due = None if target is None else (
-            (target.schedule.count(t1) - target.schedule.count(t0)) / span if span > 0 else 0.0)
+            (target.schedule.count(t1) - target.schedule.count(t0)) * target.share / span if span > 0 else 0.0)
         service, intended = _Cumulative(data.service), _Cumulative(data.intended)
         endpoints.append(LiveEndpoint(
             name=name, requests=data.requests, ok=data.ok, records=data.records, failures=dict(data.failures),

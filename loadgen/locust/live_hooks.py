@@ -35,7 +35,7 @@ from loadgen.locust.load_state import LoadState, endpoints_of, schedules_of
 from loadgen.locust.options import settings_from
 from loadgen.locust.state import state
 from loadgen.runfolder import write_live
-from loadgen.scenarios import BULK_CREATE
+from loadgen.scenarios import BULK_CREATE, CREATE, MALFORMED
 
 log = logging.getLogger("loadgen.locust")
 
@@ -101,6 +101,11 @@ def _on_test_start(environment: Any, **_: Any) -> None:
         schedules = schedules_of(settings, endpoints_of(environment.user_classes))
         state.live_targets = {name: Target(schedule, settings.bulk_size if name == BULK_CREATE.name else 1)
                               for name, schedule in schedules.items()}
+        create = state.live_targets.get(CREATE.name)
+        if create is not None and any(getattr(c, "malformed", False) for c in environment.user_classes):
+            share = settings.malformed_share   # error_path: these create arrivals go out as bad requests
+            state.live_targets[CREATE.name] = Target(create.schedule, 1, 1 - share)
+            state.live_targets[MALFORMED.name] = Target(create.schedule, 0, share)
     except LoadgenError:   # hooks.py reports it and stops the run
         state.live_targets = {}
     if state.ticker is None:   # one for the process: a second test from the web UI keeps it

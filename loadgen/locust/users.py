@@ -188,6 +188,8 @@ class ErrorPathUser(CreateUser):
     """Creates, of which ``--malformed-share`` are bad requests that must get exactly the right error."""
 
     abstract = True
+    #: a share of the create arrivals are ``malformed`` requests: the live view splits the target so
+    malformed: ClassVar[bool] = True
 
     def on_start(self) -> None:
         super().on_start()

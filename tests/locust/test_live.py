@@ -76,6 +76,20 @@ def test_rates_cover_the_last_complete_seconds_against_the_same_window_of_the_sc
     assert final.target("target_requests_per_s") == pytest.approx(22.0)
 
 
+def test_the_first_seconds_count_from_the_schedules_origin_not_the_whole_second_before() -> None:
+    """The schedule starts mid-second: the rates of its first seconds (1.6 s in) read 16/15.7 and records
+    115/75 over the span from the second's start, with only the schedule's part of it due."""
+    origin = T0 + 0.6
+    rec = Recorder(start=origin)
+    for i in range(20):                       # 20/s from the origin: 8 in its first (partial) second, 20 next
+        rec.record("create", service_ms=2.0, records=1, at=origin + i / 20)
+    snap = build_snapshot(rec, run_id="r1", state="running", now=T0 + 3.0, started_at=origin,
+                          targets={"create": TARGETS["create"]}, record_failures={}, workers=1, in_flight=0, lag_s=1)
+    create = next(e for e in snap.endpoints if e.name == "create")
+    assert create.target_requests_per_s == pytest.approx(20.0)   # seconds 0 and 1: 1.4 s of schedule
+    assert create.requests_per_s == pytest.approx(20 / 1.4)      # all 20 answered by then: 14.3/s, not 10/s
+
+
 def test_the_line_keeps_failures_on_an_80_column_terminal() -> None:
     full = snapshot().line()
     assert "361 unique_violation x10" in full and "dropped 3" in full and "req/s 22.0/22.0" in full
