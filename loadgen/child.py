@@ -23,8 +23,9 @@ def wait_child(proc: subprocess.Popen[Any], *, grace: float,
 
     A Ctrl-C here (or a SIGTERM, or the terminal's SIGHUP) reaches the child once, as a SIGINT from
     here, and it gets ``grace`` seconds to finish: a second SIGINT, or the kill ``subprocess.run``
-    sends, would cut its clean stop short (Locust's in-flight requests, the fuzzers' deletes). A
-    second Ctrl-C only says so; a third gives up on the child, which is then terminated, or killed.
+    sends, would cut its clean stop short (Locust's in-flight requests, the fuzzers' deletes). The first
+    press says it is stopping (a long clean stop must not look like a hang), a second only says it is still
+    stopping; a third gives up on the child, which is then terminated, or killed.
     The signals are counted, never raised, so no press can land in the middle of this handling.
     """
     presses = 0
@@ -45,8 +46,10 @@ def wait_child(proc: subprocess.Popen[Any], *, grace: float,
                 with contextlib.suppress(ProcessLookupError):
                     proc.send_signal(signal.SIGINT)
                 deadline = now + grace
+                sys.stderr.write("\nstopping cleanly: in-flight requests get their answers, then the clean-up and "
+                                 "the results are written\n")
             if count >= 2 > seen:
-                sys.stderr.write("stopping cleanly (in-flight requests, clean-up); Ctrl-C again abandons them\n")
+                sys.stderr.write("still stopping cleanly; Ctrl-C again abandons the in-flight requests\n")
             seen = count
             if count >= 3 or now > deadline:
                 proc.terminate()
