@@ -60,7 +60,7 @@ from loadgen.scenarios import (
 @click.option("--abort-on-fail", is_flag=True, help="Stop as soon as a window of a windowed --threshold fails "
               "(e.g. 'create.p99[30s]<300ms'); exit 3.")
 @click.option("--abort-delay", default="0s", show_default=True,
-              help="After the warm-up, wait this long before --abort-on-fail judges.")
+              help="After the warm-up, wait this long before --abort-on-fail stops a run.")
 @click.option("--prefill", type=click.IntRange(min=0), default=0,
               help="Seed this many records by bulkCreate (ledgered) before the measured phase.")
 @click.option("--prefill-rate", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_PREFILL_RATE,

@@ -351,7 +351,8 @@ class LoadState:
         self.recorder.in_flight(0)
 
     def report(self) -> dict[str, Any]:
-        """The delta a worker sends to the master with each stats report (recorder reset after).
+        """The delta a worker sends to the master with each stats report (recorder reset after); ``at``: when,
+        so the master knows the seconds before it hold all of this worker's data.
 
         Once the test is stopping, its overdue arrivals were settled at ``test_stop``: the schedule's
         clock runs on while a stopped test waits in the web UI, and its arrivals are nobody's drops.
@@ -360,7 +361,7 @@ class LoadState:
             self.settle_overdue()
         self.check_done()
         self.ledger.flush()
-        return {"worker": self.worker, "recorder": self.recorder.snapshot(reset=True),
+        return {"worker": self.worker, "at": time.time(), "recorder": self.recorder.snapshot(reset=True),
                 "records": self.records, "dropped": dict(self.dropped), "cpu": round(self.cpu_percent(), 1),
                 "unanswered": self.unanswered,
                 "failures": [f.to_json(FAILURES) for f in self.failures.drain()],
