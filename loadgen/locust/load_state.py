@@ -112,7 +112,7 @@ class LoadState:
         limit = settings.max_records
         self.budget = RecordBudget(None if limit is None else worker_share(limit, worker % self.workers, self.workers))
         self.recorder = Recorder(source=str(worker))
-        self._measure_from_now()
+        self._schedule_from_now()
         #: the unique attribute each ledger line records, so clean-up can tell our record from another
         self.key = identity_key(self.schema)
         self.ledger = Ledger(settings.ledger_path, worker, type_name=settings.type_name, key=self.key)
@@ -247,12 +247,14 @@ class LoadState:
             self.held = False
             for pacer in self.pacers.values():
                 pacer.restart()
-            self._measure_from_now()
+            self._schedule_from_now()
 
-    def _measure_from_now(self) -> None:
-        """The warm-up counts from the start of the arrival schedule."""
+    def _schedule_from_now(self) -> None:
+        """The arrival schedule starts now (the report lays its targets from here), and the warm-up with it."""
+        now = time.time()
+        self.recorder.schedule_from = now
         if self.settings.warmup_s > 0:
-            self.recorder.measure_from = time.time() + self.settings.warmup_s
+            self.recorder.measure_from = now + self.settings.warmup_s
 
     def _dropped(self, endpoint: str, n: int) -> None:
         self.dropped[endpoint] += n

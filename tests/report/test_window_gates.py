@@ -20,7 +20,7 @@ T0 = 1_000_000.0
 def _steady(recorder: Recorder, seconds: range, ms: float, *, per_second: int = 10, failed: int = 0) -> None:
     for s in seconds:
         for i in range(per_second):
-            recorder.record("create", service_ms=ms, records=1, at=T0 + s + i / per_second,
+            recorder.record("create", service_ms=ms, records=1, at=T0 + s + (i + 0.5) / per_second,
                             failure="500 unexpected_error" if i < failed else None)
 
 
