@@ -141,6 +141,12 @@ class Schedule:
         x = t - self._starts[i]
         return self._n0[i] + self._r0[i] * x + self._slope[i] * x * x / 2
 
+    def arrivals_by(self, t: float) -> int:
+        """Arrivals due in ``[0, t]``, whole: arrival ``k`` is due when ``count`` reaches ``k + 0.5`` (the pacers'
+        rule), and a finite schedule has those with ``k + 0.5 < total`` (0.6 arrivals of a short ramp are one)."""
+        due = math.floor(self.count(t) + 0.5)
+        return due if math.isinf(self.total) else min(due, math.ceil(self.total - 0.5))
+
     def time_of(self, n: float) -> float:
         """When ``count`` reaches ``n``; ``math.inf`` if it never does."""
         if n >= self.total:

@@ -161,7 +161,11 @@ def paced_rates(opts: RunOptions) -> dict[str, float]:
 
 
 def plan_stages(opts: RunOptions) -> tuple[tuple[Stage, ...], float]:
-    """The stages Locust gets (a constant rate becomes one step stage) and the run's duration."""
+    """The stages Locust gets (a constant rate becomes one step stage) and the run's duration.
+
+    ``--stages`` replace ``--duration`` (the run ends with their last stage; ``loadgen run`` refuses the two
+    together), and a warm-up is then their start; without them the warm-up comes before ``--duration``.
+    """
     if opts.stages:
         stages = parse_stages(opts.stages)
         return stages, Schedule(0.0, stages).duration
@@ -169,7 +173,7 @@ def plan_stages(opts: RunOptions) -> tuple[tuple[Stage, ...], float]:
         raise UsageError(f"--duration must be > 0, got {opts.duration:g}s")
     rates = paced_rates(opts)
     main = rates[main_endpoint(list(rates)) or ""]
-    run_s = opts.duration + opts.phases.warmup   # --duration is the measured period (with --stages: their start)
+    run_s = opts.duration + opts.phases.warmup   # --duration is the measured period, after the warm-up
     return (Stage(0.0, main), Stage(run_s, main)), run_s
 
 

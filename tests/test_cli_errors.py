@@ -31,9 +31,11 @@ def _loadgen(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subpro
     (["--corpus", str(Path(__file__).parent / "data" / "widget.schema.json")],
      "--corpus feeds the bad requests of the error_path scenario; mixed sends none"),   # was silently dropped
     (["--bulk-size", "5000"], "the embedded sandbox takes at most 2000 records per bulkCreate"),
+    (["--stages", "3s:10", "--duration", "5s"], "--duration 5s and --stages '3s:10' both set how long"),
 ])
 def test_run_rejects_bad_options_before_starting_anything(tmp_path: Path, flags: list[str], message: str) -> None:
-    proc = _loadgen("run", "--duration", "5s", "--out", "runs", *flags, cwd=tmp_path)
+    length = [] if "--stages" in flags else ["--duration", "5s"]   # the two together are refused on their own
+    proc = _loadgen("run", *length, "--out", "runs", *flags, cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0], proc.stderr

@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
 from loadgen import console
 from loadgen.cli._base import auth_option, check_writable, cli, friendly, source_of, url_option
-from loadgen.errors import ExitCode
+from loadgen.errors import ExitCode, UsageError
 from loadgen.phases import DEFAULT_PREFILL_RATE
 from loadgen.runfolder import ledger_part
 from loadgen.scenarios import (
@@ -32,7 +33,8 @@ from loadgen.scenarios import (
 @click.option("--bulk-rate", type=float, default=DEFAULT_BULK_RATE, show_default=True,
               help="entity.bulkCreate requests/s.")
 @click.option("--bulk-size", type=int, default=DEFAULT_BULK_SIZE, show_default=True, help="Records per bulkCreate.")
-@click.option("--stages", default="", help="Ramp instead of --duration, e.g. '30s:10,60s:50,10s:0' (create/s).")
+@click.option("--stages", default="",
+              help="Ramp instead of --duration (not with it), e.g. '30s:10,60s:50,10s:0' (create/s).")
 @click.option("--workers", type=int, default=1, show_default=True, help="Locust worker processes.")
 @click.option("--users", type=click.IntRange(min=1), default=None, help="Concurrency cap (default: from the rates).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs"), show_default=True)
@@ -58,7 +60,7 @@ from loadgen.scenarios import (
 @click.option("--abort-on-fail", is_flag=True, help="Stop as soon as a window of a windowed --threshold fails "
               "(e.g. 'create.p99[30s]<300ms'); exit 3.")
 @click.option("--abort-delay", default="0s", show_default=True,
-              help="After the warm-up, wait this long before --abort-on-fail judges.")
+              help="After the warm-up, wait this long before --abort-on-fail stops a run.")
 @click.option("--prefill", type=click.IntRange(min=0), default=0,
               help="Seed this many records by bulkCreate (ledgered) before the measured phase.")
 @click.option("--prefill-rate", type=click.FloatRange(min=0, min_open=True), default=DEFAULT_PREFILL_RATE,
@@ -77,6 +79,7 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
     from loadgen.report.thresholds import exit_code
     from loadgen.runner import RunOptions, run
 
+    _refuse_two_lengths(stages, duration)
     opts = RunOptions(url=url, scenario=scenario, duration=parse_duration(duration), create_rate=create_rate,
                       bulk_rate=bulk_rate, bulk_size=bulk_size, stages=stages, workers=workers, users=users,
                       out=out, run_id=run_id, seed=seed, profile=profile_path, schema=schema_path,
@@ -111,6 +114,14 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
                    f"{result.server_count}: records were lost", err=True)
         sys.exit(ExitCode.FAILURE)
     sys.exit(exit_code(result.report))
+
+
+def _refuse_two_lengths(stages: str, duration: str) -> None:
+    """``--stages`` replace ``--duration``: the run ends with their last stage. Given both, one would be ignored
+    and the run last another time than the one asked for, so neither wins in silence."""
+    if stages and click.get_current_context().get_parameter_source("duration") is not ParameterSource.DEFAULT:
+        raise UsageError(f"--duration {duration} and --stages {stages!r} both set how long the run lasts "
+                         "(--stages: to the end of their last stage): give one of them")
 
 
 @cli.command("cleanup")

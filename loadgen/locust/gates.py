@@ -5,7 +5,9 @@ saves the target (and the time of whoever waits for the verdict). The judge is t
 (:func:`loadgen.report.thresholds.judge_windows` over the merged recorder), so the window that stops
 the run is the one the report names. In a distributed run it runs on the master, whose recorder
 merges every worker's seconds: a worker alone sees only its share. Seconds are judged once
-complete: the master waits for the workers' next stats report (``lag_s``).
+complete: up to the oldest of the workers' latest stats reports (:func:`_complete_until`). A window
+judged on part of its seconds' data was judged again by the report on all of it, with another value
+(or another window breaking first).
 
 Whole-run gates are not judged here: the whole run is not over until it is.
 """
@@ -22,7 +24,6 @@ from locust.runners import (
     STATE_CLEANUP,
     STATE_STOPPED,
     STATE_STOPPING,
-    WORKER_REPORT_INTERVAL,
     MasterRunner,
     WorkerRunner,
 )
@@ -42,16 +43,26 @@ def _recorder() -> Recorder | None:
     return state.load.recorder if state.load is not None else state.recorder
 
 
+def _complete_until(runner: Any) -> int | None:
+    """The epoch second before which the recorder holds every second's data: now in a local runner (it
+    records as requests complete); on a master, the oldest of the workers' latest reports (None until each
+    worker has reported: its seconds, and the measured start they fix, are not known yet)."""
+    if not isinstance(runner, MasterRunner):
+        return math.floor(time.time())
+    if not state.reported_at or len(state.reported_at) < runner.worker_count:
+        return None
+    return math.floor(min(state.reported_at.values()))
+
+
 def _watch(environment: Any, judge: WindowJudge) -> None:
     """Judge each second while the test runs; on a breach, say why and stop the whole swarm."""
     runner = environment.runner
-    lag = int(WORKER_REPORT_INTERVAL) + 1 if isinstance(runner, MasterRunner) else 1
     while True:
         gevent.sleep(TICK_S)
         if runner.state in (STATE_STOPPING, STATE_STOPPED, STATE_CLEANUP):
             return
-        recorder = _recorder()
-        reason = None if recorder is None else judge.breach(recorder, math.floor(time.time()) - lag)
+        recorder, until = _recorder(), _complete_until(runner)
+        reason = None if recorder is None or until is None else judge.breach(recorder, until)
         if reason is not None:
             state.reasons.append(reason)
             log.warning("--abort-on-fail: %s: stopping", reason)

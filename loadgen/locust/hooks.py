@@ -256,6 +256,7 @@ def _on_test_start(environment: Any, **_: Any) -> None:
         options.loadgen_workers = runner.worker_count if isinstance(runner, MasterRunner) else 1
         state.recorder, state.records, state.started_at = Recorder(), 0, time.time()
         state.dropped, state.cpu, state.done, state.reasons, state.totals = Counter(), {}, set(), [], {}
+        state.reported_at = {}
         state.unanswered, state.quitting, state.finishing = {}, False, False
     try:
         settings = _settings(environment)
@@ -427,6 +428,7 @@ def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
     state.cpu[worker] = float(report.get("cpu", 0.0))
     state.unanswered[worker] = int(report.get("unanswered", 0))
     state.totals[worker] = (int(report.get("records", 0)), Counter(report.get("dropped", {})))
+    state.reported_at[worker] = float(report.get("at", 0.0))
     state.records = sum(records for records, _ in state.totals.values())
     state.dropped = sum((dropped for _, dropped in state.totals.values()), Counter())
     state.ledger.claim(int(report.get("worker", -1)), int(report.get("records", 0)))

@@ -112,7 +112,7 @@ class LoadState:
         limit = settings.max_records
         self.budget = RecordBudget(None if limit is None else worker_share(limit, worker % self.workers, self.workers))
         self.recorder = Recorder(source=str(worker))
-        self._measure_from_now()
+        self._schedule_from_now()
         #: the unique attribute each ledger line records, so clean-up can tell our record from another
         self.key = identity_key(self.schema)
         self.ledger = Ledger(settings.ledger_path, worker, type_name=settings.type_name, key=self.key)
@@ -255,13 +255,14 @@ class LoadState:
             self.held = False
             for pacer in self.pacers.values():
                 pacer.restart()
-            self.recorder.start = time.time()   # the rates count from here, not from the set-up before
-            self._measure_from_now()
+            self._schedule_from_now()
 
-    def _measure_from_now(self) -> None:
-        """The warm-up counts from the start of the arrival schedule."""
+    def _schedule_from_now(self) -> None:
+        """The arrival schedule starts now (the report lays its targets from here), and the warm-up with it."""
+        now = time.time()
+        self.recorder.schedule_from = now
         if self.settings.warmup_s > 0:
-            self.recorder.measure_from = time.time() + self.settings.warmup_s
+            self.recorder.measure_from = now + self.settings.warmup_s
 
     def _dropped(self, endpoint: str, n: int) -> None:
         self.dropped[endpoint] += n
@@ -360,7 +361,8 @@ class LoadState:
         self.recorder.in_flight(0)
 
     def report(self) -> dict[str, Any]:
-        """The delta a worker sends to the master with each stats report (recorder reset after).
+        """The delta a worker sends to the master with each stats report (recorder reset after); ``at``: when,
+        so the master knows the seconds before it hold all of this worker's data.
 
         Once the test is stopping, its overdue arrivals were settled at ``test_stop``: the schedule's
         clock runs on while a stopped test waits in the web UI, and its arrivals are nobody's drops.
@@ -369,7 +371,7 @@ class LoadState:
             self.settle_overdue()
         self.check_done()
         self.ledger.flush()
-        return {"worker": self.worker, "recorder": self.recorder.snapshot(reset=True),
+        return {"worker": self.worker, "at": time.time(), "recorder": self.recorder.snapshot(reset=True),
                 "records": self.records, "dropped": dict(self.dropped), "cpu": round(self.cpu_percent(), 1),
                 "unanswered": self.unanswered,
                 "failures": [f.to_json(FAILURES) for f in self.failures.drain()],

@@ -61,7 +61,7 @@ OPTIONS: tuple[tuple[str, type, Any, str], ...] = (
     ("--gates", str, "", "';'-separated gates judged during the run with --abort-on-fail, e.g. "
                          "'create.p99[30s]<300ms;error_rate[30s]<1%%' (only windowed ones are judged live)"),
     ("--abort-on-fail", bool, False, "stop the run as soon as a window of a --gates gate fails"),
-    ("--abort-delay", float, 0.0, "seconds after the warm-up before --abort-on-fail judges its first window"),
+    ("--abort-delay", float, 0.0, "seconds after the warm-up before --abort-on-fail stops a run"),
 )
 
 

@@ -12,13 +12,14 @@ import math
 import platform
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from urllib.parse import urlsplit, urlunsplit
 
 from hdrh.histogram import HdrHistogram
 
-from loadgen.ramp import Schedule, endpoint_schedule
+from loadgen.ramp import Schedule, Stage, endpoint_schedule
 from loadgen.report.causes import CPU_WARNING_PCT, drop_warning
 from loadgen.report.document import (
     LATENCY_KEYS,
@@ -125,36 +126,99 @@ def target_rates(meta: Meta, endpoint: str) -> tuple[float | None, float | None]
     return None, None
 
 
-def target_curve(meta: Meta, endpoint: str, seconds: int) -> list[float | None]:
-    """Target requests/s of an endpoint at the middle of each second of the run (None after the last stage).
+def target_schedule(meta: Meta, endpoint: str) -> Schedule | None:
+    """The arrival schedule an endpoint's pacer followed (None: the run has no target for it).
 
-    Without ``stages`` the target is constant. With them, ``stages`` give the shape (in the main
-    endpoint's units) and each endpoint follows it scaled so its mean is its ``targets`` rate: the
-    schedule its pacer followed (:func:`loadgen.ramp.endpoint_schedule`, with the shape's mean as main rate).
+    Without ``stages`` the rate is constant for the run's ``duration_s`` (warm-up included, as ``loadgen run``
+    gives it to Locust: no arrival after it), endless when a plain Locust run states none. With them,
+    ``stages`` give the shape (in the main endpoint's units) and each endpoint follows it scaled so its mean
+    is its ``targets`` rate (:func:`loadgen.ramp.endpoint_schedule`, with the shape's mean as main rate).
     """
     rate, _ = target_rates(meta, endpoint)
-    if rate is None or not meta.stages:
-        return [rate] * seconds
-    schedule = endpoint_schedule(rate, meta.stages, Schedule(0.0, meta.stages).mean_rate)
+    if rate is None:
+        return None
+    stages = meta.stages or ((Stage(0.0, rate), Stage(meta.duration_s, rate)) if meta.duration_s else ())
+    return endpoint_schedule(rate, stages, Schedule(0.0, stages).mean_rate)
+
+
+def target_curve(meta: Meta, endpoint: str, seconds: int) -> list[float | None]:
+    """Target requests/s of an endpoint at the middle of each second of the run (None after the last stage)."""
+    schedule = target_schedule(meta, endpoint)
+    if schedule is None:
+        return [None] * seconds
     return [schedule.rate_at(i + 0.5) if i + 0.5 < schedule.duration else None for i in range(seconds)]
 
 
-def _endpoint_entry(name: str, data: EndpointData, elapsed: float, meta: Meta) -> EndpointStats:
+@dataclass(frozen=True, slots=True)
+class Period:
+    """The measured period, ``start`` to ``end`` (epoch), and where the arrival schedule began (``origin``)."""
+
+    start: float
+    end: float
+    origin: float
+
+    @property
+    def seconds(self) -> float:
+        return max(self.end - self.start, 1e-9)
+
+
+def measured_period(recorder: Recorder, meta: Meta) -> Period:
+    """From the end of the warm-up (else the start of the schedule) to the last recorded moment.
+
+    A run stopped early (``--max-records``, Ctrl-C, a gate, a short ramp) measured only that long, to the
+    fraction of a second: every rate and target of the report is over this period, never over a rounded or
+    planned one. A recorder.json of an earlier version has no schedule start: the warm-up's end less its
+    length stands for it, else the recorder's start.
+    """
+    origin = recorder.schedule_from
+    if origin is None:
+        origin = recorder.start if recorder.measure_from is None else recorder.measure_from - meta.warmup_s
+    start = origin if recorder.measure_from is None else recorder.measure_from
+    return Period(start, max(recorder.end, start), origin)
+
+
+def _achieved(data: EndpointData, schedule: Schedule | None, period: Period, per_request: float | None
+              ) -> float | None:
+    """Successful work against the work the schedule offered in the measured period (None: it offered none).
+
+    Offered: the arrivals due in the period, whole ones (a fraction of an arrival is never sent); a run stopped
+    early offered those due until its last answer came, a few it did not send any more. Successful:
+    the requests answered ok and the records created, as the recorder counted them (those due in the warm-up
+    left out). Neither can exceed the offered work but by an arrival at the period's edge: the pacer keeps its
+    schedule on the monotonic clock and sends an arrival a moment (``EARLY_S``) before it is due, the recorder
+    dates it by the wall clock, so one answered arrival may be counted in and not yet due. Such an arrival is
+    credited no more than the schedule offered: the ratio stops at 1.
+    """
+    if schedule is None:
+        return None
+    offered = (schedule.arrivals_by(period.end - period.origin)
+               - schedule.arrivals_by(period.start - period.origin))
+    if offered <= 0:
+        return None
+    ratios = [min(data.ok, offered) / offered]
+    if per_request:
+        ratios.append(min(data.records, offered * per_request) / (offered * per_request))
+    return min(ratios)
+
+
+def _endpoint_entry(name: str, data: EndpointData, period: Period, meta: Meta) -> EndpointStats:
     req_target, rec_target = target_rates(meta, name)
+    schedule = target_schedule(meta, name)
+    elapsed = period.seconds
     failed = data.requests - data.ok
-    achieved = data.requests / elapsed
-    planned = sum(r for r in target_curve(meta, name, max(1, round(elapsed))) if r is not None)
-    # judged on successful work: failed requests and records never created did not serve the target
-    ratios = [data.ok / planned] if planned else []
-    if planned and req_target and rec_target:
-        ratios.append(data.records / (planned * rec_target / req_target))
+    per_request = rec_target / req_target if req_target and rec_target is not None else None
+    # the target over the measured period: a ramp cut short is judged on the part of it that ran
+    target = (None if schedule is None else
+              (schedule.count(period.end - period.origin) - schedule.count(period.start - period.origin)) / elapsed)
     return EndpointStats(
         requests=data.requests, ok=data.ok, failed=failed, records=data.records,
         failures=dict(sorted(data.failures.items())),
         error_rate=failed / data.requests if data.requests else 0.0,
-        requests_per_s=achieved, records_per_s=data.records / elapsed,
-        target_requests_per_s=req_target, target_records_per_s=rec_target,
-        achieved_ratio=min(ratios, default=None),
+        requests_per_s=data.requests / elapsed, records_per_s=data.records / elapsed,
+        target_requests_per_s=target,
+        target_records_per_s=None if target is None or per_request is None else target * per_request,
+        # judged on successful work: failed requests and records never created did not serve the target
+        achieved_ratio=_achieved(data, schedule, period, per_request),
         dropped=data.dropped, late=data.late,
         latency=Latencies(latency_block(data.service), latency_block(data.intended)),
         histograms=Histograms(data.service.to_json()["hdr"], data.intended.to_json()["hdr"]),
@@ -257,8 +321,9 @@ def make_report(recorder: Recorder, meta: Meta) -> Report:
     names = [*ENDPOINT_NAMES, *sorted(set(recorder.endpoints) - set(ENDPOINT_NAMES))]
     datas = {name: recorder.endpoints.get(name) or EndpointData() for name in names}
     # the measured period: a warm-up's seconds are in the series only (the recorder kept them out of the rest)
-    elapsed = max(recorder.end - (recorder.measure_from or recorder.start), 1e-9)
-    endpoints = {name: _endpoint_entry(name, data, elapsed, meta) for name, data in datas.items()}
+    period = measured_period(recorder, meta)
+    elapsed = period.seconds
+    endpoints = {name: _endpoint_entry(name, data, period, meta) for name, data in datas.items()}
     load_gen = _load_generator(meta)
     warnings = [*meta.warnings, *load_gen.warnings]
     warnings += [f"stopped early by --abort-on-fail: {r}" for r in meta.stop_reasons if r.startswith(ABORT_PREFIX)]

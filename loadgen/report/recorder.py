@@ -211,9 +211,13 @@ class Recorder:
         self.source = source
         #: source -> epoch second -> (peak, last) requests in flight during that second
         self.busy: dict[str, dict[int, tuple[int, int]]] = {}
-        #: epoch end of the warm-up: what completes before it goes to the per-second data only (the
-        #: charts draw it), not to the whole-run counts and histograms the summary and gates read
+        #: epoch end of the warm-up: a request due (its intended start) before it goes to the per-second data
+        #: only (the charts draw it), not to the whole-run counts and histograms the summary and gates read; one
+        #: sent in the warm-up and answered after is still the warm-up's, as its arrival was
         self.measure_from: float | None = None
+        #: epoch start of the arrival schedule (the earliest process's): where the report lays the schedule
+        #: the run's targets come from on the recorded seconds
+        self.schedule_from: float | None = None
 
     def endpoint(self, name: str) -> EndpointData:
         """The data of one endpoint, created empty on first use."""
@@ -238,6 +242,8 @@ class Recorder:
 
         ``intended_ms`` is the latency measured from the pacer's intended start; without a pacer
         it equals ``service_ms``. A ``failure`` label (``"361 unique_violation"``) marks it failed.
+        The request is the warm-up's when its intended start (``at`` less ``intended_ms``) came before
+        :attr:`measure_from`.
         """
         if not math.isfinite(service_ms) or service_ms < 0:
             raise UsageError(f"recorder: service_ms must be a finite number >= 0, got {service_ms!r}")
@@ -261,7 +267,7 @@ class Recorder:
         sec.intended[index if intended == service_ms else sketch_index(intended)] += 1
         late = intended - service_ms > self.late_ms
         sec.late += late
-        if self.warming_up(moment):
+        if self.warming_up(moment - intended / 1000.0):
             return
         data.requests += 1
         if label is not None:
@@ -315,7 +321,7 @@ class Recorder:
         """A JSON-serialisable copy. ``reset=True`` also clears the recorder, for periodic deltas."""
         snap = {
             "format": SNAPSHOT_FORMAT, "start": self.start, "end": self.end, "late_ms": self.late_ms,
-            "measure_from": self.measure_from,
+            "measure_from": self.measure_from, "schedule_from": self.schedule_from,
             "endpoints": {
                 name: {"requests": d.requests, "ok": d.ok, "records": d.records, "dropped": d.dropped,
                        "late": d.late, "failures": dict(d.failures), "service": d.service.to_json(),
@@ -341,6 +347,9 @@ class Recorder:
         if snapshot.get("measure_from") is not None:   # the workers' warm-ups end together, give or take
             given = float(snapshot["measure_from"])
             self.measure_from = given if self.measure_from is None else min(self.measure_from, given)
+        if snapshot.get("schedule_from") is not None:   # each worker's schedule starts when its users are spawned
+            given = float(snapshot["schedule_from"])
+            self.schedule_from = given if self.schedule_from is None else min(self.schedule_from, given)
         for name, raw in snapshot.get("endpoints", {}).items():
             data = self.endpoint(name)
             for attr in ("requests", "ok", "records", "dropped", "late"):

@@ -191,15 +191,22 @@ def evaluate(report: Report, thresholds: Iterable[Threshold], recorder: Recorder
 def judge_windows(recorder: Recorder, t: Threshold, *, after: int | None = None,
                   until: int | None = None) -> Verdict:
     """A windowed gate: ``actual`` is the first failing window's value (else the worst one's), ``at_s``
-    the end of that failing window in seconds after the measured start (after the warm-up)."""
+    the end of that failing window in seconds after the measured start (after the warm-up).
+
+    A measured period shorter than the window holds no window to judge: the gate fails, with
+    ``measured_s`` saying how many whole seconds there were (a gate must see what it guards).
+    """
     width = int(t.window_s or 1)
+    first, end = measured_seconds(recorder)
+    if after is None and until is None and end - first < width:
+        return Verdict(t.expression, t.scope, t.metric, t.op, t.limit, None, False, t.window_s,
+                       measured_s=float(end - first))
     values = [(end, v) for end, v in window_values(recorder, t.scope, t.metric, width, after=after, until=until)
               if v is not None]
     failing = [(end, v) for end, v in values if not _OPS[t.op](v, t.limit)]
     if failing:
-        first, _ = measured_seconds(recorder)
-        end, actual = failing[0]
-        return Verdict(t.expression, t.scope, t.metric, t.op, t.limit, actual, False, t.window_s, float(end - first))
+        stop, actual = failing[0]
+        return Verdict(t.expression, t.scope, t.metric, t.op, t.limit, actual, False, t.window_s, float(stop - first))
     pick = min if t.op in (">", ">=") else max
     worst = pick((v for _, v in values), default=None)
     return Verdict(t.expression, t.scope, t.metric, t.op, t.limit, worst, worst is not None, t.window_s)
@@ -234,6 +241,9 @@ def format_achieved(ratio: float | None) -> str:
 
 def describe(verdict: Verdict) -> str:
     """``create.p95<300ms: 312 ms`` style text of the actual value, in the threshold's units."""
+    if verdict.measured_s is not None and verdict.window_s is not None:
+        return (f"no full {verdict.window_s:g}s window: the measured period held {verdict.measured_s:g} whole "
+                "seconds")
     if verdict.actual is None:
         return "no data"
     value = format_metric(verdict.metric, verdict.actual)

@@ -80,19 +80,16 @@ def window_value(sec: Second, metric: str, width: int) -> float | None:
 
 def window_values(recorder: Recorder, scope: str, metric: str, width: int, *, after: int | None = None,
                   until: int | None = None) -> list[tuple[int, float | None]]:
-    """(end epoch second, value) of each ``width``-second window of the measured period.
+    """(end epoch second, value) of each full ``width``-second window of the measured period.
 
     ``after``/``until`` keep the windows ending in ``(after, until]`` (the master judges only the new,
-    complete ones). A measured period shorter than one window is one window, once the run is over
-    (``until`` None); during the run only full windows are judged.
+    complete ones). A measured period shorter than one window has none: a shorter stretch judged as if it
+    were the window would pass a gate on data it never asked about (:func:`loadgen.report.thresholds.judge_windows`
+    fails such a gate instead).
     """
     first, end = measured_seconds(recorder)
     if until is not None:
         end = min(end, until)
     datas = _scope(recorder, scope)
-    if end - first < width:
-        spans = [(first, end)] if until is None and end > first else []
-    else:
-        spans = [(start, start + width) for start in range(first, end - width + 1)]
-    return [(stop, window_value(_merged(datas, range(start, stop)), metric, stop - start))
-            for start, stop in spans if (after is None or stop > after)]
+    return [(start + width, window_value(_merged(datas, range(start, start + width)), metric, width))
+            for start in range(first, end - width + 1) if after is None or start + width > after]

@@ -228,6 +228,24 @@ def test_ctrl_c_stops_gracefully_and_writes_everything(tmp_path: Path) -> None:
     assert meta["server_records"] == meta["ledger_records"] and "nothing lost" in out
     assert "stopped early by Ctrl-C" in (run_dir / "report.md").read_text()
     assert (run_dir / "report.html").exists() and (run_dir / "locust.html").exists()
+    # judged on the time it ran, to the fraction of a second: never more work than the schedule offered then
+    assert all(e["achieved_ratio"] is None or e["achieved_ratio"] <= 1 for e in report["endpoints"].values())
+
+
+def test_a_run_ended_early_or_by_a_short_ramp_achieves_at_most_what_it_was_offered(tmp_path: Path) -> None:
+    """--max-records 300 ends a mixed run in about a second (it showed create 124%, bulkCreate 119%: judged
+    against a whole second rounded from 1.2), and --stages 3s:10 offers bulkCreate 0.6 arrivals, of which the
+    pacer sends one (166.7% of 0.6)."""
+    capped = run(RunOptions(duration=10, max_records=300, out=tmp_path, run_id="capped")).report
+    assert capped.run.elapsed_s < 5
+    create, bulk = capped.endpoints["create"], capped.endpoints["bulkCreate"]
+    assert create.achieved_ratio is not None and 0.9 <= create.achieved_ratio <= 1
+    # the last batch was cut to what --max-records left: fewer records than the schedule asked for
+    assert bulk.achieved_ratio is not None and bulk.achieved_ratio <= 1
+    ramp = run(RunOptions(stages="3s:10", out=tmp_path, run_id="ramp")).report
+    assert ramp.endpoints["bulkCreate"].requests == 1
+    assert ramp.endpoints["bulkCreate"].achieved_ratio == 1.0
+    assert ramp.endpoints["create"].achieved_ratio is not None and 0.9 <= ramp.endpoints["create"].achieved_ratio <= 1
 
 
 def test_ctrl_c_on_workers_that_report_late_keeps_every_request_in_the_report(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from loadgen.ledger import read_ledger
 from loadgen.locust.live import LiveSnapshot
 from loadgen.phases import Phases
 from loadgen.report.build import rebuild
-from loadgen.report.thresholds import exit_code
+from loadgen.report.thresholds import exit_code, format_metric
 from loadgen.runfolder import PREFILL_WORKER
 from loadgen.runner import RunOptions, run
 from loadgen.sandbox import Sandbox
@@ -91,7 +91,10 @@ def test_abort_on_fail_stops_the_run_at_the_broken_window(slow_start: Sandbox, t
     reasons = [r for r in result.meta.stop_reasons if r.startswith(f"gate {WINDOW} broke at ")]
     assert reasons, result.meta.stop_reasons
     window = result.report.thresholds[0]
-    assert not window.ok and window.at_s is not None and window.at_s < 20
+    assert not window.ok and window.at_s is not None and window.at_s < 20 and window.actual is not None
+    # one breach, one account: the window and value that stopped the run are the report's (the master judged
+    # complete seconds only, from the same measured start)
+    assert reasons == [f"gate {WINDOW} broke at {window.at_s:.0f}s: {format_metric(window.metric, window.actual)}"]
     assert exit_code(result.report) == ExitCode.THRESHOLD
     assert not result.interrupted and result.nothing_lost is not False
     assert any(w.startswith(f"stopped early by --abort-on-fail: gate {WINDOW}") for w in result.report.warnings)

@@ -52,7 +52,7 @@ def test_endpoint_entries_carry_counts_rates_and_latency(report: Report) -> None
     # targets are the run's mean rates; achieved is judged against the staged (ramping) schedule
     mean = SPEC.create_rate * (SPEC.duration_s - SPEC.ramp_s / 2) / SPEC.duration_s
     assert create.target_requests_per_s == pytest.approx(mean)
-    assert create.achieved_ratio is not None and 0.95 < create.achieved_ratio <= 1.01
+    assert create.achieved_ratio is not None and 0.95 < create.achieved_ratio <= 1
     assert create.dropped > 0 and create.late > 0
     bulk = report.endpoints["bulkCreate"]
     assert bulk.target_requests_per_s is not None

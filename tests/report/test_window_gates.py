@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
+from synthetic_run import SyntheticRun, write_synthetic_run
 
 from loadgen.errors import UsageError
+from loadgen.report.document import Report
 from loadgen.report.recorder import Recorder
 from loadgen.report.thresholds import judge_windows, parse_threshold
 from loadgen.report.windows import measured_seconds, window_values
@@ -15,7 +20,7 @@ T0 = 1_000_000.0
 def _steady(recorder: Recorder, seconds: range, ms: float, *, per_second: int = 10, failed: int = 0) -> None:
     for s in seconds:
         for i in range(per_second):
-            recorder.record("create", service_ms=ms, records=1, at=T0 + s + i / per_second,
+            recorder.record("create", service_ms=ms, records=1, at=T0 + s + (i + 0.5) / per_second,
                             failure="500 unexpected_error" if i < failed else None)
 
 
@@ -102,3 +107,24 @@ def test_compare_leaves_the_warm_up_seconds_out_of_its_rank_test() -> None:
     assert gate.seconds[1] <= 14
     unaware = replace(run, run=replace(run.run, warmup_s=0.0))   # what it would judge without the exclusion
     assert next(g for g in compare_reports(base, unaware).gates if g.metric == "p50").seconds[1] == 28
+
+
+def test_a_window_longer_than_the_measured_period_fails_saying_so(tmp_path: Path) -> None:
+    """A 10 s run holds no 30 s window: judging its 10 s as if they were one passed the gate on data it never
+    asked about (``worst 30s window: 6.75 ms``). It fails, as a gate without data does, and says why."""
+    from click.testing import CliRunner
+
+    from loadgen.cli import cli
+    from loadgen.report.thresholds import describe
+
+    run_dir = tmp_path / "short"
+    write_synthetic_run(run_dir, SyntheticRun(duration_s=10, ramp_s=2, stall_at=None))
+    result = CliRunner().invoke(cli, ["report", str(run_dir), "--threshold", "create.p99[30s]<200ms",
+                                      "--threshold", "create.p99[5s]<200ms"])
+    assert result.exit_code == 3, result.output
+    verdicts = {v.expression: v for v in Report.from_json(json.loads((run_dir / "report.json").read_text())).thresholds}
+    short, held = verdicts["create.p99[30s]<200ms"], verdicts["create.p99[5s]<200ms"]
+    assert not short.ok and short.actual is None and short.measured_s is not None and short.measured_s < 30
+    assert describe(short) == f"no full 30s window: the measured period held {short.measured_s:g} whole seconds"
+    assert held.ok and held.measured_s is None       # a window the run holds is judged as before
+    assert "no full 30s window" in (run_dir / "report.md").read_text()
