@@ -256,7 +256,8 @@ def _remote(opts: RunOptions) -> tuple[str, str, str] | None:
         return None
     from loadgen.auth import credentials, resolve_url
 
-    return (resolve_url(opts.url, insecure=opts.insecure).rstrip("/"), *credentials())
+    found = credentials()
+    return resolve_url(opts.url, insecure=opts.insecure).rstrip("/"), found.client_id, found.secret.reveal()
 
 
 @contextlib.contextmanager

@@ -41,8 +41,9 @@ def test_bad_options_are_one_line_usage_errors(options: dict[str, object], messa
 
 
 def test_credentials_come_from_the_environment_only() -> None:
-    assert credentials(env={"CAPTURE_CLIENT_ID": "id", "CAPTURE_CLIENT_SECRET": "s"}) == ("id", "s")
-    with pytest.raises(UsageError, match=r"set CAPTURE_CLIENT_SECRET$"):
+    found = credentials(env={"CAPTURE_CLIENT_ID": "id", "CAPTURE_CLIENT_SECRET": "s"})
+    assert (found.client_id, found.secret.reveal()) == ("id", "s")
+    with pytest.raises(UsageError, match=r"^no client credentials: CAPTURE_CLIENT_SECRET is not set "):
         credentials(env={"CAPTURE_CLIENT_ID": "id"})
 
 
