@@ -218,6 +218,16 @@ def capture_replay(request: pytest.FixtureRequest, capture_client: CaptureClient
         yield replayer
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session: pytest.Session) -> Iterator[None]:
+    """A property cut by Ctrl-C ends as a skip (no KeyboardInterrupt banner): the session still exits as
+    interrupted, so a stopped run never reads as passed."""
+    yield
+    report = session.config.stash.get(_REPORT, None)
+    if report is not None and any(row.interrupted for row in report[1]):
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
+
+
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """The table ``loadgen fuzz`` prints: property, examples, result, shrunk input and server answer."""
     report = config.stash.get(_REPORT, None)
