@@ -89,6 +89,20 @@ def test_a_missing_folder_is_one_line(tmp_path: Path, args: list[str], message: 
     assert proc.returncode == 2 and _one_error_line(proc) == message
 
 
+@pytest.mark.parametrize("head", ["", "from loadgen.locust import CreateUser\n"])
+def test_a_locustfile_with_a_syntax_error_is_one_line_naming_file_and_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, head: str) -> None:
+    """Before: "it does not use loadgen.locust" when the error came first, else Locust's "stopped without a result"
+    after a sandbox and a run folder had been made."""
+    (tmp_path / "broken.py").write_text(f"{head}\n\nclass U(CreateUser:\n    pass\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["run", "--locustfile", "broken.py", "--duration", "2s"], prog_name="loadgen")
+    assert result.exit_code == 2
+    line = 4 if head else 3
+    assert result.output == f"error: --locustfile broken.py:{line}: syntax error: invalid syntax\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.py"]      # no sandbox, no run folder
+
+
 def test_a_plain_locust_locustfile_is_refused_before_anything_starts(tmp_path: Path) -> None:
     (tmp_path / "plain.py").write_text("from locust import HttpUser, task\n\n\nclass Plain(HttpUser):\n"
                                        "    @task\n    def home(self) -> None:\n        self.client.get('/')\n")
