@@ -6,10 +6,11 @@
   the sandbox checks with, so client and server cannot drift apart.
 - ``LegacyParamAuth``: ``client_id`` and ``client_secret`` as extra form fields (old clients).
 
-Every class keeps the secret in a private attribute, hides it from ``repr()`` and offers
-``redact(text)`` so that error messages quoting a server's answer can never echo it back.
-Configuration follows the usual conventions: arguments, else ``CAPTURE_URL`` (``resolve_url``),
-``CAPTURE_CLIENT_ID``, ``CAPTURE_CLIENT_SECRET`` and ``CAPTURE_AUTH`` (basic|signed|legacy; ``auth_from_env``).
+Every class keeps the secret as a :class:`Secret` (whose ``repr()`` is ``***``, so a traceback that prints
+frame locals cannot show it) and offers ``redact(text)`` so that error messages quoting a server's answer
+can never echo it back. Configuration: the URL argument, else ``CAPTURE_URL`` (``resolve_url``); the
+credentials only from ``CAPTURE_CLIENT_ID`` and ``CAPTURE_CLIENT_SECRET`` (``credentials``), the scheme from
+``CAPTURE_AUTH`` (basic|signed|legacy; ``auth_from_env``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 from urllib.parse import quote, quote_plus
@@ -29,6 +31,39 @@ from loadgen.errors import FormError, UsageError
 _FORM = "application/x-www-form-urlencoded"
 
 
+class Secret:
+    """A client secret that never shows itself: ``repr()`` and ``str()`` are ``Secret('***')``.
+
+    pytest's long tracebacks (``--tb=long``, ``--showlocals``) print the arguments and locals of every
+    frame, and so do other tools' crash reports: a secret held as a plain ``str`` would be printed with
+    them. :meth:`reveal` is the one way to the value, called where a request is signed.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def reveal(self) -> str:
+        return self._value
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """A client id and its secret, as :func:`credentials` reads them from the environment."""
+
+    client_id: str
+    secret: Secret
+
+
 class CaptureAuth(httpx.Auth):
     """Common base: holds the credentials, keeps the secret out of ``repr()`` and redacts it.
 
@@ -39,11 +74,11 @@ class CaptureAuth(httpx.Auth):
     requires_request_body = True
     scheme: ClassVar[str]
 
-    def __init__(self, client_id: str, secret: str) -> None:
+    def __init__(self, client_id: str, secret: Secret | str) -> None:
         if not client_id or not secret:
             raise UsageError(f"{self.scheme} auth needs a non-empty client id and client secret")
         self.client_id = client_id
-        self._secret = secret
+        self._secret = secret if isinstance(secret, Secret) else Secret(secret)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(client_id={self.client_id!r}, secret=***)"
@@ -56,9 +91,10 @@ class CaptureAuth(httpx.Auth):
         return text
 
     def _needles(self) -> tuple[str, ...]:
-        token = signing.basic_authorization(self.client_id, self._secret).removeprefix("Basic ")
-        quoted_json = wire.dumps(self._secret)[1:-1]  # as it stands inside a JSON answer that is quoted back
-        return (token, self._secret, quote_plus(self._secret), quote(self._secret, safe=""), quoted_json)
+        secret = self._secret.reveal()
+        token = signing.basic_authorization(self.client_id, secret).removeprefix("Basic ")
+        quoted_json = wire.dumps(secret)[1:-1]  # as it stands inside a JSON answer that is quoted back
+        return (token, secret, quote_plus(secret), quote(secret, safe=""), quoted_json)
 
 
 class BasicAuth(CaptureAuth):
@@ -67,7 +103,7 @@ class BasicAuth(CaptureAuth):
     scheme = "basic"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = signing.basic_authorization(self.client_id, self._secret)
+        request.headers["Authorization"] = signing.basic_authorization(self.client_id, self._secret.reveal())
         yield request
 
 
@@ -81,11 +117,11 @@ class SignedAuth(CaptureAuth):
 
     scheme = "signed"
 
-    def __init__(self, client_id: str, secret: str, *,
+    def __init__(self, client_id: str, secret: Secret | str, *,
                  clock: Callable[[], datetime] | None = None) -> None:
         super().__init__(client_id, secret)
         self._clock = clock
-        self._signer = signing.Signer(client_id, secret)
+        self._signer = signing.Signer(client_id, self._secret.reveal())
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         params = _request_params(request)
@@ -107,7 +143,7 @@ class LegacyParamAuth(CaptureAuth):
         if request.method != "POST":
             raise UsageError("legacy auth sends the secret in the form body, so it only works with POST")
         params = _request_params(request)
-        params.update(client_id=self.client_id, client_secret=self._secret)
+        params.update(client_id=self.client_id, client_secret=self._secret.reveal())
         headers = httpx.Headers(request.headers)
         headers.pop("Content-Length", None)
         headers["Content-Type"] = _FORM
@@ -125,7 +161,7 @@ def _request_params(request: httpx.Request) -> dict[str, str]:
     return dict(request.url.params.items())
 
 
-def make_auth(scheme: str, client_id: str, secret: str) -> CaptureAuth:
+def make_auth(scheme: str, client_id: str, secret: Secret | str) -> CaptureAuth:
     """The auth object for a scheme name: ``basic``, ``signed`` (or ``janrain-signed``) or ``legacy``."""
     name = {"janrain-signed": "signed"}.get(scheme.strip().lower(), scheme.strip().lower())
     cls = next((c for c in (BasicAuth, SignedAuth, LegacyParamAuth) if c.scheme == name), None)
@@ -134,32 +170,29 @@ def make_auth(scheme: str, client_id: str, secret: str) -> CaptureAuth:
     return cls(client_id, secret)
 
 
-def credentials(client_id: str | None = None, secret: str | None = None,
-                *, env: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """(client id, secret): the arguments first, else ``CAPTURE_CLIENT_ID`` and ``CAPTURE_CLIENT_SECRET``.
+def credentials(*, env: Mapping[str, str] | None = None) -> Credentials:
+    """``CAPTURE_CLIENT_ID`` and ``CAPTURE_CLIENT_SECRET`` (``env`` stands in for ``os.environ`` in tests).
 
-    The one place the environment's credentials are read (the client, ``loadgen run``, ``cleanup`` and
-    every Locust process). A missing value raises a one-line ``UsageError`` naming the variable to set.
+    The one place the environment's credentials are read (the client, ``loadgen run``, ``cleanup``, the
+    pytest plugin and every Locust process). The secret is wrapped as it is read, so no frame here holds
+    it as a plain ``str``. A missing value raises a one-line ``UsageError`` naming the variable to set.
     """
-    source = os.environ if env is None else env
-    client_id = client_id or source.get("CAPTURE_CLIENT_ID", "")
-    secret = secret or source.get("CAPTURE_CLIENT_SECRET", "")
-    missing = [name for name, value in (("CAPTURE_CLIENT_ID", client_id),
-                                        ("CAPTURE_CLIENT_SECRET", secret)) if not value]
+    found = Credentials((os.environ if env is None else env).get("CAPTURE_CLIENT_ID", ""),
+                        Secret((os.environ if env is None else env).get("CAPTURE_CLIENT_SECRET", "")))
+    missing = [name for name, value in (("CAPTURE_CLIENT_ID", found.client_id),
+                                        ("CAPTURE_CLIENT_SECRET", found.secret)) if not value]
     if missing:
-        raise UsageError(f"no client credentials: pass them or set {' and '.join(missing)}")
-    return client_id, secret
+        are = "is not set" if len(missing) == 1 else "are not set"
+        raise UsageError(f"no client credentials: {' and '.join(missing)} {are} (credentials come only from "
+                         "the environment variables CAPTURE_CLIENT_ID and CAPTURE_CLIENT_SECRET)")
+    return found
 
 
-def auth_from_env(client_id: str | None = None, secret: str | None = None, scheme: str | None = None,
-                  *, env: Mapping[str, str] | None = None) -> CaptureAuth:
-    """Arguments first, else ``CAPTURE_CLIENT_ID``, ``CAPTURE_CLIENT_SECRET``, ``CAPTURE_AUTH`` (default basic).
-
-    A missing value raises a one-line ``UsageError`` naming the variable to set.
-    """
-    source = os.environ if env is None else env
-    client_id, secret = credentials(client_id, secret, env=source)
-    return make_auth(scheme or source.get("CAPTURE_AUTH", "") or "basic", client_id, secret)
+def auth_from_env(scheme: str | None = None, *, env: Mapping[str, str] | None = None) -> CaptureAuth:
+    """The environment's credentials (:func:`credentials`) with ``scheme``, else ``CAPTURE_AUTH``, else basic."""
+    found = credentials(env=env)
+    return make_auth(scheme or (os.environ if env is None else env).get("CAPTURE_AUTH", "") or "basic",
+                     found.client_id, found.secret)
 
 
 def resolve_url(base_url: str | None, *, insecure: bool = False) -> str:

@@ -132,8 +132,8 @@ def _target(run_dir: Path, meta: Meta | None, url: str | None,
         if not target:
             why = "no host in meta.json" if meta is not None else "no meta.json (a plain Locust run records no host)"
             raise UsageError(f"{run_dir}: {why}; pass --url or set CAPTURE_URL")
-        client_id, secret = credentials()
-        yield resolve_url(target, insecure=insecure), client_id, secret
+        found = credentials()
+        yield resolve_url(target, insecure=insecure), found.client_id, found.secret.reveal()
         return
     db = run_dir / SANDBOX_DB
     if not db.is_file():

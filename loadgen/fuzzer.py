@@ -320,6 +320,13 @@ class Fuzzer:
         self._finish(result, lambda: run_state_machine_as_test(machine, settings=steps))
 
     def _finish(self, result: PropertyResult, test: Callable[[], None]) -> None:
+        """Run one property and keep its row; a Ctrl-C ends it (and skips the properties after it) as a skip.
+
+        A KeyboardInterrupt let through would reach pytest, which prints its ``!!! KeyboardInterrupt !!!``
+        banner and the line that raised it; the plugin makes the session's exit status "interrupted".
+        """
+        if self.stopping:
+            pytest.skip("not run: interrupted by Ctrl-C")
         main = threading.current_thread() is threading.main_thread()  # signal handlers live there only
         previous = signal.signal(signal.SIGINT, self.on_ctrl_c) if main else None  # only while a property runs
         self.watch.armed = True
@@ -327,7 +334,6 @@ class Fuzzer:
             test()
         except KeyboardInterrupt:
             result.interrupted = True
-            raise
         except ServerErrorSeen as exc:
             result.passed, result.server_error = False, exc.answer
         except BaseException as exc:
@@ -339,6 +345,8 @@ class Fuzzer:
             self.watch.armed = False
             if main:
                 signal.signal(signal.SIGINT, previous)
+        if result.interrupted:    # outside the except, as the failure below
+            pytest.skip("interrupted by Ctrl-C")
         if result.server_error:   # failed here, outside the except: no chained traceback in the output
             pytest.fail(f"the server answered a server error after {result.examples} examples (the answer is in "
                         "the capture conformance table)", pytrace=False)

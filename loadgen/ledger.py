@@ -18,8 +18,9 @@ distributed run that sends it to the master, which writes the run's one ``ledger
 goes (see ``loadgen/locust/hooks.py``). Readers take the union of ``ledger.jsonl`` and every part, and report each
 line they cannot read (file, line number, why) instead of skipping it.
 
-Ledgers of capture-loadgen 0.1.0 have no ``v`` field and no entity type: they are refused with a
-one-line error rather than guessed at (deleting by uuid in the wrong type, or the right uuid in
+Ledgers written before the format had a version (early development builds) have no ``v`` field and no
+entity type: they are refused with a one-line error naming the format found and the one read, rather than
+guessed at (deleting by uuid in the wrong type, or the right uuid in
 the wrong application, is what the version guards against).
 """
 
@@ -78,7 +79,7 @@ class LedgerEntry:
 
     @classmethod
     def parse(cls, line: str) -> LedgerEntry:
-        """The entry of one line; ``ValueError`` saying what is wrong (``OldLedger`` for a 0.1.0 line)."""
+        """The entry of one line; ``ValueError`` saying what is wrong (``OldLedger`` for another format)."""
         try:
             data = json.loads(line)
         except ValueError:
@@ -86,9 +87,10 @@ class LedgerEntry:
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         if "v" not in data:
-            raise OldLedger("no format version")
+            raise OldLedger("no ledger format version (a ledger of an early development build, which recorded no "
+                            "entity type)")
         if data["v"] != VERSION:
-            raise OldLedger(f"format version {data['v']!r}, this release reads {VERSION}")
+            raise OldLedger(f"ledger format version {data['v']!r}")
         uuid, id_, type_name = data.get("uuid"), data.get("id"), data.get("type")
         key, value, when, worker = data.get("key"), data.get("value"), data.get("time"), data.get("worker")
         n = data.get("n")
@@ -281,7 +283,7 @@ def read_ledger(path: str | Path, into: LedgerRead | None = None) -> LedgerRead:
     """The entries of one ledger file, and every line that could not be read (with why).
 
     A last line without its newline that does not parse is a "torn last line" (a process killed
-    mid-write). A 0.1.0 ledger (no format version) is a one-line ``UsageError``.
+    mid-write). A line of another format version, or none, is a one-line ``UsageError``.
     """
     read = into if into is not None else LedgerRead()
     source = Path(path)
@@ -302,8 +304,8 @@ def read_ledger(path: str | Path, into: LedgerRead | None = None) -> LedgerRead:
         try:
             entry = LedgerEntry.parse(line.decode("utf-8"))
         except OldLedger as exc:
-            raise UsageError(f"{source}:{number}: {exc}: a ledger of capture-loadgen 0.1.0 or older; clean "
-                             f"it with that release") from None
+            raise UsageError(f"{source}:{number}: {exc}; this release reads ledger format version {VERSION} only "
+                             "and will not guess which records these are") from None
         except ValueError as exc:
             torn = bool(torn_candidate) and number == len(numbered)
             why = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else str(exc)

@@ -35,8 +35,7 @@ def check_target(client: Any) -> int:
         retry_transient(client.entity_type)
         return int(retry_transient(client.count))
     except AuthError as exc:
-        raise UsageError(f"preflight: {url} refused the credentials ({exc.label}); check "
-                         "CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET and --auth") from None
+        raise refused_credentials("preflight", url, exc.label) from None
     except TransientError as exc:
         raise RuntimeFailure(f"preflight: {url} answered a server error {TRANSIENT_ATTEMPTS} times in a row, "
                              f"the last: {exc}") from None
@@ -44,3 +43,10 @@ def check_target(client: Any) -> int:
         raise RuntimeFailure(f"preflight: cannot reach {url}: {exc}") from None
     except CaptureError as exc:
         raise UsageError(f"preflight: {url} answered {exc.label} to entityType/entity.count") from None
+
+
+def refused_credentials(what: str, url: str, label: str) -> UsageError:
+    """Credentials or a scheme the target refuses (205, 402, 403): the user's to fix (exit 2), worded once for
+    the preflight and ``loadgen replay``, which must not read such an answer as a verdict."""
+    return UsageError(f"{what}: {url} refused the credentials ({label}); check "
+                      "CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET and --auth")

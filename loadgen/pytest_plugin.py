@@ -62,6 +62,28 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="keep failing examples in this directory (shared by CI and laptops)")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """With ``--capture-url``, the URL and the environment's credentials are checked before any test runs.
+
+    A missing credential is the user's to fix, once: one ``ERROR:`` line (pytest's usage error), not an
+    error per property, whose long traceback (``--tb=long -l``) would print the frames reading them.
+    """
+    url = config.getoption("capture_url", None)
+    if not url:
+        return
+    from loadgen.auth import credentials, resolve_url
+    from loadgen.errors import UsageError
+
+    try:
+        resolve_url(url)
+        credentials()
+    except UsageError as exc:
+        problem = str(exc)
+    else:
+        return
+    raise pytest.UsageError(f"capture: {problem}")   # outside the except: no chained traceback
+
+
 @pytest.fixture(scope="session")
 def capture_sandbox(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                     ) -> Iterator[Sandbox | None]:
@@ -194,6 +216,16 @@ def capture_replay(request: pytest.FixtureRequest, capture_client: CaptureClient
                     pytrace=False)
     with Replayer(capture_client) as replayer:
         yield replayer
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_sessionfinish(session: pytest.Session) -> Iterator[None]:
+    """A property cut by Ctrl-C ends as a skip (no KeyboardInterrupt banner): the session still exits as
+    interrupted, so a stopped run never reads as passed."""
+    yield
+    report = session.config.stash.get(_REPORT, None)
+    if report is not None and any(row.interrupted for row in report[1]):
+        session.exitstatus = pytest.ExitCode.INTERRUPTED
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

@@ -21,8 +21,9 @@ import httpx
 
 from loadgen.answers import parse_answer
 from loadgen.client import CaptureClient
-from loadgen.errors import Code, LoadgenError, Replay, TransportError, error_class
+from loadgen.errors import AuthError, CaptureError, Code, LoadgenError, Replay, TransportError, error_class
 from loadgen.failures import Failure, describe
+from loadgen.preflight import refused_credentials
 from loadgen.retry import retry_transient, transport_replay
 
 #: How often ``loadgen replay`` sends each failure.
@@ -143,12 +144,22 @@ def replay(failures: Iterable[Failure], replayer: Replayer, *, tries: int = TRIE
         answers, met = [], []
         for _ in range(tries):
             sent = replayer.send(failure.operation, params)
+            _refuse_auth_errors(sent, replayer.client.base_url)
             replayer.cleanup()
             answers.append(str(sent))
             met.append(failure.expected.met_by(sent.status, sent.body))
         outcome = Outcome.FIXED if all(met) else Outcome.STILL_FAILING if not any(met) else Outcome.FLAKY
         verdicts.append(Verdict(failure, outcome, tuple(answers)))
     return verdicts
+
+
+def _refuse_auth_errors(sent: Sent, url: str) -> None:
+    """Refused credentials are no answer to the failure: a one-line usage error (exit 2), as in the preflight of
+    ``loadgen fuzz``, never STILL FAILING."""
+    if sent.body is not None and sent.body.get("stat") == "error":
+        error = CaptureError.from_body(sent.body)
+        if isinstance(error, AuthError):
+            raise refused_credentials("replay", url, error.label)
 
 
 def junit_xml(verdicts: list[Verdict]) -> str:

@@ -129,12 +129,26 @@ class RunResult:
         return None if self.server_count is None else self.server_count == self.ledger_count
 
 
+def _check_syntax(path: Path, shown: str) -> None:
+    """A locustfile Python cannot compile is one line naming ``file:line``, before a sandbox or a run folder
+    exists: Locust would only report it as "stopped without a result", and the "does it use loadgen.locust"
+    check cannot judge a file it cannot read as Python."""
+    try:
+        compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+    except SyntaxError as exc:
+        where = f":{exc.lineno}" if exc.lineno else ""
+        raise UsageError(f"--locustfile {shown}{where}: syntax error: {exc.msg}") from None
+    except ValueError as exc:   # null bytes in the source
+        raise UsageError(f"--locustfile {shown}: not Python source: {exc}") from None
+
+
 def locustfile_for(scenario: str, override: str | None = None) -> Path:
     """The locustfile of a scenario: ``--locustfile``, else ``locustfiles/<scenario>.py`` of this checkout."""
     if override:
         path = Path(override)
         if not path.is_file():
             raise UsageError(f"--locustfile {override}: no such file")
+        _check_syntax(path, override)
         if "loadgen" not in path.read_text(encoding="utf-8", errors="replace"):
             # Locust would refuse the run's own options with a puzzling "Did you mean ...?"
             raise UsageError(f"--locustfile {override}: it does not use loadgen.locust; its users must subclass "
@@ -261,7 +275,8 @@ def _remote(opts: RunOptions) -> tuple[str, str, str] | None:
         return None
     from loadgen.auth import credentials, resolve_url
 
-    return (resolve_url(opts.url, insecure=opts.insecure).rstrip("/"), *credentials())
+    found = credentials()
+    return resolve_url(opts.url, insecure=opts.insecure).rstrip("/"), found.client_id, found.secret.reveal()
 
 
 @contextlib.contextmanager

@@ -192,7 +192,7 @@ def load_schema(source: str | os.PathLike[str] | Mapping[str, Any] | list[Any], 
         try:
             data = loads_strict(text)
         except JSONSyntaxError as exc:
-            raise UsageError(f"{label}: not valid JSON: {exc}") from None
+            raise UsageError(f"{label}: {exc}") from None  # "the JSON is not syntactically valid: …"
     return _build(data, label, type_name or stem)
 
 

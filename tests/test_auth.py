@@ -20,6 +20,7 @@ from loadgen.auth import (
     LegacyParamAuth,
     SignedAuth,
     auth_from_env,
+    credentials,
     make_auth,
     resolve_url,
 )
@@ -157,13 +158,26 @@ def test_auth_from_env_reads_the_environment() -> None:
     auth = auth_from_env(env=env)
     assert isinstance(auth, SignedAuth) and auth.client_id == "envid"
     assert isinstance(auth_from_env(env={**env, "CAPTURE_AUTH": ""}), BasicAuth)
-    assert auth_from_env("argid", env=env).client_id == "argid"
+    assert isinstance(auth_from_env("legacy", env=env), LegacyParamAuth)
 
 
-def test_auth_from_env_names_what_is_missing_in_one_line() -> None:
+def test_auth_from_env_names_what_is_missing_and_where_credentials_come_from() -> None:
+    """No flag passes credentials, so the message names the environment variables, not "pass them"."""
     with pytest.raises(UsageError) as info:
         auth_from_env(env={"CAPTURE_CLIENT_ID": "cid"})
-    assert str(info.value) == "no client credentials: pass them or set CAPTURE_CLIENT_SECRET"
+    assert str(info.value) == ("no client credentials: CAPTURE_CLIENT_SECRET is not set (credentials come only "
+                               "from the environment variables CAPTURE_CLIENT_ID and CAPTURE_CLIENT_SECRET)")
+    with pytest.raises(UsageError, match=r"^no client credentials: CAPTURE_CLIENT_ID and CAPTURE_CLIENT_SECRET are "):
+        auth_from_env(env={})
+
+
+def test_the_secret_never_shows_in_a_repr() -> None:
+    """Tracebacks print frame locals (pytest --showlocals): what holds the secret must not show it."""
+    found = credentials(env={"CAPTURE_CLIENT_ID": "cid", "CAPTURE_CLIENT_SECRET": SECRET})
+    auth = make_auth("signed", found.client_id, found.secret)
+    for shown in (repr(found), str(found.secret), repr(auth), repr(vars(auth))):
+        assert SECRET not in shown, shown
+    assert found.secret.reveal() == SECRET
 
 
 @pytest.mark.parametrize("url", ["https://app.us.janraincapture.com", "http://127.0.0.1:8080",

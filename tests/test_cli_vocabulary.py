@@ -10,9 +10,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from synthetic_run import SyntheticRun, write_synthetic_run
 
 from loadgen.auth import make_auth
+from loadgen.cli import cli
 from loadgen.client import CaptureClient
 from loadgen.ledger import Ledger, read_ledger
 from loadgen.profiles import ProfileFactory
@@ -48,7 +50,7 @@ def _one_error_line(proc: subprocess.CompletedProcess[str]) -> str:
                                               "(see loadgen cleanup --help)"),
     (["run", "--users", "0"], "error: Invalid value for '--users': 0 is not in the range x>=1 "
                               "(see loadgen run --help)"),
-    (["ping", "--auth", "ntlm"], "error: Invalid value for '--auth' (env var: 'CAPTURE_AUTH'): 'ntlm' is not one of "
+    (["ping", "--auth", "ntlm"], "error: Invalid value for '--auth': 'ntlm' is not one of "
                                  "'basic', 'signed', 'legacy' (see loadgen ping --help)"),
     (["run", "--auth", "signed", "--capture-auth", "basic"],
      "error: --auth signed and --capture-auth basic disagree: give one (see loadgen run --help)"),
@@ -62,6 +64,19 @@ def test_click_usage_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[s
     assert not any(tmp_path.iterdir())      # nothing started, nothing written
 
 
+@pytest.mark.parametrize(("env", "args", "hint"), [
+    ({}, ["--auth", "sigend"], "'--auth'"),
+    ({"CAPTURE_AUTH": "sigend"}, [], "CAPTURE_AUTH (environment variable)"),
+    ({"CAPTURE_AUTH": "basic"}, ["--auth", "sigend"], "'--auth'"),
+])
+def test_a_bad_auth_names_where_it_came_from(env: dict[str, str], args: list[str], hint: str) -> None:
+    """click said "'--auth' (env var: 'CAPTURE_AUTH')" also when the user had typed the flag."""
+    result = CliRunner(env=env).invoke(cli, ["ping", "--url", "http://127.0.0.1:9", *args], prog_name="loadgen")
+    assert result.exit_code == 2
+    assert result.output == (f"error: Invalid value for {hint}: 'sigend' is not one of 'basic', 'signed', 'legacy' "
+                             "(see loadgen ping --help)\n")
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["cleanup", "nowhere"], "error: nowhere: no run folder here"),
     (["report", "nowhere"], "error: nowhere: no run folder here"),
@@ -72,6 +87,20 @@ def test_click_usage_errors_are_one_line_and_exit_2(tmp_path: Path, args: list[s
 def test_a_missing_folder_is_one_line(tmp_path: Path, args: list[str], message: str) -> None:
     proc = _loadgen(*args, cwd=tmp_path)
     assert proc.returncode == 2 and _one_error_line(proc) == message
+
+
+@pytest.mark.parametrize("head", ["", "from loadgen.locust import CreateUser\n"])
+def test_a_locustfile_with_a_syntax_error_is_one_line_naming_file_and_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, head: str) -> None:
+    """Before: "it does not use loadgen.locust" when the error came first, else Locust's "stopped without a result"
+    after a sandbox and a run folder had been made."""
+    (tmp_path / "broken.py").write_text(f"{head}\n\nclass U(CreateUser:\n    pass\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["run", "--locustfile", "broken.py", "--duration", "2s"], prog_name="loadgen")
+    assert result.exit_code == 2
+    line = 4 if head else 3
+    assert result.output == f"error: --locustfile broken.py:{line}: syntax error: invalid syntax\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.py"]      # no sandbox, no run folder
 
 
 def test_a_plain_locust_locustfile_is_refused_before_anything_starts(tmp_path: Path) -> None:

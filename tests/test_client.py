@@ -532,7 +532,7 @@ def test_configuration_comes_from_the_environment(monkeypatch: pytest.MonkeyPatc
         assert repr(client) == "CaptureClient('https://capture.test', type_name='user', " \
                                "auth=BasicAuth(client_id='cid', secret=***))"
     monkeypatch.delenv("CAPTURE_CLIENT_SECRET")
-    with pytest.raises(UsageError, match=r"set CAPTURE_CLIENT_SECRET$"):
+    with pytest.raises(UsageError, match=r"^no client credentials: CAPTURE_CLIENT_SECRET is not set "):
         CaptureClient()
 
 

@@ -136,16 +136,38 @@ def test_writes_to_a_url_need_an_explicit_flag(
     assert sandbox.stats()["requests"].get("entity.create", 0) == before
 
 
-def test_bad_credentials_are_one_line_per_property(pytester: pytest.Pytester, sandbox: Sandbox,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+FAKE_SECRET = "TOPSECRETVALUE-4e1f"
+
+
+@pytest.mark.parametrize("scheme", ["basic", "signed", "legacy"])
+def test_bad_credentials_are_one_line_per_property_and_never_show_the_secret(
+        pytester: pytest.Pytester, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, scheme: str) -> None:
+    """pytest's long tracebacks print every frame's arguments and locals: the secret must not be among them."""
     monkeypatch.setenv("CAPTURE_CLIENT_ID", sandbox.client_id)
-    monkeypatch.setenv("CAPTURE_CLIENT_SECRET", "wrong-secret-value")
-    args = suite_args(url=sandbox.url, max_examples=5, seed=0, allow_writes=True)
-    result = pytester.runpytest_subprocess(*args, timeout=120)
+    monkeypatch.setenv("CAPTURE_CLIENT_SECRET", FAKE_SECRET)
+    args = suite_args(url=sandbox.url, auth=scheme, max_examples=5, seed=0, allow_writes=True)
+    result = pytester.runpytest_subprocess(*args, "--tb=long", "--showlocals", timeout=120)
     result.assert_outcomes(errors=5)
-    out = result.stdout.str()
+    out = result.stdout.str() + result.stderr.str()
     assert f"capture: {sandbox.url}: " in out and "invalid_client_credentials" in out
-    assert "Traceback" not in out and "wrong-secret-value" not in out
+    assert "Traceback" not in out and FAKE_SECRET not in out
+
+
+def test_a_missing_client_id_is_one_usage_error_before_any_test(
+        pytester: pytest.Pytester, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """It once printed a long traceback per property, with ``secret = '...'`` and the whole environment."""
+    monkeypatch.delenv("CAPTURE_CLIENT_ID", raising=False)
+    monkeypatch.setenv("CAPTURE_CLIENT_SECRET", FAKE_SECRET)
+    before = dict(sandbox.stats()["requests"])
+    args = suite_args(url=sandbox.url, max_examples=5, seed=0, allow_writes=True)
+    result = pytester.runpytest_subprocess(*args, "--tb=long", "--showlocals", timeout=120)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    out = result.stdout.str() + result.stderr.str()
+    assert FAKE_SECRET not in out and "Traceback" not in out and "environ(" not in out
+    assert [line for line in out.splitlines() if line.strip()] == [
+        "ERROR: capture: no client credentials: CAPTURE_CLIENT_ID is not set (credentials come only from the "
+        "environment variables CAPTURE_CLIENT_ID and CAPTURE_CLIENT_SECRET)"]
+    assert sandbox.stats()["requests"] == before      # nothing was sent
 
 
 def test_the_plugin_is_harmless_when_unused(pytester: pytest.Pytester) -> None:

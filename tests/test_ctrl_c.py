@@ -16,14 +16,17 @@ from pathlib import Path
 
 import pytest
 
+from loadgen.conformance import suite_args
 from loadgen.sandbox import Sandbox
 
 LOADGEN = str(Path(__file__).resolve().parent.parent / ".venv" / "bin" / "loadgen")
 
 
 def _start(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen([LOADGEN, *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    """``loadgen ARGS`` run by this interpreter (so also from a checkout whose .venv is elsewhere)."""
+    return subprocess.Popen([sys.executable, "-c", "from loadgen.cli import main; main()", *args], cwd=cwd,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
 
 
 @pytest.mark.parametrize("jobs", ["1", "2"])
@@ -63,6 +66,28 @@ def test_fuzz_stops_between_requests_and_deletes_what_it_created(
     assert created >= 5 and " 0 could not be deleted" in out, out[-2000:]
     assert int(sandbox.stats()["records"].get("user", 0)) == 0
     assert out.rstrip().splitlines()[-1].startswith("interrupted; repeat with: loadgen fuzz --seed 1")
+    # pytest's "!!! KeyboardInterrupt !!!" banner and the line that raised it were printed once
+    for shown in ("KeyboardInterrupt", "Traceback", "fuzzer.py", "!!!"):
+        assert shown not in out + err, (out + err)[-3000:]
+
+
+def test_ctrl_c_ends_the_plugins_properties_as_interrupted_without_a_traceback(
+        sandbox_factory: Callable[..., Sandbox], tmp_path: Path) -> None:
+    """The plugin run alone (no ``loadgen fuzz`` around it): exit status "interrupted" (2), never a pass."""
+    sandbox = sandbox_factory()
+    env = {**os.environ, "CAPTURE_CLIENT_ID": sandbox.client_id, "CAPTURE_CLIENT_SECRET": sandbox.client_secret}
+    args = suite_args(url=sandbox.url, allow_writes=True, max_examples=5000, seed=1)
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", *args, "-q"], cwd=tmp_path, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while int(sandbox.stats()["requests"].get("entity.create", 0)) < 20 and time.monotonic() < deadline:
+        time.sleep(0.1)     # the first property is under way
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == pytest.ExitCode.INTERRUPTED, (out + err)[-3000:]
+    assert "malformed attributes (entity.create)" in out and "interrupted" in out
+    for shown in ("KeyboardInterrupt", "Traceback", "fuzzer.py", "!!!"):
+        assert shown not in out + err, (out + err)[-3000:]
 
 
 def _waiting_parent(on_sigint: str, grace: float) -> subprocess.Popen[str]:

@@ -158,3 +158,17 @@ def test_a_failure_that_shows_on_some_tries_only_is_flaky_and_fails_the_replay(
     assert result.returncode == 1, result.stdout + result.stderr
     flaky = [line for line in result.stdout.splitlines() if line.startswith("FLAKY")]
     assert flaky and "500 unexpected_error" in flaky[0] and "200 invalid_argument" in flaky[0], result.stdout
+
+
+def test_refused_credentials_are_a_usage_error_of_replay_and_fuzz_alike(tmp_path: Path, sandbox: Sandbox) -> None:
+    """Not a verdict: replay once printed ``STILL FAILING ... got 402 invalid_client_credentials`` and exit 1."""
+    path = tmp_path / "failures.jsonl"
+    write_failures(path, [_failure(url=sandbox.url)])
+    env = {**_env(sandbox), "CAPTURE_CLIENT_SECRET": "not-the-secret-9c2d"}
+    runs = [subprocess.run([*LOADGEN, *args], env=env, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+            for args in (["replay", str(path)], ["fuzz", "--url", sandbox.url, "--allow-writes"])]
+    for run, command in zip(runs, ("replay", "preflight"), strict=True):
+        assert run.returncode == 2, run.stdout + run.stderr
+        assert run.stdout == "" and "not-the-secret-9c2d" not in run.stderr
+        assert run.stderr == (f"error: {command}: {sandbox.url} refused the credentials (402 "
+                              "invalid_client_credentials); check CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET and --auth\n")

@@ -123,7 +123,8 @@ def test_memory_stays_flat_while_streaming(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("files", "args", "problem"), [
     ({"s.json": '{"name": "user", "attr_defs": [{"name": "zip", "type": "strng"}]}'}, ["--schema", "s.json"],
      "s.json: attr_defs[0] (zip): unknown type 'strng'"),
-    ({"s.json": "{not json"}, ["--schema", "s.json"], "s.json: not valid JSON"),
+    ({"s.json": "{not json"}, ["--schema", "s.json"],
+     "s.json: the JSON is not syntactically valid: Expecting property name"),
     ({"p.toml": "[locales]\nxx_YY = 1\n"}, ["--profile", "p.toml"], "p.toml: locales: unknown locale 'xx_YY'"),
     ({"p.toml": "[fixed]\nbirthday = true\n"}, ["--profile", "p.toml"],
      "p.toml: fixed.birthday: expected a JSON value of type date (got True)"),

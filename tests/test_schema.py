@@ -143,8 +143,8 @@ def test_default_schema_is_found_in_a_checkout_and_in_an_installed_wheel(tmp_pat
 
 
 BAD_SCHEMAS: list[tuple[str, str]] = [
-    ("{", "not valid JSON"),
-    ('{"a": NaN}', "not valid JSON"),
+    ("{", "the JSON is not syntactically valid: Expecting property name"),
+    ('{"a": NaN}', "the JSON is not syntactically valid: NaN is not JSON"),
     ("7", "expected a JSON object"),
     ('{"name": 5, "attr_defs": []}', "bad 'name' 5"),
     ('{"name": "user"}', "missing 'attr_defs'"),
@@ -177,6 +177,15 @@ BAD_SCHEMAS: list[tuple[str, str]] = [
     ('{"name": "u", "attr_defs": []}', "no attributes besides the system ones"),
     ('{"name": "u", "attr_defs": [{"name": "uuid", "type": "uuid"}]}', "no attributes besides the system ones"),
 ]
+
+
+def test_a_schema_file_that_is_not_json_says_so_once(tmp_path: Path) -> None:
+    """It read "not valid JSON: the JSON is not syntactically valid: ..."."""
+    path = tmp_path / "x.json"
+    path.write_text('{"a": NaN}')
+    with pytest.raises(UsageError) as info:
+        load_schema(path)
+    assert str(info.value) == f"{path}: the JSON is not syntactically valid: NaN is not JSON"
 
 
 @pytest.mark.parametrize(("text", "problem"), BAD_SCHEMAS)

@@ -80,6 +80,19 @@ def cli() -> None:
 
 # -- the options every command that sends requests shares --------------------------------------------
 
+class EnvOption(click.Option):
+    """An option read from its variable when not given, whose error names where the bad value came from.
+
+    click's hint is ``'--auth' (env var: 'CAPTURE_AUTH')`` whichever it was, which reads as a complaint
+    about the variable when the user typed the flag: here it is ``'--auth'`` or ``CAPTURE_AUTH`` alone.
+    """
+
+    def get_error_hint(self, ctx: click.Context | None) -> str:
+        from_env = (ctx is not None and self.name is not None
+                    and ctx.get_parameter_source(self.name) is click.core.ParameterSource.ENVIRONMENT)
+        return f"{self.envvar} (environment variable)" if from_env else click.Parameter.get_error_hint(self, ctx)
+
+
 def auth_option(func: F) -> F:
     """``--auth basic|signed|legacy`` (env CAPTURE_AUTH, default basic) as the ``scheme`` argument.
 
@@ -96,7 +109,7 @@ def auth_option(func: F) -> F:
         return func(*args, scheme=(auth or DEFAULT_AUTH).lower(), **kwargs)
 
     wrapper = click.option("--capture-auth", type=choice, hidden=True)(wrapper)
-    wrapper = click.option("--auth", type=choice, envvar="CAPTURE_AUTH", show_envvar=True,
+    wrapper = click.option("--auth", cls=EnvOption, type=choice, envvar="CAPTURE_AUTH", show_envvar=True,
                            help="auth scheme (credentials: CAPTURE_CLIENT_ID/CAPTURE_CLIENT_SECRET)  "
                                 "[default: basic]")(wrapper)
     return wrapper  # type: ignore[return-value]
@@ -104,7 +117,7 @@ def auth_option(func: F) -> F:
 
 def url_option(default: str) -> Callable[[F], F]:
     """``--url`` read from CAPTURE_URL when not given, on every command that sends requests."""
-    return click.option("--url", envvar="CAPTURE_URL", show_envvar=True, metavar="URL",
+    return click.option("--url", cls=EnvOption, envvar="CAPTURE_URL", show_envvar=True, metavar="URL",
                         help=f"Capture app URL  [default: {default}]")
 
 

@@ -83,7 +83,8 @@ class LoadState:
         self.worker = worker
         self.workers = max(1, workers)
         self.clock = clock
-        client_id, secret = credentials(env=env)
+        found = credentials(env=env)
+        client_id, secret = found.client_id, found.secret.reveal()
         self._signer = signing.Signer(client_id, secret)
         self._basic_headers = {"Authorization": signing.basic_authorization(client_id, secret), "Content-Type": _FORM}
         self.signed = settings.capture_auth == "signed"   # headers change per request

@@ -41,8 +41,9 @@ def test_bad_options_are_one_line_usage_errors(options: dict[str, object], messa
 
 
 def test_credentials_come_from_the_environment_only() -> None:
-    assert credentials(env={"CAPTURE_CLIENT_ID": "id", "CAPTURE_CLIENT_SECRET": "s"}) == ("id", "s")
-    with pytest.raises(UsageError, match=r"set CAPTURE_CLIENT_SECRET$"):
+    found = credentials(env={"CAPTURE_CLIENT_ID": "id", "CAPTURE_CLIENT_SECRET": "s"})
+    assert (found.client_id, found.secret.reveal()) == ("id", "s")
+    with pytest.raises(UsageError, match=r"^no client credentials: CAPTURE_CLIENT_SECRET is not set "):
         credentials(env={"CAPTURE_CLIENT_ID": "id"})
 
 
@@ -99,10 +100,19 @@ def test_the_union_of_the_merged_ledger_and_every_part_is_read(tmp_path: Path) -
     assert sorted(load_run_ledger(tmp_path).entries) == [_uuid(0), _uuid(1), _uuid(2), _uuid(9)]
 
 
-def test_a_ledger_of_the_previous_release_is_refused_in_one_line(tmp_path: Path) -> None:
-    (tmp_path / "ledger.jsonl").write_text(json.dumps({"uuid": _uuid(1), "id": 1, "email": "a@example.com",
-                                                       "time": 1.0, "worker": 0}) + "\n")
-    with pytest.raises(UsageError, match=r"ledger.jsonl:1: no format version: a ledger of capture-loadgen 0.1.0"):
+def test_a_ledger_of_another_format_is_refused_in_one_line_naming_both_formats(tmp_path: Path) -> None:
+    """Not "a ledger of capture-loadgen 0.1.0 or older; clean it with that release" from 0.1.0 itself."""
+    ledger = tmp_path / "ledger.jsonl"
+    ledger.write_text(json.dumps({"uuid": _uuid(1), "id": 1, "email": "a@example.com", "time": 1.0, "worker": 0})
+                      + "\n")
+    with pytest.raises(UsageError) as old:
+        load_run_ledger(tmp_path)
+    assert str(old.value) == (f"{ledger}:1: no ledger format version (a ledger of an early development build, which "
+                              "recorded no entity type); this release reads ledger format version 2 only and will "
+                              "not guess which records these are")
+    ledger.write_text('{"v": 3, "uuid": "x"}\n')
+    with pytest.raises(UsageError, match=r"ledger.jsonl:1: ledger format version 3; this release reads ledger "
+                                         r"format version 2 only "):
         load_run_ledger(tmp_path)
 
 
