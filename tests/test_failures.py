@@ -45,6 +45,7 @@ def test_from_a_broken_property_to_its_fix(tmp_path: Path, sandbox_factory: Call
     fixed = sandbox_factory()
     out, tests, junit, db = tmp_path / "out", tmp_path / "reg" / "test_capture_regressions.py", tmp_path / "f.xml", \
         tmp_path / "db"
+    tests.parent.mkdir()   # an output's folder must exist (a typo is refused, not made)
     run = subprocess.run([*LOADGEN, "fuzz", "--url", broken.url, "--allow-writes", "--max-examples", "40", "--seed",
                           "1", "--out", str(out), "--junit", str(junit), "--database", str(db),
                           "--export-pytest", str(tests)], cwd=tmp_path, env=_env(broken), capture_output=True,
