@@ -28,15 +28,16 @@ def history_group() -> None:
 @click.option("--commit", help="the commit the run measured (shown in tables and links)")
 @click.option("--branch", help="the branch it came from")
 @click.option("--note", help="a free note kept with the run")
+@click.option("--partial", is_flag=True, help="add a run stopped early by Ctrl-C too (refused by default)")
 @click.option("--db", type=click.Path(dir_okay=False, path_type=Path), help=_DB_HELP)
 @friendly
-def history_add(run_dir: Path, name: str, commit: str | None, branch: str | None, note: str | None,
+def history_add(run_dir: Path, name: str, commit: str | None, branch: str | None, note: str | None, partial: bool,
                 db: Path | None) -> None:
     """Keep RUN_DIR's report (summary, HDR histograms, per-second series) in the history under NAME."""
     from loadgen.report.history import add_run, history_path
 
     path = history_path(db)
-    run = add_run(run_dir, name, db=path, commit=commit, branch=branch, note=note)
+    run = add_run(run_dir, name, db=path, commit=commit, branch=branch, note=note, partial=partial)
     click.echo(f"{path}: {name} <- run {run.run_id} ({run.key.text})")
 
 

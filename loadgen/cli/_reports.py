@@ -10,7 +10,7 @@ import click
 
 from loadgen.cli._base import cli, friendly
 from loadgen.errors import UsageError
-from loadgen.runfolder import REPORT_HTML, REPORT_JSON, REPORT_MD
+from loadgen.runfolder import REPORT_HTML, REPORT_JSON, REPORT_MD, read_meta
 
 if TYPE_CHECKING:
     from loadgen.report.document import Report
@@ -69,6 +69,9 @@ def compare_command(paths: tuple[Path, ...], baseline_name: str | None, baseline
     else:
         raise UsageError("give BASELINE_DIR RUN_DIR, or --baseline NAME RUN_DIR")
     result = compare_runs(baseline, run, max_regression=limits, force=force, junit=junit)
+    for side in (baseline, run):
+        if isinstance(side, Path) and side.is_dir() and (meta := read_meta(side)) is not None and meta.interrupted:
+            click.echo(f"note: {side} was stopped early by Ctrl-C: its numbers cover only the time it ran", err=True)
     click.echo(format_table(result))
     if junit is not None:
         click.echo(f"junit: {junit}")

@@ -31,7 +31,7 @@ from loadgen.report.compare import STORE_FACTOR, STORE_FLOOR
 from loadgen.report.compare import _target as comparable_target
 from loadgen.report.document import Report
 from loadgen.report.model import iso_utc
-from loadgen.runfolder import REPORT_HTML, REPORT_JSON, run_folder
+from loadgen.runfolder import REPORT_HTML, REPORT_JSON, read_meta, run_folder
 
 ENV_VAR = "LOADGEN_HISTORY"
 #: The folder of named baselines, where the file lives by default.
@@ -200,16 +200,22 @@ def _open(path: Path, *, create: bool) -> Iterator[sqlite3.Connection]:
 
 
 def add_run(run_dir: str | os.PathLike[str], name: str = "main", *, db: Path, commit: str | None = None,
-            branch: str | None = None, note: str | None = None, baseline: bool = False) -> StoredRun:
+            branch: str | None = None, note: str | None = None, baseline: bool = False,
+            partial: bool = False) -> StoredRun:
     """Keep a run's report.json under ``name``; adding the same run again replaces it (a rebuilt report).
 
-    ``baseline`` pins it as the name's baseline (one per key; the previous pin is dropped).
+    ``baseline`` pins it as the name's baseline (one per key; the previous pin is dropped). A run stopped
+    by Ctrl-C is refused unless ``partial``: its first seconds alone would read as a change in the series.
     """
     check_name(name)
     folder = run_folder(run_dir)
     report = load_report(folder)
     if report.summary.requests == 0:  # a zero in every series would read as a change point
         raise UsageError(f"{folder}: the run measured no request; it is not added to the history")
+    meta = read_meta(folder)
+    if meta is not None and meta.interrupted and not partial:
+        raise UsageError(f"{folder}: the run was stopped early by Ctrl-C ({report.run.elapsed_s:.0f} s measured); "
+                         "it is not added to the history (--partial adds it anyway)")
     key = series_key(report)
     blob = zlib.compress((folder / REPORT_JSON).read_bytes(), 6)
     with _open(db, create=True) as conn:

@@ -136,6 +136,23 @@ def test_bad_input_is_one_usage_line(tmp_path: Path) -> None:
     assert "No change point" in written[1].read_text(encoding="utf-8")
 
 
+def test_a_run_stopped_by_ctrl_c_is_refused_unless_partial_and_compare_says_so(tmp_path: Path) -> None:
+    """A run cut short was added without a word, and compare judged it against a whole one in silence."""
+    for name in ("whole", "cut"):
+        write_synthetic_run(tmp_path / name, SyntheticRun(duration_s=10, ramp_s=2))
+    meta = tmp_path / "cut" / "meta.json"
+    meta.write_text(meta.read_text(encoding="utf-8").replace('"interrupted": false', '"interrupted": true'),
+                    encoding="utf-8")
+    db = tmp_path / "h.db"
+    with pytest.raises(UsageError, match=r"stopped early by Ctrl-C .*\(--partial adds it anyway\)"):
+        add_run(tmp_path / "cut", db=db)
+    assert not db.exists()
+    assert add_run(tmp_path / "cut", db=db, partial=True).run_id
+    result = CliRunner().invoke(cli, ["compare", str(tmp_path / "whole"), str(tmp_path / "cut")])
+    assert f"note: {tmp_path / 'cut'} was stopped early by Ctrl-C" in result.output, result.output
+    assert "whole was stopped" not in result.output
+
+
 @pytest.mark.slow
 def test_run_with_history_adds_the_finished_run(tmp_path: Path) -> None:
     """`loadgen run --history NAME` on the embedded sandbox: the run lands in $LOADGEN_HISTORY."""
