@@ -8,9 +8,7 @@ failed records by code are in the web UI's Capture tab and the headless "Capture
 Locust's own stats count requests.
 """
 
-from locust import run_single_user
-
-from loadgen.locust.users import BulkCreateUser
+from loadgen.locust.users import BulkCreateUser, run_single
 
 
 class BulkCreator(BulkCreateUser):
@@ -18,4 +16,4 @@ class BulkCreator(BulkCreateUser):
 
 
 if __name__ == "__main__":
-    run_single_user(BulkCreator)
+    run_single(BulkCreator)

@@ -9,9 +9,7 @@ caps the concurrency (raise it if the Capture tab shows dropped arrivals). See `
 other Capture options (--stages, --max-records, --capture-auth, --seed...).
 """
 
-from locust import run_single_user
-
-from loadgen.locust.users import CreateUser
+from loadgen.locust.users import CreateUser, run_single
 
 
 class Creator(CreateUser):
@@ -19,4 +17,4 @@ class Creator(CreateUser):
 
 
 if __name__ == "__main__":
-    run_single_user(Creator)
+    run_single(Creator)

@@ -9,9 +9,7 @@ when the server answered the expected code with the right argument or attribute 
 it, or answering another error, is a failure named after what happened.
 """
 
-from locust import run_single_user
-
-from loadgen.locust.users import ErrorPathUser
+from loadgen.locust.users import ErrorPathUser, run_single
 
 
 class ErrorPathCreator(ErrorPathUser):
@@ -19,4 +17,4 @@ class ErrorPathCreator(ErrorPathUser):
 
 
 if __name__ == "__main__":
-    run_single_user(ErrorPathCreator)
+    run_single(ErrorPathCreator)

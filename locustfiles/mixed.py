@@ -7,9 +7,7 @@ With --stages, the targets are create requests/s and bulkCreate keeps its ratio
 (--bulk-rate / --create-rate); the run ends when the last stage does.
 """
 
-from locust import run_single_user
-
-from loadgen.locust.users import MixedUser
+from loadgen.locust.users import MixedUser, run_single
 
 
 class Mixed(MixedUser):
@@ -17,4 +15,4 @@ class Mixed(MixedUser):
 
 
 if __name__ == "__main__":
-    run_single_user(Mixed)
+    run_single(Mixed)

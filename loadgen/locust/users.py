@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
-from locust import FastHttpUser
+from locust import FastHttpUser, run_single_user
 from locust.user.wait_time import constant
 
 from loadgen.errors import UsageError
@@ -30,7 +31,7 @@ from loadgen.locust.poster import FormPoster
 from loadgen.locust.state import current_load
 from loadgen.scenarios import BULK_CREATE, CREATE
 
-__all__ = ["BulkCreateUser", "CaptureUser", "CreateUser", "ErrorPathUser", "MixedUser", "paced"]
+__all__ = ["BulkCreateUser", "CaptureUser", "CreateUser", "ErrorPathUser", "MixedUser", "paced", "run_single"]
 
 #: Arrivals due sooner than this are sent without a timer (see ``CaptureUser.wait_time``).
 EARLY_S = 0.002
@@ -202,3 +203,12 @@ class ErrorPathUser(CreateUser):
             self.capture.bad_create(load.bad_request(arrival.index))
         else:
             self.capture.create()
+
+
+def run_single(user_class: type[CaptureUser]) -> None:
+    """Locust's ``run_single_user`` (one user in this process, for a debugger), ended by Ctrl-C with exit 130
+    and no traceback: Locust lets the KeyboardInterrupt out of whatever request the user was waiting on."""
+    try:
+        run_single_user(user_class)
+    except KeyboardInterrupt:
+        sys.exit(130)

@@ -169,6 +169,20 @@ def test_clear_text_http_to_a_remote_host_is_refused(tmp_path: Path) -> None:
     assert "secret-value" not in proc.stderr
 
 
+def test_a_single_user_locustfile_ends_on_ctrl_c_without_a_traceback(sandbox_factory: Callable[..., Sandbox]) -> None:
+    """`python locustfiles/create.py --host URL` (one user, for a debugger): Ctrl-C printed gevent's traceback."""
+    sandbox = sandbox_factory()
+    proc = subprocess.Popen([sys.executable, str(LOCUSTFILES / "create.py"), "--host", sandbox.url],
+                            env=sandbox_env(sandbox), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while sandbox.stats()["records"].get("user", 0) < 3 and time.monotonic() < deadline:   # it is sending
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err[-2000:]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err[-2000:]
+
+
 def test_custom_options_show_in_the_locustfile_help() -> None:
     # Locust 2.47 prints `locust --help` before importing the locustfile; the run_single_user guard
     # of each locustfile builds the full parser, so `python locustfiles/mixed.py --help` lists ours
