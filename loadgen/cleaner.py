@@ -155,10 +155,11 @@ def created_nothing(meta: Meta | None) -> bool:
 
 
 def step_folders(folder: Path) -> list[Path]:
-    """The steps of a capacity search's folder, in order (each a run folder of its own); [] for a run."""
+    """The steps of a capacity search's folder, in order (each a run folder of its own, meta.json or not: a
+    step whose Locust failed has a ledger and none); [] for a run."""
     if (folder / META).exists() or not folder.is_dir():
         return []
-    return sorted(p for p in folder.glob("step-*") if (p / META).is_file())
+    return sorted(p for p in folder.glob("step-*") if p.is_dir())
 
 
 def cleanup(run_dir: str | Path, *, url: str | None = None, rate: float | None = DEFAULT_RATE,

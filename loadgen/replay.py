@@ -21,7 +21,7 @@ import httpx
 
 from loadgen.answers import parse_answer
 from loadgen.client import CaptureClient
-from loadgen.errors import AuthError, CaptureError, Code, LoadgenError, Replay, TransportError, error_class
+from loadgen.errors import CaptureError, Code, LoadgenError, Replay, TransportError, error_class
 from loadgen.failures import Failure, describe
 from loadgen.preflight import refused_credentials
 from loadgen.retry import retry_transient, transport_replay
@@ -155,11 +155,15 @@ def replay(failures: Iterable[Failure], replayer: Replayer, *, tries: int = TRIE
 
 def _refuse_auth_errors(sent: Sent, url: str) -> None:
     """Refused credentials are no answer to the failure: a one-line usage error (exit 2), as in the preflight of
-    ``loadgen fuzz``, never STILL FAILING."""
+    ``loadgen fuzz``, never STILL FAILING. Only the credentials and the scheme (402, 205): a 403 is one
+    operation's permission, an answer like any other (and Capture gives transient ones on bulkCreate)."""
     if sent.body is not None and sent.body.get("stat") == "error":
         error = CaptureError.from_body(sent.body)
-        if isinstance(error, AuthError):
+        if error.code in _REFUSED_CREDENTIALS:
             raise refused_credentials("replay", url, error.label)
+
+
+_REFUSED_CREDENTIALS = frozenset({Code.INVALID_CLIENT_CREDENTIALS, Code.INVALID_AUTH_METHOD})
 
 
 def junit_xml(verdicts: list[Verdict]) -> str:

@@ -236,3 +236,14 @@ def test_a_capacity_search_folder_is_cleaned_step_by_step(sandbox_with_env: Sand
         "step-01-10rps: deleted 2, skipped 0 (already gone), failed 0, refused 0 of 2 ledgered records",
         "step-02-20rps: deleted 3, skipped 0 (already gone), failed 0, refused 0 of 3 ledgered records"]
     assert count(sandbox_with_env) == 0
+    # a step whose Locust failed before meta.json was written still has its ledger: it is cleaned too, and a
+    # step with nothing readable is named, not skipped in silence
+    made = create(sandbox_with_env, 2)
+    write_run(search / "step-03-40rps", made)
+    (search / "step-03-40rps" / "meta.json").unlink()
+    (search / "step-04-80rps").mkdir()
+    done = cli_cleanup(search, sandbox_with_env)
+    lines = done.stdout.splitlines()
+    assert lines[2] == "step-03-40rps: deleted 2, skipped 0 (already gone), failed 0, refused 0 of 2 ledgered records"
+    assert lines[3].startswith("step-04-80rps: error: ") and "holds no ledger" in lines[3], lines
+    assert done.returncode == 2 and count(sandbox_with_env) == 0

@@ -34,10 +34,11 @@ def history_group() -> None:
 def history_add(run_dir: Path, name: str, commit: str | None, branch: str | None, note: str | None, partial: bool,
                 db: Path | None) -> None:
     """Keep RUN_DIR's report (summary, HDR histograms, per-second series) in the history under NAME."""
-    from loadgen.report.history import add_run, history_path
+    from loadgen.report.history import add_run, history_path, named_file
 
     path = history_path(db)
-    run = add_run(run_dir, name, db=path, commit=commit, branch=branch, note=note, partial=partial)
+    run = add_run(run_dir, name, db=path, commit=commit, branch=branch, note=note, partial=partial,
+                  make_folder=not named_file(db))
     click.echo(f"{path}: {name} <- run {run.run_id} ({run.key.text})")
 
 

@@ -11,7 +11,7 @@ from click.core import ParameterSource
 
 from loadgen import console
 from loadgen.cli._base import auth_option, check_writable, cli, friendly, source_of, url_option
-from loadgen.errors import ExitCode, UsageError
+from loadgen.errors import ExitCode, LoadgenError, UsageError
 from loadgen.phases import DEFAULT_PREFILL_RATE
 from loadgen.runfolder import ledger_part
 from loadgen.scenarios import (
@@ -90,9 +90,9 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
                                     abort_delay=parse_duration(abort_delay), prefill=prefill,
                                     prefill_rate=prefill_rate))
     if history_name is not None:
-        from loadgen.report.history import default_history, history_path
+        from loadgen.report.history import history_path, named_file
 
-        check_writable(path := history_path(), make_folder=default_history(path))
+        check_writable(history_path(), make_folder=not named_file())
     source = " (from CAPTURE_URL)" if source_of("url") == "CAPTURE_URL" else ""
 
     def announce(target: str, run_dir: Path) -> None:
@@ -105,9 +105,9 @@ def run_command(url: str | None, scenario: str, duration: str, create_rate: floa
     if result.interrupted:
         sys.exit(ExitCode.INTERRUPTED)
     if history_name is not None:
-        from loadgen.report.history import add_run, history_path
+        from loadgen.report.history import add_run, history_path, named_file
 
-        add_run(result.run_dir, history_name, db=history_path())
+        add_run(result.run_dir, history_name, db=history_path(), make_folder=not named_file())
         click.echo(f"history: added to {history_name!r} in {history_path()}", err=True)
     if result.nothing_lost is False:
         click.echo(f"error: the ledger holds {result.ledger_count} records but the sandbox "
@@ -143,11 +143,16 @@ def cleanup_command(run_dir: Path, url: str | None, rate: float | None, scheme: 
     from loadgen.cleaner import step_folders
 
     steps = step_folders(run_dir)   # a capacity search: each step is a run of its own
+    if not steps:
+        sys.exit(_clean(run_dir, url, rate, scheme, insecure))
     code = 0
-    for folder in steps or [run_dir]:
-        if steps:
-            click.echo(f"{folder.name}: ", nl=False)
-        code = max(code, _clean(folder, url, rate, scheme, insecure))
+    for folder in steps:
+        click.echo(f"{folder.name}: ", nl=False)
+        try:
+            code = max(code, _clean(folder, url, rate, scheme, insecure))
+        except LoadgenError as exc:   # one step's problem (no ledger, damage) does not hide the others
+            click.echo(f"error: {exc}")
+            code = max(code, exc.exit_code)
         if code == ExitCode.INTERRUPTED:
             break
     sys.exit(code)
@@ -164,7 +169,7 @@ def _clean(run_dir: Path, url: str | None, rate: float | None, scheme: str, inse
     with console.cleanup_progress(show) as tick:
         result = cleanup(run_dir, url=url, rate=rate, scheme=scheme, insecure=insecure, progress=tick)
     errors = "".join(f", {n} x {label}" for label, n in result.errors.items())
-    if result.total == 0 and not result.unreadable and not result.unaccounted:
+    if result.total == 0 and not result.unreadable and not result.unaccounted and not result.lost_workers:
         click.echo("nothing to clean: the run created no record")
     else:
         click.echo(f"deleted {result.deleted:,}, skipped {result.skipped:,} (already gone), failed {result.failed:,}"

@@ -89,12 +89,13 @@ def baseline_group() -> None:
 @click.option("--baselines-dir", type=click.Path(file_okay=False, path_type=Path),
               help="folder of named baselines  [default: $LOADGEN_BASELINES or ./baselines]")
 @click.option("--force", is_flag=True, help="replace an existing baseline of that name")
+@click.option("--partial", is_flag=True, help="save a run stopped early by Ctrl-C too (refused by default)")
 @friendly
-def baseline_save(run_dir: Path, name: str, baselines_dir: Path | None, force: bool) -> None:
+def baseline_save(run_dir: Path, name: str, baselines_dir: Path | None, force: bool, partial: bool) -> None:
     """Add RUN_DIR to the history under NAME and pin it as NAME's baseline."""
     from loadgen.report import save_baseline
 
-    saved = save_baseline(run_dir, name, root=baselines_dir, force=force)
+    saved = save_baseline(run_dir, name, root=baselines_dir, force=force, partial=partial)
     click.echo(f"baseline {name}: run {saved.run_id} ({saved.key.text})")
 
 

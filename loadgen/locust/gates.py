@@ -22,6 +22,7 @@ from typing import Any
 import gevent
 from locust.runners import (
     STATE_CLEANUP,
+    STATE_MISSING,
     STATE_STOPPED,
     STATE_STOPPING,
     MasterRunner,
@@ -46,12 +47,15 @@ def _recorder() -> Recorder | None:
 def _complete_until(runner: Any) -> int | None:
     """The epoch second before which the recorder holds every second's data: now in a local runner (it
     records as requests complete); on a master, the oldest of the workers' latest reports (None until each
-    worker has reported: its seconds, and the measured start they fix, are not known yet)."""
+    worker has reported: its seconds, and the measured start they fix, are not known yet). A worker Locust
+    counts as missing is left out: its last report would hold every later window back for the rest of the run."""
     if not isinstance(runner, MasterRunner):
         return math.floor(time.time())
-    if not state.reported_at or len(state.reported_at) < runner.worker_count:
+    live = [node.id for node in runner.clients.values() if node.state != STATE_MISSING]
+    times = [state.reported_at.get(client) for client in live]
+    if not times or None in times:
         return None
-    return math.floor(min(state.reported_at.values()))
+    return math.floor(min(t for t in times if t is not None))
 
 
 def _watch(environment: Any, judge: WindowJudge) -> None:

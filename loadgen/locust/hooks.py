@@ -140,8 +140,9 @@ def _refuse_taken_ledger(settings: Settings) -> None:
                              "or --run-dir (or clean that run up and remove its folder)")
 
 
-#: How long the schedule waits for the users' ``on_start``, and how often it looks.
-READY_WAIT_S = 30.0
+#: How long the schedule waits for the users' ``on_start`` (within ``loadgen run``'s -t grace of 15 s, which
+#: a master arms before its workers are ready), and how often it looks.
+READY_WAIT_S = 10.0
 READY_POLL_S = 0.01
 
 
@@ -204,7 +205,7 @@ def _on_sigint(runner: Any) -> None:
         _finish(runner, "Ctrl-C")
         return
     if state.load is not None:
-        state.load.stopping = True
+        state.load.stop()
     hub = gevent.get_hub()
     hub.loop.run_callback(hub.parent.throw, KeyboardInterrupt)
 
@@ -237,7 +238,7 @@ def _on_finish(environment: Any, msg: Any, **_: Any) -> None:
     runner, load = environment.runner, state.load
     reason = str((msg.data or {}).get("reason", "stopped"))
     if load is not None:
-        load.stopping = True
+        load.stop()
     gevent.spawn(_finish_worker, runner, load, reason)
 
 
@@ -428,7 +429,7 @@ def _on_worker_report(client_id: str, data: dict[str, Any], **_: Any) -> None:
     state.cpu[worker] = float(report.get("cpu", 0.0))
     state.unanswered[worker] = int(report.get("unanswered", 0))
     state.totals[worker] = (int(report.get("records", 0)), Counter(report.get("dropped", {})))
-    state.reported_at[worker] = float(report.get("at", 0.0))
+    state.reported_at[client_id] = float(report.get("at", 0.0))
     state.records = sum(records for records, _ in state.totals.values())
     state.dropped = sum((dropped for _, dropped in state.totals.values()), Counter())
     state.ledger.claim(int(report.get("worker", -1)), int(report.get("records", 0)))
@@ -454,7 +455,7 @@ def _on_test_stopping(environment: Any, **_: Any) -> None:
     """No new request once a stop begins: Locust kills a waiting user asynchronously, so one whose sleep
     has just ended could otherwise send its claimed arrival and be killed before the answer is ledgered."""
     if state.load is not None:
-        state.load.stopping = True
+        state.load.stop()
 
 
 def _on_test_stop(environment: Any, **_: Any) -> None:
@@ -475,7 +476,7 @@ def _on_quitting(environment: Any, **_: Any) -> None:
     if state.load is not None:
         # Ctrl-C makes Locust fire ``quitting`` before it stops the users: stop them here, first. No new
         # arrivals, and each request in flight gets its answer into the ledger before the ledger closes.
-        state.load.stopping = True
+        state.load.stop()
         if runner is not None and runner.state != STATE_STOPPED:
             runner.stop()
         state.load.close()

@@ -113,7 +113,8 @@ class LoadState:
         limit = settings.max_records
         self.budget = RecordBudget(None if limit is None else worker_share(limit, worker % self.workers, self.workers))
         self.recorder = Recorder(source=str(worker))
-        self._schedule_from_now()
+        if not held:   # else start_schedule: a held worker's stats reports must not carry its set-up's time
+            self._schedule_from_now()
         #: the unique attribute each ledger line records, so clean-up can tell our record from another
         self.key = identity_key(self.schema)
         self.ledger = Ledger(settings.ledger_path, worker, type_name=settings.type_name, key=self.key)
@@ -282,8 +283,19 @@ class LoadState:
             self.in_flight += 1
             self.recorder.in_flight(self.in_flight)
         else:
+            if self.budget.spent:
+                self._stopped_offering()
             self.check_done()
         return granted
+
+    def stop(self) -> None:
+        """No new arrival from now on (Ctrl-C, an abort gate, the end of the test): requests in flight finish."""
+        self.stopping = True
+        self._stopped_offering()
+
+    def _stopped_offering(self) -> None:
+        if self.recorder.stop_from is None:
+            self.recorder.stop_from = time.time()
 
     def send(self) -> None:
         """A request that creates nothing (a read, an update, a delete) is on its way."""

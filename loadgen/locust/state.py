@@ -29,7 +29,7 @@ class State:
         self.dropped: Counter[str] = Counter()
         self.cpu: dict[str, float] = {}
         self.totals: dict[str, tuple[int, Counter[str]]] = {}
-        self.reported_at: dict[str, float] = {}    # master: each worker's latest report, by its own clock
+        self.reported_at: dict[str, float] = {}    # master: each worker's latest report (by client id), its clock
         self.unanswered: dict[str, int] = {}
         self.done: set[str] = set()
         self.reasons: list[str] = []

@@ -34,14 +34,16 @@ def list_baselines(root: str | os.PathLike[str] | None = None) -> list[str]:
 
 
 def save_baseline(run_dir: str | os.PathLike[str], name: str, *, root: str | os.PathLike[str] | None = None,
-                  force: bool = False) -> history.StoredRun:
-    """Add a run to the history under ``name`` and pin it; replacing an existing pin needs ``force``."""
+                  force: bool = False, partial: bool = False) -> history.StoredRun:
+    """Add a run to the history under ``name`` and pin it; replacing an existing pin needs ``force``, a run
+    stopped by Ctrl-C ``partial``."""
     history.check_name(name, "baseline name")
     db = history.history_path(baselines_dir=root)
     old = history.pinned(name, db)
     if old is not None and not force:
         raise UsageError(f"baseline {name!r} already exists in {db} (run {old.run_id}; use --force to replace it)")
-    return history.add_run(run_dir, name, db=db, baseline=True)
+    return history.add_run(run_dir, name, db=db, baseline=True, partial=partial,
+                           make_folder=not history.named_file(baselines_dir=root))
 
 
 def baseline_report(name: str, root: str | os.PathLike[str] | None = None) -> Report:

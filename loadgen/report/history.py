@@ -78,10 +78,10 @@ def history_path(db: str | os.PathLike[str] | None = None, baselines_dir: str | 
     return folder_of_baselines(baselines_dir) / DEFAULT_NAME
 
 
-def default_history(path: Path) -> bool:
-    """Whether ``path`` is the default file, ``./baselines/history.db``: its folder is made when missing,
-    where a folder the user named (``--db``, the variables) must exist."""
-    return path == Path(_DEFAULT_FOLDER) / DEFAULT_NAME
+def named_file(db: str | os.PathLike[str] | None = None, baselines_dir: str | os.PathLike[str] | None = None) -> bool:
+    """Whether :func:`history_path` gives a file the user named (``--db``, ``$LOADGEN_HISTORY``), whose folder
+    must exist, rather than ``history.db`` in the baselines folder, a folder the tool makes when missing."""
+    return bool(db) or (baselines_dir is None and bool(os.environ.get(ENV_VAR)))
 
 
 def folder_of_baselines(root: str | os.PathLike[str] | None = None) -> Path:
@@ -178,14 +178,15 @@ def _row(row: sqlite3.Row) -> StoredRun:
 
 
 @contextmanager
-def _open(path: Path, *, create: bool) -> Iterator[sqlite3.Connection]:
-    """One connection, one transaction; a missing file is a usage error unless ``create``."""
+def _open(path: Path, *, create: bool, make_folder: bool = False) -> Iterator[sqlite3.Connection]:
+    """One connection, one transaction; a missing file is a usage error unless ``create``, and its missing
+    folder unless ``make_folder`` (the baselines folder, not a folder of a file the user named)."""
     if not create and not path.is_file():
         raise UsageError(f"{path}: no history here (`loadgen history add RUN_DIR` starts one)")
     if not path.parent.is_dir():
-        if not default_history(path) or path.parent.exists():
+        if not make_folder or path.parent.exists():
             raise UsageError(f"{path}: cannot write: the folder {path.parent} does not exist")
-        try:   # the default folder, ./baselines, is made on the first run that keeps history
+        try:   # the baselines folder is made on the first run that keeps history
             path.parent.mkdir(parents=True)
         except OSError as exc:
             raise RuntimeFailure(f"{path}: cannot create its folder: {exc.strerror or exc}") from None
@@ -201,11 +202,12 @@ def _open(path: Path, *, create: bool) -> Iterator[sqlite3.Connection]:
 
 def add_run(run_dir: str | os.PathLike[str], name: str = "main", *, db: Path, commit: str | None = None,
             branch: str | None = None, note: str | None = None, baseline: bool = False,
-            partial: bool = False) -> StoredRun:
+            partial: bool = False, make_folder: bool = False) -> StoredRun:
     """Keep a run's report.json under ``name``; adding the same run again replaces it (a rebuilt report).
 
     ``baseline`` pins it as the name's baseline (one per key; the previous pin is dropped). A run stopped
     by Ctrl-C is refused unless ``partial``: its first seconds alone would read as a change in the series.
+    ``make_folder``: ``db`` lies in the baselines folder, made when missing (see :func:`named_file`).
     """
     check_name(name)
     folder = run_folder(run_dir)
@@ -218,7 +220,7 @@ def add_run(run_dir: str | os.PathLike[str], name: str = "main", *, db: Path, co
                          "it is not added to the history (--partial adds it anyway)")
     key = series_key(report)
     blob = zlib.compress((folder / REPORT_JSON).read_bytes(), 6)
-    with _open(db, create=True) as conn:
+    with _open(db, create=True, make_folder=make_folder) as conn:
         if baseline:
             conn.execute("UPDATE runs SET baseline = 0 WHERE name = ? AND series_key = ?", (name, key.text))
         else:   # adding a pinned run again (a rebuilt report) keeps its pin

@@ -163,7 +163,8 @@ class Period:
 
 
 def measured_period(recorder: Recorder, meta: Meta) -> Period:
-    """From the end of the warm-up (else the start of the schedule) to the last recorded moment.
+    """From the end of the warm-up (else the start of the schedule) to the last recorded moment, or to the
+    moment the run stopped taking arrivals when it stopped early (``Recorder.stop_from``).
 
     A run stopped early (``--max-records``, Ctrl-C, a gate, a short ramp) measured only that long, to the
     fraction of a second: every rate and target of the report is over this period, never over a rounded or
@@ -174,7 +175,8 @@ def measured_period(recorder: Recorder, meta: Meta) -> Period:
     if origin is None:
         origin = recorder.start if recorder.measure_from is None else recorder.measure_from - meta.warmup_s
     start = origin if recorder.measure_from is None else recorder.measure_from
-    return Period(start, max(recorder.end, start), origin)
+    end = recorder.end if recorder.stop_from is None else min(recorder.end, recorder.stop_from)
+    return Period(start, max(end, start), origin)
 
 
 def _achieved(data: EndpointData, schedule: Schedule | None, period: Period, per_request: float | None

@@ -218,6 +218,10 @@ class Recorder:
         #: epoch start of the arrival schedule (the earliest process's): where the report lays the schedule
         #: the run's targets come from on the recorded seconds
         self.schedule_from: float | None = None
+        #: epoch moment the run stopped taking arrivals before its schedule ended (``--max-records`` spent,
+        #: Ctrl-C, an abort gate; the last process's): the report's measured period ends there, so the arrivals
+        #: due while the last answers came in are not counted as offered and missed
+        self.stop_from: float | None = None
 
     def endpoint(self, name: str) -> EndpointData:
         """The data of one endpoint, created empty on first use."""
@@ -321,7 +325,7 @@ class Recorder:
         """A JSON-serialisable copy. ``reset=True`` also clears the recorder, for periodic deltas."""
         snap = {
             "format": SNAPSHOT_FORMAT, "start": self.start, "end": self.end, "late_ms": self.late_ms,
-            "measure_from": self.measure_from, "schedule_from": self.schedule_from,
+            "measure_from": self.measure_from, "schedule_from": self.schedule_from, "stop_from": self.stop_from,
             "endpoints": {
                 name: {"requests": d.requests, "ok": d.ok, "records": d.records, "dropped": d.dropped,
                        "late": d.late, "failures": dict(d.failures), "service": d.service.to_json(),
@@ -350,6 +354,9 @@ class Recorder:
         if snapshot.get("schedule_from") is not None:   # each worker's schedule starts when its users are spawned
             given = float(snapshot["schedule_from"])
             self.schedule_from = given if self.schedule_from is None else min(self.schedule_from, given)
+        if snapshot.get("stop_from") is not None:   # the swarm stopped when its last process did
+            given = float(snapshot["stop_from"])
+            self.stop_from = given if self.stop_from is None else max(self.stop_from, given)
         for name, raw in snapshot.get("endpoints", {}).items():
             data = self.endpoint(name)
             for attr in ("requests", "ok", "records", "dropped", "late"):

@@ -32,7 +32,7 @@ from pathlib import Path
 from loadgen.errors import ExitCode, UsageError
 from loadgen.report.document import EndpointStats, Report, Totals, Verdict
 from loadgen.report.recorder import Recorder
-from loadgen.report.windows import measured_seconds, window_values
+from loadgen.report.windows import holds_a_window, measured_seconds, window_values
 from loadgen.scenarios import request_scope
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -198,7 +198,7 @@ def judge_windows(recorder: Recorder, t: Threshold, *, after: int | None = None,
     """
     width = int(t.window_s or 1)
     first, end = measured_seconds(recorder)
-    if after is None and until is None and end - first < width:
+    if after is None and until is None and not holds_a_window(first, end, width):
         return Verdict(t.expression, t.scope, t.metric, t.op, t.limit, None, False, t.window_s,
                        measured_s=float(end - first))
     values = [(end, v) for end, v in window_values(recorder, t.scope, t.metric, width, after=after, until=until)

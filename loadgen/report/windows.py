@@ -83,13 +83,23 @@ def window_values(recorder: Recorder, scope: str, metric: str, width: int, *, af
     """(end epoch second, value) of each full ``width``-second window of the measured period.
 
     ``after``/``until`` keep the windows ending in ``(after, until]`` (the master judges only the new,
-    complete ones). A measured period shorter than one window has none: a shorter stretch judged as if it
-    were the window would pass a gate on data it never asked about (:func:`loadgen.report.thresholds.judge_windows`
-    fails such a gate instead).
+    complete ones). Once the run is over, a measured period of ``width - 1`` whole seconds is one window of
+    what it holds: a run as long as its window loses a partial second at each end to the whole-second count
+    (``--duration 30s`` with a ``[30s]`` gate holds 29). A shorter one has none: judged as if it were the
+    window it would pass a gate on data it never asked about (``judge_windows`` fails such a gate).
     """
     first, end = measured_seconds(recorder)
     if until is not None:
         end = min(end, until)
     datas = _scope(recorder, scope)
-    return [(start + width, window_value(_merged(datas, range(start, start + width)), metric, width))
-            for start in range(first, end - width + 1) if after is None or start + width > after]
+    if until is None and holds_a_window(first, end, width) and end - first < width:   # the run's end only
+        spans = [(first, end)] if after is None or end > after else []
+    else:
+        spans = [(start, start + width) for start in range(first, end - width + 1)
+                 if after is None or start + width > after]
+    return [(stop, window_value(_merged(datas, range(start, stop)), metric, stop - start)) for start, stop in spans]
+
+
+def holds_a_window(first: int, end: int, width: int) -> bool:
+    """Whether whole seconds ``[first, end)`` hold a ``width``-second window (or all but a second of one)."""
+    return end - first >= max(width - 1, 1)

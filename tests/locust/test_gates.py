@@ -11,22 +11,24 @@ import sys
 import textwrap
 
 CHECK = textwrap.dedent("""
-    from locust.runners import MasterRunner
+    from locust.runners import STATE_MISSING, MasterRunner, WorkerNode, WorkerNodes
 
     from loadgen.locust import gates
     from loadgen.locust.state import state
 
     class TwoWorkers(MasterRunner):
-        worker_count = 2
-
-        def __init__(self):   # no server: only the worker count is read
-            pass
+        def __init__(self):   # no server: only the worker nodes are read
+            self.clients = WorkerNodes()
+            for client in ("w-a", "w-b"):
+                self.clients[client] = WorkerNode(client)
 
     runner = TwoWorkers()
-    state.reported_at = {"0": 1_000_010.5}
-    assert gates._complete_until(runner) is None, "worker 1 has not reported: its seconds are unknown"
-    state.reported_at["1"] = 1_000_007.9
+    state.reported_at = {"w-a": 1_000_010.5}
+    assert gates._complete_until(runner) is None, "w-b has not reported: its seconds are unknown"
+    state.reported_at["w-b"] = 1_000_007.9
     assert gates._complete_until(runner) == 1_000_007, "the laggard's last report bounds what is complete"
+    runner.clients["w-b"].state = STATE_MISSING
+    assert gates._complete_until(runner) == 1_000_010, "a worker gone missing no longer holds every window back"
 """)
 
 

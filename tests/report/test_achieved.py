@@ -79,3 +79,17 @@ def test_failed_work_and_unsent_arrivals_still_count_against_the_target() -> Non
     recorder.end = T0 + 10.0                  # and nothing was sent in the 5 s after (100 arrivals)
     create = make_report(recorder, Meta("t", "create", targets={"create": 20.0})).endpoints["create"]
     assert create.achieved_ratio == pytest.approx(100 / 200)
+
+
+def test_a_run_stopped_early_is_judged_until_it_stopped_taking_arrivals_not_until_its_last_answer() -> None:
+    """--max-records spent 10 s in: the last answers came 300 ms later, and the 15 arrivals due meanwhile,
+    which the run never meant to send, read as missed (create 0.97, and worse for a short run)."""
+    recorder = _recorder()
+    assert _serve(recorder, "create", Schedule(50.0), until=10.0) == 500
+    recorder.record("create", service_ms=300.0, records=1, at=T0 + 10.3)   # the last one, answered late
+    meta = Meta("t", "create", targets={"create": 50.0}, duration_s=30.0)
+    assert make_report(recorder, meta).endpoints["create"].achieved_ratio == pytest.approx(501 / 515, abs=1e-3)
+    recorder.stop_from = T0 + 10.0          # LoadState.stop(): no arrival taken after this moment
+    assert make_report(recorder, meta).endpoints["create"].achieved_ratio == 1.0
+    merged = Recorder.from_snapshots([recorder.snapshot(), {**recorder.snapshot(), "stop_from": T0 + 10.1}])
+    assert merged.stop_from == T0 + 10.1    # the swarm stopped when its last process did

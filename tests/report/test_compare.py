@@ -183,6 +183,9 @@ def test_cli_compare_and_named_baselines(tmp_path: Path, monkeypatch: pytest.Mon
     assert list_baselines() == ["main"] and (tmp_path / "baselines" / "history.db").is_file()
     again = runner.invoke(cli, ["baseline", "save", "runs/base", "main"])
     assert again.exit_code == 2 and "already exists" in again.output
+    # a baselines folder named by --baselines-dir is the tool's to make, as ./baselines is (a --db file's is not)
+    other = runner.invoke(cli, ["baseline", "save", "runs/base", "main", "--baselines-dir", "team/bl"])
+    assert other.exit_code == 0 and (tmp_path / "team" / "bl" / "history.db").is_file(), other.output
 
     ok = runner.invoke(cli, ["compare", "--baseline", "main", "runs/same", "--junit", "ok.xml"])
     assert ok.exit_code == 0, ok.output

@@ -128,3 +128,20 @@ def test_a_window_longer_than_the_measured_period_fails_saying_so(tmp_path: Path
     assert describe(short) == f"no full 30s window: the measured period held {short.measured_s:g} whole seconds"
     assert held.ok and held.measured_s is None       # a window the run holds is judged as before
     assert "no full 30s window" in (run_dir / "report.md").read_text()
+
+
+def test_a_window_as_long_as_the_run_is_judged_on_what_the_run_holds(tmp_path: Path) -> None:
+    """A 10 s run counts 9 or 10 whole seconds (a partial second at each end): a [10s] gate on it is the run,
+    judged as one window, not "no full window" (which failed a healthy `--duration 30s` with a [30s] gate)."""
+    from click.testing import CliRunner
+
+    from loadgen.cli import cli
+
+    run_dir = tmp_path / "run"
+    write_synthetic_run(run_dir, SyntheticRun(duration_s=10, ramp_s=2, stall_at=None))
+    result = CliRunner().invoke(cli, ["report", str(run_dir), "--threshold", "create.p99[10s]<200ms",
+                                      "--threshold", "create.p99[12s]<200ms"])
+    verdicts = {v.expression: v for v in Report.from_json(json.loads((run_dir / "report.json").read_text())).thresholds}
+    assert verdicts["create.p99[10s]<200ms"].ok and verdicts["create.p99[10s]<200ms"].actual is not None
+    assert not verdicts["create.p99[12s]<200ms"].ok and verdicts["create.p99[12s]<200ms"].measured_s is not None
+    assert result.exit_code == 3, result.output
