@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from loadgen.cli._base import cli, friendly, output_folder
+from loadgen.cli._base import cli, friendly
 from loadgen.errors import UsageError
 
 
@@ -53,8 +53,6 @@ def sandbox_command(host: str, port: int, db: str, schemas: tuple[Path, ...], ty
                     max_body: int, max_connections: int, header_timeout: float, body_timeout: float,
                     keep_alive: int, write_timeout: float, max_unread: int, **faults: Any) -> None:
     """Serve the local Capture sandbox until Ctrl-C."""
-    if db != ":memory:":
-        output_folder(Path(db))   # a typo in --db is an error, not a new tree of folders
     import dataclasses
 
     from loadgen.sandbox import Faults, SandboxConfig, load_clients
