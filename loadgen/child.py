@@ -46,8 +46,8 @@ def wait_child(proc: subprocess.Popen[Any], *, grace: float,
                 with contextlib.suppress(ProcessLookupError):
                     proc.send_signal(signal.SIGINT)
                 deadline = now + grace
-                sys.stderr.write("\nstopping cleanly: in-flight requests get their answers, then the clean-up and "
-                                 "the results are written\n")
+                sys.stderr.write("\nstopping cleanly: in-flight requests get their answers, then the results are "
+                                 "written\n")
             if count >= 2 > seen:
                 sys.stderr.write("still stopping cleanly; Ctrl-C again abandons the in-flight requests\n")
             seen = count

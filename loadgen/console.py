@@ -134,8 +134,10 @@ def print_run_summary(result: Any) -> None:
     if result.nothing_lost is not None:
         verdict = "nothing lost" if result.nothing_lost else "RECORDS LOST"
         console.print(f"ledger {result.ledger_count:,} records, sandbox {result.server_count:,}: {verdict}")
-    else:
+    elif result.ledger_count:
         console.print(f"ledger {result.ledger_count:,} records (clean up: loadgen cleanup {result.run_dir})")
+    else:
+        console.print("ledger 0 records: nothing to clean up")
     for verdict in result.report.thresholds:
         status = "pass" if verdict.ok else "FAIL"
         console.print(f"threshold {verdict.expression}: {status} ({describe(verdict)})")

@@ -116,7 +116,9 @@ def test_an_output_written_at_the_end_is_checked_before_the_work(tmp_path: Path,
     assert proc.stderr.count("\n") == 1 and not (tmp_path / "runs").exists()
 
 
-@pytest.mark.parametrize("command", [*OUTPUTS_AT_THE_END, ["generate", "-n", "3", "-o", "blocked/users.jsonl"]])
+@pytest.mark.parametrize("command", [*OUTPUTS_AT_THE_END, ["generate", "-n", "3", "-o", "blocked/users.jsonl"],
+                                     ["compare", "a", "b", "--junit", "blocked/c.xml"],
+                                     ["history", "check", "main", "--junit", "blocked/h.xml"]])
 def test_an_output_into_a_folder_that_does_not_exist_is_refused_not_made(tmp_path: Path, command: list[str]) -> None:
     """A typo in an output path (``-o /nonexistent/dir/x.jsonl``) built that tree of folders; like ``cp`` and
     ``curl -o``, the folder must exist (only the tool's own ``runs/`` and ``./baselines`` are made)."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from loadgen.cli._base import cli, friendly
+from loadgen.cli._base import check_writable, cli, friendly
 
 if TYPE_CHECKING:
     from loadgen.report.changes import Analysis
@@ -107,6 +107,8 @@ def history_check(name: str, recent: int | None, max_pvalue: float | None, min_c
     from loadgen.report.changes import confidence, format_change
     from loadgen.report.trend import junit_xml
 
+    if junit is not None:   # refused before the work, not after it
+        check_writable(junit)
     analysis, _ = _newest(name, db, recent=recent, max_pvalue=max_pvalue, min_change=min_change)
     click.echo(f"{name}: {len(analysis.series.runs)} runs, {len(analysis.metrics)} metrics, "
                f"{len(analysis.changes)} change point(s)")
@@ -135,6 +137,8 @@ def history_report(name: str, out: Path, recent: int | None, max_pvalue: float |
     """Write NAME's trend page (trend.html) and pull-request summary (trend.md). Exits 3 like `check`."""
     from loadgen.report.trend import write_trend
 
+    if junit is not None:
+        check_writable(junit)
     analysis, reports = _newest(name, db, recent=recent, max_pvalue=max_pvalue, min_change=min_change)
     for path in write_trend(analysis, reports, out, junit=junit):
         click.echo(path)

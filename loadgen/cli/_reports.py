@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from loadgen.cli._base import cli, friendly
+from loadgen.cli._base import check_writable, cli, friendly
 from loadgen.errors import UsageError
 from loadgen.runfolder import REPORT_HTML, REPORT_JSON, REPORT_MD, read_meta
 
@@ -59,6 +59,8 @@ def compare_command(paths: tuple[Path, ...], baseline_name: str | None, baseline
     """Compare RUN_DIR with a baseline. Exits 0 pass, 3 regression, 2 incompatible runs."""
     from loadgen.report import baseline_report, compare_runs, format_table
 
+    if junit is not None:   # refused before the work, not after it
+        check_writable(junit)
     if baseline_name is not None:
         if len(paths) != 1:
             raise UsageError("with --baseline NAME give exactly one RUN_DIR")

@@ -209,9 +209,12 @@ def _endpoint_entry(name: str, data: EndpointData, period: Period, meta: Meta) -
     elapsed = period.seconds
     failed = data.requests - data.ok
     per_request = rec_target / req_target if req_target and rec_target is not None else None
-    # the target over the measured period: a ramp cut short is judged on the part of it that ran
-    target = (None if schedule is None else
-              (schedule.count(period.end - period.origin) - schedule.count(period.start - period.origin)) / elapsed)
+    # the target over the measured period (a ramp cut short is judged on the part of it that ran), up to the
+    # schedule's end: the last answers coming in after it would dilute the rate asked for (29.5 for 30/s)
+    target = None
+    if schedule is not None:
+        t0, t1 = period.start - period.origin, min(period.end - period.origin, schedule.duration)
+        target = (schedule.count(t1) - schedule.count(t0)) / (t1 - t0) if t1 > t0 else None
     return EndpointStats(
         requests=data.requests, ok=data.ok, failed=failed, records=data.records,
         failures=dict(sorted(data.failures.items())),
@@ -334,9 +337,13 @@ def make_report(recorder: Recorder, meta: Meta) -> Report:
         warnings.append(f"{clamped} latencies above one hour were clamped to one hour")
     if not any(e.requests for e in endpoints.values()):
         warmed = sum(sec.requests for data in datas.values() for sec in data.seconds.values())
-        warnings.append(f"the run ended in its warm-up: nothing was measured ({warmed} requests of the warm-up "
-                        "are in the per-second charts only)" if warmed and recorder.measure_from is not None
-                        else "no requests were recorded: check the target URL and the run's log")
+        if warmed and recorder.measure_from is not None:
+            warnings.append(f"the run ended in its warm-up: nothing was measured ({warmed} requests of the warm-up "
+                            "are in the per-second charts only)")
+        elif meta.interrupted:
+            warnings.append("no requests were recorded: the run was stopped (Ctrl-C) before its first")
+        else:
+            warnings.append("no requests were recorded: check the target URL and the run's log")
     series = _series(recorder, datas, meta)
     behind = drop_warning(endpoints, series, meta.users, load_gen.max_cpu)
     if behind:

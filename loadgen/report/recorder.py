@@ -219,8 +219,9 @@ class Recorder:
         #: the run's targets come from on the recorded seconds
         self.schedule_from: float | None = None
         #: epoch moment the run stopped taking arrivals before its schedule ended (``--max-records`` spent,
-        #: Ctrl-C, an abort gate; the last process's): the report's measured period ends there, so the arrivals
-        #: due while the last answers came in are not counted as offered and missed
+        #: Ctrl-C, an abort gate; the first process's: from then on the swarm no longer served its schedule,
+        #: a worker whose budget share ran out first left its arrivals unsent): the report's measured period
+        #: ends there, so the arrivals due while the last answers came in are not counted as offered and missed
         self.stop_from: float | None = None
 
     def endpoint(self, name: str) -> EndpointData:
@@ -354,9 +355,9 @@ class Recorder:
         if snapshot.get("schedule_from") is not None:   # each worker's schedule starts when its users are spawned
             given = float(snapshot["schedule_from"])
             self.schedule_from = given if self.schedule_from is None else min(self.schedule_from, given)
-        if snapshot.get("stop_from") is not None:   # the swarm stopped when its last process did
+        if snapshot.get("stop_from") is not None:   # the swarm stopped serving its schedule when one process did
             given = float(snapshot["stop_from"])
-            self.stop_from = given if self.stop_from is None else max(self.stop_from, given)
+            self.stop_from = given if self.stop_from is None else min(self.stop_from, given)
         for name, raw in snapshot.get("endpoints", {}).items():
             data = self.endpoint(name)
             for attr in ("requests", "ok", "records", "dropped", "late"):
