@@ -81,7 +81,7 @@ def history_path(db: str | os.PathLike[str] | None = None, baselines_dir: str | 
 def named_file(db: str | os.PathLike[str] | None = None, baselines_dir: str | os.PathLike[str] | None = None) -> bool:
     """Whether :func:`history_path` gives a file the user named (``--db``, ``$LOADGEN_HISTORY``), whose folder
     must exist, rather than ``history.db`` in the baselines folder, a folder the tool makes when missing."""
-    return bool(db) or (baselines_dir is None and bool(os.environ.get(ENV_VAR)))
+    return history_path(db, baselines_dir) != folder_of_baselines(baselines_dir) / DEFAULT_NAME
 
 
 def folder_of_baselines(root: str | os.PathLike[str] | None = None) -> Path:
