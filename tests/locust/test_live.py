@@ -73,7 +73,7 @@ def test_rates_cover_the_last_complete_seconds_against_the_same_window_of_the_sc
     final = snapshot(final=True, state="stopped")
     end = recorded().end - T0
     assert final.requests_per_s == pytest.approx(220 / end)
-    assert final.target("target_requests_per_s") == pytest.approx(22.0)
+    assert final.target("target_requests_per_s") == pytest.approx(22.0, rel=0.01)   # whole arrivals, up to 9.95 s
 
 
 def test_the_first_seconds_count_from_the_schedules_origin_not_the_whole_second_before() -> None:
@@ -88,6 +88,20 @@ def test_the_first_seconds_count_from_the_schedules_origin_not_the_whole_second_
     create = next(e for e in snap.endpoints if e.name == "create")
     assert create.target_requests_per_s == pytest.approx(20.0)   # seconds 0 and 1: 1.4 s of schedule
     assert create.requests_per_s == pytest.approx(20 / 1.4)      # all 20 answered by then: 14.3/s, not 10/s
+
+
+def test_a_short_first_window_expects_no_fraction_of_a_bulk_arrival() -> None:
+    """0.2 s into the schedule no bulkCreate arrival (2/s: the first at 0.25 s) is due: the line read 49.8/250.0
+    rec/s, 0.4 of a 100-record batch counted as records missing."""
+    origin = T0 + 0.8
+    rec = Recorder(start=origin)
+    for i in range(10):                        # the creates due in the first 0.2 s (50/s)
+        rec.record("create", service_ms=2.0, records=1, at=origin + (i + 0.5) / 50)
+    targets = {"create": Target(Schedule(50.0), 1), "bulkCreate": Target(Schedule(2.0), 100)}
+    snap = build_snapshot(rec, run_id="r1", state="running", now=T0 + 2.0, started_at=origin, targets=targets,
+                          record_failures={}, workers=1, in_flight=0, lag_s=1)
+    assert snap.target("target_records_per_s") == pytest.approx(50.0)
+    assert snap.records_per_s == pytest.approx(50.0)
 
 
 def test_the_line_keeps_failures_on_an_80_column_terminal() -> None:
