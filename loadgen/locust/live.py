@@ -369,9 +369,10 @@ def build_snapshot(recorder: Recorder, *, run_id: str, state: str, now: float, s
             requests, records = data.requests, data.records
         else:
             end = math.floor(now) - lag_s
-            first = min(end, max(end - WINDOW_S, math.floor(started_at)))
-            # the schedule's first second is partial: its requests came after the origin, so count from there
-            t0, t1 = max(0.0, first - started_at), end - started_at
+            # whole seconds after the origin only: the schedule's first second is partial, and a window of a
+            # fraction of a second is all edge (one 100-record batch due or not in it swung rec/s by hundreds)
+            first = min(end, max(end - WINDOW_S, math.ceil(started_at)))
+            t0, t1 = first - started_at, end - started_at
             requests = records = 0
             for second in range(first, end):
                 sec = data.seconds.get(second)
@@ -381,8 +382,7 @@ def build_snapshot(recorder: Recorder, *, run_id: str, state: str, now: float, s
         span = t1 - t0
         target = targets.get(name)
         due = None if target is None else (
-            # whole arrivals, as the report counts them: a bulkCreate arrival is 100 records or none, and a
-            # fraction of one due in the first short window read as records missing (49.8/250.0 rec/s at 2 s)
+            # whole arrivals, as the report counts them: a bulkCreate arrival is 100 records or none
             (target.schedule.arrivals_by(t1) - target.schedule.arrivals_by(t0)) * target.share / span
             if span > 0 else 0.0)
         service, intended = _Cumulative(data.service), _Cumulative(data.intended)

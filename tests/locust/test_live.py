@@ -76,32 +76,25 @@ def test_rates_cover_the_last_complete_seconds_against_the_same_window_of_the_sc
     assert final.target("target_requests_per_s") == pytest.approx(22.0, rel=0.01)   # whole arrivals, up to 9.95 s
 
 
-def test_the_first_seconds_count_from_the_schedules_origin_not_the_whole_second_before() -> None:
-    """The schedule starts mid-second: the rates of its first seconds (1.6 s in) read 16/15.7 and records
-    115/75 over the span from the second's start, with only the schedule's part of it due."""
-    origin = T0 + 0.6
-    rec = Recorder(start=origin)
-    for i in range(20):                       # 20/s from the origin: 8 in its first (partial) second, 20 next
-        rec.record("create", service_ms=2.0, records=1, at=origin + i / 20)
-    snap = build_snapshot(rec, run_id="r1", state="running", now=T0 + 3.0, started_at=origin,
-                          targets={"create": TARGETS["create"]}, record_failures={}, workers=1, in_flight=0, lag_s=1)
-    create = next(e for e in snap.endpoints if e.name == "create")
-    assert create.target_requests_per_s == pytest.approx(20.0)   # seconds 0 and 1: 1.4 s of schedule
-    assert create.requests_per_s == pytest.approx(20 / 1.4)      # all 20 answered by then: 14.3/s, not 10/s
-
-
-def test_a_short_first_window_expects_no_fraction_of_a_bulk_arrival() -> None:
-    """0.2 s into the schedule no bulkCreate arrival (2/s: the first at 0.25 s) is due: the line read 49.8/250.0
-    rec/s, 0.4 of a 100-record batch counted as records missing."""
+def test_the_first_rates_are_of_whole_seconds_after_the_schedules_origin() -> None:
+    """The schedule starts mid-second. Counted from the second before it the rates read 16/15.7 req/s and 115/75
+    rec/s 2 s in; counted over the fraction of a second after it, one 100-record batch due or not swung rec/s
+    by hundreds (49.8/250.0, then 49.4/402.6 at 2 s of make demo). Whole seconds after the origin only."""
     origin = T0 + 0.8
     rec = Recorder(start=origin)
-    for i in range(10):                        # the creates due in the first 0.2 s (50/s)
-        rec.record("create", service_ms=2.0, records=1, at=origin + (i + 0.5) / 50)
+    for i in range(150):                       # 3 s at 50 creates/s, answered 2 ms after they were due
+        rec.record("create", service_ms=2.0, records=1, at=origin + (i + 0.5) / 50 + 0.002)
+    for i in range(6):                         # and 2 batches of 100 a second, answered 20 ms after
+        rec.record("bulkCreate", service_ms=20.0, records=100, at=origin + (i + 0.5) / 2 + 0.02)
     targets = {"create": Target(Schedule(50.0), 1), "bulkCreate": Target(Schedule(2.0), 100)}
-    snap = build_snapshot(rec, run_id="r1", state="running", now=T0 + 2.0, started_at=origin, targets=targets,
-                          record_failures={}, workers=1, in_flight=0, lag_s=1)
-    assert snap.target("target_records_per_s") == pytest.approx(50.0)
-    assert snap.records_per_s == pytest.approx(50.0)
+
+    def at(now: float) -> LiveSnapshot:
+        return build_snapshot(rec, run_id="r1", state="running", now=now, started_at=origin, targets=targets,
+                              record_failures={}, workers=1, in_flight=0, lag_s=1)
+    assert at(T0 + 2.0).requests_per_s == 0.0                # no whole second yet: no rate (the line waits)
+    snap = at(T0 + 3.0)                                      # second T0+1, the first whole one
+    assert snap.target("target_records_per_s") == pytest.approx(250.0) and snap.records_per_s == pytest.approx(250.0)
+    assert snap.target("target_requests_per_s") == pytest.approx(52.0) and snap.requests_per_s == pytest.approx(52.0)
 
 
 def test_the_line_keeps_failures_on_an_80_column_terminal() -> None:
