@@ -36,11 +36,14 @@ def test_compare_passes_clean_runs_and_flags_injected_latency(
     slow = _run(sandbox_factory(faults={"latency": "25"}), tmp_path, "slow", monkeypatch)
 
     # two runs taken 12 s apart on a shared machine (pytest -n 3: other tests load the same cores) can differ
-    # in median latency for real, not by noise (+18% seen, p=0.009); the injected 25 ms is +1000%
-    same = compare_runs(baseline, again, max_regression=["p95=50%", "p50=50%"])
+    # in latency for real, not by noise (CI saw mean +30.9%, p<0.001, and p50 +36.7%): the machine got slower,
+    # which no comparison can tell from a slower service. The gates here are wide; the injected 25 ms on a
+    # ~1.5 ms answer is +1000%, far past them.
+    wide = ["p50=100%", "p95=100%", "p99=100%", "mean=100%"]
+    same = compare_runs(baseline, again, max_regression=wide)
     assert same.exit_code == 0, format_table(same)
 
-    worse = compare_runs(baseline, slow, max_regression=["p95=50%"], junit=tmp_path / "gate.xml")
+    worse = compare_runs(baseline, slow, max_regression=wide, junit=tmp_path / "gate.xml")
     assert worse.exit_code == 3, format_table(worse)
     assert "regress" in format_table(worse).lower()
     assert "<failure" in (tmp_path / "gate.xml").read_text()
