@@ -13,13 +13,14 @@ from __future__ import annotations
 import re
 from bisect import bisect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import cache
 from itertools import accumulate
 from typing import Any
 
 from loadgen.errors import UsageError
+from loadgen.wire import form_ready
 
 #: How many values of each generated kind (streets, cities...) a locale pool holds.
 POOL_SIZE = 400
@@ -112,8 +113,8 @@ def slugify(text: str, replacements: Sequence[tuple[str, str]] = ()) -> str:
     """Lower-case ASCII letters and digits only, transliterated: ``"Ζωή Müller"`` -> ``"zoimuller"``."""
     from faker.decode import unidecode
 
-    for search, replace in replacements:
-        text = text.replace(search, replace)
+    for search, swap in replacements:
+        text = text.replace(search, swap)
     return _NON_SLUG.sub("", unidecode(text).lower())
 
 
@@ -128,6 +129,31 @@ def locale_pool(locale: str) -> LocalePool:
     gen.seed_instance(_POOL_SEED)
     providers = {type(p).__module__.split(".")[2]: p for p in gen.providers}
     return _build_pool(locale, gen, providers)
+
+
+@cache
+def form_ready_pool(locale: str) -> LocalePool:
+    """:func:`locale_pool` with every text form-ready (``wire.form_ready``): the same tables in the same
+    order, so a factory draws the same profiles from it; slugs stay (they are ASCII already)."""
+    pool = locale_pool(locale)
+
+    def names(table: NameTable) -> NameTable:
+        return NameTable(_ready(table.names), table.slugs, table.cum_weights)
+
+    return replace(
+        pool, first_male=names(pool.first_male), first_female=names(pool.first_female),
+        last_male=names(pool.last_male), last_female=names(pool.last_female),
+        middle_male=pool.middle_male and names(pool.middle_male),
+        middle_female=pool.middle_female and names(pool.middle_female),
+        streets=_ready(pool.streets), buildings=_ready(pool.buildings), secondary=_ready(pool.secondary),
+        cities=_ready(pool.cities), states=_ready(pool.states), postcodes=_ready(pool.postcodes),
+        phones=tuple(PhoneTemplate(form_ready(t.head), t.width, form_ready(t.tail)) for t in pool.phones),
+        companies=_ready(pool.companies), sentences=_ready(pool.sentences), country=form_ready(pool.country),
+    )
+
+
+def _ready(texts: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(map(form_ready, texts))
 
 
 def _build_pool(locale: str, gen: Any, providers: Mapping[str, Any]) -> LocalePool:

@@ -28,6 +28,7 @@ from loadgen._fast.csv_rows import row_builder
 from loadgen._pools import DIGITS, Clock, LocalePool
 from loadgen.errors import UsageError
 from loadgen.schema import Attribute, Schema, validate
+from loadgen.wire import form_plain, form_ready
 
 DEFAULT_PLURALS: Final[Mapping[str, tuple[int, int]]] = {
     "statuses": (1, 3), "photos": (0, 2), "clients": (0, 2), "profiles": (0, 0),
@@ -98,6 +99,7 @@ class Factory(Protocol):
     """The state of a ``ProfileFactory`` that the generated closures read and advance while it runs."""
 
     schema: Schema
+    form_ready: bool
     _p: Persona
     _rng: random.Random
     _pools: tuple[LocalePool, ...]
@@ -125,6 +127,10 @@ class Compiler:
         self.fac, self.p, self.rnd, self.pools = fac, fac._p, fac._rnd, fac._pools
         self.clock = fac._clock
         self.source = fac.profile.source
+        # a form-ready factory's text (wire.form_ready): its pools hold such text already; the profile
+        # file's texts are made so here, and lengths are measured on the plain text
+        self.ready = fac.form_ready
+        self.text: Callable[[str], str] = form_ready if self.ready else str
         self.fixed: dict[str, Any] = {}
         self._resolve_fixed(fac.profile.fixed, "")
         for path in fac.profile.omit:
@@ -192,7 +198,7 @@ class Compiler:
             if a.is_system or dotted(a.path) in self.fac.profile.omit:
                 continue
             if a.path in self.fixed:
-                gen = _constant(self.fixed[a.path])
+                gen = _constant(_texts(self.fixed[a.path], self.text))
             elif a.is_object:
                 children = self._slots(a.attrs, a)
                 gen = build_object(children)
@@ -209,7 +215,7 @@ class Compiler:
                 gen = self._string(a, parent)
             else:
                 gen = self._typed(a)
-            slots.append((a.name, gen, gen in self.optional))
+            slots.append((self.text(a.name), gen, gen in self.optional))
         return slots
 
     def _plural(self, a: Attribute, slots: Slots) -> Gen:
@@ -260,11 +266,11 @@ class Compiler:
         gen, longest = named if named is not None else self._typed_string(a)
         skips = gen in self.optional
         if named is not None and cons & {"alphabetic", "alphanumeric", "unicode-letters"}:
-            gen = _filtered(gen, cons, self._typed_string(a)[0])
+            gen = _filtered(gen, cons, self._typed_string(a)[0], self.ready)
         if a.required and skips:
             gen, skips = _or_else(gen, self._typed_string(a)[0]), False
         if a.length is not None and (longest is None or longest > a.length):
-            gen = _clipped(gen, a.length)
+            gen = _clipped(gen, a.length, self.ready)
         if skips:
             self.optional.add(gen)
         return gen
@@ -349,9 +355,10 @@ class Compiler:
     def _string_table(self) -> dict[str, tuple[Gen, int | None]]:
         """Generators picked by attribute name (lower case; ``parent.name`` wins over ``name``)."""
         rnd, p, pools, fac = self.rnd, self.p, self.pools, self.fac
+        plain = form_plain if self.ready else str
 
         def most(values: Callable[[LocalePool], Iterable[str]]) -> int:
-            return max(max(map(len, values(q)), default=0) for q in pools)
+            return max(max((len(plain(v)) for v in values(q)), default=0) for q in pools)
 
         def pick(values: tuple[str, ...]) -> str:
             return values[int(rnd() * len(values))]
@@ -383,7 +390,7 @@ class Compiler:
             return DIGITS[4][int(rnd() * 10_000)] if p.pool.locale == "en_US" else SKIP
 
         self.optional.update({middle, address2, state, company, zip4})
-        statuses, cw = tuple(fac.profile.statuses), tuple(accumulate(fac.profile.statuses.values()))
+        statuses, cw = tuple(map(self.text, fac.profile.statuses)), tuple(accumulate(fac.profile.statuses.values()))
         names = most(lambda q: q.first_male.names + q.first_female.names)
         lasts = most(lambda q: q.last_male.names + q.last_female.names)
         def phone_number() -> str:  # a locale phone format, its last digits redrawn (inline: hot path)
@@ -410,7 +417,7 @@ class Compiler:
             "aboutme": ((lambda: (v := p.pool.sentences)[int(rnd() * len(v))]), most(lambda q: q.sentences)),
             "currentlocation": ((lambda: f"{p.city}, {p.pool.country}"),
                                 most(lambda q: q.cities) + 2 + most(lambda q: (q.country,))),
-            "statuses.status": ((lambda: statuses[bisect(cw, rnd() * cw[-1])]), max(map(len, statuses))),
+            "statuses.status": ((lambda: statuses[bisect(cw, rnd() * cw[-1])]), max(map(len, fac.profile.statuses))),
             "photos.type": ((lambda: _PHOTO_TYPES[(p.rot + p.elem) % 4]), 6),
             "photos.value": ((lambda: f"https://example.com/photos/{fac._rng.getrandbits(48):012x}.jpg"), 48),
             "clients.clientid": ((lambda: _CLIENTS[(p.rot + p.elem) % 4][0]), 32),
@@ -446,6 +453,17 @@ def _constant(value: Any) -> Gen:
     return lambda: value
 
 
+def _texts(value: Any, text: Callable[[str], str]) -> Any:
+    """A fixed value with ``text`` applied to each string in it (a form-ready factory's are form-ready)."""
+    if isinstance(value, str):
+        return text(value)
+    if isinstance(value, list):
+        return [_texts(v, text) for v in value]
+    if isinstance(value, dict):
+        return {k: _texts(v, text) for k, v in value.items()}
+    return value
+
+
 def _never() -> Any:
     """The generator of an attribute that is always left out (``build_object`` emits no code for it)."""
     return SKIP
@@ -462,7 +480,10 @@ def _or_else(gen: Gen, fallback: Gen) -> Gen:
     return lambda: v if (v := gen()) is not SKIP else fallback()
 
 
-def _clipped(gen: Gen, length: int) -> Gen:
+def _clipped(gen: Gen, length: int, ready: bool) -> Gen:
+    """``gen``'s text cut to ``length`` letters (of its plain text, for a form-ready factory)."""
+    if ready:
+        return lambda: v if (v := gen()) is SKIP else form_ready(form_plain(v)[:length])
     return lambda: v if (v := gen()) is SKIP else v[:length]
 
 
@@ -470,8 +491,9 @@ _NOT_ASCII_LETTER = re.compile(r"[^A-Za-z]+")
 _NOT_ASCII_ALNUM = re.compile(r"[^A-Za-z0-9]+")
 
 
-def _filtered(gen: Gen, constraints: frozenset[str], fallback: Gen) -> Gen:
-    """A named generator made to satisfy alphabetic / alphanumeric / unicode-letters (rare, so not fast)."""
+def _filtered(gen: Gen, constraints: frozenset[str], fallback: Gen, ready: bool) -> Gen:
+    """A named generator made to satisfy alphabetic / alphanumeric / unicode-letters (rare, so not fast;
+    a form-ready factory's text is filtered as plain text)."""
     from faker.decode import unidecode
 
     def keep(v: str) -> str:
@@ -485,7 +507,7 @@ def _filtered(gen: Gen, constraints: frozenset[str], fallback: Gen) -> Gen:
         v = gen()
         if v is SKIP:
             return v
-        return keep(v) or fallback()
+        return (form_ready(keep(form_plain(v))) if ready else keep(v)) or fallback()
     return filtered
 
 

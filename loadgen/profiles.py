@@ -34,7 +34,7 @@ from itertools import accumulate, chain
 from typing import Any, Final
 
 from loadgen._fast.builder import Gen
-from loadgen._pools import LocalePool, available_locales, clock, locale_pool
+from loadgen._pools import LocalePool, available_locales, clock, form_ready_pool, locale_pool
 from loadgen._profile_compiler import DEFAULT_PLURALS, PLURAL_SIZE, Compiler, Persona, build_object, dotted
 from loadgen.errors import UsageError
 from loadgen.schema import Schema, default_schema
@@ -177,10 +177,15 @@ class ProfileFactory:
 
     ``seed``, ``run_id`` and ``worker`` fix the output. ``today`` (default: the current UTC day)
     anchors every date, so pin it too when the output must be byte-identical on another day.
+
+    With ``form_ready``, every text is ``wire.form_ready`` text: the same profiles, their non-ASCII
+    letters already in the form's ``%xx`` (with DEL for ``%``), for ``loadgen generate --format form``
+    alone: such a profile is not what a server should store.
     """
 
     def __init__(self, schema: Schema, profile: Profile | None = None, *, seed: int = 0,
-                 run_id: str = "local", worker: int = 0, today: date | None = None) -> None:
+                 run_id: str = "local", worker: int = 0, today: date | None = None,
+                 form_ready: bool = False) -> None:
         if not 0 <= worker < 2**20:
             raise UsageError(f"worker index must be between 0 and {2**20 - 1}, got {worker}")
         self.schema = schema
@@ -189,7 +194,8 @@ class ProfileFactory:
         self.today = today if today is not None else datetime.now(UTC).date()
         self._clock = clock(self.today)
         self._signup_span = self._clock.span - 7 * 86400
-        self._pools = tuple(build_pools(self.profile))
+        self.form_ready = form_ready
+        self._pools = tuple(form_ready_pool(q.locale) if form_ready else q for q in build_pools(self.profile))
         self._locale_cw = tuple(accumulate(self.profile.locales.values()))
         self._rng = random.Random()
         self._rnd = self._rng.random
@@ -262,7 +268,7 @@ class ProfileFactory:
     def for_worker(self, worker: int) -> ProfileFactory:
         """The same factory for another worker index: shared pools, its own random state and namespace."""
         return ProfileFactory(self.schema, self.profile, seed=self.seed, run_id=self.run_id,
-                              worker=worker, today=self.today)
+                              worker=worker, today=self.today, form_ready=self.form_ready)
 
     @property
     def namespace(self) -> str:

@@ -17,10 +17,19 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from loadgen.cli import cli
-from loadgen.generation import CHUNK, _Columns, _form_lines, json_and_form
+from loadgen.generation import CHUNK, Generation, _Columns, _form_lines, json_and_form, write
 from loadgen.profiles import ProfileFactory, default_factory, parse_profile
 from loadgen.schema import Schema, default_schema, load_schema, validate
-from loadgen.wire import decode_form, dumps, dumps_fast, encode_form_lean, form_escape_lean, loads_strict
+from loadgen.wire import (
+    decode_form,
+    dumps,
+    dumps_fast,
+    encode_form_lean,
+    form_escape_lean,
+    form_plain,
+    form_ready,
+    loads_strict,
+)
 
 LOADGEN = str(Path(sys.executable).parent / "loadgen")
 ARGS = ["generate", "--seed", "7", "--today", "2026-11-25"]
@@ -77,13 +86,77 @@ def test_form_lines_are_ready_to_send_entity_create_bodies() -> None:
 _VALUES = st.text() | st.integers(-(2**63), 2**63 - 1) | st.lists(st.text(), max_size=3)
 
 
-@given(st.lists(st.dictionaries(st.text(max_size=4), _VALUES, max_size=4), min_size=1, max_size=6))
-@example([{"givenName": "Xavière", "n": 1}, {"aboutMe": "tax\\x41 ñ"}, {"a": "x\x7f é"}, {"b": "50% & +1 é"}])
-def test_form_lines_are_the_bodies_encode_form_lean_writes(records: list[dict[str, Any]]) -> None:
-    """A chunk's form lines are escaped on the whole chunk and in one-byte steps (a letter x, a
-    backslash, a DEL, a reserved character beside a non-ASCII letter): the same bytes as one body each."""
-    expected = b"".join(encode_form_lean({"type_name": "user", "attributes": dumps(r)}) + b"\n" for r in records)
-    assert _form_lines(records, b"type_name=user&attributes=") == expected
+def _ready(value: Any) -> Any:
+    """A record as a form-ready factory makes it: every text, keys too, ``wire.form_ready``."""
+    if isinstance(value, str):
+        return form_ready(value)
+    if isinstance(value, list):
+        return [_ready(v) for v in value]
+    if isinstance(value, dict):
+        return {form_ready(k): _ready(v) for k, v in value.items()}
+    return value
+
+
+@given(st.lists(st.tuples(st.dictionaries(st.text(max_size=4), _VALUES, max_size=4), st.booleans()),
+                min_size=1, max_size=6))
+@example([({"givenName": "Xavière", "n": 1}, True), ({"aboutMe": "tax\\x41 ñ"}, False), ({"a": "x\x7f é"}, True),
+          ({"b": "50% & +1 é"}, True), ({"c": "ü €"}, False)])
+def test_form_lines_are_the_bodies_encode_form_lean_writes(records: list[tuple[dict[str, Any], bool]]) -> None:
+    """A slice's form lines, from form-ready records, are escaped on the whole slice: the same bytes as one
+    ``encode_form_lean`` body each of the plain records (a letter x, a backslash, a DEL, a reserved
+    character beside a non-ASCII letter). A record whose letters were left plain (without DEL: a plain
+    DEL reads as the mark) takes the long way to the same bytes."""
+    expected = b"".join(encode_form_lean({"type_name": "user", "attributes": dumps(r)}) + b"\n" for r, _ in records)
+    given_records = [_ready(r) if ready or b"\x7f" in dumps_fast(r) else r for r, ready in records]
+    assert _form_lines(given_records, b"type_name=user&attributes=") == expected
+
+
+@given(st.text())
+def test_form_ready_text_is_ascii_and_reads_back(text: str) -> None:
+    ready = form_ready(text)
+    assert ready.isascii() and form_plain(ready) == text
+
+
+#: Every text the compiler cuts, filters or takes from the profile file: names clipped below their length
+#: and filtered to letters (ASCII or not), a city clipped, fixed values (non-ASCII, DEL, an object),
+#: statuses and an attribute name outside ASCII.
+CUT = load_schema({"name": "kunde", "attr_defs": [
+    {"name": "email", "type": "string", "length": 100, "constraints": ["unique", "email-address", "required"]},
+    {"name": "givenName", "type": "string", "length": 3, "constraints": ["unicode-letters"]},
+    {"name": "familyName", "type": "string", "length": 5, "constraints": ["alphabetic"]},
+    {"name": "middleName", "type": "string", "length": 2},
+    {"name": "displayName", "type": "string", "length": 4},
+    {"name": "aboutMe", "type": "string", "length": 7},
+    {"name": "straße", "type": "string"},
+    {"name": "note", "type": "string"},
+    {"name": "address", "type": "object", "attr_defs": [
+        {"name": "city", "type": "string", "length": 4, "constraints": ["alphanumeric"]},
+        {"name": "address1", "type": "string", "length": 6}, {"name": "phone", "type": "string", "length": 5},
+        {"name": "country", "type": "string"}, {"name": "tags", "type": "json"}]},
+    {"name": "statuses", "type": "plural", "attr_defs": [{"name": "status", "type": "string"}]}]})
+
+
+@pytest.mark.parametrize(("schema", "profile"), [
+    (default_schema(), {}),
+    (default_schema(), {"locales": {"ko_KR": 1, "ar_AA": 1, "he_IL": 1, "hi_IN": 1, "th_TH": 1, "vi_VN": 1,
+                                    "hu_HU": 1, "uk_UA": 1, "zh_TW": 1, "hy_AM": 1}}),
+    (CUT, {"fixed": {"note": "Zoë \x7f 50% ☃", "address": {"tags": {"ü": ["ß", 1]}}},
+           "statuses": {"actif": 1, "geprüft": 1, "済み": 1}}),
+])
+def test_form_bodies_are_the_plain_profiles_escaped(schema: Schema, profile: dict[str, Any]) -> None:
+    """``generate --format form`` draws its profiles form-ready (``wire.form_ready``): the bytes are the
+    ``encode_form_lean`` bodies of the plain profiles the other formats hold, in every locale, through
+    every generator that cuts or filters text."""
+    settings = parse_profile(profile)
+    out = io.BytesIO()
+    write(Generation(schema, settings, "form", 2 * CHUNK + 10, seed=3, today=date(2026, 11, 25)), out)
+    plain = ProfileFactory(schema, settings, seed=3, today=date(2026, 11, 25))
+    records = [*plain.chunk(0, CHUNK), *plain.chunk(1, CHUNK), *plain.chunk(2, 10)]
+    prefix = {"type_name": schema.name}
+    assert out.getvalue().splitlines() == [encode_form_lean({**prefix, "attributes": dumps(r)}) for r in records]
+    if schema is CUT:
+        assert max(len(r["givenName"]) for r in records) == 3 and all(r["givenName"].isalpha() for r in records)
+        assert any(not r["address"]["address1"].isascii() for r in records)
 
 
 def test_csv_has_dotted_object_columns_and_json_plurals() -> None:
