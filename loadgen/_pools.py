@@ -141,7 +141,8 @@ def form_ready_pool(locale: str) -> LocalePool:
         return NameTable(_ready(table.names), table.slugs, table.cum_weights)
 
     return replace(
-        pool, first_male=names(pool.first_male), first_female=names(pool.first_female),
+        pool, name_sep=form_ready(pool.name_sep),
+        first_male=names(pool.first_male), first_female=names(pool.first_female),
         last_male=names(pool.last_male), last_female=names(pool.last_female),
         middle_male=pool.middle_male and names(pool.middle_male),
         middle_female=pool.middle_female and names(pool.middle_female),

@@ -13,7 +13,6 @@ forked child re-namespaces itself), so it never needs the ``ProfileFactory`` cla
 
 from __future__ import annotations
 
-import copy
 import random
 import re
 import uuid
@@ -22,6 +21,8 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime
 from itertools import accumulate
 from typing import Any, Final, Protocol
+
+import orjson
 
 from loadgen._fast.builder import Gen, Slot, builder
 from loadgen._fast.csv_rows import row_builder
@@ -128,7 +129,7 @@ class Compiler:
         self.clock = fac._clock
         self.source = fac.profile.source
         # a form-ready factory's text (wire.form_ready): its pools hold such text already; the profile
-        # file's texts are made so here, and lengths are measured on the plain text
+        # file's texts and every text written here are made so, and lengths are measured on the plain text
         self.ready = fac.form_ready
         self.text: Callable[[str], str] = form_ready if self.ready else str
         self.fixed: dict[str, Any] = {}
@@ -198,7 +199,8 @@ class Compiler:
             if a.is_system or dotted(a.path) in self.fac.profile.omit:
                 continue
             if a.path in self.fixed:
-                gen = _constant(_texts(self.fixed[a.path], self.text))
+                value = self.fixed[a.path]
+                gen = _constant(_form_ready_value(value) if self.ready else value)
             elif a.is_object:
                 children = self._slots(a.attrs, a)
                 gen = build_object(children)
@@ -372,9 +374,11 @@ class Compiler:
                 table = pool.first_male if p.male else pool.first_female
             return table.names[table.index(rnd())]
 
+        space, comma = self.text(" "), self.text(", ")
+
         def display() -> str:
             pool = p.pool
-            return f"{p.last}{pool.name_sep}{p.first}" if pool.family_first else f"{p.first} {p.last}"
+            return f"{p.last}{pool.name_sep}{p.first}" if pool.family_first else f"{p.first}{space}{p.last}"
 
         def address2() -> Any:
             sec = p.pool.secondary
@@ -399,6 +403,7 @@ class Compiler:
             digits = DIGITS[t.width]
             return t.head + digits[int(rnd() * len(digits))] + t.tail
 
+        clients, offsets = tuple(self.text(name) for _, name in _CLIENTS), tuple(map(self.text, _UTC_OFFSETS))
         phone = (phone_number, most(lambda q: (t.head + "0" * t.width + t.tail for t in q.phones)))
         street = (lambda: p.pool.street(rnd(), rnd()),
                   most(lambda q: q.streets) + most(lambda q: q.buildings))
@@ -415,13 +420,13 @@ class Compiler:
             "country": ((lambda: p.pool.country), most(lambda q: (q.country,))),
             "company": (company, most(lambda q: q.companies)),
             "aboutme": ((lambda: (v := p.pool.sentences)[int(rnd() * len(v))]), most(lambda q: q.sentences)),
-            "currentlocation": ((lambda: f"{p.city}, {p.pool.country}"),
+            "currentlocation": ((lambda: f"{p.city}{comma}{p.pool.country}"),
                                 most(lambda q: q.cities) + 2 + most(lambda q: (q.country,))),
             "statuses.status": ((lambda: statuses[bisect(cw, rnd() * cw[-1])]), max(map(len, fac.profile.statuses))),
             "photos.type": ((lambda: _PHOTO_TYPES[(p.rot + p.elem) % 4]), 6),
             "photos.value": ((lambda: f"https://example.com/photos/{fac._rng.getrandbits(48):012x}.jpg"), 48),
             "clients.clientid": ((lambda: _CLIENTS[(p.rot + p.elem) % 4][0]), 32),
-            "clients.name": ((lambda: _CLIENTS[(p.rot + p.elem) % 4][1]), 12),
+            "clients.name": ((lambda: clients[(p.rot + p.elem) % 4]), 12),
             "domain": ((lambda: "example.com"), 11), "provider": ((lambda: "Example"), 7),
             "preferredusername": ((lambda: f"{p.first_slug}{p.last_slug[:1]}{DIGITS[2][int(rnd() * 100)]}"), None),
             "url": ((lambda: f"https://example.com/people/{p.first_slug}-{p.last_slug}"), None),
@@ -430,7 +435,7 @@ class Compiler:
             "emails.value": ((lambda: f"{p.first_slug}.{p.last_slug}@{fac.profile.email_domains[0]}"), None),
             "phonenumbers.value": phone,
             "birthday": ((lambda: (v := self.clock.birthdays)[int(rnd() * len(v))]), 10),  # a string birthday
-            "utcoffset": ((lambda: _UTC_OFFSETS[int(rnd() * len(_UTC_OFFSETS))]), 6),
+            "utcoffset": ((lambda: offsets[int(rnd() * len(offsets))]), 6),
         }
 
         def rotating(kinds: tuple[str, ...]) -> Gen:  # distinct across a plural's first elements
@@ -449,18 +454,30 @@ class Compiler:
 
 def _constant(value: Any) -> Gen:
     if isinstance(value, dict | list):
-        return lambda: copy.deepcopy(value)  # a caller may change one profile without changing the next
+        return lambda: _fresh(value)  # a caller may change one profile without changing the next
     return lambda: value
 
 
-def _texts(value: Any, text: Callable[[str], str]) -> Any:
-    """A fixed value with ``text`` applied to each string in it (a form-ready factory's are form-ready)."""
-    if isinstance(value, str):
-        return text(value)
+def _fresh(value: Any) -> Any:
+    """A new copy of a fixed value's dicts and lists; what they hold is immutable, and may be shared."""
     if isinstance(value, list):
-        return [_texts(v, text) for v in value]
+        return [_fresh(v) for v in value]
     if isinstance(value, dict):
-        return {k: _texts(v, text) for k, v in value.items()}
+        return {k: _fresh(v) for k, v in value.items()}
+    return value
+
+
+def _form_ready_value(value: Any) -> Any:
+    """A fixed value for a form-ready factory: each text in it ``wire.form_ready``, keys too, and a float
+    whose JSON holds a ``+`` (1e16 and up) as that JSON escaped, a fragment orjson writes as it is."""
+    if isinstance(value, str):
+        return form_ready(value)
+    if isinstance(value, list):
+        return [_form_ready_value(v) for v in value]
+    if isinstance(value, dict):
+        return {form_ready(k): _form_ready_value(v) for k, v in value.items()}
+    if isinstance(value, float) and b"+" in (number := orjson.dumps(value)):
+        return orjson.Fragment(number.replace(b"+", b"%2B"))
     return value
 
 

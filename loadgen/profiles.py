@@ -178,9 +178,9 @@ class ProfileFactory:
     ``seed``, ``run_id`` and ``worker`` fix the output. ``today`` (default: the current UTC day)
     anchors every date, so pin it too when the output must be byte-identical on another day.
 
-    With ``form_ready``, every text is ``wire.form_ready`` text: the same profiles, their non-ASCII
-    letters already in the form's ``%xx`` (with DEL for ``%``), for ``loadgen generate --format form``
-    alone: such a profile is not what a server should store.
+    With ``form_ready``, every text is ``wire.form_ready`` text: the same profiles, their texts already
+    escaped for a form body (``+`` for a space, ``%xx`` for the rest), for ``loadgen generate --format
+    form`` alone: such a profile is not what a server should store.
     """
 
     def __init__(self, schema: Schema, profile: Profile | None = None, *, seed: int = 0,

@@ -16,13 +16,13 @@ from click.testing import CliRunner
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from loadgen._profile_compiler import Compiler, _form_ready_value
 from loadgen.cli import cli
 from loadgen.generation import CHUNK, Generation, _Columns, _form_lines, json_and_form, write
 from loadgen.profiles import ProfileFactory, default_factory, parse_profile
 from loadgen.schema import Schema, default_schema, load_schema, validate
 from loadgen.wire import (
     decode_form,
-    dumps,
     dumps_fast,
     encode_form_lean,
     form_escape_lean,
@@ -86,35 +86,46 @@ def test_form_lines_are_ready_to_send_entity_create_bodies() -> None:
 _VALUES = st.text() | st.integers(-(2**63), 2**63 - 1) | st.lists(st.text(), max_size=3)
 
 
-def _ready(value: Any) -> Any:
-    """A record as a form-ready factory makes it: every text, keys too, ``wire.form_ready``."""
-    if isinstance(value, str):
-        return form_ready(value)
-    if isinstance(value, list):
-        return [_ready(v) for v in value]
-    if isinstance(value, dict):
-        return {form_ready(k): _ready(v) for k, v in value.items()}
-    return value
-
-
-@given(st.lists(st.tuples(st.dictionaries(st.text(max_size=4), _VALUES, max_size=4), st.booleans()),
-                min_size=1, max_size=6))
-@example([({"givenName": "Xavière", "n": 1}, True), ({"aboutMe": "tax\\x41 ñ"}, False), ({"a": "x\x7f é"}, True),
-          ({"b": "50% & +1 é"}, True), ({"c": "ü €"}, False)])
-def test_form_lines_are_the_bodies_encode_form_lean_writes(records: list[tuple[dict[str, Any], bool]]) -> None:
-    """A slice's form lines, from form-ready records, are escaped on the whole slice: the same bytes as one
-    ``encode_form_lean`` body each of the plain records (a letter x, a backslash, a DEL, a reserved
-    character beside a non-ASCII letter). A record whose letters were left plain (without DEL: a plain
-    DEL reads as the mark) takes the long way to the same bytes."""
-    expected = b"".join(encode_form_lean({"type_name": "user", "attributes": dumps(r)}) + b"\n" for r, _ in records)
-    given_records = [_ready(r) if ready or b"\x7f" in dumps_fast(r) else r for r, ready in records]
-    assert _form_lines(given_records, b"type_name=user&attributes=") == expected
+@given(st.lists(st.dictionaries(st.text(max_size=4), _VALUES | st.floats(allow_nan=False, allow_infinity=False),
+                                max_size=4), min_size=1, max_size=6))
+@example([{"givenName": "Xavière", "n": 1}, {"aboutMe": "tax\\x41 ñ"}, {"a": "x\x7f é"}, {"b": "50% & +1 é"},
+          {"c&d é": [1e16, -2.5e-300, "\x00"]}])
+def test_form_lines_are_the_bodies_encode_form_lean_writes(records: list[dict[str, Any]]) -> None:
+    """A slice's form lines, from records made form-ready as the compiler makes a profile file's fixed values
+    (every text, keys too, and a float written with ``+``), are the ``encode_form_lean`` body of each plain
+    record (a letter x, a backslash, a DEL, a reserved character beside a non-ASCII letter)."""
+    expected = b"".join(encode_form_lean({"type_name": "user", "attributes": dumps_fast(r).decode()}) + b"\n"
+                        for r in records)
+    assert _form_lines([_form_ready_value(r) for r in records], b"type_name=user&attributes=") == expected
 
 
 @given(st.text())
-def test_form_ready_text_is_ascii_and_reads_back(text: str) -> None:
+@example("Zoë 50%+1 & \x7f\x00 \\x41 \"q\" 😀")
+def test_form_ready_text_is_json_that_needs_no_escape(text: str) -> None:
+    """orjson's text of the form-ready text is the form escape of orjson's text of the text; it reads back."""
     ready = form_ready(text)
     assert ready.isascii() and form_plain(ready) == text
+    assert dumps_fast(ready) == form_escape_lean(dumps_fast(text))
+
+
+def _every_generator() -> Schema:
+    """A schema with an attribute for each generator the compiler picks by name (``parent.name`` in a plural
+    of that parent's name, the others in an object), and one of each type: a generator added later is
+    tested too."""
+    names = Compiler(default_factory()).strings
+    objects: dict[str, list[dict[str, Any]]] = {"plain": []}
+    for name in names:
+        parent, _, child = name.rpartition(".")
+        objects.setdefault(parent or "plain", []).append({"name": child, "type": "string"})
+    types = ["date", "dateTime", "boolean", "integer", "decimal", "ipAddress", "json", "uuid", "password-bcrypt"]
+    return load_schema({"name": "every", "attr_defs": [
+        {"name": "email", "type": "string", "length": 100, "constraints": ["unique", "email-address", "required"]},
+        *({"name": parent, "type": "object" if parent == "plain" else "plural", "attr_defs": attrs}
+          for parent, attrs in objects.items()),
+        *({"name": f"a_{kind.replace('-', '_')}", "type": kind} for kind in types)]})
+
+
+EVERY = _every_generator()
 
 
 #: Every text the compiler cuts, filters or takes from the profile file: names clipped below their length
@@ -140,8 +151,9 @@ CUT = load_schema({"name": "kunde", "attr_defs": [
     (default_schema(), {}),
     (default_schema(), {"locales": {"ko_KR": 1, "ar_AA": 1, "he_IL": 1, "hi_IN": 1, "th_TH": 1, "vi_VN": 1,
                                     "hu_HU": 1, "uk_UA": 1, "zh_TW": 1, "hy_AM": 1}}),
-    (CUT, {"fixed": {"note": "Zoë \x7f 50% ☃", "address": {"tags": {"ü": ["ß", 1]}}},
-           "statuses": {"actif": 1, "geprüft": 1, "済み": 1}}),
+    (CUT, {"fixed": {"note": "Zoë \x7f 50% ☃", "address": {"tags": {"ü&+": ["ß", 1, 1e17, 0.5]}}},
+           "statuses": {"actif": 1, "geprüft": 1, "済み": 1, "on hold": 1}}),
+    (EVERY, {}),
 ])
 def test_form_bodies_are_the_plain_profiles_escaped(schema: Schema, profile: dict[str, Any]) -> None:
     """``generate --format form`` draws its profiles form-ready (``wire.form_ready``): the bytes are the
@@ -153,7 +165,8 @@ def test_form_bodies_are_the_plain_profiles_escaped(schema: Schema, profile: dic
     plain = ProfileFactory(schema, settings, seed=3, today=date(2026, 11, 25))
     records = [*plain.chunk(0, CHUNK), *plain.chunk(1, CHUNK), *plain.chunk(2, 10)]
     prefix = {"type_name": schema.name}
-    assert out.getvalue().splitlines() == [encode_form_lean({**prefix, "attributes": dumps(r)}) for r in records]
+    assert out.getvalue().splitlines() == [encode_form_lean({**prefix, "attributes": dumps_fast(r).decode()})
+                                           for r in records]
     if schema is CUT:
         assert max(len(r["givenName"]) for r in records) == 3 and all(r["givenName"].isalpha() for r in records)
         assert any(not r["address"]["address1"].isascii() for r in records)
