@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from bisect import bisect
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, timedelta
 from functools import cache
 from itertools import accumulate
@@ -92,7 +92,6 @@ class LocalePool:
     companies: tuple[str, ...]
     sentences: tuple[str, ...]
     country: str
-    country_code: str
 
     def street(self, r1: float, r2: float) -> str:
         """A street address line: a street template with a building number put in."""
@@ -134,27 +133,24 @@ def locale_pool(locale: str) -> LocalePool:
 @cache
 def form_ready_pool(locale: str) -> LocalePool:
     """:func:`locale_pool` with every text form-ready (``wire.form_ready``): the same tables in the same
-    order, so a factory draws the same profiles from it; slugs stay (they are ASCII already)."""
+    order, so a factory draws the same profiles from it. Every field is readied by its type (a field of a
+    new type stops here), slugs too (they are ASCII letters and digits already)."""
     pool = locale_pool(locale)
-
-    def names(table: NameTable) -> NameTable:
-        return NameTable(_ready(table.names), table.slugs, table.cum_weights)
-
-    return replace(
-        pool, name_sep=form_ready(pool.name_sep),
-        first_male=names(pool.first_male), first_female=names(pool.first_female),
-        last_male=names(pool.last_male), last_female=names(pool.last_female),
-        middle_male=pool.middle_male and names(pool.middle_male),
-        middle_female=pool.middle_female and names(pool.middle_female),
-        streets=_ready(pool.streets), buildings=_ready(pool.buildings), secondary=_ready(pool.secondary),
-        cities=_ready(pool.cities), states=_ready(pool.states), postcodes=_ready(pool.postcodes),
-        phones=tuple(PhoneTemplate(form_ready(t.head), t.width, form_ready(t.tail)) for t in pool.phones),
-        companies=_ready(pool.companies), sentences=_ready(pool.sentences), country=form_ready(pool.country),
-    )
+    return replace(pool, **{f.name: _ready(getattr(pool, f.name)) for f in fields(pool)})
 
 
-def _ready(texts: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(map(form_ready, texts))
+def _ready(value: Any) -> Any:
+    if isinstance(value, str):
+        return form_ready(value)
+    if isinstance(value, tuple):
+        return tuple(map(_ready, value))
+    if isinstance(value, NameTable):
+        return NameTable(_ready(value.names), _ready(value.slugs), value.cum_weights)
+    if isinstance(value, PhoneTemplate):
+        return PhoneTemplate(form_ready(value.head), value.width, form_ready(value.tail))
+    if value is None or isinstance(value, bool):
+        return value
+    raise TypeError(f"a locale pool's {type(value).__name__} has no form-ready twin")
 
 
 def _build_pool(locale: str, gen: Any, providers: Mapping[str, Any]) -> LocalePool:
@@ -202,7 +198,7 @@ def _build_pool(locale: str, gen: Any, providers: Mapping[str, Any]) -> LocalePo
                 if hasattr(gen, "phone_number") else _NO_PHONES),
         companies=_draw(gen.company, POOL_SIZE // 2),
         sentences=_draw(lambda: gen.sentence(nb_words=10), POOL_SIZE // 2),
-        country=_country(gen), country_code=locale.rpartition("_")[2],
+        country=_country(gen),
     )
 
 

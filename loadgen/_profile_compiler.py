@@ -454,31 +454,31 @@ class Compiler:
 
 def _constant(value: Any) -> Gen:
     if isinstance(value, dict | list):
-        return lambda: _fresh(value)  # a caller may change one profile without changing the next
+        return lambda: _mapped(value)  # a caller may change one profile without changing the next
     return lambda: value
 
 
-def _fresh(value: Any) -> Any:
-    """A new copy of a fixed value's dicts and lists; what they hold is immutable, and may be shared."""
+def _mapped(value: Any, leaf: Callable[[Any], Any] = lambda v: v, key: Callable[[Any], Any] = lambda k: k) -> Any:
+    """A new copy of a value's dicts and lists, ``leaf`` applied to everything else and ``key`` to keys."""
     if isinstance(value, list):
-        return [_fresh(v) for v in value]
+        return [_mapped(v, leaf, key) for v in value]
     if isinstance(value, dict):
-        return {k: _fresh(v) for k, v in value.items()}
-    return value
+        return {key(k): _mapped(v, leaf, key) for k, v in value.items()}
+    return leaf(value)
 
 
 def _form_ready_value(value: Any) -> Any:
     """A fixed value for a form-ready factory: each text in it ``wire.form_ready``, keys too, and a float
     whose JSON holds a ``+`` (1e16 and up) as that JSON escaped, a fragment orjson writes as it is."""
+    return _mapped(value, _form_ready_leaf, _form_ready_leaf)
+
+
+def _form_ready_leaf(value: Any) -> Any:
     if isinstance(value, str):
         return form_ready(value)
-    if isinstance(value, list):
-        return [_form_ready_value(v) for v in value]
-    if isinstance(value, dict):
-        return {form_ready(k): _form_ready_value(v) for k, v in value.items()}
     if isinstance(value, float) and b"+" in (number := orjson.dumps(value)):
         return orjson.Fragment(number.replace(b"+", b"%2B"))
-    return value
+    return value  # any other key is refused by orjson, as in the plain profile
 
 
 def _never() -> Any:
@@ -530,14 +530,14 @@ def _filtered(gen: Gen, constraints: frozenset[str], fallback: Gen, ready: bool)
 
 def _plain(value: Any) -> Any:
     """TOML dates and times as the ISO text Capture accepts."""
+    return _mapped(value, _plain_leaf)
+
+
+def _plain_leaf(value: Any) -> Any:
     if isinstance(value, datetime):
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
         return value.isoformat() + "Z"
     if isinstance(value, date):
         return value.isoformat()
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
     return value

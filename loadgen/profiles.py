@@ -180,7 +180,7 @@ class ProfileFactory:
 
     With ``form_ready``, every text is ``wire.form_ready`` text: the same profiles, their texts already
     escaped for a form body (``+`` for a space, ``%xx`` for the rest), for ``loadgen generate --format
-    form`` alone: such a profile is not what a server should store.
+    form`` alone: such a profile (its CSV row and column names too) is not what a server should store.
     """
 
     def __init__(self, schema: Schema, profile: Profile | None = None, *, seed: int = 0,

@@ -306,8 +306,9 @@ def form_ready(text: str) -> str:
     transcoding): 0.78 of the factory's rate. A factory whose text is form-ready
     (``ProfileFactory(form_ready=True)``) hands orjson ASCII whose JSON text is, byte for byte, the form
     escape of the plain profile's: orjson writes no space, ``%``, ``&`` or ``+`` of its own (but ``+`` in a
-    float of 1e16 and up, which ``loadgen.profiles`` hands over already escaped), escapes ``"`` and ``\\``
-    as the plain text's are, and control characters too (so they stay as they are here).
+    float of 1e16 and up, which only a profile file's fixed value holds: the profile compiler readies it),
+    escapes ``"`` and ``\\`` as the plain text's are, and control characters too (so they stay as they are
+    here).
     """
     out = text.replace("%", "%25").replace("&", "%26").replace("+", "%2B").replace(" ", "+")
     if out.isascii() and "\x7f" not in out:

@@ -108,24 +108,22 @@ def test_form_ready_text_is_json_that_needs_no_escape(text: str) -> None:
     assert dumps_fast(ready) == form_escape_lean(dumps_fast(text))
 
 
-def _every_generator() -> Schema:
+def _every_generator(length: int | None = None) -> Schema:
     """A schema with an attribute for each generator the compiler picks by name (``parent.name`` in a plural
-    of that parent's name, the others in an object), and one of each type: a generator added later is
-    tested too."""
+    of that parent's name, the others in an object), each ``length`` long at most, and one of each type:
+    a generator added later is tested too."""
     names = Compiler(default_factory()).strings
     objects: dict[str, list[dict[str, Any]]] = {"plain": []}
+    cut = {} if length is None else {"length": length}
     for name in names:
         parent, _, child = name.rpartition(".")
-        objects.setdefault(parent or "plain", []).append({"name": child, "type": "string"})
+        objects.setdefault(parent or "plain", []).append({"name": child, "type": "string", **cut})
     types = ["date", "dateTime", "boolean", "integer", "decimal", "ipAddress", "json", "uuid", "password-bcrypt"]
     return load_schema({"name": "every", "attr_defs": [
         {"name": "email", "type": "string", "length": 100, "constraints": ["unique", "email-address", "required"]},
         *({"name": parent, "type": "object" if parent == "plain" else "plural", "attr_defs": attrs}
           for parent, attrs in objects.items()),
         *({"name": f"a_{kind.replace('-', '_')}", "type": kind} for kind in types)]})
-
-
-EVERY = _every_generator()
 
 
 #: Every text the compiler cuts, filters or takes from the profile file: names clipped below their length
@@ -153,12 +151,14 @@ CUT = load_schema({"name": "kunde", "attr_defs": [
                                     "hu_HU": 1, "uk_UA": 1, "zh_TW": 1, "hy_AM": 1}}),
     (CUT, {"fixed": {"note": "Zoë \x7f 50% ☃", "address": {"tags": {"ü&+": ["ß", 1, 1e17, 0.5]}}},
            "statuses": {"actif": 1, "geprüft": 1, "済み": 1, "on hold": 1}}),
-    (EVERY, {}),
-])
-def test_form_bodies_are_the_plain_profiles_escaped(schema: Schema, profile: dict[str, Any]) -> None:
+    (None, {"statuses": {"on hold": 1, "geprüft": 2}}), (3, {"statuses": {"on hold": 1, "geprüft": 2}}),
+], ids=["default", "ten-more-locales", "cut", "every-generator", "every-generator-cut-to-3"])
+def test_form_bodies_are_the_plain_profiles_escaped(schema: Schema | int | None, profile: dict[str, Any]) -> None:
     """``generate --format form`` draws its profiles form-ready (``wire.form_ready``): the bytes are the
     ``encode_form_lean`` bodies of the plain profiles the other formats hold, in every locale, through
     every generator that cuts or filters text."""
+    if not isinstance(schema, Schema):
+        schema = _every_generator(schema)
     settings = parse_profile(profile)
     out = io.BytesIO()
     write(Generation(schema, settings, "form", 2 * CHUNK + 10, seed=3, today=date(2026, 11, 25)), out)
