@@ -16,9 +16,29 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+#: How often a child that only notes Ctrl-C where it can stop (``wait_child``'s ``repeat``) is told again.
+_REPEAT = 1.0
 
-def wait_child(proc: subprocess.Popen[Any], *, grace: float,
-               tick: Callable[[], None] | None = None) -> tuple[int, bool]:
+
+@contextlib.contextmanager
+def deaf_to_ctrl_c() -> Iterator[None]:
+    """A child started meanwhile ignores SIGINT (an ignored signal stays ignored across ``exec``) until it
+    sets a handler of its own: ``loadgen fuzz``'s pytest sets one only while a property runs, where it can
+    stop between two requests. A Ctrl-C that reached it while it loaded its plugins or started the
+    sandbox printed a traceback (pytest's, or the interpreter's). A press in the moment the child is
+    started is lost; the next one counts."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def wait_child(proc: subprocess.Popen[Any], *, grace: float, tick: Callable[[], None] | None = None,
+               repeat: bool = False) -> tuple[int, bool]:
     """Wait for a child started in its own session: (exit code, interrupted).
 
     A Ctrl-C here (or a SIGTERM, or the terminal's SIGHUP) reaches the child once, as a SIGINT from
@@ -27,6 +47,8 @@ def wait_child(proc: subprocess.Popen[Any], *, grace: float,
     press says it is stopping (a long clean stop must not look like a hang), a second only says it is still
     stopping; a third gives up on the child, which is then terminated, or killed.
     The signals are counted, never raised, so no press can land in the middle of this handling.
+    With ``repeat`` (a child started :func:`deaf_to_ctrl_c`, whose handler only notes a press), the SIGINT
+    is sent again every second until the child ends, so it arrives once the child listens.
     """
     presses = 0
 
@@ -34,7 +56,7 @@ def wait_child(proc: subprocess.Popen[Any], *, grace: float,
         nonlocal presses
         presses += 1
 
-    seen, deadline = 0, math.inf
+    seen, deadline, sent = 0, math.inf, math.inf
     with _stop_signals(press):
         while True:
             try:
@@ -42,9 +64,11 @@ def wait_child(proc: subprocess.Popen[Any], *, grace: float,
             except subprocess.TimeoutExpired:
                 pass
             now, count = time.monotonic(), presses
-            if count >= 1 > seen:
+            if (count >= 1 > seen) or (repeat and now > sent + _REPEAT):
                 with contextlib.suppress(ProcessLookupError):
                     proc.send_signal(signal.SIGINT)
+                sent = now
+            if count >= 1 > seen:
                 deadline = now + grace
                 sys.stderr.write("\nstopping cleanly: in-flight requests get their answers, then the results are "
                                  "written\n")

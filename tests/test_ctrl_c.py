@@ -71,6 +71,27 @@ def test_fuzz_stops_between_requests_and_deletes_what_it_created(
         assert shown not in out + err, (out + err)[-3000:]
 
 
+def test_fuzz_ctrl_c_while_its_pytest_starts_is_kept_for_the_first_property(tmp_path: Path) -> None:
+    """A Ctrl-C while the child loads pytest's plugins and starts the sandbox printed a traceback (the
+    interpreter's or pytest's banner): the child now ignores it until a property listens, and the parent
+    says it again every second, so the run stops at the first property, without a traceback."""
+    proc = _start("fuzz", "--max-examples", "5000", "--seed", "1", cwd=tmp_path)
+    children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+    deadline = time.monotonic() + 30
+    while not children.read_text().split() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGINT)
+    started = time.monotonic()
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, out[-3000:] + err[-3000:]
+    assert time.monotonic() - started < 60   # 5,000 examples per property would take many minutes
+    rows = [line.split()[-1] for line in out.splitlines() if line.startswith(("malformed", "schema", "valid", "store"))]
+    assert rows and rows[0] == "interrupted" and set(rows[1:]) <= {"not", "run"} | {"interrupted"}, out[-3000:]
+    assert out.rstrip().splitlines()[-1].startswith("interrupted; repeat with: loadgen fuzz --seed 1")
+    for shown in ("KeyboardInterrupt", "Traceback", "!!!"):
+        assert shown not in out + err, (out + err)[-3000:]
+
+
 def test_ctrl_c_ends_the_plugins_properties_as_interrupted_without_a_traceback(
         sandbox_factory: Callable[..., Sandbox], tmp_path: Path) -> None:
     """The plugin run alone (no ``loadgen fuzz`` around it): exit status "interrupted" (2), never a pass."""
