@@ -19,6 +19,7 @@ Why it is built this way:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fcntl
 import io
@@ -27,7 +28,7 @@ import os
 import signal
 import stat
 from collections import deque
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice
@@ -100,9 +101,10 @@ def write(gen: Generation, out: BinaryIO, *, jobs: int = 1, progress: Callable[[
     chunks = _chunks(gen, sizes, jobs, place)
     try:
         for i, body in enumerate(chunks):
-            if body is not None:
-                out.writelines(body)
-            written += sizes[i]
+            with _ctrl_c_after():
+                if body is not None:
+                    out.writelines(body)
+                written += sizes[i]
             if progress is not None:
                 progress(written)
     finally:  # after Ctrl-C too: whole chunks only, and the array closed
@@ -111,6 +113,20 @@ def write(gen: Generation, out: BinaryIO, *, jobs: int = 1, progress: Callable[[
             place.settle(out)
         out.write(tail)
     return written
+
+
+@contextlib.contextmanager
+def _ctrl_c_after() -> Iterator[None]:
+    """SIGINT is held back (blocked, so pending) while the block runs: a chunk is written whole, and a
+    Ctrl-C comes as ``KeyboardInterrupt`` once it is. A SIGINT that interrupted a write blocked on a full pipe
+    (``loadgen generate | slow-reader``) left part of a chunk (a ``json`` array cut inside a profile), and
+    with a handler that does not raise, Python's buffered writer dropped bytes from the middle of the
+    stream (3.11: 1.72 of 1.8 MB arrived)."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _frame(gen: Generation) -> tuple[bytes, bytes]:

@@ -48,6 +48,20 @@ def test_generate_leaves_a_well_formed_file_of_whole_profiles(tmp_path: Path, jo
     assert 100 < len(profiles) < 10_000_000 and all("@" in p["email"] for p in profiles)
 
 
+def test_ctrl_c_while_a_chunk_waits_on_a_slow_reader_still_writes_it_whole(tmp_path: Path) -> None:
+    """The pipe is full after the reader's first 64 KB, so the Ctrl-C lands in the middle of the first chunk's
+    write: it is raised once the chunk is written (before, the array ended in the middle of a profile)."""
+    with _start("generate", "--count", "1000000", "--format", "json", cwd=tmp_path) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        first = proc.stdout.read(1000)
+        time.sleep(0.5)   # the writer blocks on the full pipe, inside the first chunk
+        os.killpg(proc.pid, signal.SIGINT)
+        rest = proc.stdout.read()   # through the same reader (communicate reads the pipe, not what it holds)
+        assert proc.wait(timeout=60) == 130, proc.stderr.read()
+    profiles = json.loads(first + rest)
+    assert len(profiles) == 1000 and all("@" in p["email"] for p in profiles)
+
+
 def test_fuzz_stops_between_requests_and_deletes_what_it_created(
         sandbox_factory: Callable[..., Sandbox], tmp_path: Path) -> None:
     sandbox = sandbox_factory()
