@@ -399,19 +399,24 @@ class Verdict:
     at_s: float | None = None       # the first failing window's end, seconds after the measured start
     #: set when the measured period was shorter than the window: its whole seconds (the gate failed unjudged)
     measured_s: float | None = None
+    #: a windowed latency: the requests of the window ``actual`` is of (few make a p99 their maximum)
+    window_requests: int | None = None
 
     def to_json(self) -> dict[str, object]:
         window = {} if self.window_s is None else {"window_s": self.window_s, "at_s": self.at_s}
         short = {} if self.measured_s is None else {"measured_s": self.measured_s}
+        count = {} if self.window_requests is None else {"window_requests": self.window_requests}
         return {"expression": self.expression, "scope": self.scope, "metric": self.metric, "op": self.op,
-                "limit": self.limit, "actual": self.actual, "ok": self.ok, **window, **short}
+                "limit": self.limit, "actual": self.actual, "ok": self.ok, **window, **short, **count}
 
     @classmethod
     def from_json(cls, data: object, where: str) -> Verdict:
-        o = Fields(data, where, defaults={"window_s": None, "at_s": None, "measured_s": None})
+        o = Fields(data, where, defaults={"window_s": None, "at_s": None, "measured_s": None, "window_requests": None})
+        requests = o.get("window_requests", _opt_num)
         return cls(o.get("expression", as_str), o.get("scope", as_str), o.get("metric", as_str), o.get("op", as_str),
                    o.get("limit", as_num), o.get("actual", _opt_num), o.get("ok", as_bool),
-                   o.get("window_s", _opt_num), o.get("at_s", _opt_num), o.get("measured_s", _opt_num))
+                   o.get("window_s", _opt_num), o.get("at_s", _opt_num), o.get("measured_s", _opt_num),
+                   None if requests is None else int(requests))
 
 
 def _unless_default(*, users: int | None, warmup_s: float, store_records: int | None) -> dict[str, float | None]:

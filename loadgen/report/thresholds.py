@@ -32,7 +32,14 @@ from pathlib import Path
 from loadgen.errors import ExitCode, UsageError
 from loadgen.report.document import EndpointStats, Report, Totals, Verdict
 from loadgen.report.recorder import Recorder
-from loadgen.report.windows import holds_a_window, measured_seconds, window_values
+from loadgen.report.windows import (
+    holds_a_window,
+    is_latency,
+    measured_seconds,
+    quantile_is_maximum,
+    window_requests,
+    window_values,
+)
 from loadgen.scenarios import request_scope
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
@@ -204,12 +211,20 @@ def judge_windows(recorder: Recorder, t: Threshold, *, after: int | None = None,
     values = [(end, v) for end, v in window_values(recorder, t.scope, t.metric, width, after=after, until=until)
               if v is not None]
     failing = [(end, v) for end, v in values if not _OPS[t.op](v, t.limit)]
+
+    def requests(stop: int) -> int | None:
+        return window_requests(recorder, t.scope, max(first, stop - width), stop) if is_latency(t.metric) else None
+
     if failing:
         stop, actual = failing[0]
-        return Verdict(t.expression, t.scope, t.metric, t.op, t.limit, actual, False, t.window_s, float(stop - first))
+        return Verdict(t.expression, t.scope, t.metric, t.op, t.limit, actual, False, t.window_s, float(stop - first),
+                       window_requests=requests(stop))
     pick = min if t.op in (">", ">=") else max
-    worst = pick((v for _, v in values), default=None)
-    return Verdict(t.expression, t.scope, t.metric, t.op, t.limit, worst, worst is not None, t.window_s)
+    worst = pick(values, key=lambda value: value[1], default=None)
+    if worst is None:
+        return Verdict(t.expression, t.scope, t.metric, t.op, t.limit, None, False, t.window_s)
+    return Verdict(t.expression, t.scope, t.metric, t.op, t.limit, worst[1], True, t.window_s,
+                   window_requests=requests(worst[0]))
 
 
 def apply_thresholds(report: Report, expressions: Iterable[str], recorder: Recorder | None = None) -> Report:
@@ -249,9 +264,14 @@ def describe(verdict: Verdict) -> str:
     value = format_metric(verdict.metric, verdict.actual)
     if verdict.window_s is None:
         return value
+    n = verdict.window_requests
+    count = "" if n is None else f"{n:,} request{'' if n == 1 else 's'}"
+    if n is not None and quantile_is_maximum(verdict.metric, n):
+        count += f", so their {verdict.metric.removeprefix('intended_')} is their maximum"
     if verdict.at_s is None:
-        return f"worst {verdict.window_s:g}s window: {value}"
-    return f"{value} in the {verdict.window_s:g}s window ending at {verdict.at_s:g}s (after the warm-up)"
+        return f"worst {verdict.window_s:g}s window: {value}" + (f" ({count})" if count else "")
+    return (f"{value} in the {verdict.window_s:g}s window ending at {verdict.at_s:g}s (after the warm-up"
+            + (f"; {count})" if count else ")"))
 
 
 def format_metric(metric: str, value: float) -> str:

@@ -68,7 +68,7 @@ def window_value(sec: Second, metric: str, width: int) -> float | None:
     """One window's value of a canonical metric (None: no request in it, for latencies and error_rate)."""
     intended = metric.startswith("intended_")
     key = metric.removeprefix("intended_")
-    if key in (*_QUANTILES, "max", "min", "mean"):
+    if is_latency(metric):
         return _latency(sec.intended if intended else sec.service, key, sec, intended)
     failed = sum(sec.failures.values())
     if metric == "error_rate":
@@ -98,6 +98,22 @@ def window_values(recorder: Recorder, scope: str, metric: str, width: int, *, af
         spans = [(start, start + width) for start in range(first, end - width + 1)
                  if after is None or start + width > after]
     return [(stop, window_value(_merged(datas, range(start, stop)), metric, stop - start)) for start, stop in spans]
+
+
+def window_requests(recorder: Recorder, scope: str, start: int, stop: int) -> int:
+    """The requests of whole seconds ``[start, stop)`` (what a window's latency is made of)."""
+    return _merged(_scope(recorder, scope), range(start, stop)).requests
+
+
+def is_latency(metric: str) -> bool:
+    return metric.removeprefix("intended_") in (*_QUANTILES, "max", "min", "mean")
+
+
+def quantile_is_maximum(metric: str, requests: int) -> bool:
+    """Whether a quantile of ``requests`` latencies is their maximum, by nearest rank (the p99 of fewer
+    than 100: a window's p99 above the whole run's reads as a contradiction, and is only few samples)."""
+    q = _QUANTILES.get(metric.removeprefix("intended_"))
+    return q is not None and requests > 0 and math.ceil(q * requests) >= requests
 
 
 def holds_a_window(first: int, end: int, width: int) -> bool:

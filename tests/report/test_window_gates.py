@@ -11,7 +11,7 @@ from synthetic_run import SyntheticRun, write_synthetic_run
 from loadgen.errors import UsageError
 from loadgen.report.document import Report
 from loadgen.report.recorder import Recorder
-from loadgen.report.thresholds import judge_windows, parse_threshold
+from loadgen.report.thresholds import describe, judge_windows, parse_threshold
 from loadgen.report.windows import measured_seconds, window_values
 
 T0 = 1_000_000.0
@@ -45,6 +45,20 @@ def test_a_slow_stretch_fails_its_window_while_the_whole_run_passes() -> None:
     assert verdict.at_s == 21          # the first window holding a slow second (20 s) ends at 21 s
     passing = judge_windows(recorder, parse_threshold("create.p90[5s]<500ms"))
     assert passing.ok and passing.actual is not None and passing.actual > 150   # the worst window's value
+
+
+def test_a_windows_latency_says_how_many_requests_it_is_of() -> None:
+    """A window's p99 of fewer than 100 requests is their maximum (nearest rank): above the whole run's p99,
+    it reads as a contradiction unless the report says so."""
+    recorder = Recorder(T0)
+    _steady(recorder, range(0, 30), 5.0, per_second=6)
+    _steady(recorder, range(12, 13), 80.0, per_second=1)    # one slow request
+    few = judge_windows(recorder, parse_threshold("create.p99[10s]<50ms"))
+    assert not few.ok and few.window_requests == 61
+    assert describe(few).endswith("(after the warm-up; 61 requests, so their p99 is their maximum)")
+    worst = judge_windows(recorder, parse_threshold("create.p50[10s]<50ms"))
+    assert worst.ok and worst.window_requests == 60 and describe(worst) == "worst 10s window: 5.00 ms (60 requests)"
+    assert judge_windows(recorder, parse_threshold("create.requests[10s]>1")).window_requests is None
 
 
 def test_rates_counts_and_error_rate_per_window() -> None:

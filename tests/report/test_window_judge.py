@@ -46,4 +46,6 @@ def test_a_breach_during_the_abort_delay_is_the_one_named_once_the_delay_is_over
     assert report.at_s == 3 and report.actual is not None
     value = format_metric("p99", report.actual)
     assert broke == f"gate {gate} broke at 3s: {value}", broke
-    assert describe(report) == f"{value} in the 3s window ending at 3s (after the warm-up)"
+    n = report.window_requests
+    assert describe(report) == (f"{value} in the 3s window ending at 3s (after the warm-up; {n} requests, so their "
+                                "p99 is their maximum)")
