@@ -20,26 +20,18 @@ from typing import Any
 _REPEAT = 1.0
 
 
-@contextlib.contextmanager
-def deaf_to_ctrl_c() -> Iterator[None]:
-    """A child started meanwhile ignores SIGINT (an ignored signal stays ignored across ``exec``) until it
-    sets a handler of its own: ``loadgen fuzz``'s pytest sets one only while a property runs, where it can
-    stop between two requests. A Ctrl-C that reached it while it loaded its plugins or started the
-    sandbox printed a traceback (pytest's, or the interpreter's). A press in the moment the child is
-    started is lost; the next one counts."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
+def deaf_to_ctrl_c() -> None:
+    """A ``preexec_fn``: the child ignores SIGINT (an ignored signal stays ignored across ``exec``) until it
+    sets a handler of its own. ``loadgen fuzz``'s pytest sets one only while a property runs, where it can
+    stop between two requests: a Ctrl-C that reached it while it loaded its plugins or started the sandbox
+    printed a traceback (pytest's, or the interpreter's). (``preexec_fn`` is unsafe in a process with
+    threads: ``loadgen fuzz`` has none when it starts its child.)"""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def wait_child(proc: subprocess.Popen[Any], *, grace: float, tick: Callable[[], None] | None = None,
+def wait_child(start: Callable[[], subprocess.Popen[Any]], *, grace: float, tick: Callable[[], None] | None = None,
                repeat: bool = False) -> tuple[int, bool]:
-    """Wait for a child started in its own session: (exit code, interrupted).
+    """Start a child in its own session (``start``) and wait for it: (exit code, interrupted).
 
     A Ctrl-C here (or a SIGTERM, or the terminal's SIGHUP) reaches the child once, as a SIGINT from
     here, and it gets ``grace`` seconds to finish: a second SIGINT, or the kill ``subprocess.run``
@@ -47,8 +39,10 @@ def wait_child(proc: subprocess.Popen[Any], *, grace: float, tick: Callable[[], 
     press says it is stopping (a long clean stop must not look like a hang), a second only says it is still
     stopping; a third gives up on the child, which is then terminated, or killed.
     The signals are counted, never raised, so no press can land in the middle of this handling.
-    With ``repeat`` (a child started :func:`deaf_to_ctrl_c`, whose handler only notes a press), the SIGINT
-    is sent again every second until the child ends, so it arrives once the child listens.
+    The child is started once they are counted, so a press while it starts is not lost, nor raised
+    here, which would leave it running unwatched. With ``repeat`` (a child started :func:`deaf_to_ctrl_c`,
+    whose handler only notes a press), the SIGINT is sent again every second until the child ends, so it
+    arrives once the child listens.
     """
     presses = 0
 
@@ -57,7 +51,7 @@ def wait_child(proc: subprocess.Popen[Any], *, grace: float, tick: Callable[[], 
         presses += 1
 
     seen, deadline, sent = 0, math.inf, math.inf
-    with _stop_signals(press):
+    with _stop_signals(press), start() as proc:
         while True:
             try:
                 return proc.wait(timeout=0.2), seen > 0

@@ -107,12 +107,26 @@ def write(gen: Generation, out: BinaryIO, *, jobs: int = 1, progress: Callable[[
                 written += sizes[i]
             if progress is not None:
                 progress(written)
-    finally:  # after Ctrl-C too: whole chunks only, and the array closed
-        chunks.close()  # the workers are gone before the file is cut
-        if place is not None:
-            place.settle(out)
-        out.write(tail)
+    except BaseException:  # after Ctrl-C too: whole chunks only, and the array closed
+        _close(chunks, place, out, tail, failing=True)
+        raise
+    _close(chunks, place, out, tail, failing=False)
     return written
+
+
+def _close(chunks: Generator[Any, None, None], place: _Place | None, out: BinaryIO, tail: bytes, *,
+           failing: bool) -> None:
+    """Stop the workers, cut what follows the last whole chunk, end the format. A reader gone when the
+    run is already failing is no news: a terminal's Ctrl-C reaches ``| head`` too, and its broken pipe
+    hid the Ctrl-C (exit 0, as if the reader had all it wanted)."""
+    chunks.close()  # the workers are gone before the file is cut
+    if place is not None:
+        place.settle(out)
+    try:
+        out.write(tail)
+    except BrokenPipeError:
+        if not failing:
+            raise
 
 
 @contextlib.contextmanager

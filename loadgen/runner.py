@@ -299,11 +299,13 @@ def _target(opts: RunOptions, remote: tuple[str, str, str] | None,
 def _run_locust(cmd: list[str], env: dict[str, str], duration: float, log_path: Path,
                 progress: Progress | None, live: LiveFile) -> tuple[int, bool]:
     """Run the Locust child to its end; Ctrl-C lets it stop gracefully. (exit code, interrupted)."""
-    with log_path.open("wb") as log, subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                                      stderr=log, start_new_session=True) as proc:
+    with log_path.open("wb") as log:
         started = time.monotonic()
         tick = None if progress is None else (lambda: progress(time.monotonic() - started, duration, live.read()))
-        code, interrupted = wait_child(proc, grace=60.0, tick=tick)
+        code, interrupted = wait_child(
+            lambda: subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                                     start_new_session=True),
+            grace=60.0, tick=tick)
     if code not in (0, 1) and not interrupted:
         raise LoadgenError(f"locust exited with code {code}: {_last_line(log_path)}")
     return code, interrupted

@@ -5,6 +5,7 @@ Each command runs in its own process group, and the SIGINT goes to the whole gro
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -62,6 +63,23 @@ def test_ctrl_c_while_a_chunk_waits_on_a_slow_reader_still_writes_it_whole(tmp_p
     assert len(profiles) == 1000 and all("@" in p["email"] for p in profiles)
 
 
+def test_ctrl_c_that_also_ends_the_reader_is_still_an_interruption(tmp_path: Path) -> None:
+    """A terminal's Ctrl-C reaches ``loadgen generate`` and the reader of its pipe: the broken pipe of the
+    closing ``]`` hid the Ctrl-C (exit 0, as for ``| head``, which has all it wanted)."""
+    read, write = os.pipe()
+    with subprocess.Popen([sys.executable, "-c", "from loadgen.cli import main; main()", "generate", "--count",
+                           "10000000", "--format", "json"], cwd=tmp_path, stdout=write, stderr=subprocess.PIPE,
+                          text=True, start_new_session=True) as proc:
+        os.close(write)
+        os.read(read, 1000)
+        time.sleep(0.5)    # blocked on the full pipe
+        os.kill(proc.pid, signal.SIGINT)
+        time.sleep(0.2)
+        os.close(read)     # the reader is gone too
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1] == "interrupted", err
+
+
 def test_fuzz_stops_between_requests_and_deletes_what_it_created(
         sandbox_factory: Callable[..., Sandbox], tmp_path: Path) -> None:
     sandbox = sandbox_factory()
@@ -85,6 +103,7 @@ def test_fuzz_stops_between_requests_and_deletes_what_it_created(
         assert shown not in out + err, (out + err)[-3000:]
 
 
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="finds the child in Linux's /proc")
 def test_fuzz_ctrl_c_while_its_pytest_starts_is_kept_for_the_first_property(tmp_path: Path) -> None:
     """A Ctrl-C while the child loads pytest's plugins and starts the sandbox printed a traceback (the
     interpreter's or pytest's banner): the child now ignores it until a property listens, and the parent
@@ -92,11 +111,16 @@ def test_fuzz_ctrl_c_while_its_pytest_starts_is_kept_for_the_first_property(tmp_
     proc = _start("fuzz", "--max-examples", "5000", "--seed", "1", cwd=tmp_path)
     children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
     deadline = time.monotonic() + 30
-    while not children.read_text().split() and time.monotonic() < deadline:
+    while not (child := children.read_text().split()) and time.monotonic() < deadline:
         time.sleep(0.01)
     os.killpg(proc.pid, signal.SIGINT)
     started = time.monotonic()
-    out, err = proc.communicate(timeout=120)
+    try:
+        out, err = proc.communicate(timeout=120)
+    finally:   # in a session of its own: a failed test must not leave it fuzzing
+        for pid in child:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
     assert proc.returncode == 130, out[-3000:] + err[-3000:]
     assert time.monotonic() - started < 60   # 5,000 examples per property would take many minutes
     rows = [line.split()[-1] for line in out.splitlines() if line.startswith(("malformed", "schema", "valid", "store"))]
@@ -134,11 +158,12 @@ def _waiting_parent(on_sigint: str, grace: float) -> subprocess.Popen[str]:
              "time.sleep(60)\n")
     script = ("import subprocess, sys\n"
               "from loadgen.child import wait_child\n"
-              f"child = subprocess.Popen([sys.executable, '-c', {child!r}], stdout=subprocess.PIPE,"
+              "def start():\n"
+              f"    child = subprocess.Popen([sys.executable, '-c', {child!r}], stdout=subprocess.PIPE,"
               " start_new_session=True)\n"
-              "child.stdout.readline()\n"
-              f"print(wait_child(child, grace={grace}, tick=lambda: print('waiting', flush=True)), flush=True)\n"
-              "child.stdout.close()\n")
+              "    child.stdout.readline()\n"
+              "    return child\n"
+              f"print(wait_child(start, grace={grace}, tick=lambda: print('waiting', flush=True)), flush=True)\n")
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)
     assert parent.stdout is not None and parent.stdout.readline().strip() == "waiting"

@@ -65,11 +65,11 @@ def fuzz_command(url: str | None, scheme: str, max_examples: int, seed: int | No
     out = out if out is not None else Path("runs") / time.strftime("fuzz-%Y%m%d-%H%M%S", time.gmtime())
     args = suite_args(url=url, auth=scheme, max_examples=max_examples, seed=seed, junit=junit,
                       allow_writes=allow_writes, count_checks=count_checks, out=str(out), database=database)
-    with deaf_to_ctrl_c():
-        proc = subprocess.Popen([sys.executable, "-m", "pytest", *args, "-q", "--tb=line", "--no-header"],
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    with proc:  # Ctrl-C: the child ends its property, then deletes what it created
-        code, interrupted = wait_child(proc, grace=120.0, repeat=True)
+    # Ctrl-C: the child ends its property, then deletes what it created
+    code, interrupted = wait_child(
+        lambda: subprocess.Popen([sys.executable, "-m", "pytest", *args, "-q", "--tb=line", "--no-header"],
+                                 stdin=subprocess.DEVNULL, start_new_session=True, preexec_fn=deaf_to_ctrl_c),
+        grace=120.0, repeat=True)
     again = f"loadgen fuzz --seed {seed} --max-examples {max_examples}"
     again += f" --url {url} --allow-writes" if url else ""
     again += f" --auth {scheme}" if scheme != DEFAULT_AUTH else ""
