@@ -294,6 +294,7 @@ _PERCENT_AND_X = bytes.maketrans(b"\\\x01", b"%x")
 
 
 _PRINTABLE_ASCII_OR_HIGH = _PRINTABLE_ASCII + bytes(range(0x80, 0x100))
+_DEL_AND_HIGH = re.compile(rb"[\x7f-\xff]+")
 _NOT_PRINTABLE_ASCII_BYTES = re.compile(rb"[^\x20-\x7e]+")
 
 
@@ -310,10 +311,8 @@ def form_ready(text: str) -> str:
     escapes ``"`` and ``\\`` as the plain text's are, and control characters too (so they stay as they are
     here).
     """
-    out = text.replace("%", "%25").replace("&", "%26").replace("+", "%2B").replace(" ", "+")
-    if out.isascii() and "\x7f" not in out:
-        return out
-    return "".join(c if c < "\x7f" else "".join(f"%{b:02x}" for b in c.encode()) for c in out)
+    value = form_escape_reserved(text.encode())
+    return _DEL_AND_HIGH.sub(lambda m: _percent(m.group()), value).decode("ascii")
 
 
 def form_plain(text: str) -> str:
