@@ -52,7 +52,7 @@ def test_a_sandbox_process_ignores_the_terminals_ctrl_c_and_stops_with_its_paren
     while time.monotonic() < deadline:   # gone: nobody listens (a dead, unreaped process may linger as a zombie)
         try:
             httpx.get(f"{url}/_sandbox/stats", timeout=1)
-        except httpx.ConnectError:
+        except (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError):   # refused, or reset as it died
             break
         time.sleep(0.1)
     else:
