@@ -29,7 +29,7 @@ from loadgen._fast.csv_rows import row_builder
 from loadgen._pools import DIGITS, Clock, LocalePool
 from loadgen.errors import UsageError
 from loadgen.schema import Attribute, Schema, validate
-from loadgen.wire import form_plain, form_ready
+from loadgen.wire import form_escape_reserved, form_plain, form_ready
 
 DEFAULT_PLURALS: Final[Mapping[str, tuple[int, int]]] = {
     "statuses": (1, 3), "photos": (0, 2), "clients": (0, 2), "profiles": (0, 0),
@@ -477,7 +477,7 @@ def _form_ready_leaf(value: Any) -> Any:
     if isinstance(value, str):
         return form_ready(value)
     if isinstance(value, float) and b"+" in (number := orjson.dumps(value)):
-        return orjson.Fragment(number.replace(b"+", b"%2B"))
+        return orjson.Fragment(form_escape_reserved(number))
     return value  # any other key is refused by orjson, as in the plain profile
 
 
